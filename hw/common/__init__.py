@@ -1,0 +1,1 @@
+"""Blocks and helpers that several designs share."""

@@ -1,0 +1,52 @@
+"""Parameters of the LUT Tensor Core unit (Mo et al., ISCA '25)."""
+from __future__ import annotations
+
+import dataclasses
+
+from hw.common.params import TileParams, signed_width
+from tokenfab.params import check_int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(TileParams):
+    """LUT Tensor Core tile; defaults are the paper's M2 N64 K4 with 2-bit weights.
+
+    The weights are processed bit-serially, one bit-plane per cycle; each plane's K bits
+    index one of M symmetrized tables of ``2**(k-1)`` activation sums.
+    """
+
+    k: int = 4
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_int("k", self.k, 2, 8)
+
+    @property
+    def table_entries(self) -> int:
+        """Entries per table after symmetrization: ``2**(K-1)``."""
+        return 1 << (self.k - 1)
+
+    @property
+    def lut_bits(self) -> int:
+        """Exact width of a table entry: a sum of K activations, each with sign +-1."""
+        lo, hi = self.act_range
+        bound = self.k * max(-lo, hi)
+        return signed_width(-bound, bound)
+
+    @property
+    def table_storage_bits(self) -> int:
+        """Table storage per tile, the paper's Eq. 7: ``M * 2**(K-1) * LUT_BIT``."""
+        return table_storage_bits(self.m, self.k, self.lut_bits)
+
+    @property
+    def weight_storage_bits(self) -> int:
+        """Weight storage per tile, the paper's Eq. 8: ``K * N * W_BIT``."""
+        return self.k * self.n * self.weight_bits
+
+    @property
+    def cycles_per_tile(self) -> int:
+        return self.weight_bits
+
+
+def table_storage_bits(m: int, k: int, lut_bits: int) -> int:
+    return m * (1 << (k - 1)) * lut_bits

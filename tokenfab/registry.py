@@ -1,0 +1,77 @@
+"""The design registry: the one place where a design is named.
+
+A design is a package name that exists in each level, found by convention:
+
+- ``hw.<pkg>.params.Params`` and ``hw.<pkg>.top.top(params)``
+- ``arch_models.<pkg>.golden`` and ``arch_models.<pkg>.timing``
+- ``sim.<pkg>.testbench``
+- ``cost_models.<pkg>``
+
+Modules are imported when first used, so ``tokenfab list`` stays fast.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+from tokenfab.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class DesignEntry:
+    name: str
+    title: str
+    paper: str
+    package: str
+    top_name: str
+
+    def module(self, level: str, sub: str | None = None):
+        path = f"{level}.{self.package}" + (f".{sub}" if sub else "")
+        return importlib.import_module(path)
+
+    @property
+    def Params(self):
+        return self.module("hw", "params").Params
+
+    def top(self, params):
+        return self.module("hw", "top").top(params)
+
+    @property
+    def golden(self):
+        return self.module("arch_models", "golden")
+
+    @property
+    def timing(self):
+        return self.module("arch_models", "timing")
+
+    @property
+    def testbench(self):
+        return self.module("sim", "testbench").TESTBENCH
+
+    @property
+    def cost(self):
+        return self.module("cost_models")
+
+
+DESIGNS: dict[str, DesignEntry] = {
+    e.name: e for e in [
+        DesignEntry(
+            name="lut-tensor-core",
+            title="LUT Tensor Core: mixed-precision GEMM by table lookup",
+            paper="Mo et al., LUT Tensor Core, ISCA 2025 (arXiv 2408.06003)",
+            package="lut_tensor_core", top_name="lut_tensor_core"),
+        DesignEntry(
+            name="mac-array",
+            title="MAC array: conventional dequantize-and-multiply baseline",
+            paper="baseline of every paper here (LUT Tensor Core's MAC tensor core)",
+            package="mac_array", top_name="mac_array"),
+    ]
+}
+
+
+def get(name: str) -> DesignEntry:
+    try:
+        return DESIGNS[name]
+    except KeyError:
+        allowed = ", ".join(DESIGNS)
+        raise UsageError(f"design must be one of {allowed}, not {name!r}") from None
