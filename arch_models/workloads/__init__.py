@@ -1,0 +1,332 @@
+"""Model configs -> the operations of prefill and of each decode step.
+
+A model is a shipped name (``configs/<name>.json``) or the path of a Hugging Face style
+``config.json``. Dense, grouped-query, mixture-of-experts and multi-head latent attention
+(DeepSeek-V3 style) models are understood. Operations carry shapes and element counts; the
+bytes they move depend on the precisions of the system that runs them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from tokenfab.errors import UsageError
+from tokenfab.params import check_int
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+def shipped_models() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    vocab: int
+    gated_ffn: bool = True
+    experts: int = 0                 # routed experts (0: dense)
+    experts_per_token: int = 0
+    moe_intermediate: int = 0
+    shared_experts: int = 0
+    dense_layers: int = 0            # leading dense layers of a MoE model
+    q_lora_rank: int = 0             # multi-head latent attention (0: standard attention)
+    kv_lora_rank: int = 0
+    qk_rope_dim: int = 0
+    qk_nope_dim: int = 0
+    v_head_dim: int = 0
+    tie_embeddings: bool = False
+
+    @property
+    def mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    @property
+    def qk_dim(self) -> int:
+        return self.qk_nope_dim + self.qk_rope_dim if self.mla else self.head_dim
+
+    @property
+    def v_dim(self) -> int:
+        return self.v_head_dim if self.mla else self.head_dim
+
+    @property
+    def kv_elems_per_token(self) -> int:
+        """KV-cache elements per token per layer."""
+        if self.mla:
+            return self.kv_lora_rank + self.qk_rope_dim
+        return 2 * self.kv_heads * self.head_dim
+
+    def linear_params(self, active_only: bool = False) -> int:
+        """Weights of all linear layers including the LM head (no embeddings); with
+        ``active_only`` those one token uses (the experts it is routed to)."""
+        # A batch this large touches every expert.
+        batch = 1 if active_only or not self.experts else 1000 * self.experts
+        ops = decode_ops(self, batch=batch, kv_len=1)
+        return sum(o.weight_elems for o in ops if isinstance(o, Linear))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_REQUIRED = {
+    "hidden_size": ("hidden_size", "n_embd", "d_model"),
+    "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers"),
+    "num_attention_heads": ("num_attention_heads", "n_head"),
+    "vocab_size": ("vocab_size",),
+}
+
+
+def parse_config(raw: dict, name: str = "model", origin: str = "config") -> ModelConfig:
+    """Validate a Hugging Face style config dict; report every problem at once."""
+    if not isinstance(raw, dict):
+        raise UsageError(f"{origin}: config must be a JSON object, not {type(raw).__name__}")
+    errors = []
+
+    def get(keys, default=None, required=False):
+        for k in keys:
+            if k in raw:
+                v = raw[k]
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    errors.append(f"{k} must be a non-negative integer, not {v!r}")
+                    return default
+                return v
+        if required:
+            errors.append(f"{keys[0]} is missing")
+        return default
+
+    hidden = get(_REQUIRED["hidden_size"], required=True)
+    layers = get(_REQUIRED["num_hidden_layers"], required=True)
+    heads = get(_REQUIRED["num_attention_heads"], required=True)
+    vocab = get(_REQUIRED["vocab_size"], required=True)
+    inter = get(("intermediate_size", "ffn_dim", "n_inner"))
+    if inter is None and hidden:
+        inter = 4 * hidden
+    kv_heads = get(("num_key_value_heads",), default=heads)
+    head_dim = get(("head_dim",))
+    if head_dim is None and hidden and heads:
+        head_dim = hidden // heads
+    experts = get(("num_local_experts", "n_routed_experts", "num_experts"), default=0)
+    topk = get(("num_experts_per_tok", "num_experts_per_token", "experts_per_token"),
+               default=0)
+    if experts and not topk:
+        errors.append("num_experts_per_tok is missing for a mixture-of-experts model")
+    if topk and experts and topk > experts:
+        errors.append(f"num_experts_per_tok must be at most {experts}, not {topk}")
+    for label, v in (("hidden_size", hidden), ("num_hidden_layers", layers),
+                     ("num_attention_heads", heads), ("vocab_size", vocab)):
+        if v == 0:
+            errors.append(f"{label} must be positive, not 0")
+    if heads and kv_heads and heads % kv_heads:
+        errors.append(f"num_key_value_heads must divide num_attention_heads ({heads}), "
+                      f"not {kv_heads}")
+    act = str(raw.get("hidden_act", raw.get("activation_function", "silu")))
+    gated = raw.get("model_type") not in ("opt", "gpt2") and act not in ("relu", "gelu_new")
+    cfg = dict(
+        name=name, hidden=hidden, intermediate=inter, layers=layers, heads=heads,
+        kv_heads=kv_heads, head_dim=head_dim, vocab=vocab, gated_ffn=gated,
+        experts=experts, experts_per_token=topk,
+        moe_intermediate=get(("moe_intermediate_size",), default=inter or 0),
+        shared_experts=get(("n_shared_experts",), default=0),
+        dense_layers=get(("first_k_dense_replace",), default=0),
+        q_lora_rank=get(("q_lora_rank",), default=0) or 0,
+        kv_lora_rank=get(("kv_lora_rank",), default=0) or 0,
+        qk_rope_dim=get(("qk_rope_head_dim",), default=0) or 0,
+        qk_nope_dim=get(("qk_nope_head_dim",), default=0) or 0,
+        v_head_dim=get(("v_head_dim",), default=0) or 0,
+        tie_embeddings=bool(raw.get("tie_word_embeddings", False)),
+    )
+    if errors:
+        raise UsageError(f"{origin}: " + "; ".join(errors))
+    return ModelConfig(**cfg)
+
+
+def load_model(model: str | Path) -> ModelConfig:
+    """A shipped model name or the path of a ``config.json``."""
+    text = str(model)
+    shipped = CONFIG_DIR / f"{text}.json"
+    if shipped.exists():
+        path, name = shipped, text
+    else:
+        path = Path(text)
+        if not (path.suffix == ".json" or path.is_dir()):
+            raise UsageError(f"model must be one of {', '.join(shipped_models())} or the path "
+                             f"of a config.json, not {text!r}")
+        if path.is_dir():
+            path = path / "config.json"
+        if not path.exists():
+            raise UsageError(f"model config file does not exist: {str(path)!r}")
+        name = path.parent.name if path.name == "config.json" else path.stem
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return parse_config(raw, name=name, origin=str(path))
+
+
+# --- operations -------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Linear:
+    """``count`` independent GEMMs of ``[m, k] x [k, n]`` (``count`` > 1 for experts)."""
+    name: str
+    layer: int
+    m: int
+    n: int
+    k: int
+    count: int = 1
+
+    @property
+    def macs(self) -> int:
+        return self.m * self.n * self.k * self.count
+
+    @property
+    def weight_elems(self) -> int:
+        return self.n * self.k * self.count
+
+
+@dataclasses.dataclass(frozen=True)
+class Attention:
+    """Scaled dot-product attention of ``q_len`` new tokens against ``kv_len`` cached ones
+    (the new ones included), for each of ``batch`` sequences."""
+    name: str
+    layer: int
+    batch: int
+    heads: int
+    kv_heads: int
+    q_len: int
+    kv_len: int
+    qk_dim: int
+    v_dim: int
+    kv_elems_per_token: int
+    causal: bool = True
+
+    @property
+    def scores(self) -> int:
+        """Query-key pairs computed (causal masking skipped)."""
+        if self.causal and self.q_len > 1:
+            start = self.kv_len - self.q_len
+            pairs = self.q_len * start + self.q_len * (self.q_len + 1) // 2
+        else:
+            pairs = self.q_len * self.kv_len
+        return self.batch * self.heads * pairs
+
+    @property
+    def macs(self) -> int:
+        return self.scores * (self.qk_dim + self.v_dim)
+
+    @property
+    def kv_read_elems(self) -> int:
+        return self.batch * self.kv_len * self.kv_elems_per_token
+
+    @property
+    def kv_write_elems(self) -> int:
+        return self.batch * self.q_len * self.kv_elems_per_token
+
+
+@dataclasses.dataclass(frozen=True)
+class Elementwise:
+    """Norms, activations, residual adds, rotary embedding: ``elements`` outputs, each
+    reading ``inputs`` operands and costing ``flops`` operations."""
+    name: str
+    layer: int
+    elements: int
+    inputs: int = 1
+    flops: int = 1
+
+
+def _layer_ops(cfg: ModelConfig, layer: int, tokens: int, batch: int, q_len: int,
+               kv_len: int) -> list:
+    h = cfg.hidden
+    ops = [Elementwise("attn_norm", layer, tokens * h, 1, 4)]
+    if cfg.mla:
+        if cfg.q_lora_rank:
+            ops += [Linear("q_a", layer, tokens, cfg.q_lora_rank, h),
+                    Linear("q_b", layer, tokens, cfg.heads * cfg.qk_dim, cfg.q_lora_rank)]
+        else:
+            ops.append(Linear("q", layer, tokens, cfg.heads * cfg.qk_dim, h))
+        ops += [Linear("kv_a", layer, tokens, cfg.kv_lora_rank + cfg.qk_rope_dim, h),
+                Linear("kv_b", layer, tokens, cfg.heads * (cfg.qk_nope_dim + cfg.v_dim),
+                       cfg.kv_lora_rank)]
+    else:
+        ops += [Linear("q", layer, tokens, cfg.heads * cfg.head_dim, h),
+                Linear("k", layer, tokens, cfg.kv_heads * cfg.head_dim, h),
+                Linear("v", layer, tokens, cfg.kv_heads * cfg.head_dim, h)]
+    ops.append(Elementwise("rope", layer, tokens * (cfg.heads + cfg.kv_heads) * cfg.qk_dim,
+                           1, 4))
+    ops.append(Attention("attention", layer, batch, cfg.heads, cfg.kv_heads, q_len, kv_len,
+                         cfg.qk_dim, cfg.v_dim, cfg.kv_elems_per_token))
+    ops.append(Linear("o", layer, tokens, h, cfg.heads * cfg.v_dim))
+    ops.append(Elementwise("residual", layer, tokens * h, 2, 1))
+    ops.append(Elementwise("ffn_norm", layer, tokens * h, 1, 4))
+    moe = cfg.experts and layer >= cfg.dense_layers
+    if moe:
+        ops.append(Linear("router", layer, tokens, cfg.experts, h))
+        # Expected number of distinct experts the batch's tokens select.
+        picks = tokens * cfg.experts_per_token
+        active = min(cfg.experts, math.ceil(
+            cfg.experts * (1 - (1 - cfg.experts_per_token / cfg.experts) ** tokens)))
+        rows = max(1, math.ceil(picks / active))
+        inter = cfg.moe_intermediate
+        ups = ["gate", "up"] if cfg.gated_ffn else ["up"]
+        for nm in ups:
+            ops.append(Linear(f"expert_{nm}", layer, rows, inter, h, count=active))
+        ops.append(Elementwise("expert_act", layer, picks * inter, len(ups), 4))
+        ops.append(Linear("expert_down", layer, rows, h, inter, count=active))
+        if cfg.shared_experts:
+            si = inter * cfg.shared_experts
+            for nm in ups:
+                ops.append(Linear(f"shared_{nm}", layer, tokens, si, h))
+            ops.append(Elementwise("shared_act", layer, tokens * si, len(ups), 4))
+            ops.append(Linear("shared_down", layer, tokens, h, si))
+    else:
+        ups = ["gate", "up"] if cfg.gated_ffn else ["up"]
+        for nm in ups:
+            ops.append(Linear(nm, layer, tokens, cfg.intermediate, h))
+        ops.append(Elementwise("act", layer, tokens * cfg.intermediate, len(ups), 4))
+        ops.append(Linear("down", layer, tokens, h, cfg.intermediate))
+    ops.append(Elementwise("residual", layer, tokens * h, 2, 1))
+    return ops
+
+
+def _head_ops(cfg: ModelConfig, rows: int) -> list:
+    return [Elementwise("final_norm", cfg.layers, rows * cfg.hidden, 1, 4),
+            Linear("lm_head", cfg.layers, rows, cfg.vocab, cfg.hidden)]
+
+
+def prefill_ops(cfg: ModelConfig, batch: int, prompt: int) -> list:
+    """One forward pass over ``batch`` prompts of ``prompt`` tokens; logits of the last
+    token of each sequence only."""
+    tokens = batch * prompt
+    ops = []
+    for layer in range(cfg.layers):
+        ops += _layer_ops(cfg, layer, tokens, batch, prompt, prompt)
+    return ops + _head_ops(cfg, batch)
+
+
+def decode_ops(cfg: ModelConfig, batch: int, kv_len: int) -> list:
+    """One decode step: one new token per sequence, attending to ``kv_len`` tokens."""
+    ops = []
+    for layer in range(cfg.layers):
+        ops += _layer_ops(cfg, layer, batch, batch, 1, kv_len)
+    return ops + _head_ops(cfg, batch)
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    model: ModelConfig
+    batch: int = 1
+    prompt: int = 512
+    gen: int = 128
+
+    def __post_init__(self):
+        check_int("batch", self.batch, 1, 1 << 20)
+        check_int("prompt", self.prompt, 1, 1 << 24)
+        check_int("gen", self.gen, 0, 1 << 24)

@@ -1,0 +1,72 @@
+"""Area and energy from component counts (gate equivalents), scaled by node.
+
+Gate areas and switching energies are ZigZag's 28 nm values (``data/tech.json``); other
+nodes are reached with the Stillmaker-Baas factors. A design's cost hook returns two
+counters: ``per_step`` gates switch every step cycle, ``per_tile`` gates once per beat.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from cost_models import tech
+
+GATES = ("fa", "dff", "mux2", "xor2", "nand2")
+
+
+@dataclasses.dataclass
+class Components:
+    per_step: Counter
+    per_tile: Counter
+    cycles_per_tile: int
+
+    def gates(self) -> Counter:
+        return self.per_step + self.per_tile
+
+    def area_m2(self, node: int) -> float:
+        a = sum(n * tech.value("gates_28nm", f"{g}_area") for g, n in self.gates().items())
+        return a * tech.scale(node, "area")
+
+    def energy_per_step_j(self, node: int) -> float:
+        """Dynamic energy of one step cycle at the assumed switching activity."""
+        def e(counter):
+            return sum(n * tech.value("gates_28nm", f"{g}_energy") for g, n in counter.items())
+        act = tech.value("gates_28nm", "activity")
+        dyn = act * (e(self.per_step) + e(self.per_tile) / self.cycles_per_tile)
+        return dyn * tech.scale(node, "energy")
+
+    def leakage_w(self, node: int, clock_hz: float) -> float:
+        """Static power as an assumed fraction of full-load power (see tech.json)."""
+        frac = tech.value("gates_28nm", "leakage_fraction")
+        dyn = self.energy_per_step_j(node) * clock_hz
+        return dyn * frac / (1 - frac)
+
+
+def adder(bits: int) -> Counter:
+    return Counter(fa=bits)
+
+
+def register(bits: int) -> Counter:
+    return Counter(dff=bits)
+
+
+def mux_tree(inputs: int, bits: int) -> Counter:
+    return Counter(mux2=(inputs - 1) * bits)
+
+
+def array_multiplier(a_bits: int, b_bits: int) -> Counter:
+    """An a x b array multiplier: a*b partial-product ANDs and (a-1)*b full adders."""
+    return Counter(nand2=a_bits * b_bits, fa=(a_bits - 1) * b_bits)
+
+
+def scaled_horowitz(op: str, node: int) -> float:
+    """A Horowitz 45 nm operation energy scaled to ``node``."""
+    return tech.value("horowitz_45nm", op) * tech.scale(node, "energy", ref=45)
+
+
+def sram_energy_per_byte(node: int) -> float:
+    return 8 * tech.value("sram_28nm", "energy_per_bit") * tech.scale(node, "energy")
+
+
+def sram_area_m2(bytes_: float, node: int) -> float:
+    return 8 * bytes_ * tech.value("sram_28nm", "area_per_bit") * tech.scale(node, "area")

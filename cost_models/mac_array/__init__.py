@@ -1,0 +1,19 @@
+"""Cost hooks of the MAC-array baseline: its components, counted from ``Params``."""
+from collections import Counter
+import math
+
+from cost_models.components import Components, adder, array_multiplier, register
+from hw.mac_array.top import operand_bits
+
+
+def unit_components(p) -> Components:
+    w = operand_bits(p)
+    per_tile = register(p.m * p.k * p.act_bits) + register(p.n * p.k * w)
+    per_tile += register(p.m * p.n * p.acc_bits)
+    pe = Counter()
+    for _ in range(p.k):
+        pe += array_multiplier(p.act_bits, w)
+    pe += Counter({"fa": (p.k - 1) * (p.act_bits + w + math.ceil(math.log2(max(p.k, 2))))})
+    pe += adder(p.acc_bits) + register(p.acc_bits)
+    per_step = Counter({g: n * p.m * p.n for g, n in pe.items()})
+    return Components(per_step, per_tile, p.cycles_per_tile)
