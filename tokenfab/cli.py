@@ -1,0 +1,174 @@
+"""The ``tokenfab`` command line. Errors in the user's input exit 2 with one line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tokenfab.errors import ToolError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):          # one line, exit 2 (argparse prints usage + error)
+        raise UsageError(message)
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    return lambda msg: print(f"  .. {msg}", file=sys.stderr, flush=True)
+
+
+def _table(rows: list[tuple[str, object]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    out = []
+    for k, v in rows:
+        if isinstance(v, float):
+            v = f"{v:.6g}"
+        out.append(f"{k:<{width}}  {v}")
+    return "\n".join(out)
+
+
+def _emit(args, obj: dict, rows=None) -> None:
+    if args.json:
+        print(json.dumps(obj, default=str))
+    else:
+        print(_table(rows if rows is not None else [(k, v) for k, v in obj.items()
+                                                     if not isinstance(v, (dict, list))]))
+
+
+def _design(args):
+    from tokenfab import api
+    from tokenfab.params import parse_assignments
+    from tokenfab.registry import get
+    entry = get(args.design)
+    return api.Design(args.design, **parse_assignments(entry.Params, args.param))
+
+
+def cmd_list(args):
+    if args.models:
+        from arch_models.workloads import shipped_models
+        names = shipped_models()
+        print(json.dumps(names) if args.json else "\n".join(names))
+        return
+    from tokenfab.api import designs
+    ds = designs()
+    if args.json:
+        print(json.dumps([{k: d[k] for k in ("name", "title", "params", "paper")} for d in ds]))
+        return
+    for d in ds:
+        print(f"{d['name']:<16} {d['title']}\n{'':<16} paper: {d['paper']}")
+        print(f"{'':<16} params: " + " ".join(f"{k}={v}" for k, v in d["params"].items()))
+
+
+def cmd_rtl(args):
+    d = _design(args)
+    path = d.verilog(args.output)
+    obj = {"design": d.name, "params": d.params.to_dict(), "top": d.entry.top_name,
+           "verilog": str(path), "manifest": str(path.parent / "manifest.json")}
+    _emit(args, obj)
+
+
+def cmd_verify(args):
+    d = _design(args)
+    r = d.verify(vectors=args.vectors, simulator=args.simulator, seed=args.seed,
+                 waves=args.waves, progress=_progress(not args.json))
+    obj = r.to_dict()
+    _emit(args, obj, [("design", r.design), ("simulator", r.simulator),
+                      ("vectors (tiles)", r.vectors), ("outputs checked", r.outputs),
+                      ("mismatches", r.mismatches), ("rtl_cycles", r.rtl_cycles),
+                      ("model_cycles", r.model_cycles), ("passed", r.passed)])
+    if not r.passed:
+        sys.exit(1)
+
+
+def cmd_simulate(args):
+    d = _design(args)
+    r = d.simulate(model=args.model, batch=args.batch, prompt=args.prompt, gen=args.gen,
+                   system=args.system, progress=_progress(not args.json))
+    obj = r.to_dict()
+    keys = ["design", "model", "system", "batch", "prompt", "gen", "ttft_s",
+            "prefill_tokens_per_s", "decode_tokens_per_s", "decode_latency_s", "energy_j",
+            "tokens_per_j", "power_w"]
+    _emit(args, obj, [(k, obj[k]) for k in keys] + [("system is", obj["system_description"])])
+
+
+def cmd_fpga(args):
+    d = _design(args)
+    r = d.fpga(target=args.target, dsp=not args.no_dsp, progress=_progress(not args.json))
+    obj = r.to_dict()
+    keys = ["design", "target", "luts", "ffs", "dsps", "brams", "fmax_mhz"]
+    _emit(args, obj, [(k, obj[k]) for k in keys])
+
+
+def cmd_cost(args):
+    d = _design(args)
+    r = d.cost(node=args.node, model=args.model, system=args.system)
+    _emit(args, r.to_dict())
+
+
+def cmd_demo(args):
+    from tokenfab.demo import run_demo
+    run_demo(json_out=args.json, vectors=args.vectors)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="tokenfab", description="Design, generate, verify, simulate and cost "
+                "accelerators for low-bit LLM inference.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name, fn, help_, design=True):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        if design:
+            sp.add_argument("design", help="design name (tokenfab list)")
+            sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                            help="design parameter, repeatable")
+        sp.add_argument("--json", action="store_true", help="print one JSON object")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    sp = add("list", cmd_list, "designs, their parameters and defaults", design=False)
+    sp.add_argument("--models", action="store_true", help="list the shipped models instead")
+    sp = add("rtl", cmd_rtl, "write Verilog and manifest.json")
+    sp.add_argument("-o", "--output", default="build/rtl", help="output folder")
+    sp = add("verify", cmd_verify, "cocotb on the generated Verilog against the golden model")
+    sp.add_argument("--vectors", type=int, default=200, help="input tiles to drive")
+    sp.add_argument("--simulator", default="verilator", help="verilator or icarus")
+    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--waves", action="store_true", help="write a waveform")
+    sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
+    sp.add_argument("--model", default="llama-2-7b", help="shipped name or config.json path")
+    sp.add_argument("--system", default="asic", help="system preset (asic, a100)")
+    sp.add_argument("--batch", type=int, default=1)
+    sp.add_argument("--prompt", type=int, default=512)
+    sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
+    sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
+    sp.add_argument("--target", default="ecp5-25k", help="ice40-up5k, ecp5-25k, ecp5-85k")
+    sp.add_argument("--no-dsp", action="store_true", help="map multipliers to logic")
+    sp = add("cost", cmd_cost, "area, power and energy estimate")
+    sp.add_argument("--node", default="28nm", help="technology node")
+    sp.add_argument("--model", default=None, help="also report tokens/J on this model")
+    sp.add_argument("--system", default="asic")
+    sp = add("demo", cmd_demo, "every design on defaults: Verilog, verify, simulate, cost",
+             design=False)
+    sp.add_argument("--vectors", type=int, default=100)
+    return p
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.fn(args)
+    except UsageError as exc:
+        print(f"tokenfab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except ToolError as exc:
+        print(f"tokenfab: tool failed: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ def unit_cycles(p, n_tiles: int) -> int:
     return sequence_cycles(n_tiles, p.cycles_per_tile)
 
 
-def system(p, name: str, cost):
+def system(p, name: str, cost, node: int = 28):
     if name == "asic":
-        return tile_systems.asic(p, cost, attention_on="vector")
+        return tile_systems.asic(p, cost, node=node, attention_on="vector")
     return tile_systems.a100(p, cost, fp16_tensor_cores=False)

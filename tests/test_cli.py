@@ -1,0 +1,86 @@
+"""The CLI contract: JSON keys, one-line errors with exit code 2."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tokenfab.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_json(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert {d["name"] for d in data} >= {"lut-tensor-core", "mac-array"}
+    ltc = [d for d in data if d["name"] == "lut-tensor-core"][0]
+    assert ltc["params"]["m"] == 2 and ltc["params"]["n"] == 64 and ltc["params"]["k"] == 4
+
+
+def test_list_models_json(capsys):
+    code, out, _ = run(capsys, "list", "--models", "--json")
+    assert "gpt-oss-120b" in json.loads(out)
+
+
+def test_rtl_writes_verilog_and_manifest(capsys, build_dir):
+    out_dir = build_dir / "cli-rtl"
+    code, out, _ = run(capsys, "rtl", "mac-array", "-p", "n=4", "-o", str(out_dir), "--json")
+    assert code == 0
+    man = json.loads((out_dir / "manifest.json").read_text())
+    assert set(man) >= {"design", "params", "top", "ports"} and man["params"]["n"] == 4
+    assert (out_dir / "mac_array.v").exists()
+
+
+def test_simulate_json_keys(capsys):
+    code, out, _ = run(capsys, "simulate", "lut-tensor-core", "--model", "bitnet-b1.58-large",
+                       "--prompt", "16", "--gen", "2", "--json")
+    r = json.loads(out)
+    assert code == 0
+    for k in ["design", "model", "system", "batch", "prompt", "gen", "ttft_s",
+              "prefill_tokens_per_s", "decode_tokens_per_s", "decode_latency_s", "energy_j",
+              "tokens_per_j", "power_w"]:
+        assert k in r
+
+
+def test_cost_json_keys(capsys):
+    code, out, _ = run(capsys, "cost", "lut-tensor-core", "--node", "7nm", "--json")
+    r = json.loads(out)
+    assert code == 0 and r["node"] == "7nm" and r["area_mm2"] > 0 and r["power_w"] > 0
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["verify", "tpu"], "design must be one of lut-tensor-core, mac-array, not 'tpu'"),
+    (["simulate", "mac-array", "-p", "m=0"], "m must be an integer from 1 to 64, not 0"),
+    (["simulate", "mac-array", "-p", "m=two"], "m must be an integer, not 'two'"),
+    (["simulate", "mac-array", "--model", "gpt-9"], "model must be one of"),
+    (["simulate", "mac-array", "--system", "tpu"], "system must be one of asic, a100"),
+    (["simulate", "mac-array", "--batch", "0"], "batch must be an integer from 1"),
+    (["fpga", "mac-array", "--target", "xc7"], "target must be one of"),
+    (["cost", "mac-array", "--node", "3nm"], "node must be one of"),
+    (["verify", "mac-array", "--simulator", "vcs"], "simulator must be one of"),
+    (["simulate"], "required: design"),
+])
+def test_errors_are_one_line_exit_2(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_malformed_model_file(capsys, tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_text("[1, 2")
+    code, _, err = run(capsys, "simulate", "mac-array", "--model", str(bad))
+    assert code == 2 and "not valid JSON" in err
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "tokenfab.cli", "simulate", "--help"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "--model" in out.stdout

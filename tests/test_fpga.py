@@ -1,0 +1,33 @@
+"""Yosys/nextpnr through YoWASP: resources and Fmax; LTC against the MAC array."""
+import pytest
+
+import tokenfab
+from tokenfab.errors import UsageError
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weight_bits", [1, 2])
+def test_lut_takes_fewer_ecp5_luts_than_mac(weight_bits, build_dir):
+    """Same M x N x K tile, multipliers mapped to logic on both (no DSPs): Yosys LUT4s."""
+    res = {}
+    for design in ("lut-tensor-core", "mac-array"):
+        d = tokenfab.design(design, m=2, n=4, k=4, weight_bits=weight_bits)
+        res[design] = d.fpga(target="ecp5-25k", dsp=False, place=False,
+                             work_dir=build_dir / "fpga")
+    assert res["lut-tensor-core"].luts < res["mac-array"].luts
+    assert res["lut-tensor-core"].dsps == 0 and res["mac-array"].dsps == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["ice40-up5k", "ecp5-25k", "ecp5-85k"])
+def test_full_flow_reports_resources_and_fmax(target, build_dir):
+    d = tokenfab.design("lut-tensor-core", m=1, n=2, k=4, weight_bits=2, acc_bits=16)
+    r = d.fpga(target=target, work_dir=build_dir / "fpga")
+    assert r.luts > 50 and r.ffs > 50
+    assert r.fmax_mhz is not None and 5 < r.fmax_mhz < 1000
+    assert r.brams == 0
+
+
+def test_unknown_target_is_rejected_before_running_tools():
+    with pytest.raises(UsageError, match="target must be one of ice40-up5k, ecp5-25k"):
+        tokenfab.design("mac-array").fpga(target="xc7a35t")

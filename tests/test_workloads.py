@@ -1,0 +1,87 @@
+import json
+
+import pytest
+
+from arch_models.workloads import (Attention, Linear, decode_ops, load_model, prefill_ops,
+                                   shipped_models)
+from tokenfab.errors import UsageError
+
+# Published totals (linear weights incl. LM head, no embeddings), billions.
+PUBLISHED = {"llama-2-7b": 6.6, "llama-2-13b": 12.9, "llama-2-70b": 68.7, "llama-3-8b": 7.5,
+             "qwq-32b": 32.0, "gpt-oss-120b": 116.2, "deepseek-v3": 670.0, "kimi-k2": 1025.0,
+             "bitnet-b1.58-large": 0.73, "bitnet-b1.58-3b": 3.32}
+
+
+def test_required_models_are_shipped():
+    need = {"llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3-8b", "opt-6.7b",
+            "bitnet-b1.58-large", "bitnet-b1.58-3b", "bitnet-b1.58-2b-4t", "qwq-32b",
+            "gpt-oss-120b", "deepseek-v3", "kimi-k2"}
+    assert need <= set(shipped_models())
+
+
+@pytest.mark.parametrize("name,billions", PUBLISHED.items())
+def test_parameter_counts_match_published_sizes(name, billions):
+    assert load_model(name).linear_params() / 1e9 == pytest.approx(billions, rel=0.02)
+
+
+def test_bitnet_large_dims():
+    c = load_model("bitnet-b1.58-large")
+    assert (c.hidden, c.intermediate, c.layers) == (1536, 4096, 24)
+
+
+def test_decode_shapes_llama_7b():
+    c = load_model("llama-2-7b")
+    ops = decode_ops(c, batch=4, kv_len=100)
+    lin = [o for o in ops if isinstance(o, Linear)]
+    assert {(o.name, o.m, o.n, o.k) for o in lin if o.layer == 0} == {
+        ("q", 4, 4096, 4096), ("k", 4, 4096, 4096), ("v", 4, 4096, 4096),
+        ("o", 4, 4096, 4096), ("gate", 4, 11008, 4096), ("up", 4, 11008, 4096),
+        ("down", 4, 4096, 11008)}
+    att = [o for o in ops if isinstance(o, Attention)][0]
+    assert att.kv_read_elems == 4 * 100 * 2 * 32 * 128
+    assert ops[-1].name == "lm_head" and ops[-1].n == 32000
+
+
+def test_prefill_causal_attention_counts_pairs():
+    c = load_model("llama-2-7b")
+    att = [o for o in prefill_ops(c, 1, 8) if isinstance(o, Attention)][0]
+    assert att.scores == 32 * 8 * 9 // 2
+
+
+def test_moe_touches_topk_experts_per_token():
+    c = load_model("gpt-oss-120b")
+    ops = decode_ops(c, batch=1, kv_len=10)
+    up = [o for o in ops if o.name == "expert_up" and o.layer == 0][0]
+    assert up.count == 4 and up.m == 1 and up.n == 2880
+
+
+def test_user_config_path(tmp_path):
+    cfg = {"hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "vocab_size": 1000}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    m = load_model(str(path))
+    assert m.kv_heads == 4 and m.head_dim == 64
+
+
+def test_bad_config_reports_every_error(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"hidden_size": -1, "num_attention_heads": "x"}))
+    with pytest.raises(UsageError) as exc:
+        load_model(str(path))
+    msg = str(exc.value)
+    for part in ["hidden_size must be a non-negative integer", "num_hidden_layers is missing",
+                 "num_attention_heads must be a non-negative integer", "vocab_size is missing"]:
+        assert part in msg
+
+
+def test_malformed_json(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{nope")
+    with pytest.raises(UsageError, match="not valid JSON"):
+        load_model(str(path))
+
+
+def test_unknown_model():
+    with pytest.raises(UsageError, match="model must be one of"):
+        load_model("gpt-5")
