@@ -100,10 +100,12 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     say = progress or (lambda msg: None)
     tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
-    if str(work).startswith("/tmp/"):
-        raise UsageError(f"FPGA work folder must be outside /tmp (YoWASP tools see a private "
-                         f"/tmp), not {str(work)!r}")
     work.mkdir(parents=True, exist_ok=True)
+    out_dir = work
+    if str(work).startswith("/tmp/"):
+        # YoWASP tools see a private /tmp: run them in a mirror folder, copy results back.
+        work = Path.home() / ".cache" / "tokenfab" / "fpga" / work.name
+        work.mkdir(parents=True, exist_ok=True)
     say(f"{entry.name}: writing wrapped Verilog")
     text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
     (work / "top.v").write_text(text)
@@ -138,6 +140,9 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         util = {k: v["used"] for k, v in report.get("utilization", {}).items()}
         clocks = [v["achieved"] for k, v in report.get("fmax", {}).items() if "clk" in k]
         fmax = min(clocks) if clocks else None
+    if out_dir != work:
+        for f in work.iterdir():
+            shutil.copy2(f, out_dir / f.name)
     luts = util.get(target.lut_bel, synth_luts) if place else synth_luts
     return FpgaResult(
         design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),
