@@ -10,8 +10,7 @@ import dataclasses
 from pathlib import Path
 
 from tokenfab import registry
-from tokenfab.errors import UsageError
-from tokenfab.params import build, check_int, defaults
+from tokenfab.params import build, defaults
 
 
 @dataclasses.dataclass
@@ -107,4 +106,4 @@ def designs() -> list[dict]:
              "params": defaults(e.Params)} for e in registry.DESIGNS.values()]
 
 
-__all__ = ["Design", "design", "designs", "UsageError", "check_int"]
+__all__ = ["Design", "CostResult", "design", "designs"]
