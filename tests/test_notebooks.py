@@ -1,5 +1,4 @@
 """Every notebook runs, with small parameters (TOKENFAB_NOTEBOOK_SMALL=1)."""
-import os
 from pathlib import Path
 
 import nbformat

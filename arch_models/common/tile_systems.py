@@ -28,12 +28,17 @@ A100_EFFICIENCY = 0.5811
 LPDDR_BYTES_PER_S = 128e9           # 128-bit LPDDR5X-8533 class interface (assumption)
 
 
+def _fp16_flop_j(node: int) -> float:
+    """Energy of one vector-unit FLOP: half an FP16 multiply plus half an FP16 add."""
+    return (cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp16_add", node)) / 2
+
+
 def asic(p, cost, *, node: int = 28, attention_on: str = "matrix") -> SystemSpec:
     comps = cost.unit_components(p)
     units = 16 * p.array_scale
     clock = 1e9
     vector = 1024
-    fp_flop = (cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp16_add", node)) / 2
+    fp_flop = _fp16_flop_j(node)
     step = comps.energy_per_step_j(node)
     att_mac = (step * p.cycles_per_tile / p.macs_per_tile if attention_on == "matrix"
                else 2 * fp_flop)
@@ -61,7 +66,7 @@ def a100(p, cost, *, fp16_tensor_cores: bool, node: int = 7) -> SystemSpec:
     cores, run the low-bit GEMMs, and attention falls to the CUDA cores (the LUT-equipped
     SM of Table 1 has only the LUT TC area)."""
     units = A100_SMS * A100_TCS_PER_SM * p.array_scale
-    fp_flop = (cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp16_add", node)) / 2
+    fp_flop = _fp16_flop_j(node)
     vector = A100_FP16_NON_TENSOR_FLOPS / A100_CLOCK_HZ
     common = dict(
         name="a100", clock_hz=A100_CLOCK_HZ, units=units,
