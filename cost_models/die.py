@@ -1,0 +1,91 @@
+"""Dies per wafer, yield and the cost of a good die.
+
+Formulas (areas in m2 inside, defect density in defects per m2):
+
+- gross dies: ``pi (d/2)^2 / A - pi d / sqrt(2 A)`` on the usable diameter ``d`` (wafer
+  diameter minus twice the edge exclusion), with the scribe line added to the die side;
+  rounded down to whole dies;
+- Poisson ``exp(-A D0)``; Murphy ``((1 - exp(-A D0)) / (A D0))^2``; negative binomial
+  ``(1 + A D0 / alpha)^-alpha``; Seeds ``1 / (1 + A D0)``;
+- cost per good die = wafer price / (gross dies x yield), the expected number of good dies
+  (not rounded);
+- a packaged, tested part adds package, assembly and test and divides by the test yield.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from cost_models import tech
+from tokenfab.errors import UsageError
+
+YIELD_MODELS = ("poisson", "murphy", "negative-binomial", "seeds")
+
+
+def gross_dies(area_m2: float, diameter_m: float | None = None, edge_m: float | None = None,
+               scribe_m: float | None = None) -> int:
+    d = (diameter_m if diameter_m is not None else tech.econ("wafer", "diameter"))
+    d -= 2 * (edge_m if edge_m is not None else tech.econ("wafer", "edge_exclusion"))
+    side = math.sqrt(area_m2) + (scribe_m if scribe_m is not None else tech.econ("wafer", "scribe"))
+    a = side * side
+    return max(0, math.floor(math.pi * (d / 2) ** 2 / a - math.pi * d / math.sqrt(2 * a)))
+
+
+def die_yield(area_m2: float, d0_per_m2: float, model: str = "murphy",
+              alpha: float | None = None) -> float:
+    x = area_m2 * d0_per_m2
+    if model == "poisson":
+        return math.exp(-x)
+    if model == "murphy":
+        return 1.0 if x == 0 else ((1 - math.exp(-x)) / x) ** 2
+    if model == "negative-binomial":
+        a = alpha if alpha is not None else tech.econ("wafer", "negative_binomial_alpha")
+        return (1 + x / a) ** -a
+    if model == "seeds":
+        return 1 / (1 + x)
+    raise UsageError(f"yield model must be one of {', '.join(YIELD_MODELS)}, not {model!r}")
+
+
+@dataclasses.dataclass
+class DieCost:
+    area_mm2: float
+    node: str
+    d0_per_cm2: float
+    yield_model: str
+    wafer_price_usd: float
+    gross_dies: int
+    yield_: float
+    good_dies: float
+    cost_per_good_die_usd: float
+    packaged_unit_cost_usd: float
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["yield"] = d.pop("yield_")
+        return d
+
+
+def die_cost(area_mm2: float, node, d0_per_cm2: float | None = None,
+             yield_model: str = "murphy", wafer_price_usd: float | None = None,
+             alpha: float | None = None) -> DieCost:
+    """Die economics of one die of ``area_mm2`` at ``node``; defaults from ``nodes.json``."""
+    n = tech.check_node(node)
+    if not (isinstance(area_mm2, (int, float)) and 0 < area_mm2 <= 70685):
+        raise UsageError(f"die area must be a number of mm2 in (0, 70685], not {area_mm2!r}")
+    if d0_per_cm2 is not None and not (0 <= d0_per_cm2 <= 100):
+        raise UsageError(f"defect density must be in [0, 100] per cm2, not {d0_per_cm2!r}")
+    if yield_model not in YIELD_MODELS:
+        raise UsageError(f"yield model must be one of {', '.join(YIELD_MODELS)}, "
+                         f"not {yield_model!r}")
+    area = area_mm2 * 1e-6
+    d0 = d0_per_cm2 * 1e4 if d0_per_cm2 is not None else tech.node_value(n, "defect_density")
+    wafer = wafer_price_usd if wafer_price_usd is not None else tech.node_value(n, "wafer_price")
+    gross = gross_dies(area)
+    y = die_yield(area, d0, yield_model, alpha)
+    good = gross * y
+    per_die = wafer / good if good > 0 else math.inf
+    pack = sum(tech.econ("packaging", k) for k in ("package", "assembly", "final_test"))
+    return DieCost(area_mm2=area_mm2, node=f"{n}nm", d0_per_cm2=d0 / 1e4,
+                   yield_model=yield_model, wafer_price_usd=wafer, gross_dies=gross,
+                   yield_=y, good_dies=good, cost_per_good_die_usd=per_die,
+                   packaged_unit_cost_usd=(per_die + pack) / tech.econ("packaging", "test_yield"))

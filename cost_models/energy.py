@@ -1,0 +1,133 @@
+"""Energy per event, by node, and energy reports that add up.
+
+- arithmetic (``op_energy``): Horowitz's 45 nm figures, integer adds interpolated linearly
+  in width, integer multiplies as a power law through the 8- and 32-bit points (exponent
+  ~2); FP16 and FP32 only; scaled to the node by the Stillmaker-Baas energy factor;
+- SRAM (``sram_energy_per_bit``): CACTI 7 per-bit read energy interpolated in log(size)
+  between 8 KB, 32 KB and 1 MB macros, from the 45 nm run at 45 nm and the 22 nm run
+  below, scaled by node; writes cost ``write_to_read`` times a read;
+- DRAM and links (``offchip_energy_per_bit``): interface-dominated, not node-scaled.
+
+An ``EnergyReport`` is events x energy per event plus static power x time, kept by
+category; reports add (layers, phases, chips) and scale (``n * report``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+from cost_models import tech
+from tokenfab.errors import UsageError
+
+OPS = ("int_add", "int_mult", "fp_add", "fp_mult")
+OFFCHIP = {"hbm": ("dram", "hbm_energy_per_bit"), "lpddr": ("dram", "lpddr_energy_per_bit"),
+           "ddr": ("dram", "ddr_energy_per_bit"), "gddr6": ("dram", "gddr6_energy_per_bit"),
+           "cxl": ("links", "cxl_serdes_energy_per_bit")}
+
+
+def _h(name: str) -> float:
+    return tech.value("horowitz_45nm", name)
+
+
+def op_energy(op: str, bits: int, node) -> float:
+    """Joules of one ``op`` on ``bits``-wide operands at ``node``."""
+    n = tech.check_node(node)
+    if op not in OPS:
+        raise UsageError(f"operation must be one of {', '.join(OPS)}, not {op!r}")
+    if not isinstance(bits, int) or not 1 <= bits <= 64:
+        raise UsageError(f"operand width must be an integer in [1, 64], not {bits!r}")
+    if op == "int_add":
+        pts = [(8, _h("int8_add")), (16, _h("int16_add")), (32, _h("int32_add"))]
+        lo, hi = (pts[0], pts[1]) if bits <= 16 else (pts[1], pts[2])
+        e = lo[1] + (hi[1] - lo[1]) * (bits - lo[0]) / (hi[0] - lo[0])
+        e = max(e, _h("int8_add") * bits / 8)       # never below linear-from-zero
+    elif op == "int_mult":
+        k = math.log(_h("int32_mult") / _h("int8_mult")) / math.log(4)
+        e = _h("int8_mult") * (bits / 8) ** k
+    else:
+        if bits not in (16, 32):
+            raise UsageError(f"floating-point width must be 16 or 32, not {bits}")
+        e = _h(f"fp{bits}_{op.split('_')[1]}")
+    return e * tech.scale(n, "energy", ref=45)
+
+
+def _cacti_ref(node: int) -> int:
+    return 45 if node >= 45 else 22
+
+
+def sram_energy_per_bit(size_bytes: float, node, write: bool = False) -> float:
+    """Joules per bit of one access to an SRAM macro of ``size_bytes`` at ``node``."""
+    n = tech.check_node(node)
+    if size_bytes <= 0:
+        raise UsageError(f"SRAM size must be > 0 bytes, not {size_bytes!r}")
+    ref = _cacti_ref(n)
+    table = tech.tech()["sram_cacti"][str(ref)]
+    pts = sorted((tech.value("sram_cacti", str(ref), k, "size_bytes"),
+                  tech.value("sram_cacti", str(ref), k, "read_energy_per_bit")) for k in table)
+    x = min(max(math.log(size_bytes), math.log(pts[0][0])), math.log(pts[-1][0]))
+    for (s0, e0), (s1, e1) in zip(pts, pts[1:]):
+        if x <= math.log(s1):
+            t = (x - math.log(s0)) / (math.log(s1) - math.log(s0))
+            e = math.exp(math.log(e0) + t * (math.log(e1) - math.log(e0)))
+            break
+    e *= tech.scale(n, "energy", ref=ref)
+    return e * tech.value("sram_28nm", "write_to_read") if write else e
+
+
+def sram_macro_area_m2(bits: float, node) -> float:
+    """Area of ``bits`` of SRAM at ``node``: bit cells over the array efficiency."""
+    n = tech.check_node(node)
+    eff = tech.value("sram_array_efficiency", file="nodes")
+    return bits * tech.node_value(n, "sram_bitcell_area") / eff
+
+
+def offchip_energy_per_bit(kind: str) -> float:
+    if kind not in OFFCHIP:
+        raise UsageError(f"memory or link must be one of {', '.join(OFFCHIP)}, not {kind!r}")
+    return tech.value(*OFFCHIP[kind])
+
+
+@dataclasses.dataclass
+class EnergyReport:
+    """Joules by category (``dynamic``) plus static energy, over ``seconds``."""
+    dynamic: dict = dataclasses.field(default_factory=dict)
+    static_j: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def total_j(self) -> float:
+        return sum(self.dynamic.values()) + self.static_j
+
+    @property
+    def average_power_w(self) -> float:
+        return self.total_j / self.seconds if self.seconds else 0.0
+
+    def __add__(self, other: "EnergyReport") -> "EnergyReport":
+        keys = dict.fromkeys([*self.dynamic, *other.dynamic])
+        return EnergyReport({k: self.dynamic.get(k, 0.0) + other.dynamic.get(k, 0.0)
+                             for k in keys}, self.static_j + other.static_j,
+                            self.seconds + other.seconds)
+
+    def __radd__(self, other):
+        return self if other == 0 else self.__add__(other)
+
+    def __rmul__(self, n: float) -> "EnergyReport":
+        """``n`` identical chips running side by side: energy scales, time does not."""
+        return EnergyReport({k: n * v for k, v in self.dynamic.items()}, n * self.static_j,
+                            self.seconds)
+
+    def to_dict(self) -> dict:
+        return {"dynamic_j": dict(self.dynamic), "static_j": self.static_j,
+                "total_j": self.total_j, "seconds": self.seconds}
+
+
+def energy_report(events: Mapping[str, float], per_event_j: Mapping[str, float],
+                  static_w: float = 0.0, seconds: float = 0.0) -> EnergyReport:
+    """Events x energy per event + static power x time. Every counted event needs a price."""
+    missing = sorted(k for k, v in events.items() if v and k not in per_event_j)
+    if missing:
+        raise UsageError(f"no energy per event for {', '.join(missing)}; "
+                         f"known: {', '.join(sorted(per_event_j))}")
+    return EnergyReport({k: v * per_event_j[k] for k, v in events.items() if v},
+                        static_w * seconds, seconds)
