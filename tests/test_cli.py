@@ -52,6 +52,21 @@ def test_cost_json_keys(capsys):
     code, out, _ = run(capsys, "cost", "lut-tensor-core", "--node", "7nm", "--json")
     r = json.loads(out)
     assert code == 0 and r["node"] == "7nm" and r["area_mm2"] > 0 and r["power_w"] > 0
+    assert r["die_cost_usd"] > 0 and r["nre_usd"] > r["respin_usd"] > 0
+
+
+def test_cost_with_model_reports_tokens_per_j_and_usd_per_mtoken(capsys):
+    code, out, _ = run(capsys, "cost", "mac-array", "--model", "llama-2-7b", "--json")
+    r = json.loads(out)
+    assert code == 0 and r["tokens_per_j"] > 0 and r["usd_per_mtoken"] > 0
+
+
+def test_die_json_keys(capsys):
+    code, out, _ = run(capsys, "die", "--area", "827.08", "--node", "5nm", "--json")
+    r = json.loads(out)
+    assert code == 0
+    assert set(r) >= {"gross_dies", "yield", "good_dies", "cost_per_good_die_usd"}
+    assert r["gross_dies"] == 62
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -62,7 +77,12 @@ def test_cost_json_keys(capsys):
     (["simulate", "mac-array", "--system", "tpu"], "system must be one of asic, a100"),
     (["simulate", "mac-array", "--batch", "0"], "batch must be an integer from 1"),
     (["fpga", "mac-array", "--target", "xc7"], "target must be one of"),
-    (["cost", "mac-array", "--node", "3nm"], "node must be one of"),
+    (["cost", "mac-array", "--node", "4nm"], "node must be one of"),
+    (["cost", "mac-array", "--volume", "0"], "volume must be an integer >= 1"),
+    (["die", "--area", "0"], "die area must be a number of mm2"),
+    (["die", "--area", "100", "--yield-model", "gauss"], "yield model must be one of"),
+    (["die", "--area", "100", "--d0", "-1"], "defect density must be in"),
+    (["die", "--area", "big"], "invalid float value"),
     (["verify", "mac-array", "--simulator", "vcs"], "simulator must be one of"),
     (["simulate"], "required: design"),
 ])

@@ -24,8 +24,24 @@ class CostResult:
     power_w: float
     energy_per_mac_j: float
     gates: dict
+    die_cost_usd: float
+    packaged_unit_cost_usd: float
+    die: dict
+    nre_usd: float
+    respin_usd: float
+    nre: dict
+    volume: int
     model: str | None = None
     tokens_per_j: float | None = None
+    decode_tokens_per_s: float | None = None
+    usd_per_mtoken: float | None = None
+    tco: dict | None = None
+    unit_area_rtl_mm2: float | None = None
+    unit_area_rtl_cmos_mm2: float | None = None
+    dram_usd: float | None = None
+    scope: str = ("accelerator die (logic from component counts) packaged and tested, NRE "
+                  "spread over the volume, and with a model the DRAM holding its weights; "
+                  "excludes board, host and on-chip buffers")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -74,25 +90,65 @@ class Design:
         return flow.run(self.entry, self.params, target, work_dir, dsp=dsp, place=place,
                         progress=progress)
 
-    def cost(self, node="28nm", model=None, system: str = "asic") -> CostResult:
-        from cost_models import tech
+    def rtl_area(self, node="28nm", work_dir="build/area"):
+        """Area of one unit from its generated Verilog (Yosys; see ``cost_models.area``)."""
+        from cost_models import area, tech
         n = tech.check_node(node)
+        tag = "-".join(f"{k}{v}" for k, v in self.params.to_dict().items())
+        out = Path(work_dir) / f"{self.name}-{tag}"
+        v_path = self.verilog(out)
+        cells = area.synth_cells(v_path, self.entry.top_name, out)
+        return area.from_cells(self.name, cells, n)
+
+    def cost(self, node="28nm", model=None, system: str = "asic", volume: int = 10_000,
+             rtl_area: bool = False) -> CostResult:
+        """Area, power, die cost, NRE and (with ``model``) tokens/J and $ per million
+        tokens of the ``system`` built from this design's units at ``node``."""
+        from cost_models import die, nre, tco, tech
+        from tokenfab.errors import UsageError
+        n = tech.check_node(node)
+        if not isinstance(volume, int) or volume < 1:
+            raise UsageError(f"volume must be an integer >= 1, not {volume!r}")
         spec = self.system(system, node=n) if system == "asic" else self.system(system)
         comps = self.entry.cost.unit_components(self.params)
         unit_area = comps.area_m2(n)
         step_j = comps.energy_per_step_j(n)
         power = spec.units * (step_j * spec.clock_hz + comps.leakage_w(n, spec.clock_hz))
         macs_per_step = self.params.macs_per_tile / self.params.cycles_per_tile
+        area_mm2 = spec.units * unit_area * 1e6
+        dc = die.die_cost(area_mm2, n)
+        gates = spec.units * comps.area_m2(28) / tech.value("gates_28nm", "nand2_area")
+        first = nre.design_nre(n, gates)
+        again = nre.respin(first)
         result = CostResult(
             design=self.name, node=f"{n}nm", system=spec.name, units=spec.units,
-            unit_area_mm2=unit_area * 1e6, area_mm2=spec.units * unit_area * 1e6,
-            power_w=power, energy_per_mac_j=step_j / macs_per_step, gates=dict(comps.gates()))
+            unit_area_mm2=unit_area * 1e6, area_mm2=area_mm2,
+            power_w=power, energy_per_mac_j=step_j / macs_per_step, gates=dict(comps.gates()),
+            die_cost_usd=dc.cost_per_good_die_usd,
+            packaged_unit_cost_usd=dc.packaged_unit_cost_usd, die=dc.to_dict(),
+            nre_usd=first.total, respin_usd=again.total, nre=first.to_dict(), volume=volume)
         if model is not None:
             from arch_models.common.simulate import simulate
             from arch_models.workloads import Request, load_model
-            sim = simulate(self.name, self.params, spec, Request(load_model(model), 1, 512, 128))
+            cfg = load_model(model)
+            sim = simulate(self.name, self.params, spec, Request(cfg, 1, 512, 128))
+            out = sim.to_dict()
             result.model = sim.model
-            result.tokens_per_j = sim.to_dict()["tokens_per_j"]
+            result.tokens_per_j = out["tokens_per_j"]
+            result.decode_tokens_per_s = out["decode_tokens_per_s"]
+            dram_usd = (cfg.linear_params() * spec.weight_bits / 8
+                        * tech.econ("memory", "ddr_per_gb"))
+            unit_usd = nre.amortized_unit_cost(first.total, dc.packaged_unit_cost_usd, volume)
+            t = tco.tco(unit_usd + dram_usd,
+                        sim.decode_energy_j / (sim.decode_latency_s * sim.gen),
+                        embodied_co2_kg=tco.embodied_co2_kg(area_mm2, n))
+            result.usd_per_mtoken = t.usd_per_mtoken(result.decode_tokens_per_s)
+            result.tco = t.to_dict()
+            result.dram_usd = dram_usd
+        if rtl_area:
+            ra = self.rtl_area(n)
+            result.unit_area_rtl_mm2 = ra.area_cells_mm2
+            result.unit_area_rtl_cmos_mm2 = ra.area_cmos_mm2
         return result
 
 

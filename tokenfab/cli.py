@@ -103,7 +103,15 @@ def cmd_fpga(args):
 
 def cmd_cost(args):
     d = _design(args)
-    r = d.cost(node=args.node, model=args.model, system=args.system)
+    r = d.cost(node=args.node, model=args.model, system=args.system, volume=args.volume,
+               rtl_area=args.rtl_area)
+    _emit(args, r.to_dict())
+
+
+def cmd_die(args):
+    from cost_models.die import die_cost
+    r = die_cost(args.area, args.node, d0_per_cm2=args.d0, yield_model=args.yield_model,
+                 wafer_price_usd=args.wafer_price)
     _emit(args, r.to_dict())
 
 
@@ -149,6 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--node", default="28nm", help="technology node")
     sp.add_argument("--model", default=None, help="also report tokens/J on this model")
     sp.add_argument("--system", default="asic")
+    sp.add_argument("--volume", type=int, default=10_000,
+                    help="units the NRE is spread over (for $ per million tokens)")
+    sp.add_argument("--rtl-area", action="store_true",
+                    help="also estimate the unit's area with Yosys on its Verilog")
+    sp = add("die", cmd_die, "gross dies, yield, good dies and cost per good die",
+             design=False)
+    sp.add_argument("--area", type=float, required=True, metavar="MM2", help="die area, mm2")
+    sp.add_argument("--node", default="5nm", help="technology node (45nm ... 3nm)")
+    sp.add_argument("--d0", type=float, default=None, metavar="PER_CM2",
+                    help="defect density (default: the node's)")
+    sp.add_argument("--yield-model", default="murphy",
+                    help="poisson, murphy, negative-binomial or seeds")
+    sp.add_argument("--wafer-price", type=float, default=None, metavar="USD",
+                    help="wafer price (default: the node's)")
     sp = add("demo", cmd_demo, "every design on defaults: Verilog, verify, simulate, cost",
              design=False)
     sp.add_argument("--vectors", type=int, default=100)
