@@ -230,6 +230,11 @@ def test_h100_tco_reproduces_hnlpu_table3():
     assert within(t.facility_power_w, 3.64e6, 0.02)
 
 
+def test_metrics_by_hand():
+    assert tco.metrics(100.0, 4.0, 20.0) == {"tokens_per_s": 100.0, "tokens_per_j": 25.0,
+                                             "tokens_per_s_per_mm2": 5.0}
+
+
 def test_platforms_and_embodied_carbon():
     for name in ("h100-sxm", "a100-sxm", "v100", "neoverse-n1", "kv260", "wse-3"):
         assert tco.platform(name)["title"]

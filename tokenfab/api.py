@@ -34,6 +34,7 @@ class CostResult:
     model: str | None = None
     tokens_per_j: float | None = None
     decode_tokens_per_s: float | None = None
+    tokens_per_s_per_mm2: float | None = None
     usd_per_mtoken: float | None = None
     tco: dict | None = None
     unit_area_rtl_mm2: float | None = None
@@ -136,6 +137,8 @@ class Design:
             result.model = sim.model
             result.tokens_per_j = out["tokens_per_j"]
             result.decode_tokens_per_s = out["decode_tokens_per_s"]
+            result.tokens_per_s_per_mm2 = tco.metrics(
+                out["decode_tokens_per_s"], out["power_w"], area_mm2)["tokens_per_s_per_mm2"]
             dram_usd = (cfg.linear_params() * spec.weight_bits / 8
                         * tech.econ("memory", "ddr_per_gb"))
             unit_usd = nre.amortized_unit_cost(first.total, dc.packaged_unit_cost_usd, volume)
