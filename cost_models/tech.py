@@ -9,7 +9,9 @@ reports all problems at once, naming the file and the field. Files:
 - ``nodes.json``: per process node (45, 28, 16, 7, 5, 3 nm) wafer price, defect density,
   mask set, layer counts, logic and SRAM density, supply voltage, clock, fab carbon;
 - ``economics.json``: wafer geometry, packaging and test, design NRE, facility, carbon;
-- ``platforms.json``: reference platforms (H100, A100, V100, Neoverse-N1, KV260, WSE-3).
+- ``platforms.json``: reference platforms (H100, A100, V100, Neoverse-N1, KV260, WSE-3);
+- ``hnlpu.json``: the inputs the HNLPU model takes from its paper, each marked as a
+  calibration, taken as is, or a reference only.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 from tokenfab.errors import UsageError
 
 DATA = Path(__file__).parent / "data"
-FILES = ("tech", "nodes", "economics", "platforms")
+FILES = ("tech", "nodes", "economics", "platforms", "hnlpu")
 CONFIDENCE = ("S", "M", "W", "D")
 _KWH = 3.6e6
 UNITS = {  # unit name -> factor to SI (m, m2, J, W, s, B, USD, kg, V, Hz)

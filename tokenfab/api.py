@@ -72,16 +72,24 @@ class Design:
         return verify(self.entry, self.params, vectors=vectors, simulator=simulator,
                       seed=seed, waves=waves, work_dir=work_dir, progress=progress)
 
-    def system(self, name: str = "asic", node: int = 28):
+    def system(self, name: str | None = None, node: int | None = None):
+        """A system preset of this design (the first of ``timing.SYSTEMS`` by default)."""
         from arch_models.common.system import check_system
+        name = name or self.entry.timing.SYSTEMS[0]
         check_system(name, dict.fromkeys(self.entry.timing.SYSTEMS))
-        return self.entry.timing.system(self.params, name, self.entry.cost, node=node)
+        kw = {} if node is None else {"node": node}
+        return self.entry.timing.system(self.params, name, self.entry.cost, **kw)
 
     def simulate(self, model="llama-2-7b", batch: int = 1, prompt: int = 512, gen: int = 128,
-                 system: str = "asic", progress=None):
-        from arch_models.common.simulate import simulate
+                 system: str | None = None, progress=None):
         from arch_models.workloads import Request, load_model
         request = Request(load_model(model), batch, prompt, gen)
+        if hasattr(self.entry.timing, "simulate"):       # the design's own system model
+            from arch_models.common.system import check_system
+            name = system or self.entry.timing.SYSTEMS[0]
+            check_system(name, dict.fromkeys(self.entry.timing.SYSTEMS))
+            return self.entry.timing.simulate(self.params, request, name, progress=progress)
+        from arch_models.common.simulate import simulate
         return simulate(self.name, self.params, self.system(system), request,
                         progress=progress)
 
@@ -101,13 +109,20 @@ class Design:
         cells = area.synth_cells(v_path, self.entry.top_name, out)
         return area.from_cells(self.name, cells, n)
 
-    def cost(self, node="28nm", model=None, system: str = "asic", volume: int = 10_000,
-             rtl_area: bool = False) -> CostResult:
+    def cost(self, node=None, model=None, system: str | None = None, volume: int = 10_000,
+             rtl_area: bool = False):
         """Area, power, die cost, NRE and (with ``model``) tokens/J and $ per million
-        tokens of the ``system`` built from this design's units at ``node``."""
+        tokens of the ``system`` built from this design's units at ``node`` (28 nm unless
+        the design says otherwise). A design's cost package may define ``design_cost`` to
+        replace this tile-array path (HNLPU does)."""
         from cost_models import die, nre, tco, tech
         from tokenfab.errors import UsageError
-        n = tech.check_node(node)
+        if hasattr(self.entry.cost, "design_cost"):
+            return self.entry.cost.design_cost(self, node=node or "5nm", model=model,
+                                               system=system, volume=volume,
+                                               rtl_area=rtl_area)
+        system = system or "asic"
+        n = tech.check_node(node or "28nm")
         if not isinstance(volume, int) or volume < 1:
             raise UsageError(f"volume must be an integer >= 1, not {volume!r}")
         spec = self.system(system, node=n) if system == "asic" else self.system(system)

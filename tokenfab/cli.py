@@ -146,17 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--waves", action="store_true", help="write a waveform")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
     sp.add_argument("--model", default="llama-2-7b", help="shipped name or config.json path")
-    sp.add_argument("--system", default="asic", help="system preset (asic, a100)")
+    sp.add_argument("--system", default=None,
+                    help="system preset (asic, a100; hnlpu for HNLPU); default: the design's first")
     sp.add_argument("--batch", type=int, default=1)
     sp.add_argument("--prompt", type=int, default=512)
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
     sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     sp.add_argument("--target", default="ecp5-25k", help="ice40-up5k, ecp5-25k, ecp5-85k")
     sp.add_argument("--no-dsp", action="store_true", help="map multipliers to logic")
-    sp = add("cost", cmd_cost, "area, power and energy estimate")
-    sp.add_argument("--node", default="28nm", help="technology node")
+    sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
+    sp.add_argument("--node", default=None, help="technology node (default 28nm; HNLPU 5nm)")
     sp.add_argument("--model", default=None, help="also report tokens/J on this model")
-    sp.add_argument("--system", default="asic")
+    sp.add_argument("--system", default=None)
     sp.add_argument("--volume", type=int, default=10_000,
                     help="units the NRE is spread over (for $ per million tokens)")
     sp.add_argument("--rtl-area", action="store_true",

@@ -65,6 +65,12 @@ DESIGNS: dict[str, DesignEntry] = {
             title="MAC array: conventional dequantize-and-multiply baseline",
             paper="baseline of every paper here (LUT Tensor Core's MAC tensor core)",
             package="mac_array", top_name="mac_array"),
+        DesignEntry(
+            name="hnlpu",
+            title="HNLPU: hardwired-neuron GEMV with weights fixed in metal",
+            paper="Liu et al., Hardwired-Neurons Language Processing Units, ASPLOS 2026 "
+                  "(arXiv 2508.16151)",
+            package="hnlpu", top_name="hnlpu_gemv"),
     ]
 }
 

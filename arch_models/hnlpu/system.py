@@ -1,0 +1,236 @@
+"""SimPy model of an HNLPU system: hardwired-neuron chips in a row/column network.
+
+The paper's system (Liu et al., ASPLOS '26, section 5.1 of shared/reference/papers.md):
+16 chips as a 4 x 4 grid, each chip linked directly to its 3 row and 3 column peers over
+CXL 3.0 (128 GB/s per x16 link, under 100 ns); every weight of every layer is hardwired,
+so each layer's six pipeline stages exist in silicon and up to 6 x layers tokens are in
+flight:
+
+  HN-QKV | attention (VEX) | HN-Xo | RMSNorm + router + top-k | HN-up/gate + SwiGLU | HN-down
+
+Mapping (paper Fig. 10, generalized to any GQA model on an R x C grid): chip (r, c) holds
+the input slice r of Wq/Wk/Wv for head group c; a column all-reduce completes q, k, v; the
+KV cache of head group c is split over the rows by position; a column all-reduce merges
+the partial attention outputs; Wo is split the same way (row all-reduce, then a column
+all-gather); experts are spread over the chips (each chip sees the whole hidden vector),
+and an all-chip all-reduce (row, then column) follows the down projection. The
+unembedding is split over the chips and followed by a small all-gather.
+
+What the model charges, per token and layer (representative chip, all chips symmetric):
+
+- HN stages: ``input_bits`` bit-serial cycles plus ``hn_latency_cycles``; each stage of
+  each layer is its own resource (the silicon is not shared);
+- VEX: attention reads ``kv_heads / C`` heads x ``context / R`` positions at
+  ``vex_kv_per_cycle`` per cycle, for QK and for PV; element-wise work (norm, SwiGLU) at
+  ``vex_flops_per_cycle``; one VEX per chip, shared by every layer;
+- KV reads from the 320 MB attention buffer at 80 TB/s; what does not fit spills to HBM,
+  read ahead under double buffering (a stall only when the read outlasts the compute);
+- links: a collective over the row (column) holds that chip's row (column) links for its
+  bytes / (link bandwidth x ``link_efficiency``), plus the link latency that is not
+  occupancy. Activations travel as ``act_bytes`` per element.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import simpy
+
+from tokenfab.errors import UsageError
+
+STAGES = ("hn_qkv", "attention", "hn_xo", "norm_router", "hn_up_gate", "hn_down")
+
+# CALIBRATED: the fraction of the CXL link bandwidth that carries payload. Fitted so that
+# gpt-oss-120b at 2K context and batch 216 runs at the paper's 249,960 tokens/s (Table 2);
+# everything else (other contexts and batches, the attention/communication crossover, the
+# energy) is predicted. 0.836 is in line with CXL 3.0's 256-byte flits plus headers and
+# message framing, but it is a fit, not a measurement.
+LINK_EFFICIENCY = 0.836
+
+
+@dataclasses.dataclass(frozen=True)
+class HnlpuSystem:
+    name: str = "hnlpu"
+    rows: int = 4
+    cols: int = 4
+    clock_hz: float = 1e9                     # paper: 1.0 GHz sign-off
+    link_bytes_per_s: float = 128e9           # paper: 128 GB/s per x16 CXL 3.0 link
+    link_latency_s: float = 100e-9            # paper: under 100 ns
+    link_efficiency: float = LINK_EFFICIENCY  # calibrated, see above
+    act_bytes: float = 2.0                    # BF16 activations on the links (assumption)
+    kv_bytes: float = 2.0                     # BF16 KV cache (assumption, as zjk0/HNLPU sim)
+    input_bits: int = 8                       # bit-serial activation width (assumption)
+    hn_latency_cycles: int = 10               # adder tree + multiply pipeline (zjk0/HNLPU sim)
+    vex_kv_per_cycle: int = 32                # paper: 32 cached KV heads per cycle
+    vex_flops_per_cycle: int = 2048           # element-wise lanes (assumption)
+    buffer_bytes: float = 320e6               # paper: 320 MB attention buffer per chip
+    buffer_bytes_per_s: float = 80e12         # paper: 80 TB/s
+    hbm_bytes_per_s: float = 6.4e12           # 8 HBM stacks per module (zjk0/HNLPU sim, W)
+    max_inflight_per_layer: int = 6           # paper: 6-stage pipeline per layer
+
+    @property
+    def chips(self) -> int:
+        return self.rows * self.cols
+
+    def describe(self) -> str:
+        return (f"HNLPU: {self.chips} chips ({self.rows}x{self.cols} row/column CXL, "
+                f"{self.link_bytes_per_s / 1e9:.0f} GB/s links x {self.link_efficiency}), "
+                f"{self.clock_hz / 1e9:g} GHz, {self.input_bits}-bit bit-serial inputs, "
+                f"{self.buffer_bytes / 1e6:.0f} MB attention buffer per chip")
+
+
+def system_for(cfg, chips: int, input_bits: int = 8) -> HnlpuSystem:
+    """The grid for ``chips`` chips: columns split the KV heads (a divisor of them, at least
+    the square root of the chip count), rows make up the rest."""
+    root = math.isqrt(max(chips - 1, 0)) + 1 if chips > 1 else 1
+    cols = next((c for c in range(root, cfg.kv_heads + 1) if cfg.kv_heads % c == 0),
+                cfg.kv_heads)
+    return HnlpuSystem(rows=math.ceil(chips / cols), cols=cols, input_bits=input_bits)
+
+
+def check_mapping(cfg, sys: HnlpuSystem) -> None:
+    if cfg.mla:
+        raise UsageError(f"model {cfg.name!r} uses multi-head latent attention; the HNLPU "
+                         "mapping covers standard and grouped-query attention")
+    if cfg.kv_heads % sys.cols:
+        raise UsageError(f"model {cfg.name!r} has {cfg.kv_heads} KV heads; the HNLPU mapping "
+                         f"needs a multiple of the grid's {sys.cols} columns")
+
+
+@dataclasses.dataclass
+class StageCost:
+    cycles: float = 0.0          # HN compute (dedicated silicon)
+    vex_s: float = 0.0           # VEX occupancy
+    kv_read_s: float = 0.0       # attention-buffer / HBM read (overlaps VEX)
+    kv_stall_s: float = 0.0      # part of the read not hidden by the VEX
+    col_bytes: float = 0.0       # bytes on each column link
+    row_bytes: float = 0.0       # bytes on each row link
+    col_hops: int = 0            # sequential collectives on the column links
+    row_hops: int = 0
+
+
+def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float) -> dict[str, StageCost]:
+    """Per-token costs of the six stages of one layer at ``context`` cached positions;
+    ``resident`` is the fraction of the KV cache held in the attention buffer."""
+    R, C, a = sys.rows, sys.cols, sys.act_bytes
+    hn = sys.input_bits + sys.hn_latency_cycles
+    q_col = cfg.heads * cfg.head_dim / C
+    kv_col = 2 * cfg.kv_heads * cfg.head_dim / C
+    heads_col = cfg.heads / C
+    kv_heads_chip = cfg.kv_heads / C
+    positions = math.ceil(context / R)
+    vex_cycles = 2 * math.ceil(kv_heads_chip * positions / sys.vex_kv_per_cycle)
+    vex_cycles += 5 * heads_col * positions / sys.vex_flops_per_cycle        # softmax
+    kv_read = kv_heads_chip * positions * 2 * cfg.head_dim * sys.kv_bytes
+    read_s = (resident * kv_read / sys.buffer_bytes_per_s
+              + (1 - resident) * kv_read / sys.hbm_bytes_per_s)
+    vex_s = vex_cycles / sys.clock_hz
+    ffn = cfg.moe_intermediate or cfg.intermediate
+    active = max(1, cfg.experts_per_token) if cfg.experts else 1
+    ffn_chip = active * ffn / sys.chips
+    return {
+        "hn_qkv": StageCost(cycles=hn, col_bytes=(q_col + kv_col) * a, col_hops=1),
+        "attention": StageCost(vex_s=max(vex_s, read_s), kv_read_s=read_s,
+                               kv_stall_s=max(0.0, read_s - vex_s),
+                               col_bytes=(heads_col * cfg.head_dim + 2 * heads_col) * a,
+                               col_hops=1),
+        "hn_xo": StageCost(cycles=hn, row_bytes=cfg.hidden / R * a,
+                           col_bytes=cfg.hidden / R * a, row_hops=1, col_hops=1),
+        "norm_router": StageCost(cycles=hn, vex_s=4 * cfg.hidden / sys.vex_flops_per_cycle
+                                 / sys.clock_hz),
+        "hn_up_gate": StageCost(cycles=hn, vex_s=4 * ffn_chip / sys.vex_flops_per_cycle
+                                / sys.clock_hz),
+        "hn_down": StageCost(cycles=hn, row_bytes=cfg.hidden * a, col_bytes=cfg.hidden * a,
+                             row_hops=1, col_hops=1),
+    }
+
+
+def head_cost(cfg, sys: HnlpuSystem) -> StageCost:
+    """Final norm, unembedding slice, local top candidates and their all-gather."""
+    hn = sys.input_bits + sys.hn_latency_cycles
+    return StageCost(cycles=hn + cfg.vocab / sys.chips / sys.vex_flops_per_cycle,
+                     row_bytes=64 * sys.act_bytes, col_bytes=64 * sys.act_bytes,
+                     row_hops=1, col_hops=1)
+
+
+def kv_resident_fraction(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
+    per_chip = (cfg.layers * cfg.kv_heads / sys.cols * math.ceil(context / sys.rows)
+                * 2 * cfg.head_dim * sys.kv_bytes * sequences)
+    return min(1.0, sys.buffer_bytes / per_chip) if per_chip else 1.0
+
+
+@dataclasses.dataclass
+class PipelineReport:
+    tokens: int
+    seconds: float
+    token_latency_s: float
+    busy_s: dict
+    kv_resident: float
+    stall_s: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+
+def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
+                 tokens_per_sequence: int = 3) -> PipelineReport:
+    """Decode: ``sequences`` sequences (each with one token in flight) at ``context``;
+    throughput = tokens in flight / token latency of the middle of ``tokens_per_sequence``
+    rounds (Little's law)."""
+    check_mapping(cfg, sys)
+    inflight = min(sequences, sys.max_inflight_per_layer * cfg.layers)
+    resident = kv_resident_fraction(cfg, sys, inflight, context)
+    costs = layer_costs(cfg, sys, context, resident)
+    head = head_cost(cfg, sys)
+    env = simpy.Environment()
+    vex = simpy.Resource(env, 1)
+    links = {"row": simpy.Resource(env, 1), "col": simpy.Resource(env, 1)}
+    hn = {(layer, s): simpy.Resource(env, 1) for layer in range(cfg.layers) for s in STAGES}
+    hn["head"] = simpy.Resource(env, 1)
+    busy = dict.fromkeys(["hn", "vex", "row_links", "col_links"], 0.0)
+    bw = sys.link_bytes_per_s * sys.link_efficiency
+    # A row collective spans the columns; a column collective spans the rows.
+    peers = {"row": sys.cols - 1, "col": sys.rows - 1}
+    latencies: list[list[float]] = [[] for _ in range(tokens_per_sequence)]
+    stall = [0.0]
+
+    def stage(key, c: StageCost):
+        if c.cycles:
+            with hn[key].request() as req:
+                yield req
+                yield env.timeout(c.cycles / sys.clock_hz)
+                busy["hn"] += c.cycles / sys.clock_hz
+        if c.vex_s:
+            with vex.request() as req:
+                yield req
+                yield env.timeout(c.vex_s)
+                busy["vex"] += c.vex_s
+                stall[0] += c.kv_stall_s
+        for kind, nbytes, hops in (("row", c.row_bytes, c.row_hops),
+                                   ("col", c.col_bytes, c.col_hops)):
+            if hops and peers[kind]:
+                with links[kind].request() as req:
+                    yield req
+                    yield env.timeout(nbytes / bw)
+                    busy[f"{kind}_links"] += nbytes / bw
+                yield env.timeout(hops * sys.link_latency_s)
+
+    def sequence(i):
+        for t in range(tokens_per_sequence):
+            start = env.now
+            for layer in range(cfg.layers):
+                for s in STAGES:
+                    yield from stage((layer, s), costs[s])
+            yield from stage("head", head)
+            latencies[t].append(env.now - start)
+
+    for i in range(inflight):
+        env.process(sequence(i))
+    env.run()
+    # Little's law on the middle round, which runs with the pipeline full on both sides.
+    steady = latencies[tokens_per_sequence // 2]
+    latency = sum(steady) / len(steady)
+    return PipelineReport(tokens=inflight, seconds=latency, token_latency_s=latency,
+                          busy_s={k: v / env.now for k, v in busy.items()},
+                          kv_resident=resident, stall_s=stall[0])

@@ -1,0 +1,269 @@
+"""Cost hooks of HNLPU: the hardwired GEMV unit, the chip table, Metal-Embedding NRE, TCO.
+
+Inputs taken from the paper live in ``data/hnlpu.json``, each marked as a calibration,
+taken as is, or a reference only. Two calibrations:
+
+- hardwired-neuron area per weight: the paper's 573.16 mm2 HN array over gpt-oss-120b's
+  weights per chip (16 chips); every other model's chip count is a prediction from it;
+- static power density of 5 nm logic: the paper's HN-array power over its area (the
+  array's dynamic power, 4 of 128 experts active, is under 0.1 % of it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+
+from cost_models import energy, nre, tco, tech
+from cost_models.components import Components, adder, register
+from tokenfab.errors import UsageError
+
+NODE = 5
+REFERENCE_MODEL = "gpt-oss-120b"
+REFERENCE_CHIPS = 16
+
+
+def paper(*path) -> float:
+    return tech.value(*path, file="hnlpu")
+
+
+# ---------------------------------------------------------------- the GEMV unit
+def unit_components(p) -> Components:
+    """Gate counts of one hardwired GEMV unit (``hw.hnlpu``)."""
+    from hw.hnlpu.top import value_groups
+    w = p.weight_matrix()
+    per_step, per_tile = Counter(), Counter()
+    per_tile += register(p.rows * p.input_bits + p.cols * p.out_bits)
+    for j in range(p.cols):
+        groups = value_groups(w[:, j])
+        n = sum(len(ix) for ix in groups.values())
+        if p.style == "cell":       # shift-add constant multipliers + the adder tree
+            per_step += adder(n * (p.input_bits + 2) * 2)
+        else:                       # popcounts, accumulators, per-value multiply, tree
+            per_step += adder(n)
+            for ix in groups.values():
+                acc = p.input_bits + max(1, math.ceil(math.log2(len(ix) + 1)))
+                per_step += adder(acc) + register(acc)
+                per_tile += adder(2 * acc)
+    return Components(per_step, per_tile, p.cycles_per_tile)
+
+
+# ---------------------------------------------------------------- the chip
+def _weights(cfg) -> float:
+    return float(cfg.linear_params())
+
+
+def hn_area_per_weight() -> float:
+    """CALIBRATED (m2 per hardwired weight): the paper's HN array over gpt-oss-120b's
+    weights per chip."""
+    from arch_models.workloads import load_model
+    ref = load_model(REFERENCE_MODEL)
+    return paper("chip_table", "hn_array_area") / (_weights(ref) / REFERENCE_CHIPS)
+
+
+def chips_for(cfg, weight_format: str = "fp4") -> int:
+    """Chips whose HN arrays (the paper's 573.16 mm2 each) hold every linear weight."""
+    if weight_format not in ("fp4", "int4"):
+        raise UsageError(f"the HNLPU density is calibrated for 4-bit weights (fp4, int4), "
+                         f"not {weight_format!r}")
+    need = _weights(cfg) * hn_area_per_weight() / paper("chip_table", "hn_array_area")
+    return max(1, math.ceil(need - 1e-9))
+
+
+def chip_area(cfg, sys, weight_format: str = "fp4") -> dict:
+    """Block areas (m2) of one chip of ``sys`` (all chips alike)."""
+    chips_for(cfg, weight_format)            # checks the format
+    links = (sys.rows - 1) + (sys.cols - 1)
+    blocks = {
+        # the weights spread evenly over the grid's chips
+        "hn_array": _weights(cfg) / sys.chips * hn_area_per_weight(),
+        "vex": paper("chip_table", "vex_area"),
+        "control": paper("chip_table", "control_area"),
+        # 1W1R banks: two-port (8T) cells
+        "attention_buffer": (energy.sram_macro_area_m2(8 * sys.buffer_bytes, NODE)
+                             * tech.value("sram_28nm", "two_port_cell_factor")),
+        "interconnect": links * 16 * tech.value("phy", "pcie_lane_phy_area"),
+        "hbm_phy": paper("system", "hbm_stacks") * tech.value("phy", "hbm_stack_phy_area"),
+    }
+    return blocks
+
+
+def logic_static_w_per_m2() -> float:
+    """CALIBRATED: the paper's HN-array power over its area (the array is almost idle)."""
+    return paper("chip_table", "hn_array_power") / paper("chip_table", "hn_array_area")
+
+
+def system_power(cfg, sys, report, context: int, weight_format: str = "fp4") -> dict:
+    """Power (W) of each chip's blocks at the operating point of ``report`` (a decode
+    ``PipelineReport``), the off-die HBM traffic, and the system."""
+    tps = report.tokens_per_s
+    chips = sys.chips
+    area = chip_area(cfg, sys, weight_format)
+    fa = (tech.value("gates_28nm", "fa_energy") * tech.scale(NODE, "energy")
+          * tech.value("gates_28nm", "activity"))
+    active = cfg.linear_params(active_only=True) / chips
+    hn_dyn = active * sys.input_bits * fa * tps               # one FA toggle per weight-bit
+    kv_bytes = (cfg.layers * cfg.kv_heads / sys.cols * math.ceil(context / sys.rows)
+                * 2 * cfg.head_dim * sys.kv_bytes)
+    sram_bit_leak = (tech.value("sram_cacti", "22", "8KB", "leakage")
+                     / (8 * tech.value("sram_cacti", "22", "8KB", "size_bytes")))
+    buffer_static = (8 * sys.buffer_bytes * sram_bit_leak       # CACTI 22 nm, not scaled
+                     * tech.value("sram_28nm", "two_port_cell_factor"))
+    # Every KV byte passes the buffer: read when resident; written then read when it
+    # streams in from HBM.
+    kv_bits = 8 * kv_bytes * tps
+    spilled = 1 - report.kv_resident
+    buffer_dyn = kv_bits * ((1 + spilled) * energy.sram_energy_per_bit(16 * 1024, NODE)
+                            + spilled * energy.sram_energy_per_bit(16 * 1024, NODE, write=True))
+    links = (sys.rows - 1) + (sys.cols - 1)
+    serdes = links * 2 * sys.link_bytes_per_s * 8 * energy.offchip_energy_per_bit("cxl")
+    blocks = {
+        "hn_array": area["hn_array"] * logic_static_w_per_m2() + hn_dyn,
+        "vex": paper("chip_table", "vex_power"),
+        "attention_buffer": buffer_static + buffer_dyn,
+        "interconnect": serdes,
+        "hbm_phy": paper("chip_table", "hbm_phy_power"),
+    }
+    chip_w = sum(blocks.values())
+    hbm_dram = kv_bits * spilled * energy.offchip_energy_per_bit("hbm")
+    return {"blocks": blocks, "chip_w": chip_w, "hbm_dram_w": hbm_dram,
+            "system_w": chips * (chip_w + hbm_dram), "hn_dynamic_w": hn_dyn,
+            "area_m2": area}
+
+
+# ---------------------------------------------------------------- NRE and TCO
+LEVELS = ("low", "high")
+
+
+def masks(level: str) -> tuple[float, float]:
+    """(shared, per chip) mask cost: a 5 nm set at the paper's anchor for ``level``; the
+    10 DUV metal-embedding layers are per chip, the rest is shared by all chips."""
+    m = nre.mask_set(NODE, price_usd=paper("masks", f"set_price_{level}"))
+    per_chip = m.layers_cost(duv=int(paper("masks", "metal_embedding_duv_layers")))
+    return m.price_usd - per_chip, per_chip
+
+
+def design_nre(level: str) -> nre.NRE:
+    """The paper's design NRE by component (taken; it does not depend on the model)."""
+    return nre.NRE(**{k: paper("design_nre", f"{k}_{level}")
+                      for k in ("architecture", "verification", "physical", "ip")})
+
+
+def recurring_per_chip(level: str, die_usd: float) -> dict:
+    hbm_bytes = paper("system", "hbm_stacks") * paper("system", "hbm_stack_capacity")
+    return {"die": die_usd,
+            "package_test": paper("recurring", f"package_test_{level}"),
+            "hbm": hbm_bytes * paper("recurring", f"hbm_per_gb_{level}"),
+            "integration": paper("recurring", f"integration_{level}")}
+
+
+@dataclasses.dataclass
+class HnlpuCost:
+    """Cost of one HNLPU (all its chips) for a model; ranges are (low, high)."""
+    design: str
+    model: str
+    node: str
+    chips: int
+    grid: tuple
+    area_mm2: float                     # one chip
+    area_breakdown_mm2: dict
+    hn_array_mm2: float
+    die_cost_usd: float
+    power_w: float                      # system, at the paper's workload (batch 216, 2K)
+    chip_power_w: float
+    power_breakdown_w: dict
+    tokens_per_s: float | None
+    tokens_per_j: float | None
+    shared_masks_usd: tuple
+    chip_masks_usd: tuple
+    design_nre_usd: tuple
+    recurring_usd: tuple                # all chips
+    nre_usd: tuple                      # initial build of one HNLPU
+    respin_usd: tuple
+    tco_static_usd: tuple
+    tco_updates_usd: tuple
+    tco: dict
+    usd_per_mtoken: tuple | None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        for key in ("nre_usd", "respin_usd"):
+            d[f"{key[:-4]}_usd_low"], d[f"{key[:-4]}_usd_high"] = d[key]
+        return d
+
+
+def design_cost(design, node="5nm", model=None, system=None, volume: int = 1,
+                rtl_area: bool = False) -> HnlpuCost:
+    """``tokenfab cost hnlpu --model M``: chips, chip table, NRE, re-spin and 3-year TCO
+    of one HNLPU hardwiring ``M`` (default gpt-oss-120b)."""
+    from arch_models.hnlpu import system as hs
+    from arch_models.workloads import load_model
+    from cost_models import die
+    n = tech.check_node(node)
+    if n != NODE:
+        raise UsageError(f"the HNLPU cost model is calibrated at 5nm only, not {node!r}")
+    if rtl_area:
+        raise UsageError("--rtl-area applies to tile designs; for HNLPU run `tokenfab fpga` "
+                         "or the area notebook on the GEMV unit")
+    p = design.params
+    cfg = load_model(model or REFERENCE_MODEL)
+    sys = hs.system_for(cfg, chips_for(cfg, p.weight_format), p.input_bits)
+    chips = sys.chips                      # a full grid (spare HN area on some chips)
+    area = chip_area(cfg, sys, p.weight_format)
+    area_mm2 = sum(area.values()) * 1e6
+    dc = die.die_cost(area_mm2, NODE)
+    try:
+        report = hs.run_pipeline(cfg, sys, sys.max_inflight_per_layer * cfg.layers, 2048,
+                                 tokens_per_sequence=3)
+    except UsageError:
+        report = None
+    power = system_power(cfg, sys, report, 2048, p.weight_format) if report else None
+    system_w = power["system_w"] if power else chips * sum(
+        v for k, v in static_blocks(area).items())
+    ranges = {k: [] for k in ("shared", "chip", "design", "recurring", "build", "respin",
+                              "static", "updates", "usd_mtok")}
+    tcos = {}
+    years = tech.econ("facility", "service_life") / (365.25 * 24 * 3600)
+    updates = max(0, math.ceil(years * paper("tco", "updates_per_year")) - 1)
+    for level in LEVELS:
+        shared, per_chip = masks(level)
+        rec = chips * sum(recurring_per_chip(level, dc.cost_per_good_die_usd).values())
+        dn = design_nre(level).total
+        build = shared + chips * per_chip + dn + rec
+        respin = chips * per_chip + rec
+        common = dict(it_power_w=system_w, network_usd=paper("tco", "infrastructure"),
+                      building_usd_per_w=0.0,
+                      embodied_co2_kg=chips * paper("tco", "embodied_per_module"))
+        # The paper's accounting: maintenance is one spare set of the recurring hardware
+        # over the service life (its H100 column uses 5% of CapEx per year instead).
+        static = tco.tco(build, maintenance_per_year=rec / build / years, **common)
+        dyn = tco.tco(build, maintenance_per_year=rec / build / years,
+                      respin_usd=updates * respin, **common)
+        dyn.embodied_co2_kg += updates * chips * paper("tco", "embodied_per_module")
+        tcos[level] = {"static": static.to_dict(), "annual_updates": dyn.to_dict()}
+        for key, val in (("shared", shared), ("chip", per_chip), ("design", dn),
+                         ("recurring", rec), ("build", build), ("respin", respin),
+                         ("static", static.total_usd), ("updates", dyn.total_usd)):
+            ranges[key].append(val)
+        if report:
+            ranges["usd_mtok"].append(static.usd_per_mtoken(report.tokens_per_s))
+    return HnlpuCost(
+        design=design.name, model=cfg.name, node=f"{NODE}nm", chips=chips,
+        grid=(sys.rows, sys.cols), area_mm2=area_mm2,
+        area_breakdown_mm2={k: v * 1e6 for k, v in area.items()},
+        hn_array_mm2=area["hn_array"] * 1e6, die_cost_usd=dc.cost_per_good_die_usd,
+        power_w=system_w, chip_power_w=power["chip_w"] if power else None,
+        power_breakdown_w=power["blocks"] if power else None,
+        tokens_per_s=report.tokens_per_s if report else None,
+        tokens_per_j=report.tokens_per_s / system_w if report else None,
+        shared_masks_usd=tuple(ranges["shared"]), chip_masks_usd=tuple(ranges["chip"]),
+        design_nre_usd=tuple(ranges["design"]), recurring_usd=tuple(ranges["recurring"]),
+        nre_usd=tuple(ranges["build"]), respin_usd=tuple(ranges["respin"]),
+        tco_static_usd=tuple(ranges["static"]), tco_updates_usd=tuple(ranges["updates"]),
+        tco=tcos, usd_per_mtoken=tuple(ranges["usd_mtok"]) if report else None)
+
+
+def static_blocks(area: dict) -> dict:
+    """Chip power without a workload (used when the model cannot be mapped)."""
+    return {"logic": (area["hn_array"] + area["vex"]) * logic_static_w_per_m2(),
+            "hbm_phy": paper("chip_table", "hbm_phy_power")}

@@ -1,0 +1,153 @@
+"""Parameters of a hardwired-weight GEMV unit (HNLPU, Liu et al., ASPLOS '26).
+
+The weights are part of the design: a matrix ``W[rows, cols]`` (``rows`` inputs, ``cols``
+outputs, ``y = x @ W``) drawn at random from ``seed`` or read from a ``.npy`` file. They are
+held as small integers:
+
+- ``int4``: -8 .. 7;
+- ``fp4``: E2M1 values {0, 0.5, 1, 1.5, 2, 3, 4, 6} and their negatives, held doubled
+  (-12 .. 12), so outputs are in units of 0.5;
+- ``ternary``: -1, 0, +1.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from hw.common.params import signed_width
+from tokenfab.errors import UsageError
+from tokenfab.params import check_choice, check_int
+
+FP4_E2M1 = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+FORMATS = ("int4", "fp4", "ternary")
+STYLES = ("cell", "neuron")
+SCALE = {"int4": 1, "fp4": 2, "ternary": 1}     # stored integer = value x SCALE
+
+
+def format_levels(fmt: str) -> np.ndarray:
+    """Every integer a weight of ``fmt`` can take (after ``SCALE``)."""
+    if fmt == "int4":
+        return np.arange(-8, 8)
+    if fmt == "fp4":
+        mags = [int(2 * v) for v in FP4_E2M1]
+        return np.array(sorted(set(mags + [-v for v in mags])))
+    return np.array([-1, 0, 1])
+
+
+def to_levels(values, fmt: str, origin: str) -> np.ndarray:
+    """Map user weights (as in the format, e.g. 1.5 for FP4) to stored integers; every
+    value must be representable."""
+    arr = np.asarray(values, dtype=np.float64)
+    scaled = arr * SCALE[fmt]
+    ok = np.isin(scaled, format_levels(fmt))
+    if not ok.all():
+        bad = arr[~ok].ravel()[0]
+        allowed = ", ".join(f"{v / SCALE[fmt]:g}" for v in format_levels(fmt))
+        raise UsageError(f"{origin}: weight {bad:g} is not a {fmt} value; allowed: {allowed}")
+    return scaled.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=32)
+def _weights(path: str, fmt: str, rows: int, cols: int, seed: int, density: float):
+    if path:
+        p = Path(path)
+        try:
+            raw = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"weights file {path!r} cannot be read as .npy ({exc})") from None
+        if raw.ndim != 2 or raw.shape != (rows, cols):
+            raise UsageError(f"weights file {path!r} has shape {raw.shape}; set rows and cols "
+                             f"to match it (now rows={rows}, cols={cols})")
+        w = to_levels(raw, fmt, path)
+    else:
+        rng = np.random.default_rng(seed)
+        nonzero = format_levels(fmt)[format_levels(fmt) != 0]
+        w = rng.choice(nonzero, size=(rows, cols))
+        w[rng.random((rows, cols)) >= density] = 0
+    w.setflags(write=False)
+    return w
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params:
+    """A hardwired GEMV unit ``y[cols] = x[rows] @ W[rows, cols]``.
+
+    Parameters
+    ----------
+    rows, cols
+        Inputs and outputs of the matrix.
+    input_bits
+        Width of the signed integer inputs.
+    weight_format
+        ``int4``, ``fp4`` (E2M1) or ``ternary``.
+    style
+        ``cell``: one constant multiplier per nonzero weight and an adder tree per output,
+        one input vector per cycle. ``neuron``: the paper's hardwired neuron, inputs
+        bit-serial (``input_bits`` cycles per vector), one population count per distinct
+        weight value and output, then one constant multiply per value and a small adder tree.
+    seed, density
+        Random weights: nonzero with probability ``density``, uniform over the format's
+        nonzero values.
+    weights
+        Path of a ``.npy`` matrix of shape ``(rows, cols)`` in the format's values; overrides
+        the random draw.
+    """
+
+    rows: int = 64
+    cols: int = 16
+    input_bits: int = 8
+    weight_format: str = "fp4"
+    style: str = "neuron"
+    seed: int = 1
+    density: float = 0.9
+    weights: str = ""
+
+    def __post_init__(self):
+        check_int("rows", self.rows, 1, 4096)
+        check_int("cols", self.cols, 1, 1024)
+        check_int("input_bits", self.input_bits, 2, 16)
+        check_choice("weight_format", self.weight_format, FORMATS)
+        check_choice("style", self.style, STYLES)
+        check_int("seed", self.seed, 0, 2**31 - 1)
+        if isinstance(self.density, bool) or not isinstance(self.density, (int, float)) \
+                or not 0 <= self.density <= 1:
+            raise UsageError(f"density must be a number from 0 to 1, not {self.density!r}")
+        if not isinstance(self.weights, str):
+            raise UsageError(f"weights must be a path to a .npy file, not {self.weights!r}")
+        self.weight_matrix()                      # a bad file fails here, at the boundary
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def weight_matrix(self) -> np.ndarray:
+        """Stored integer weights ``W[rows, cols]`` (FP4 doubled; see the module doc)."""
+        return _weights(self.weights, self.weight_format, self.rows, self.cols, self.seed,
+                        float(self.density))
+
+    @property
+    def input_range(self) -> tuple[int, int]:
+        return -(1 << (self.input_bits - 1)), (1 << (self.input_bits - 1)) - 1
+
+    @property
+    def out_bits(self) -> int:
+        """Exact output width: the extreme sums of the actual columns."""
+        lo_x, hi_x = self.input_range
+        w = self.weight_matrix()
+        lo = np.minimum(w * lo_x, w * hi_x).sum(axis=0).min()
+        hi = np.maximum(w * lo_x, w * hi_x).sum(axis=0).max()
+        return max(2, signed_width(int(lo), int(hi)))
+
+    @property
+    def cycles_per_tile(self) -> int:
+        """Cycles per input vector."""
+        return self.input_bits if self.style == "neuron" else 1
+
+    @property
+    def macs_per_tile(self) -> int:
+        return self.rows * self.cols
