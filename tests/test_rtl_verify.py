@@ -24,6 +24,15 @@ PARAM_SETS = {
         dict(m=3, n=5, k=3, weight_bits=6, act_bits=16),
         dict(m=1, n=4, k=6, weight_bits=4, acc_bits=14),
     ],
+    "hnlpu": [
+        dict(),                                                   # 64 x 16 FP4, neuron
+        dict(style="cell"),
+        dict(rows=16, cols=4, weight_format="int4", input_bits=6),
+        dict(rows=24, cols=3, weight_format="ternary", style="cell", input_bits=4),
+        dict(rows=9, cols=5, weight_format="fp4", input_bits=12, density=0.5, seed=5),
+        dict(rows=6, cols=3, density=0.0),                        # no weights at all
+        dict(rows=1, cols=1, weight_format="int4", style="cell", input_bits=2),
+    ],
 }
 CASES = [(d, p) for d, ps in PARAM_SETS.items() for p in ps]
 
@@ -54,17 +63,19 @@ def test_cycles_match_for_several_sequence_lengths(design, build_dir):
 
 
 @pytest.mark.slow
-def test_bench_detects_a_wrong_output_word(build_dir):
+@pytest.mark.parametrize("design,params", [("lut-tensor-core", dict(m=2, n=4)),
+                                           ("hnlpu", dict(rows=8, cols=3))])
+def test_bench_detects_a_wrong_output_word(design, params, build_dir):
     """The bench is not vacuous: one flipped bit in one expected word is reported."""
-    d = tokenfab.design("lut-tensor-core", m=2, n=4)
+    d = tokenfab.design(design, **params)
     entry, p = d.entry, d.params
     tb = entry.testbench
     cases = tb.cases(p, 20, np.random.default_rng(1))
     beats = [b for _, bs in cases for b in bs]
     expected = [tb.pack_out(p, o) for o in tb.expected(p, beats)]
     expected[3] ^= 1 << 5
-    v = export.write(entry, p, build_dir / "mutant" / "rtl")
-    bdir = runner.build(v, entry.top_name, build_dir / "mutant")
+    v = export.write(entry, p, build_dir / f"mutant-{design}" / "rtl")
+    bdir = runner.build(v, entry.top_name, build_dir / f"mutant-{design}")
     res = runner.run_vectors(bdir, entry.top_name, {
         "beats": [hex(tb.pack_in(p, b)) for b in beats], "expected": [hex(e) for e in expected],
         "max_cycles": 1000, "backpressure": True, "seed": 3}, tag="mutant")
@@ -76,9 +87,11 @@ def test_bench_detects_a_wrong_output_word(build_dir):
 @pytest.mark.slow
 @pytest.mark.icarus
 @icarus
-@pytest.mark.parametrize("design", ["lut-tensor-core", "mac-array"])
-def test_icarus_agrees(design, build_dir):
-    r = tokenfab.design(design, m=2, n=4).verify(vectors=40, simulator="icarus",
+@pytest.mark.parametrize("design,params", [("lut-tensor-core", dict(m=2, n=4)),
+                                           ("mac-array", dict(m=2, n=4)),
+                                           ("hnlpu", dict(rows=8, cols=3))])
+def test_icarus_agrees(design, params, build_dir):
+    r = tokenfab.design(design, **params).verify(vectors=40, simulator="icarus",
                                                  work_dir=build_dir / "verify")
     assert r.passed
 

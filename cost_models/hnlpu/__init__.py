@@ -267,3 +267,33 @@ def static_blocks(area: dict) -> dict:
     """Chip power without a workload (used when the model cannot be mapped)."""
     return {"logic": (area["hn_array"] + area["vex"]) * logic_static_w_per_m2(),
             "hbm_phy": paper("chip_table", "hbm_phy_power")}
+
+
+def fleet_usd_per_mtoken(cost: HnlpuCost, systems: int, updates_per_year: float,
+                         level: str = "low") -> float:
+    """$ per million tokens of ``systems`` HNLPUs hardwiring one model over the service
+    life: the NRE once, the recurring hardware per system, new metal-embedding masks and
+    chips at every weight update, and each system's electricity, infrastructure and
+    spares. Tokens at the simulated throughput (batch 216, 2K context)."""
+    if cost.tokens_per_s is None:
+        raise UsageError(f"no throughput for {cost.model!r}: the system model cannot map it")
+    if systems < 1:
+        raise UsageError(f"systems must be >= 1, not {systems!r}")
+    i = LEVELS.index(level)
+    years = tech.econ("facility", "service_life") / (365.25 * 24 * 3600)
+    updates = max(0, math.ceil(years * updates_per_year) - 1) if updates_per_year else 0
+    nre_once = cost.design_nre_usd[i] + cost.shared_masks_usd[i] + cost.chips * cost.chip_masks_usd[i]
+    rec = cost.recurring_usd[i]
+    hardware = nre_once + systems * rec
+    t = tco.tco(hardware, systems * cost.power_w,
+                network_usd=systems * paper("tco", "infrastructure"), building_usd_per_w=0.0,
+                maintenance_per_year=systems * rec / hardware / years,
+                respin_usd=updates * (cost.chips * cost.chip_masks_usd[i] + systems * rec))
+    return t.usd_per_mtoken(systems * cost.tokens_per_s)
+
+
+def h100_usd_per_mtoken(gpus: int = 2000) -> float:
+    """The paper's H100 baseline: Table 3's cluster TCO over its measured 1.08 K tokens/s
+    per GPU (1K prefill / 1K decode, concurrency 50)."""
+    per_gpu = 1080.0    # HNLPU paper Table 3 assumptions (taken)
+    return tco.gpu_cluster_tco(gpus).usd_per_mtoken(gpus * per_gpu)
