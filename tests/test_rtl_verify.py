@@ -33,6 +33,15 @@ PARAM_SETS = {
         dict(rows=6, cols=3, density=0.0),                        # no weights at all
         dict(rows=1, cols=1, weight_format="int4", style="cell", input_bits=2),
     ],
+    "tellme": [
+        dict(),                                                   # paper G3 T28, full table
+        dict(t=4, q=3, table="half"),
+        dict(g=2, t=3, q=2),
+        dict(g=4, t=3, q=2, table="half"),
+        dict(g=1, t=5, q=1, acc_bits=12),                         # narrow acc: wraps
+        dict(unit="rmsmax", d=8, x_bits=8, gamma_bits=6, frac_bits=10),
+        dict(unit="rmsmax", d=32),
+    ],
 }
 CASES = [(d, p) for d, ps in PARAM_SETS.items() for p in ps]
 

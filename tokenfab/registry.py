@@ -71,6 +71,11 @@ DESIGNS: dict[str, DesignEntry] = {
             paper="Liu et al., Hardwired-Neurons Language Processing Units, ASPLOS 2026 "
                   "(arXiv 2508.16151)",
             package="hnlpu", top_name="hnlpu_gemv"),
+        DesignEntry(
+            name="tellme",
+            title="TeLLMe: ternary table-lookup matmul (TLMM) and RMS-MAX for edge FPGAs",
+            paper="Qiao et al., TeLLMe v2, FPGA 2026 (arXiv 2510.15926)",
+            package="tellme", top_name="tellme"),
     ]
 }
 

@@ -64,6 +64,8 @@ class SignedSumTable(wiring.Component):
         One row per table entry.
     act_bits : int
         Width of the signed activations.
+    entry_bits : int, optional
+        Width of the entries; by default the exact width of the sums.
 
     Members
     -------
@@ -72,11 +74,13 @@ class SignedSumTable(wiring.Component):
         ``entry_bits`` is the exact width of the sums (see :func:`table_entry_width`).
     """
 
-    def __init__(self, *, coeffs, act_bits: int):
+    def __init__(self, *, coeffs, act_bits: int, entry_bits: int | None = None):
         self.coeffs = np.asarray(coeffs, dtype=np.int64)
         if self.coeffs.ndim != 2 or not np.isin(self.coeffs, (-1, 0, 1)).all():
             raise ValueError(f"coeffs must be a 2-D array of -1/0/+1, not {coeffs!r}")
-        self.entry_bits = table_entry_width(self.coeffs, act_bits)
+        # A narrower width than the exact one is the caller's contract on the inputs
+        # (sums outside it wrap).
+        self.entry_bits = entry_bits or table_entry_width(self.coeffs, act_bits)
         n_e, n_in = self.coeffs.shape
         super().__init__({
             "act": In(data.ArrayLayout(signed(act_bits), n_in)),

@@ -1,0 +1,103 @@
+"""Parameters of TeLLMe's units (Qiao et al., FPGA '26): the table-lookup ternary matmul
+(TLMM) engine and the RMS-MAX unit."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tokenfab.params import check_choice, check_int
+
+UNITS = ("tlmm", "rmsmax")
+TABLES = ("full", "half")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params:
+    """``unit`` selects the generated unit; the other fields belong to one of them.
+
+    TLMM (``unit=tlmm``)
+        g : ternary weights per group; a group is one index of ``ceil(log2 3**g)`` bits.
+        t : tables built in parallel per beat, from ``t * g`` INT8 activations.
+        q : index vectors looked up per cycle, each with ``t`` indices (``q * t`` lookups).
+        table : ``full`` (all ``3**g`` entries, the paper's choice) or ``half``
+            (``(3**g - 1) / 2`` entries and sign logic on every read).
+        acc_bits : width of the output accumulators (the paper's INT32).
+    RMS-MAX (``unit=rmsmax``)
+        d : vector length; x_bits : signed input width; gamma_bits : signed RMSNorm
+        weight width; frac_bits : fraction bits of the 1/RMS output.
+
+    Defaults are the paper's G = 3, T = 28 with the full table; Q is not published (4 here).
+    """
+
+    unit: str = "tlmm"
+    g: int = 3
+    t: int = 28
+    q: int = 4
+    table: str = "full"
+    acc_bits: int = 32
+    d: int = 64
+    x_bits: int = 16
+    gamma_bits: int = 16
+    frac_bits: int = 16
+
+    def __post_init__(self):
+        check_choice("unit", self.unit, UNITS)
+        check_int("g", self.g, 1, 5)
+        check_int("t", self.t, 1, 64)
+        check_int("q", self.q, 1, 32)
+        check_choice("table", self.table, TABLES)
+        check_int("acc_bits", self.acc_bits, 12, 48)
+        check_int("d", self.d, 2, 4096)
+        check_int("x_bits", self.x_bits, 4, 24)
+        check_int("gamma_bits", self.gamma_bits, 2, 24)
+        check_int("frac_bits", self.frac_bits, 4, 24)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    # ---- TLMM
+    @property
+    def n_tb(self) -> int:
+        """Table entries of the full table: ``3**g``."""
+        return 3 ** self.g
+
+    @property
+    def stored_entries(self) -> int:
+        return self.n_tb if self.table == "full" else (self.n_tb - 1) // 2
+
+    @property
+    def idx_bits(self) -> int:
+        """Index width B_idx = ceil(log2 3**g)."""
+        return max(1, math.ceil(math.log2(self.n_tb)))
+
+    @property
+    def entry_bits(self) -> int:
+        """Table entry width B_TB = 8 + ceil(log2 g) (paper): exact for absmax INT8
+        activations in [-127, 127]."""
+        return 8 + math.ceil(math.log2(self.g)) if self.g > 1 else 8
+
+    # ---- RMS-MAX
+    @property
+    def recip_bits(self) -> int:
+        """Fraction bits S of the reciprocal 127 * 2**S / max |x * gamma|."""
+        return 24
+
+    @property
+    def rmsmax_cycles(self) -> int:
+        """Cycles per vector: one to reduce, the divider's quotient bits (the longer of the
+        divider and the 1/RMS search), one to emit."""
+        div = self.recip_bits + 7
+        rsq = self.frac_bits + 1
+        return 1 + max(div, rsq) + 1
+
+    # ---- shared
+    @property
+    def cycles_per_tile(self) -> int:
+        return 1 if self.unit == "tlmm" else self.rmsmax_cycles
+
+    @property
+    def macs_per_tile(self) -> int:
+        return self.q * self.t * self.g if self.unit == "tlmm" else self.d
