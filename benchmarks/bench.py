@@ -2,7 +2,8 @@
 
 (a) timing model: one llama-2-7b decode step and a 2048-token prefill on the LTC system;
 (b) cocotb + Verilator simulated cycles per second on the default LTC tile;
-(c) Verilog generation of the default LTC tile.
+(c) Verilog generation of the default LTC tile;
+(d) the HNLPU and TeLLMe system models on their paper workloads, and their cocotb rates.
 """
 import json
 import platform
@@ -38,6 +39,16 @@ def main():
     r = d.verify(vectors=20000, work_dir="build/bench/verify", seed=2)
     res["cocotb_verilator_cycles_per_s"] = r.sim_cycles_per_s
     res["cocotb_cycles"] = r.rtl_cycles
+    h = tokenfab.design("hnlpu")
+    res["hnlpu_simulate_gpt_oss_216x2k_s"] = best(
+        lambda: h.simulate(model="gpt-oss-120b", batch=216, prompt=2048, gen=2), repeat=1)
+    t = tokenfab.design("tellme")
+    res["tellme_simulate_bitnet_64_128_s"] = best(
+        lambda: t.simulate(model="bitnet-b1.58-large", prompt=64, gen=128), repeat=3)
+    for name, dd in (("hnlpu", h), ("tellme", t)):
+        dd.verify(vectors=100, work_dir="build/bench/verify")
+        rr = dd.verify(vectors=5000, work_dir="build/bench/verify", seed=2)
+        res[f"{name}_cocotb_cycles_per_s"] = rr.sim_cycles_per_s
     print(json.dumps(res, indent=2))
 
 

@@ -162,6 +162,20 @@ def test_resource_model_against_yosys(kw, build_dir):
     assert within(m["ffs"], y["ffs"], 0.10), (m["ffs"], y["ffs"])
 
 
+def test_board_parameters_from_the_cli(capsys):
+    from tokenfab.cli import main
+    assert main(["simulate", "tellme", "--model", "bitnet-b1.58-large", "--prompt", "64",
+                 "-p", "ddr_gbps=4.275", "--json"]) == 0
+    slow = json.loads(capsys.readouterr().out)["decode_tokens_per_s"]
+    assert slow < 22                                   # a quarter of the DDR bandwidth
+    assert main(["simulate", "tellme", "-p", "clock_mhz=0"]) == 2
+
+
+def test_ecp5_place_and_route_with_fmax(build_dir):
+    r = tokenfab.design("tellme", t=2, q=2).fpga(target="ecp5-85k", work_dir=build_dir / "fpga")
+    assert r.luts > 0 and r.fmax_mhz and r.fmax_mhz > 10
+
+
 def test_kv260_target_reports_xilinx_resources(build_dir):
     r = tokenfab.design("tellme", t=4, q=2).fpga(target="kv260", work_dir=build_dir / "fpga")
     assert r.luts > 1000 and r.ffs > 1000 and r.fmax_mhz is None and r.target == "kv260"

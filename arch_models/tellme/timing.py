@@ -19,7 +19,8 @@ def system(p, name: str = "kv260", cost=None, node: int | None = None):
     from arch_models.common.system import check_system
     from arch_models.tellme.system import Kv260System
     check_system(name, dict.fromkeys(SYSTEMS))
-    return Kv260System(g=p.g, t=p.t, q=p.q)
+    return Kv260System(g=p.g, t=p.t, q=p.q, clock_hz=p.clock_mhz * 1e6,
+                       ddr_bytes_per_s=p.ddr_gbps * 1e9)
 
 
 def simulate(p, request, system_name: str = "kv260", progress=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tokenfab.params import check_choice, check_int
+from tokenfab.params import check_choice, check_int, check_number
 
 UNITS = ("tlmm", "rmsmax")
 TABLES = ("full", "half")
@@ -22,6 +22,9 @@ class Params:
         table : ``full`` (all ``3**g`` entries, the paper's choice) or ``half``
             (``(3**g - 1) / 2`` entries and sign logic on every read).
         acc_bits : width of the output accumulators (the paper's INT32).
+    System (the KV260 model; other boards are these parameters)
+        clock_mhz : fabric clock (the paper does not give it; 250 from a third-party note);
+        ddr_gbps : DDR bandwidth (the paper's 17.1 GB/s).
     RMS-MAX (``unit=rmsmax``)
         d : vector length; x_bits : signed input width; gamma_bits : signed RMSNorm
         weight width; frac_bits : fraction bits of the 1/RMS output.
@@ -40,6 +43,8 @@ class Params:
     x_bits: int = 16
     gamma_bits: int = 16
     frac_bits: int = 16
+    clock_mhz: float = 250.0
+    ddr_gbps: float = 17.1
 
     def __post_init__(self):
         check_choice("unit", self.unit, UNITS)
@@ -52,6 +57,8 @@ class Params:
         check_int("x_bits", self.x_bits, 4, 24)
         check_int("gamma_bits", self.gamma_bits, 2, 24)
         check_int("frac_bits", self.frac_bits, 4, 24)
+        check_number("clock_mhz", self.clock_mhz, 1, 1000)
+        check_number("ddr_gbps", self.ddr_gbps, 0.1, 1000)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
