@@ -98,7 +98,9 @@ def test_bench_detects_a_wrong_output_word(design, params, build_dir):
 @icarus
 @pytest.mark.parametrize("design,params", [("lut-tensor-core", dict(m=2, n=4)),
                                            ("mac-array", dict(m=2, n=4)),
-                                           ("hnlpu", dict(rows=8, cols=3))])
+                                           ("hnlpu", dict(rows=8, cols=3)),
+                                           ("tellme", dict(t=4, q=2, table="half")),
+                                           ("tellme", dict(unit="rmsmax", d=8))])
 def test_icarus_agrees(design, params, build_dir):
     r = tokenfab.design(design, **params).verify(vectors=40, simulator="icarus",
                                                  work_dir=build_dir / "verify")
