@@ -205,6 +205,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     if rtl_area:
         raise UsageError("--rtl-area applies to tile designs; for HNLPU run `tokenfab fpga` "
                          "or the area notebook on the GEMV unit")
+    from arch_models.hnlpu import timing
+    timing.system(design.params, system or "hnlpu")          # validates the preset name
     p = design.params
     cfg = load_model(model or REFERENCE_MODEL)
     sys = hs.system_for(cfg, chips_for(cfg, p.weight_format), p.input_bits)
