@@ -209,7 +209,7 @@ def test_nre_and_tco_reproduce_the_paper(gpt_cost, key, low, high):
 def test_pessimistic_masks_against_sixteen_conventional_sets():
     shared, per_chip = hc.masks("high")
     assert within(shared + 16 * per_chip, 65e6, 0.03)
-    assert 16 * 30e6 == 480e6 and within(16 * per_chip, 37e6, 0.03)
+    assert within(16 * per_chip, 37e6, 0.03)
 
 
 def test_chip_count_follows_parameter_count():

@@ -220,8 +220,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     except UsageError:
         report = None
     power = system_power(cfg, sys, report, 2048, p.weight_format) if report else None
-    system_w = power["system_w"] if power else chips * sum(
-        v for k, v in static_blocks(area).items())
+    system_w = power["system_w"] if power else chips * sum(static_blocks(area).values())
     ranges = {k: [] for k in ("shared", "chip", "design", "recurring", "build", "respin",
                               "static", "updates", "usd_mtok")}
     tcos = {}

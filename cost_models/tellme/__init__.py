@@ -181,7 +181,8 @@ PAPER_TOTALS = {"luts": 98_000, "ffs": 137_000, "dsps": 610, "brams": 98.5, "ura
 def design_cost(design, node=None, model=None, system=None, volume: int = 1,
                 rtl_area: bool = False) -> TellmeCost:
     """``tokenfab cost tellme``: FPGA resources, board power, tokens/J and $ per million
-    tokens on the KV260 (the board's price and electricity over the service life)."""
+    tokens on the KV260 (the board's price, its electricity and upkeep over the service
+    life; no facility overhead)."""
     from arch_models.tellme import timing
     from arch_models.workloads import Request, load_model
     from cost_models import tco
@@ -199,7 +200,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     board = tco.platform("kv260")
     util = {k: eng["total"][k] / board[src] for k, src in
             (("luts", "luts"), ("dsps", "dsp"), ("brams", "bram36"), ("urams", "uram"))}
-    t = tco.tco(board["price"], sim["power_w"], network_usd=0.0)
+    # An edge board: no data-centre building or cooling overhead.
+    t = tco.tco(board["price"], sim["power_w"], pue=1.0, building_usd_per_w=0.0)
     return TellmeCost(
         design=design.name, model=cfg.name, node="16nm", params=p.to_dict(),
         tlmm_resources=resource_model(p), engine_resources=eng, kv260_utilization=util,
