@@ -1,9 +1,16 @@
 """The tile sequencer shared by the GEMM-tile designs."""
 from amaranth.hdl import Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from tokenfab.params import check_int
+
+
+def stream_signature(in_layout, out_layout) -> dict:
+    """The members of a unit with one input and one output ``lib.stream``:
+    ``i_stream`` (in) and ``o_stream`` (out), payloads as given."""
+    return {"i_stream": In(stream.Signature(in_layout)),
+            "o_stream": Out(stream.Signature(out_layout))}
 
 
 class TileSequencer(wiring.Component):

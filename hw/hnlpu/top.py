@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 from amaranth.hdl import Const, Module, Signal, signed
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from hw.common.arith import adder_tree
 from hw.common.params import signed_width
-from hw.common.sequencer import TileSequencer, attach
+from hw.common.sequencer import TileSequencer, attach, stream_signature
 from hw.hnlpu.params import Params
 
 
@@ -56,10 +55,7 @@ class HardwiredGemv(wiring.Component):
         if not isinstance(params, Params):
             raise TypeError(f"params must be an hnlpu Params, not {params!r}")
         self.params = params
-        super().__init__({
-            "i_stream": In(stream.Signature(in_layout(params))),
-            "o_stream": Out(stream.Signature(out_layout(params))),
-        })
+        super().__init__(stream_signature(in_layout(params), out_layout(params)))
 
     def elaborate(self, platform):
         p = self.params

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from hw.common.arith import SignedSumTable, symmetric_table_coeffs
-from hw.common.sequencer import TileSequencer, accumulate, attach
+from hw.common.sequencer import TileSequencer, accumulate, attach, stream_signature
 from hw.lut_tensor_core.params import Params
 
 
@@ -52,10 +51,7 @@ class LutTensorCore(wiring.Component):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a lut_tensor_core Params, not {params!r}")
         self.params = params
-        super().__init__({
-            "i_stream": In(stream.Signature(in_layout(params))),
-            "o_stream": Out(stream.Signature(out_layout(params))),
-        })
+        super().__init__(stream_signature(in_layout(params), out_layout(params)))
 
     def elaborate(self, platform):
         p = self.params

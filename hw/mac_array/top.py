@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from hw.common.arith import adder_tree
-from hw.common.sequencer import TileSequencer, accumulate, attach
+from hw.common.sequencer import TileSequencer, accumulate, attach, stream_signature
 from hw.mac_array.params import Params
 
 
@@ -50,10 +49,7 @@ class MacArray(wiring.Component):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a mac_array Params, not {params!r}")
         self.params = params
-        super().__init__({
-            "i_stream": In(stream.Signature(in_layout(params))),
-            "o_stream": Out(stream.Signature(out_layout(params))),
-        })
+        super().__init__(stream_signature(in_layout(params), out_layout(params)))
 
     def elaborate(self, platform):
         p = self.params

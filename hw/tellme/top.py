@@ -23,11 +23,10 @@ the last cycle emits ``q = sign(z) * ((|z| * R + 2**23) >> 24)`` (absmax INT8), 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import data, wiring
 
 from hw.common.arith import SignedSumTable, adder_tree, ternary_table_coeffs
-from hw.common.sequencer import TileSequencer, accumulate, attach
+from hw.common.sequencer import TileSequencer, accumulate, attach, stream_signature
 from hw.tellme.params import Params
 
 
@@ -68,8 +67,7 @@ class Tlmm(wiring.Component):
 
     def __init__(self, params: Params):
         self.params = params
-        super().__init__({"i_stream": In(stream.Signature(in_layout(params))),
-                          "o_stream": Out(stream.Signature(out_layout(params)))})
+        super().__init__(stream_signature(in_layout(params), out_layout(params)))
 
     def elaborate(self, platform):
         p = self.params
@@ -130,8 +128,7 @@ class RmsMax(wiring.Component):
 
     def __init__(self, params: Params):
         self.params = params
-        super().__init__({"i_stream": In(stream.Signature(in_layout(params))),
-                          "o_stream": Out(stream.Signature(out_layout(params)))})
+        super().__init__(stream_signature(in_layout(params), out_layout(params)))
 
     def elaborate(self, platform):
         p = self.params
