@@ -101,7 +101,6 @@ def check_mapping(cfg, sys: HnlpuSystem) -> None:
 class StageCost:
     cycles: float = 0.0          # HN compute (dedicated silicon)
     vex_s: float = 0.0           # VEX occupancy
-    kv_read_s: float = 0.0       # attention-buffer / HBM read (overlaps VEX)
     kv_stall_s: float = 0.0      # part of the read not hidden by the VEX
     col_bytes: float = 0.0       # bytes on each column link
     row_bytes: float = 0.0       # bytes on each row link
@@ -130,7 +129,7 @@ def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float) -> dict[st
     ffn_chip = active * ffn / sys.chips
     return {
         "hn_qkv": StageCost(cycles=hn, col_bytes=(q_col + kv_col) * a, col_hops=1),
-        "attention": StageCost(vex_s=max(vex_s, read_s), kv_read_s=read_s,
+        "attention": StageCost(vex_s=max(vex_s, read_s),
                                kv_stall_s=max(0.0, read_s - vex_s),
                                col_bytes=(heads_col * cfg.head_dim + 2 * heads_col) * a,
                                col_hops=1),
@@ -161,8 +160,7 @@ def kv_resident_fraction(cfg, sys: HnlpuSystem, sequences: int, context: int) ->
 
 @dataclasses.dataclass
 class PipelineReport:
-    tokens: int
-    seconds: float
+    tokens: int                  # in flight
     token_latency_s: float
     busy_s: dict
     kv_resident: float
@@ -170,7 +168,7 @@ class PipelineReport:
 
     @property
     def tokens_per_s(self) -> float:
-        return self.tokens / self.seconds
+        return self.tokens / self.token_latency_s
 
 
 def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
@@ -231,6 +229,6 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     # Little's law on the middle round, which runs with the pipeline full on both sides.
     steady = latencies[tokens_per_sequence // 2]
     latency = sum(steady) / len(steady)
-    return PipelineReport(tokens=inflight, seconds=latency, token_latency_s=latency,
+    return PipelineReport(tokens=inflight, token_latency_s=latency,
                           busy_s={k: v / env.now for k, v in busy.items()},
                           kv_resident=resident, stall_s=stall[0])

@@ -1,4 +1,4 @@
-"""Cost hooks of HNLPU: the hardwired GEMV unit, the chip table, Metal-Embedding NRE, TCO.
+"""Cost hooks of HNLPU: the chip table, Metal-Embedding NRE and TCO.
 
 Inputs taken from the paper live in ``data/hnlpu.json``, each marked as a calibration,
 taken as is, or a reference only. Two calibrations:
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections import Counter
 
 from cost_models import energy, nre, tco, tech
-from cost_models.components import Components, adder, register
 from tokenfab.errors import UsageError
 
 NODE = 5
@@ -25,27 +23,6 @@ REFERENCE_CHIPS = 16
 
 def paper(*path) -> float:
     return tech.value(*path, file="hnlpu")
-
-
-# ---------------------------------------------------------------- the GEMV unit
-def unit_components(p) -> Components:
-    """Gate counts of one hardwired GEMV unit (``hw.hnlpu``)."""
-    from hw.hnlpu.top import value_groups
-    w = p.weight_matrix()
-    per_step, per_tile = Counter(), Counter()
-    per_tile += register(p.rows * p.input_bits + p.cols * p.out_bits)
-    for j in range(p.cols):
-        groups = value_groups(w[:, j])
-        n = sum(len(ix) for ix in groups.values())
-        if p.style == "cell":       # shift-add constant multipliers + the adder tree
-            per_step += adder(n * (p.input_bits + 2) * 2)
-        else:                       # popcounts, accumulators, per-value multiply, tree
-            per_step += adder(n)
-            for ix in groups.values():
-                acc = p.input_bits + max(1, math.ceil(math.log2(len(ix) + 1)))
-                per_step += adder(acc) + register(acc)
-                per_tile += adder(2 * acc)
-    return Components(per_step, per_tile, p.cycles_per_tile)
 
 
 # ---------------------------------------------------------------- the chip

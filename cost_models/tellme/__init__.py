@@ -116,7 +116,6 @@ def board_power(sys, phase) -> float:
 FP16_MUL = {"luts": 100, "ffs": 150, "dsps": 1}
 FP16_ADD = {"luts": 300, "ffs": 350, "dsps": 0}
 AXI_PORT = {"luts": 4000, "ffs": 6000, "dsps": 0}       # DataMover + interconnect, per HP port
-URAM_BITS = 72 * 4096
 BRAM_BITS = 36 * 1024
 
 
