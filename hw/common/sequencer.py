@@ -6,11 +6,22 @@ from amaranth.lib.wiring import In, Out
 from tokenfab.params import check_int
 
 
-def stream_signature(in_layout, out_layout) -> dict:
-    """The members of a unit with one input and one output ``lib.stream``:
-    ``i_stream`` (in) and ``o_stream`` (out), payloads as given."""
-    return {"i_stream": In(stream.Signature(in_layout)),
-            "o_stream": Out(stream.Signature(out_layout))}
+class StreamUnit(wiring.Component):
+    """A unit with one input and one output ``lib.stream`` (members ``i_stream`` and
+    ``o_stream``) whose payload layouts follow from its parameters.
+
+    Subclasses set ``PARAMS`` (the parameter class they accept) and ``LAYOUTS`` (the
+    ``in_layout`` and ``out_layout`` functions of those parameters).
+    """
+
+    def __init__(self, params):
+        if not isinstance(params, self.PARAMS):
+            raise TypeError(f"params must be a {self.PARAMS.__module__}.Params, "
+                            f"not {params!r}")
+        self.params = params
+        in_layout, out_layout = self.LAYOUTS
+        super().__init__({"i_stream": In(stream.Signature(in_layout(params))),
+                          "o_stream": Out(stream.Signature(out_layout(params)))})
 
 
 class TileSequencer(wiring.Component):

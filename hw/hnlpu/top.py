@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 from amaranth.hdl import Const, Module, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 
 from hw.common.arith import adder_tree
 from hw.common.params import signed_width
-from hw.common.sequencer import TileSequencer, attach, stream_signature
+from hw.common.sequencer import StreamUnit, TileSequencer, attach
 from hw.hnlpu.params import Params
 
 
@@ -42,7 +42,7 @@ def value_groups(w_col) -> dict[int, list[int]]:
     return groups
 
 
-class HardwiredGemv(wiring.Component):
+class HardwiredGemv(StreamUnit):
     """``y = x @ W`` with ``W`` from ``params.weight_matrix()`` fixed in the logic.
 
     Members
@@ -51,11 +51,8 @@ class HardwiredGemv(wiring.Component):
     o_stream : Out(stream.Signature(out_layout(params)))
     """
 
-    def __init__(self, params: Params):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be an hnlpu Params, not {params!r}")
-        self.params = params
-        super().__init__(stream_signature(in_layout(params), out_layout(params)))
+    PARAMS = Params
+    LAYOUTS = (in_layout, out_layout)
 
     def elaborate(self, platform):
         p = self.params

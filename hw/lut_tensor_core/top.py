@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 
 from hw.common.arith import SignedSumTable, symmetric_table_coeffs
-from hw.common.sequencer import TileSequencer, accumulate, attach, stream_signature
+from hw.common.sequencer import StreamUnit, TileSequencer, accumulate, attach
 from hw.lut_tensor_core.params import Params
 
 
@@ -24,7 +24,7 @@ def out_layout(p: Params) -> data.ArrayLayout:
     return data.ArrayLayout(data.ArrayLayout(signed(p.acc_bits), p.n), p.m)
 
 
-class LutTensorCore(wiring.Component):
+class LutTensorCore(StreamUnit):
     """An M x N x K LUT Tensor Core tile.
 
     Per accepted beat, M tables of ``2**(K-1)`` entries are precomputed from the beat's
@@ -47,11 +47,8 @@ class LutTensorCore(wiring.Component):
     o_stream : Out(stream.Signature(out_layout(params)))
     """
 
-    def __init__(self, params: Params):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a lut_tensor_core Params, not {params!r}")
-        self.params = params
-        super().__init__(stream_signature(in_layout(params), out_layout(params)))
+    PARAMS = Params
+    LAYOUTS = (in_layout, out_layout)
 
     def elaborate(self, platform):
         p = self.params

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 
 from hw.common.arith import adder_tree
-from hw.common.sequencer import TileSequencer, accumulate, attach, stream_signature
+from hw.common.sequencer import StreamUnit, TileSequencer, accumulate, attach
 from hw.mac_array.params import Params
 
 
@@ -27,7 +27,7 @@ def out_layout(p: Params) -> data.ArrayLayout:
     return data.ArrayLayout(data.ArrayLayout(signed(p.acc_bits), p.n), p.m)
 
 
-class MacArray(wiring.Component):
+class MacArray(StreamUnit):
     """M x N dot-product units of length K with full multipliers, one tile per cycle.
 
     Weights arrive already dequantized to signed operands (the dequantization unit sits in
@@ -45,11 +45,8 @@ class MacArray(wiring.Component):
     o_stream : Out(stream.Signature(out_layout(params)))
     """
 
-    def __init__(self, params: Params):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a mac_array Params, not {params!r}")
-        self.params = params
-        super().__init__(stream_signature(in_layout(params), out_layout(params)))
+    PARAMS = Params
+    LAYOUTS = (in_layout, out_layout)
 
     def elaborate(self, platform):
         p = self.params

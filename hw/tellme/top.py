@@ -23,10 +23,10 @@ the last cycle emits ``q = sign(z) * ((|z| * R + 2**23) >> 24)`` (absmax INT8), 
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 
 from hw.common.arith import SignedSumTable, adder_tree, ternary_table_coeffs
-from hw.common.sequencer import TileSequencer, accumulate, attach, stream_signature
+from hw.common.sequencer import StreamUnit, TileSequencer, accumulate, attach
 from hw.tellme.params import Params
 
 
@@ -56,7 +56,7 @@ def table_coeffs(p: Params):
     return coeffs if p.table == "full" else coeffs[(p.n_tb - 1) // 2 + 1:]
 
 
-class Tlmm(wiring.Component):
+class Tlmm(StreamUnit):
     """Table-lookup ternary matmul engine; see the module doc.
 
     Members
@@ -65,9 +65,8 @@ class Tlmm(wiring.Component):
     o_stream : Out(stream.Signature(out_layout(params)))
     """
 
-    def __init__(self, params: Params):
-        self.params = params
-        super().__init__(stream_signature(in_layout(params), out_layout(params)))
+    PARAMS = Params
+    LAYOUTS = (in_layout, out_layout)
 
     def elaborate(self, platform):
         p = self.params
@@ -117,7 +116,7 @@ class Tlmm(wiring.Component):
         return m
 
 
-class RmsMax(wiring.Component):
+class RmsMax(StreamUnit):
     """RMSNorm and absmax INT8 quantization in fixed point; see the module doc.
 
     Members
@@ -126,9 +125,8 @@ class RmsMax(wiring.Component):
     o_stream : Out(stream.Signature(out_layout(params)))
     """
 
-    def __init__(self, params: Params):
-        self.params = params
-        super().__init__(stream_signature(in_layout(params), out_layout(params)))
+    PARAMS = Params
+    LAYOUTS = (in_layout, out_layout)
 
     def elaborate(self, platform):
         p = self.params
