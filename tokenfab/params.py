@@ -38,6 +38,16 @@ def check_choice(name: str, value, choices) -> None:
         raise UsageError(f"{name} must be one of {allowed}, not {value!r}")
 
 
+class ParamsBase:
+    """What every design's ``Params`` dataclass offers besides its fields."""
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 def param_fields(params_cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(params_cls)}
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tokenfab.params import check_int
+from tokenfab.params import ParamsBase, check_int
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -15,7 +15,7 @@ def signed_width(lo: int, hi: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TileParams:
+class TileParams(ParamsBase):
     """A GEMM tile: ``O[M, N] += A[M, K] x W[N, K]`` per input beat.
 
     Parameters
@@ -52,12 +52,6 @@ class TileParams:
         check_int("weight_bits", self.weight_bits, 1, self.MAX_WEIGHT_BITS)
         check_int("acc_bits", self.acc_bits, 8, 64)
         check_int("array_scale", self.array_scale, 1, 64)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     @property
     def macs_per_tile(self) -> int:

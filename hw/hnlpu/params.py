@@ -19,7 +19,7 @@ import numpy as np
 
 from hw.common.params import signed_width
 from tokenfab.errors import UsageError
-from tokenfab.params import check_choice, check_int
+from tokenfab.params import ParamsBase, check_choice, check_int
 
 FP4_E2M1 = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 FORMATS = ("int4", "fp4", "ternary")
@@ -72,7 +72,7 @@ def _weights(path: str, fmt: str, rows: int, cols: int, seed: int, density: floa
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Params:
+class Params(ParamsBase):
     """A hardwired GEMV unit ``y[cols] = x[rows] @ W[rows, cols]``.
 
     Parameters
@@ -118,12 +118,6 @@ class Params:
         if not isinstance(self.weights, str):
             raise UsageError(f"weights must be a path to a .npy file, not {self.weights!r}")
         self.weight_matrix()                      # a bad file fails here, at the boundary
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     def weight_matrix(self) -> np.ndarray:
         """Stored integer weights ``W[rows, cols]`` (FP4 doubled; see the module doc)."""

@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tokenfab.params import check_choice, check_int, check_number
+from tokenfab.params import ParamsBase, check_choice, check_int, check_number
 
 UNITS = ("tlmm", "rmsmax")
 TABLES = ("full", "half")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Params:
+class Params(ParamsBase):
     """``unit`` selects the generated unit; the other fields belong to one of them.
 
     TLMM (``unit=tlmm``)
@@ -59,12 +59,6 @@ class Params:
         check_int("frac_bits", self.frac_bits, 4, 24)
         check_number("clock_mhz", self.clock_mhz, 1, 1000)
         check_number("ddr_gbps", self.ddr_gbps, 0.1, 1000)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     # ---- TLMM
     @property
