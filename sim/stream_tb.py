@@ -12,6 +12,8 @@ Verilog twice:
 Every output word is compared with the expected one; the results go to a JSON file that
 the Python side reads (the cocotb test itself only fails on an internal error).
 Ports follow Amaranth's naming: ``i_stream__payload``, ``i_stream__valid``, ...
+Under Verilator only these ports (and ``clk``, ``rst``) are visible through VPI
+(``sim.runner.PUBLIC_PORTS``); internal signals are in the waveform when ``waves`` is set.
 """
 from __future__ import annotations
 
