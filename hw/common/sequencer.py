@@ -11,7 +11,8 @@ class StreamUnit(wiring.Component):
     ``o_stream``) whose payload layouts follow from its parameters.
 
     Subclasses set ``PARAMS`` (the parameter class they accept) and ``LAYOUTS`` (the
-    ``in_layout`` and ``out_layout`` functions of those parameters).
+    ``in_layout`` and ``out_layout`` functions of those parameters), and control their
+    streams with :meth:`add_sequencer`.
     """
 
     def __init__(self, params):
@@ -22,6 +23,19 @@ class StreamUnit(wiring.Component):
         in_layout, out_layout = self.LAYOUTS
         super().__init__({"i_stream": In(stream.Signature(in_layout(params))),
                           "o_stream": Out(stream.Signature(out_layout(params)))})
+
+    def add_sequencer(self, m: Module, *, cycles_per_tile: int, last) -> "TileSequencer":
+        """Add a ``TileSequencer`` as submodule ``seq`` of ``m``, driven by this unit's
+        streams; ``last`` is the input beat's last flag (a constant for one-beat units)."""
+        m.submodules.seq = seq = TileSequencer(cycles_per_tile=cycles_per_tile)
+        m.d.comb += [
+            seq.in_valid.eq(self.i_stream.valid),
+            seq.in_last.eq(last),
+            self.i_stream.ready.eq(seq.in_ready),
+            self.o_stream.valid.eq(seq.out_valid),
+            seq.out_ready.eq(self.o_stream.ready),
+        ]
+        return seq
 
 
 class TileSequencer(wiring.Component):
@@ -93,18 +107,6 @@ class TileSequencer(wiring.Component):
         with m.Elif(self.out_ready):
             m.d.sync += self.out_valid.eq(0)
         return m
-
-
-def attach(m: Module, seq: TileSequencer, i_stream, o_stream, *, last) -> None:
-    """Drive ``seq`` from the unit's input and output streams (``last`` is the input
-    payload's last flag)."""
-    m.d.comb += [
-        seq.in_valid.eq(i_stream.valid),
-        seq.in_last.eq(last),
-        i_stream.ready.eq(seq.in_ready),
-        o_stream.valid.eq(seq.out_valid),
-        seq.out_ready.eq(o_stream.ready),
-    ]
 
 
 def accumulate(m: Module, seq: TileSequencer, acc, out, contribution) -> None:

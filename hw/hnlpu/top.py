@@ -21,7 +21,7 @@ from amaranth.lib import data
 
 from hw.common.arith import adder_tree
 from hw.common.params import signed_width
-from hw.common.sequencer import StreamUnit, TileSequencer, attach
+from hw.common.sequencer import StreamUnit
 from hw.hnlpu.params import Params
 
 
@@ -57,8 +57,7 @@ class HardwiredGemv(StreamUnit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        m.submodules.seq = seq = TileSequencer(cycles_per_tile=p.cycles_per_tile)
-        attach(m, seq, self.i_stream, self.o_stream, last=Const(1))
+        seq = self.add_sequencer(m, cycles_per_tile=p.cycles_per_tile, last=Const(1))
         x = Signal(in_layout(p)["x"].shape)
         with m.If(seq.load):
             m.d.sync += x.eq(self.i_stream.payload.x)

@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
 from hw.common.arith import SignedSumTable, symmetric_table_coeffs
-from hw.common.sequencer import StreamUnit, TileSequencer, accumulate, attach
+from hw.common.sequencer import StreamUnit, accumulate
 from hw.lut_tensor_core.params import Params
 
 
@@ -53,8 +53,8 @@ class LutTensorCore(StreamUnit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        m.submodules.seq = seq = TileSequencer(cycles_per_tile=p.cycles_per_tile)
-        attach(m, seq, self.i_stream, self.o_stream, last=self.i_stream.payload.last)
+        seq = self.add_sequencer(m, cycles_per_tile=p.cycles_per_tile,
+                                 last=self.i_stream.payload.last)
 
         coeffs = symmetric_table_coeffs(p.k)
         tables = []

@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data
 
 from hw.common.arith import adder_tree
-from hw.common.sequencer import StreamUnit, TileSequencer, accumulate, attach
+from hw.common.sequencer import StreamUnit, accumulate
 from hw.mac_array.params import Params
 
 
@@ -51,8 +51,8 @@ class MacArray(StreamUnit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        m.submodules.seq = seq = TileSequencer(cycles_per_tile=p.cycles_per_tile)
-        attach(m, seq, self.i_stream, self.o_stream, last=self.i_stream.payload.last)
+        seq = self.add_sequencer(m, cycles_per_tile=p.cycles_per_tile,
+                                 last=self.i_stream.payload.last)
         layout = in_layout(p)
         act_reg = Signal(layout["act"].shape)
         w_reg = Signal(layout["w"].shape)

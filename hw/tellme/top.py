@@ -26,7 +26,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
 from hw.common.arith import SignedSumTable, adder_tree, ternary_table_coeffs
-from hw.common.sequencer import StreamUnit, TileSequencer, accumulate, attach
+from hw.common.sequencer import StreamUnit, accumulate
 from hw.tellme.params import Params
 
 
@@ -71,8 +71,7 @@ class Tlmm(StreamUnit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        m.submodules.seq = seq = TileSequencer(cycles_per_tile=1)
-        attach(m, seq, self.i_stream, self.o_stream, last=self.i_stream.payload.last)
+        seq = self.add_sequencer(m, cycles_per_tile=1, last=self.i_stream.payload.last)
         # The beat is latched when accepted and used in the step cycle that follows.
         pay = Signal(in_layout(p))
         with m.If(seq.load):
@@ -131,8 +130,7 @@ class RmsMax(StreamUnit):
     def elaborate(self, platform):
         p = self.params
         m = Module()
-        m.submodules.seq = seq = TileSequencer(cycles_per_tile=p.rmsmax_cycles)
-        attach(m, seq, self.i_stream, self.o_stream, last=1)
+        seq = self.add_sequencer(m, cycles_per_tile=p.rmsmax_cycles, last=1)
         S, F = p.recip_bits, p.frac_bits
         zb = p.x_bits + p.gamma_bits
         div_bits = S + 7                                  # quotient bits of 127 * 2**S
