@@ -13,6 +13,11 @@ class StreamUnit(wiring.Component):
     Subclasses set ``PARAMS`` (the parameter class they accept) and ``LAYOUTS`` (the
     ``in_layout`` and ``out_layout`` functions of those parameters), and control their
     streams with :meth:`add_sequencer`.
+
+    Members
+    -------
+    i_stream : In(stream.Signature(in_layout(params)))
+    o_stream : Out(stream.Signature(out_layout(params)))
     """
 
     def __init__(self, params):

@@ -45,10 +45,7 @@ def value_groups(w_col) -> dict[int, list[int]]:
 class HardwiredGemv(StreamUnit):
     """``y = x @ W`` with ``W`` from ``params.weight_matrix()`` fixed in the logic.
 
-    Members
-    -------
-    i_stream : In(stream.Signature(in_layout(params)))
-    o_stream : Out(stream.Signature(out_layout(params)))
+    Members: ``i_stream`` and ``o_stream`` (see ``StreamUnit``).
     """
 
     PARAMS = Params

@@ -41,10 +41,7 @@ class LutTensorCore(StreamUnit):
     ----------
     params : Params
 
-    Members
-    -------
-    i_stream : In(stream.Signature(in_layout(params)))
-    o_stream : Out(stream.Signature(out_layout(params)))
+    Members: ``i_stream`` and ``o_stream`` (see ``StreamUnit``).
     """
 
     PARAMS = Params

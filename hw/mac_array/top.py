@@ -39,10 +39,7 @@ class MacArray(StreamUnit):
     ----------
     params : Params
 
-    Members
-    -------
-    i_stream : In(stream.Signature(in_layout(params)))
-    o_stream : Out(stream.Signature(out_layout(params)))
+    Members: ``i_stream`` and ``o_stream`` (see ``StreamUnit``).
     """
 
     PARAMS = Params

@@ -59,10 +59,7 @@ def table_coeffs(p: Params):
 class Tlmm(StreamUnit):
     """Table-lookup ternary matmul engine; see the module doc.
 
-    Members
-    -------
-    i_stream : In(stream.Signature(in_layout(params)))
-    o_stream : Out(stream.Signature(out_layout(params)))
+    Members: ``i_stream`` and ``o_stream`` (see ``StreamUnit``).
     """
 
     PARAMS = Params
@@ -118,10 +115,7 @@ class Tlmm(StreamUnit):
 class RmsMax(StreamUnit):
     """RMSNorm and absmax INT8 quantization in fixed point; see the module doc.
 
-    Members
-    -------
-    i_stream : In(stream.Signature(in_layout(params)))
-    o_stream : Out(stream.Signature(out_layout(params)))
+    Members: ``i_stream`` and ``o_stream`` (see ``StreamUnit``).
     """
 
     PARAMS = Params
