@@ -10,8 +10,8 @@ import platform
 import time
 
 import tokenfab
-from arch_models.common.system import run_ops
-from arch_models.workloads import decode_ops, load_model, prefill_ops
+from tokenfab.arch_models.common.system import run_ops
+from tokenfab.arch_models.workloads import decode_ops, load_model, prefill_ops
 
 
 COCOTB_RUNS = (   # label, design, parameters, vectors

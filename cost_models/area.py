@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from cost_models import tech
+from tokenfab.cost_models import tech
 from tokenfab.errors import ToolError
 
 ABC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
@@ -71,7 +71,7 @@ def from_cells(design: str, yosys_cells: dict, node) -> RtlArea:
 
 def synth_cells(verilog: Path, top: str, work_dir) -> dict:
     """Generic-gate cell counts of ``top`` in ``verilog`` (cached beside the Verilog)."""
-    from fpga.flow import copy_back, run_tool, tool, tool_dir
+    from tokenfab.fpga.flow import copy_back, run_tool, tool, tool_dir
     out = Path(work_dir)
     run = tool_dir(out)
     (run / "design.v").write_text(Path(verilog).read_text())

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
-from cost_models import tech
+from tokenfab.cost_models import tech
 
 GATES = ("fa", "dff", "mux2", "xor2", "nand2")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cost_models import tech
+from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
 
 YIELD_MODELS = ("poisson", "murphy", "negative-binomial", "seeds")
@@ -46,6 +46,18 @@ def die_yield(area_m2: float, d0_per_m2: float, model: str = "murphy",
     raise UsageError(f"yield model must be one of {', '.join(YIELD_MODELS)}, not {model!r}")
 
 
+def reticle_mm2() -> float:
+    return tech.econ("wafer", "reticle_field") * 1e6
+
+
+def check_reticle(area_mm2: float, what: str = "die") -> None:
+    """Refuse a single die larger than one scanner exposure field."""
+    limit = reticle_mm2()
+    if not area_mm2 <= limit:
+        raise UsageError(f"{what} area must be at most the reticle limit of {limit:.0f} mm2 "
+                         f"(one 26 x 33 mm exposure field), not {area_mm2:.1f} mm2")
+
+
 @dataclasses.dataclass
 class DieCost:
     area_mm2: float
@@ -70,8 +82,9 @@ def die_cost(area_mm2: float, node, d0_per_cm2: float | None = None,
              alpha: float | None = None) -> DieCost:
     """Die economics of one die of ``area_mm2`` at ``node``; defaults from ``nodes.json``."""
     n = tech.check_node(node)
-    if not (isinstance(area_mm2, (int, float)) and 0 < area_mm2 <= 70685):
-        raise UsageError(f"die area must be a number of mm2 in (0, 70685], not {area_mm2!r}")
+    if isinstance(area_mm2, bool) or not (isinstance(area_mm2, (int, float)) and 0 < area_mm2):
+        raise UsageError(f"die area must be a positive number of mm2, not {area_mm2!r}")
+    check_reticle(area_mm2)
     if d0_per_cm2 is not None and not (0 <= d0_per_cm2 <= 100):
         raise UsageError(f"defect density must be in [0, 100] per cm2, not {d0_per_cm2!r}")
     if yield_model not in YIELD_MODELS:

@@ -17,7 +17,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from cost_models import tech
+from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
 
 OPS = ("int_add", "int_mult", "fp_add", "fp_mult")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cost_models import tech
+from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
 
 

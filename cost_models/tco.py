@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cost_models import tech
+from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
 
 _HOUR = 3600.0

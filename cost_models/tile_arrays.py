@@ -1,16 +1,69 @@
-"""Cost of a system built from GEMM-tile units (LUT Tensor Core, MAC array): the default
-``Design.cost`` path for designs whose cost package has no ``design_cost`` of its own.
+"""Cost of a system built from GEMM-tile units (LUT Tensor Core, MAC array): the energy
+prices of the tile systems' events, and the default ``Design.cost`` path for designs whose
+cost package has no ``design_cost`` of its own.
 
 Area and power of the units from their component counts at the node, die cost of the
-accelerator die, a first tape-out's NRE, and with a model the simulated tokens/J and $ per
-million tokens (packaged die, NRE spread over ``volume``, DRAM for the weights).
+accelerator die, a first tape-out's NRE, and the simulated tokens/J and $ per million
+tokens on a model (packaged die, NRE spread over ``volume``, DRAM for the weights).
 """
 from __future__ import annotations
 
 import dataclasses
 
-from cost_models import die, nre, tco, tech
+from tokenfab.cost_models import components as cc
+from tokenfab.cost_models import die, energy, nre, tco, tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Price, Pricing
+
+DEFAULT_MODEL = "llama-2-7b"
+
+
+def _fp16_flop_j(node: int) -> float:
+    """Energy of one vector-unit FLOP: half an FP16 multiply plus half an FP16 add."""
+    return (cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp16_add", node)) / 2
+
+
+def pricing(p, run, unit_components) -> Pricing:
+    """Joules per event of a tile system (``run.spec``) built from units whose components
+    ``unit_components(p)`` counts; the FP16 tensor-core baseline of the ``a100`` preset
+    is priced as FP16 multiply + FP32 add per MAC (Horowitz)."""
+    spec = run.spec
+    node = spec.node_nm
+    fp_flop = _fp16_flop_j(node)
+    fp16_tc = spec.weight_bits == 16
+    if fp16_tc:
+        fp16_mac = cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp32_add", node)
+        step = fp16_mac * spec.tile_macs
+        att_mac = fp16_mac
+        area, leak = None, 0.0
+    else:
+        comps = unit_components(p)
+        step = comps.energy_per_step_j(node)
+        att_mac = (step * p.cycles_per_tile / p.macs_per_tile if spec.attention_on == "matrix"
+                   else 2 * fp_flop)
+        area = spec.units * comps.area_m2(node) * 1e6
+        leak = spec.units * comps.leakage_w(node, spec.clock_hz)
+    dram_kind = "hbm" if spec.name == "a100" else "lpddr"
+    dram_bit = energy.offchip_energy_per_bit(dram_kind)
+    link_bit = energy.offchip_energy_per_bit("cxl")
+    per_event = {
+        "unit_steps": Price("compute", step, True),
+        "attention_macs": Price("compute", att_mac, True),
+        "vector_flops": Price("compute", fp_flop, True),
+        "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
+        "dram_bytes": Price("dram", 8 * dram_bit, False),
+        "host_bytes": Price("interconnect", 8 * link_bit, False),
+    }
+    power = {"unit_leakage": Price("static", leak, True)} if leak else {}
+    lines = [f"DRAM energy {dram_bit * 1e12:.1f} pJ/bit ({dram_kind} figure of "
+             "cost_models/data/tech.json)"]
+    if fp16_tc:
+        lines.append("FP16 tensor cores priced per MAC (Horowitz FP16 multiply + FP32 add); "
+                     "their area is not modelled")
+    if spec.name == "a100":
+        lines.append("no static power is counted on the a100 preset; area_mm2 counts the "
+                     "tile units only")
+    return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines)
 
 
 @dataclasses.dataclass
@@ -21,7 +74,7 @@ class CostResult:
     units: int
     unit_area_mm2: float
     area_mm2: float
-    power_w: float
+    chip_peak_power_w: float        # every unit busy every cycle, plus leakage
     energy_per_mac_j: float
     gates: dict
     die_cost_usd: float
@@ -31,15 +84,17 @@ class CostResult:
     respin_usd: float
     nre: dict
     volume: int
-    model: str | None = None
-    tokens_per_j: float | None = None
-    decode_tokens_per_s: float | None = None
-    tokens_per_s_per_mm2: float | None = None
-    usd_per_mtoken: float | None = None
-    tco: dict | None = None
+    model: str
+    chip_power_w: float             # while decoding the model (as in simulate)
+    system_power_w: float
+    tokens_per_j: float
+    decode_tokens_per_s: float
+    tokens_per_s_per_mm2: float
+    usd_per_mtoken: float
+    tco: dict
+    dram_usd: float
     unit_area_rtl_mm2: float | None = None
     unit_area_rtl_cmos_mm2: float | None = None
-    dram_usd: float | None = None
     scope: str = ("accelerator die (logic from component counts) packaged and tested, NRE "
                   "spread over the volume, and with a model the DRAM holding its weights; "
                   "excludes board, host and on-chip buffers")
@@ -50,49 +105,46 @@ class CostResult:
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 10_000,
                 rtl_area: bool = False) -> CostResult:
-    """The tile-array cost of ``design`` (a ``tokenfab.api.Design``) at ``node``."""
+    """The tile-array cost of ``design`` (a ``tokenfab.api.Design``) at ``node``; power,
+    tokens/J and $ per million tokens from simulating ``model`` (default llama-2-7b,
+    prompt 512, gen 128)."""
+    from tokenfab.arch_models.workloads import load_model
     system = system or "asic"
     n = tech.check_node(node or "28nm")
-    if not isinstance(volume, int) or volume < 1:
+    if isinstance(volume, bool) or not isinstance(volume, int) or volume < 1:
         raise UsageError(f"volume must be an integer >= 1, not {volume!r}")
-    spec = design.system(system, node=n) if system == "asic" else design.system(system)
+    sim = design.simulate(model=model or DEFAULT_MODEL, prompt=512, gen=128, system=system,
+                          node=n if system == "asic" else None)
+    spec = sim.run.spec
+    out = sim.to_dict()
     comps = design.entry.cost.unit_components(design.params)
     unit_area = comps.area_m2(n)
     step_j = comps.energy_per_step_j(n)
-    power = spec.units * (step_j * spec.clock_hz + comps.leakage_w(n, spec.clock_hz))
+    peak = spec.units * (step_j * spec.clock_hz + comps.leakage_w(n, spec.clock_hz))
     macs_per_step = design.params.macs_per_tile / design.params.cycles_per_tile
     area_mm2 = spec.units * unit_area * 1e6
     dc = die.die_cost(area_mm2, n)
     gates = spec.units * comps.area_m2(28) / tech.value("gates_28nm", "nand2_area")
     first = nre.design_nre(n, gates)
     again = nre.respin(first)
+    cfg = load_model(model or DEFAULT_MODEL)
+    dram_usd = (cfg.linear_params() * spec.weight_bits / 8 * tech.econ("memory", "ddr_per_gb"))
+    unit_usd = nre.amortized_unit_cost(first.total, dc.packaged_unit_cost_usd, volume)
+    t = tco.tco(unit_usd + dram_usd, out["system_power_w"],
+                embodied_co2_kg=tco.embodied_co2_kg(area_mm2, n))
     result = CostResult(
         design=design.name, node=f"{n}nm", system=spec.name, units=spec.units,
-        unit_area_mm2=unit_area * 1e6, area_mm2=area_mm2,
-        power_w=power, energy_per_mac_j=step_j / macs_per_step, gates=dict(comps.gates()),
+        unit_area_mm2=unit_area * 1e6, area_mm2=area_mm2, chip_peak_power_w=peak,
+        energy_per_mac_j=step_j / macs_per_step, gates=dict(comps.gates()),
         die_cost_usd=dc.cost_per_good_die_usd,
         packaged_unit_cost_usd=dc.packaged_unit_cost_usd, die=dc.to_dict(),
-        nre_usd=first.total, respin_usd=again.total, nre=first.to_dict(), volume=volume)
-    if model is not None:
-        from arch_models.common.simulate import simulate
-        from arch_models.workloads import Request, load_model
-        cfg = load_model(model)
-        sim = simulate(design.name, design.params, spec, Request(cfg, 1, 512, 128))
-        out = sim.to_dict()
-        result.model = sim.model
-        result.tokens_per_j = out["tokens_per_j"]
-        result.decode_tokens_per_s = out["decode_tokens_per_s"]
-        result.tokens_per_s_per_mm2 = tco.metrics(
-            out["decode_tokens_per_s"], out["power_w"], area_mm2)["tokens_per_s_per_mm2"]
-        dram_usd = (cfg.linear_params() * spec.weight_bits / 8
-                    * tech.econ("memory", "ddr_per_gb"))
-        unit_usd = nre.amortized_unit_cost(first.total, dc.packaged_unit_cost_usd, volume)
-        t = tco.tco(unit_usd + dram_usd,
-                    sim.decode_energy_j / (sim.decode_latency_s * sim.gen),
-                    embodied_co2_kg=tco.embodied_co2_kg(area_mm2, n))
-        result.usd_per_mtoken = t.usd_per_mtoken(result.decode_tokens_per_s)
-        result.tco = t.to_dict()
-        result.dram_usd = dram_usd
+        nre_usd=first.total, respin_usd=again.total, nre=first.to_dict(), volume=volume,
+        model=out["model"], chip_power_w=out["chip_power_w"],
+        system_power_w=out["system_power_w"], tokens_per_j=out["tokens_per_j"],
+        decode_tokens_per_s=out["decode_tokens_per_s"],
+        tokens_per_s_per_mm2=out["decode_tokens_per_s"] / area_mm2,
+        usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]), tco=t.to_dict(),
+        dram_usd=dram_usd)
     if rtl_area:
         ra = design.rtl_area(n)
         result.unit_area_rtl_mm2 = ra.area_cells_mm2

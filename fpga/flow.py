@@ -14,7 +14,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from hw.common.synth_wrap import ShiftWrap
+from tokenfab.hw.common.synth_wrap import ShiftWrap
 from tokenfab.errors import ToolError, UsageError
 
 

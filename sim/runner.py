@@ -95,7 +95,7 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
 
 def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="verilator",
                 waves: bool = False, tag: str = "run") -> dict:
-    """Drive ``vectors`` (see ``sim.stream_tb``) through a built simulation; return results."""
+    """Drive ``vectors`` (see ``tokenfab.sim.stream_tb``) through a built simulation; return results."""
     from cocotb_tools.runner import get_runner
 
     expose_tools()
@@ -110,7 +110,7 @@ def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="ver
     log = run_dir / "sim.log"
     try:
         get_runner(simulator).test(
-            test_module="sim.stream_tb", hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+            test_module="tokenfab.sim.stream_tb", hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir, waves=waves, timescale=("1ns", "1ps"), log_file=log,
             extra_env={"TOKENFAB_VECTORS": str(vec_path), "TOKENFAB_RESULTS": str(res_path),

@@ -1,6 +1,6 @@
 """cocotb testbench shared by every stream-in / stream-out design.
 
-The Python side (``sim.runner``) writes a vector file: input beats as packed integers and
+The Python side (``tokenfab.sim.runner``) writes a vector file: input beats as packed integers and
 the golden model's expected output beats. This bench drives them into the generated
 Verilog twice:
 
@@ -13,7 +13,7 @@ Every output word is compared with the expected one; the results go to a JSON fi
 the Python side reads (the cocotb test itself only fails on an internal error).
 Ports follow Amaranth's naming: ``i_stream__payload``, ``i_stream__valid``, ...
 Under Verilator only these ports (and ``clk``, ``rst``) are visible through VPI
-(``sim.runner.PUBLIC_PORTS``); internal signals are in the waveform when ``waves`` is set.
+(``tokenfab.sim.runner.PUBLIC_PORTS``); internal signals are in the waveform when ``waves`` is set.
 """
 from __future__ import annotations
 

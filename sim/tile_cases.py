@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.common.packing import pack
+from tokenfab.hw.common.packing import pack
 
 
 def tile_cases(p, n_beats: int, rng: np.random.Generator, encode_beat):
@@ -51,7 +51,7 @@ def pack_beat(layout, beat: dict) -> int:
 
 
 class TileTestbench:
-    """Verification hooks of a GEMM-tile design: what ``sim.verify`` drives and expects.
+    """Verification hooks of a GEMM-tile design: what ``tokenfab.sim.verify`` drives and expects.
 
     Parameters
     ----------

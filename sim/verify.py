@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl import export
-from sim import runner
+from tokenfab.rtl import export
+from tokenfab.sim import runner
 from tokenfab.params import check_int
 
 

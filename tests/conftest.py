@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.runner import expose_tools
+from tokenfab.sim.runner import expose_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tool outputs stay under the repository's gitignored build/ (YoWASP cannot see /tmp).

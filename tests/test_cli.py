@@ -44,14 +44,15 @@ def test_simulate_json_keys(capsys):
     assert code == 0
     for k in ["design", "model", "system", "batch", "prompt", "gen", "ttft_s",
               "prefill_tokens_per_s", "decode_tokens_per_s", "decode_latency_s", "energy_j",
-              "tokens_per_j", "power_w"]:
+              "tokens_per_j", "chip_power_w", "system_power_w"]:
         assert k in r
 
 
 def test_cost_json_keys(capsys):
     code, out, _ = run(capsys, "cost", "lut-tensor-core", "--node", "7nm", "--json")
     r = json.loads(out)
-    assert code == 0 and r["node"] == "7nm" and r["area_mm2"] > 0 and r["power_w"] > 0
+    assert code == 0 and r["node"] == "7nm" and r["area_mm2"] > 0
+    assert r["system_power_w"] > r["chip_power_w"] > 0 and r["chip_peak_power_w"] > 0
     assert r["die_cost_usd"] > 0 and r["nre_usd"] > r["respin_usd"] > 0
 
 
@@ -79,7 +80,8 @@ def test_die_json_keys(capsys):
     (["fpga", "mac-array", "--target", "xc7"], "target must be one of"),
     (["cost", "mac-array", "--node", "4nm"], "node must be one of"),
     (["cost", "mac-array", "--volume", "0"], "volume must be an integer >= 1"),
-    (["die", "--area", "0"], "die area must be a number of mm2"),
+    (["die", "--area", "0"], "die area must be a positive number of mm2"),
+    (["die", "--area", "2000"], "die area must be at most the reticle limit of 858 mm2"),
     (["die", "--area", "100", "--yield-model", "gauss"], "yield model must be one of"),
     (["die", "--area", "100", "--d0", "-1"], "defect density must be in"),
     (["die", "--area", "big"], "invalid float value"),

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import tokenfab
-from cost_models import area, die, energy, nre, tco, tech
+from tokenfab.cost_models import area, die, energy, nre, tco, tech
 from tokenfab.errors import UsageError
 
 NODES = [45, 28, 16, 7, 5, 3]

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from arch_models.common.tiles import offset_correct, reinterpret, wrap_signed
-from arch_models.lut_tensor_core import golden as ltc
-from arch_models.mac_array import golden as mac
-from hw.lut_tensor_core.params import Params as LP, table_storage_bits
-from hw.mac_array.params import Params as MP
+from tokenfab.arch_models.common.tiles import offset_correct, reinterpret, wrap_signed
+from tokenfab.arch_models.lut_tensor_core import golden as ltc
+from tokenfab.arch_models.mac_array import golden as mac
+from tokenfab.hw.lut_tensor_core.params import Params as LP, table_storage_bits
+from tokenfab.hw.mac_array.params import Params as MP
 
 
 @pytest.mark.parametrize("weight_bits", [1, 2, 3, 4])

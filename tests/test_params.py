@@ -1,8 +1,8 @@
 import pytest
 
 import tokenfab
-from hw.lut_tensor_core.params import Params as LP
-from hw.mac_array.params import Params as MP
+from tokenfab.hw.lut_tensor_core.params import Params as LP
+from tokenfab.hw.mac_array.params import Params as MP
 from tokenfab.errors import UsageError
 from tokenfab.params import parse_assignments
 

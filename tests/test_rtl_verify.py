@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import tokenfab
-from rtl import export
-from sim import runner
+from tokenfab.rtl import export
+from tokenfab.sim import runner
 from tests.conftest import icarus
 
 PARAM_SETS = {

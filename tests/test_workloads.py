@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from arch_models.workloads import (Attention, Linear, decode_ops, load_model, prefill_ops,
+from tokenfab.arch_models.workloads import (Attention, Linear, decode_ops, load_model, prefill_ops,
                                    shipped_models)
 from tokenfab.errors import UsageError
 

@@ -27,45 +27,46 @@ class Design:
         return f"Design({self.name!r}, {self.params})"
 
     def verilog(self, out_dir="build/rtl") -> Path:
-        from rtl import export
+        from tokenfab.rtl import export
         return export.write(self.entry, self.params, out_dir)
 
     def verify(self, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
                waves: bool = False, work_dir="build/verify", progress=None):
-        from sim.verify import verify
+        from tokenfab.sim.verify import verify
         return verify(self.entry, self.params, vectors=vectors, simulator=simulator,
                       seed=seed, waves=waves, work_dir=work_dir, progress=progress)
 
     def system(self, name: str | None = None, node: int | None = None):
         """A system preset of this design (the first of ``timing.SYSTEMS`` by default)."""
-        from arch_models.common.system import check_system
         name = name or self.entry.timing.SYSTEMS[0]
-        check_system(name, dict.fromkeys(self.entry.timing.SYSTEMS))
         kw = {} if node is None else {"node": node}
-        return self.entry.timing.system(self.params, name, self.entry.cost, **kw)
+        return self.entry.timing.system(self.params, name, **kw)
 
     def simulate(self, model="llama-2-7b", batch: int = 1, prompt: int = 512, gen: int = 128,
-                 system: str | None = None, progress=None):
-        from arch_models.workloads import Request, load_model
-        request = Request(load_model(model), batch, prompt, gen)
-        if hasattr(self.entry.timing, "simulate"):       # the design's own system model
-            from arch_models.common.system import check_system
-            name = system or self.entry.timing.SYSTEMS[0]
-            check_system(name, dict.fromkeys(self.entry.timing.SYSTEMS))
-            return self.entry.timing.simulate(self.params, request, name, progress=progress)
-        from arch_models.common.simulate import simulate
-        return simulate(self.name, self.params, self.system(system), request,
-                        progress=progress)
+                 system: str | None = None, *, node: int | None = None, progress=None,
+                 trace: bool = False, extend_context: bool = False,
+                 allow_spill: bool = False):
+        """Prefill and decode of ``model`` on ``system``: a :class:`SimulationResult`
+        (``.to_dict()``, ``.breakdown``, ``.to_frame()``, ``.write_trace(path)``)."""
+        from tokenfab.arch_models.workloads import Request, load_model
+        from tokenfab.results import SimulationResult
+        request = Request(load_model(model), batch, prompt, gen,
+                          extend_context=extend_context, allow_spill=allow_spill)
+        kw = {} if node is None else {"node": node}
+        run = self.entry.timing.simulate(self.params, request,
+                                         system or self.entry.timing.SYSTEMS[0],
+                                         progress=progress, trace=trace, **kw)
+        return SimulationResult(run, self.entry.cost.pricing(self.params, run))
 
     def fpga(self, target: str = "ecp5-25k", dsp: bool = True, place: bool = True,
              work_dir="build/fpga", progress=None):
-        from fpga import flow
+        from tokenfab.fpga import flow
         return flow.run(self.entry, self.params, target, work_dir, dsp=dsp, place=place,
                         progress=progress)
 
     def rtl_area(self, node="28nm", work_dir="build/area"):
-        """Area of one unit from its generated Verilog (Yosys; see ``cost_models.area``)."""
-        from cost_models import area, tech
+        """Area of one unit from its generated Verilog (Yosys; see ``tokenfab.cost_models.area``)."""
+        from tokenfab.cost_models import area, tech
         n = tech.check_node(node)
         tag = "-".join(f"{k}{v}" for k, v in self.params.to_dict().items())
         out = Path(work_dir) / f"{self.name}-{tag}"
@@ -83,7 +84,7 @@ class Design:
             return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,
                                                rtl_area=rtl_area)
-        from cost_models.tile_arrays import design_cost
+        from tokenfab.cost_models.tile_arrays import design_cost
         return design_cost(self, node=node, model=model, system=system, volume=volume,
                            rtl_area=rtl_area)
 

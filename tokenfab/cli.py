@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from tokenfab.errors import ToolError, UsageError
@@ -20,6 +21,7 @@ def _progress(enabled: bool):
 
 
 def _table(rows: list[tuple[str, object]]) -> str:
+    rows = [(k, v) for k, v in rows if v is not None]
     width = max(len(k) for k, _ in rows)
     out = []
     for k, v in rows:
@@ -29,9 +31,20 @@ def _table(rows: list[tuple[str, object]]) -> str:
     return "\n".join(out)
 
 
+def _json_safe(obj):
+    """Strict JSON: NaN and infinities become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _emit(args, obj: dict, rows=None) -> None:
     if args.json:
-        print(json.dumps(obj, default=str))
+        print(json.dumps(_json_safe(obj), default=str, allow_nan=False))
     else:
         print(_table(rows if rows is not None else [(k, v) for k, v in obj.items()
                                                      if not isinstance(v, (dict, list))]))
@@ -46,8 +59,18 @@ def _design(args):
 
 
 def cmd_list(args):
+    if args.calibrations:
+        from tokenfab.calibration import all_calibrations
+        cals = [c.to_dict() for c in all_calibrations()]
+        if args.json:
+            print(json.dumps(cals))
+        else:
+            for c in cals:
+                print(f"{c['name']} = {c['value']:.6g}\n    fitted to: {c['fitted_to']}\n"
+                      f"    drives: {c['drives']}")
+        return
     if args.models:
-        from arch_models.workloads import shipped_models
+        from tokenfab.arch_models.workloads import shipped_models
         names = shipped_models()
         print(json.dumps(names) if args.json else "\n".join(names))
         return
@@ -85,12 +108,47 @@ def cmd_verify(args):
 def cmd_simulate(args):
     d = _design(args)
     r = d.simulate(model=args.model, batch=args.batch, prompt=args.prompt, gen=args.gen,
-                   system=args.system, progress=_progress(not args.json))
+                   system=args.system, progress=_progress(not args.json),
+                   trace=bool(args.trace), extend_context=args.extend_context,
+                   allow_spill=args.allow_spill)
     obj = r.to_dict()
-    keys = ["design", "model", "system", "batch", "prompt", "gen", "ttft_s",
-            "prefill_tokens_per_s", "decode_tokens_per_s", "decode_latency_s", "energy_j",
-            "tokens_per_j", "power_w"]
-    _emit(args, obj, [(k, obj[k]) for k in keys] + [("system is", obj["system_description"])])
+    written = {}
+    if args.csv:
+        written["csv"] = str(r.write_breakdown(args.csv, "csv"))
+    if args.parquet:
+        written["parquet"] = str(r.write_breakdown(args.parquet, "parquet"))
+    if args.trace:
+        written["trace"] = str(r.write_trace(args.trace))
+    if args.breakdown:
+        obj["breakdown"] = r.breakdown_rows()
+    obj["files"] = written
+    if args.json:
+        _emit(args, obj)
+        return
+    keys = ["design", "model", "system", "chips", "batch", "prompt", "gen", "ttft_s",
+            "prefill_tokens_per_s", "decode_tokens_per_s", "decode_latency_s",
+            "prefill_energy_j", "decode_energy_j", "tokens_per_j", "prefill_tokens_per_j",
+            "chip_power_w", "system_power_w", "peak_ops_per_s", "memory_bytes_per_s",
+            "memory_capacity_bytes", "area_mm2"]
+    rows = [(k, obj[k]) for k in keys]
+    rows += [(f"energy {k} (J)", v) for k, v in obj["energy_by_category_j"].items()]
+    rows += [(f"bound ({ph})", b) for ph, b in obj["bound"].items()]
+    rows += [("system is", obj["system_description"])]
+    print(_table(rows))
+    for line in obj["assumptions"]:
+        print(f"assumes: {line}")
+    for c in obj["calibrations"]:
+        print(f"calibrated: {c['name']} = {c['value']:.6g} ({c['fitted_to']})")
+    if args.breakdown:
+        print(_breakdown_table(r.breakdown))
+    for kind, path in written.items():
+        print(f"wrote {kind}: {path}")
+
+
+def _breakdown_table(df) -> str:
+    cols = ["phase", "layer", "op", "engine", "count", "macs", "compute_s", "dram_bytes",
+            "time_s", "energy_j", "bound"]
+    return df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 
 def cmd_fpga(args):
@@ -109,7 +167,7 @@ def cmd_cost(args):
 
 
 def cmd_die(args):
-    from cost_models.die import die_cost
+    from tokenfab.cost_models.die import die_cost
     r = die_cost(args.area, args.node, d0_per_cm2=args.d0, yield_model=args.yield_model,
                  wafer_price_usd=args.wafer_price)
     _emit(args, r.to_dict())
@@ -121,8 +179,10 @@ def cmd_demo(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tokenfab import __version__
     p = _Parser(prog="tokenfab", description="Design, generate, verify, simulate and cost "
                 "accelerators for low-bit LLM inference.")
+    p.add_argument("--version", action="version", version=f"tokenfab {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name, fn, help_, design=True):
@@ -137,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("list", cmd_list, "designs, their parameters and defaults", design=False)
     sp.add_argument("--models", action="store_true", help="list the shipped models instead")
+    sp.add_argument("--calibrations", action="store_true",
+                    help="list every constant fitted to a published figure")
     sp = add("rtl", cmd_rtl, "write Verilog and manifest.json")
     sp.add_argument("-o", "--output", default="build/rtl", help="output folder")
     sp = add("verify", cmd_verify, "cocotb on the generated Verilog against the golden model")
@@ -151,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", type=int, default=1)
     sp.add_argument("--prompt", type=int, default=512)
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
+    sp.add_argument("--breakdown", action="store_true",
+                    help="one row per operation and phase (time, bytes, energy, bound)")
+    sp.add_argument("--csv", metavar="PATH", help="write the breakdown as CSV")
+    sp.add_argument("--parquet", metavar="PATH", help="write the breakdown as Parquet")
+    sp.add_argument("--trace", metavar="PATH",
+                    help="write a Chrome/Perfetto trace of one prefill and one decode step")
+    sp.add_argument("--extend-context", action="store_true",
+                    help="allow a context past the model's max_position_embeddings")
+    sp.add_argument("--allow-spill", action="store_true",
+                    help="model weights that do not fit off-chip memory as host traffic")
     sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     sp.add_argument("--target", default="ecp5-25k",
                     help="ice40-up5k, ecp5-25k, ecp5-85k (place and route), kv260 (Yosys "

@@ -13,51 +13,67 @@ def _say(msg):
     print(f"  .. {msg}", file=sys.stderr, flush=True)
 
 
+def _equal_area_scale(api) -> int:
+    """LUT Tensor Core units per MAC unit that give the two asic presets equal silicon."""
+    mac = api.design("mac-array").simulate(model="llama-2-7b", prompt=8, gen=1)
+    ltc = api.design("lut-tensor-core").simulate(model="llama-2-7b", prompt=8, gen=1)
+    return max(1, round(mac.pricing.area_mm2 / ltc.pricing.area_mm2))
+
+
 def run_demo(json_out: bool = False, vectors: int = 100) -> list[dict]:
     from tokenfab import api, registry
 
     rows = []
     t0 = time.time()
     names = list(registry.DESIGNS)
+    # The LUT Tensor Core is compared with the MAC array at equal silicon area, not at
+    # equal unit count: its units are smaller, so the same area holds more of them.
+    scale = _equal_area_scale(api)
     for i, name in enumerate(names, 1):
         _say(f"[{i}/{len(names)}] {name}")
-        d = api.design(name)
+        params = {"array_scale": scale} if name == "lut-tensor-core" else {}
+        d = api.design(name, **params)
         v_path = d.verilog(DEMO_DIR / "rtl" / name)
         ver = d.verify(vectors=vectors, work_dir=DEMO_DIR / "verify", progress=_say)
         _say(f"{name}: simulating llama-2-7b, prompt 512, gen 128")
         sim = d.simulate(model="llama-2-7b", prompt=512, gen=128).to_dict()
-        cost = d.cost(model="llama-2-7b")
-        chips = getattr(cost, "chips", 1)
+        silicon = sim["area_mm2"] * sim["chips"] if sim["area_mm2"] is not None else None
         rows.append({
-            "design": name, "verilog": str(v_path), "verified": ver.passed,
-            "mismatches": ver.mismatches, "rtl_cycles": ver.rtl_cycles,
-            "model_cycles": ver.model_cycles,
+            "design": name, "params": params, "verilog": str(v_path),
+            "verified": ver.passed, "mismatches": ver.mismatches,
+            "rtl_cycles": ver.rtl_cycles, "model_cycles": ver.model_cycles,
             "prefill_tokens_per_s": sim["prefill_tokens_per_s"],
             "decode_tokens_per_s": sim["decode_tokens_per_s"],
             "tokens_per_j": sim["tokens_per_j"], "energy_j": sim["energy_j"],
-            "system": sim["system"], "node": cost.node,
-            "silicon_mm2": cost.area_mm2 * chips if cost.area_mm2 is not None else None,
-            "chips": chips,
-            "fpga_luts": (cost.engine_resources["total"]["luts"]
-                          if hasattr(cost, "engine_resources") else None),
+            "system": sim["system"], "chips": sim["chips"], "silicon_mm2": silicon,
+            "tokens_per_s_per_mm2": (sim["decode_tokens_per_s"] / silicon
+                                     if silicon else None),
+            "peak_ops_per_s": sim["peak_ops_per_s"],
+            "memory_bytes_per_s": sim["memory_bytes_per_s"],
+            "fpga_luts": (sim["fpga_resources"] or {}).get("luts"),
         })
     plot = _plot(rows)
+    note = (f"lut-tensor-core runs {scale}x the units (array_scale={scale}) so that its "
+            "silicon equals the mac-array's")
     if json_out:
-        print(json.dumps({"designs": rows, "plot": str(plot)}))
+        print(json.dumps({"designs": rows, "plot": str(plot), "note": note}))
     else:
-        hdr = ("design", "verified", "cycles rtl/model", "system", "prefill tok/s",
-               "decode tok/s", "tok/J", "silicon mm2")
+        hdr = ("design", "verified", "cycles rtl/model", "system", "peak TOPS", "mem GB/s",
+               "prefill tok/s", "decode tok/s", "tok/J", "silicon mm2", "tok/s/mm2")
         lines = [hdr] + [(r["design"], "yes" if r["verified"] else "NO",
-                          f"{r['rtl_cycles']}/{r['model_cycles']}",
-                          f"{r['system']} ({r['node']})",
+                          f"{r['rtl_cycles']}/{r['model_cycles']}", r["system"],
+                          f"{r['peak_ops_per_s'] / 1e12:.3g}",
+                          f"{r['memory_bytes_per_s'] / 1e9:.4g}",
                           f"{r['prefill_tokens_per_s']:.1f}", f"{r['decode_tokens_per_s']:.1f}",
-                          f"{r['tokens_per_j']:.2f}",
-                          _silicon(r))
+                          f"{r['tokens_per_j']:.2f}", _silicon(r),
+                          (f"{r['tokens_per_s_per_mm2']:.3g}"
+                           if r["tokens_per_s_per_mm2"] else "-"))
                          for r in rows]
         widths = [max(len(str(l[c])) for l in lines) for c in range(len(hdr))]
         print("llama-2-7b, batch 1, prompt 512, gen 128, each design on its default system "
-              "(asic: 16 units, 1 GHz, LPDDR; hnlpu: hardwired chips; kv260: TeLLMe "
-              "on the board)")
+              "(asic: 16 units per array_scale, 1 GHz, LPDDR5X; hnlpu: hardwired chips; "
+              "kv260: TeLLMe on the board)")
+        print(note)
         for l in lines:
             print("  ".join(f"{str(x):<{w}}" for x, w in zip(l, widths)))
         print(f"plot: {plot}   ({time.time() - t0:.0f} s)")
@@ -77,15 +93,16 @@ def _plot(rows) -> Path:
 
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     names = [r["design"] for r in rows]
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.4))
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
     for ax, key, label in zip(axes, ["prefill_tokens_per_s", "decode_tokens_per_s",
-                                     "tokens_per_j", "silicon_mm2"],
+                                     "tokens_per_j", "silicon_mm2", "tokens_per_s_per_mm2"],
                               ["prefill tokens/s", "decode tokens/s", "decode tokens/J",
-                               "silicon (mm², at each design's node; FPGA: none)"]):
+                               "silicon (mm², each design's node)",
+                               "decode tokens/s per mm²"]):
         ax.bar(names, [r[key] or 0 for r in rows], color=["#3b7dd8", "#d8823b", "#5aa05a",
                                                      "#a05aa0", "#888888", "#c04040"][:len(rows)])
         ax.set_yscale("log")
-        ax.set_title(label, fontsize=10)
+        ax.set_ylabel(label, fontsize=9)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     fig.suptitle("tokenfab demo: llama-2-7b, batch 1, prompt 512, gen 128 "
                  "(each design on its default system)")

@@ -2,10 +2,10 @@
 
 A design is a package name that exists in each level, found by convention:
 
-- ``hw.<pkg>.params.Params`` and ``hw.<pkg>.top.top(params)``
-- ``arch_models.<pkg>.golden`` and ``arch_models.<pkg>.timing``
-- ``sim.<pkg>.testbench``
-- ``cost_models.<pkg>``
+- ``tokenfab.hw.<pkg>.params.Params`` and ``tokenfab.hw.<pkg>.top.top(params)``
+- ``tokenfab.arch_models.<pkg>.golden`` and ``tokenfab.arch_models.<pkg>.timing``
+- ``tokenfab.sim.<pkg>.testbench``
+- ``tokenfab.cost_models.<pkg>``
 
 Modules are imported when first used, so ``tokenfab list`` stays fast.
 """
@@ -26,7 +26,7 @@ class DesignEntry:
     top_name: str
 
     def module(self, level: str, sub: str | None = None):
-        path = f"{level}.{self.package}" + (f".{sub}" if sub else "")
+        path = f"tokenfab.{level}.{self.package}" + (f".{sub}" if sub else "")
         return importlib.import_module(path)
 
     @property

@@ -1,7 +1,7 @@
 """The per-unit cycle formula of the GEMM-tile designs: one formula, three users (the RTL
 cycle test, the system model, the sweeps).
 
-It restates ``hw.common.sequencer.TileSequencer``'s contract: beats are accepted back to
+It restates ``tokenfab.hw.common.sequencer.TileSequencer``'s contract: beats are accepted back to
 back, each takes ``cycles_per_tile`` step cycles, and the last output is handed over one
 cycle after the final step.
 """

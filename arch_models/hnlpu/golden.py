@@ -1,4 +1,4 @@
-"""Bit-exact numpy model of the hardwired GEMV unit (``hw.hnlpu``).
+"""Bit-exact numpy model of the hardwired GEMV unit (``tokenfab.hw.hnlpu``).
 
 ``ref`` is the plain product ``x @ W`` on the stored integer weights. ``neuron_bit_serial``
 computes the same thing the way the hardwired neuron does (bit-planes, one population
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.hnlpu.params import Params
+from tokenfab.hw.hnlpu.params import Params
 
 
 def ref(p: Params, x) -> np.ndarray:
@@ -42,5 +42,5 @@ def expected(p: Params, beats) -> list[np.ndarray]:
 
 def dequantized(p: Params, y) -> np.ndarray:
     """Outputs in the weights' own units (FP4 weights are held doubled)."""
-    from hw.hnlpu.params import SCALE
+    from tokenfab.hw.hnlpu.params import SCALE
     return np.asarray(y) / SCALE[p.weight_format]

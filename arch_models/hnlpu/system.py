@@ -36,16 +36,37 @@ import math
 
 import simpy
 
+from tokenfab.arch_models.workloads import Linear, decode_ops, fmt_bytes
+from tokenfab.calibration import calibrated
 from tokenfab.errors import UsageError
+from tokenfab.results import TraceEvent
 
 STAGES = ("hn_qkv", "attention", "hn_xo", "norm_router", "hn_up_gate", "hn_down")
 
-# CALIBRATED: the fraction of the CXL link bandwidth that carries payload. Fitted so that
-# gpt-oss-120b at 2K context and batch 216 runs at the paper's 249,960 tokens/s (Table 2);
-# everything else (other contexts and batches, the attention/communication crossover, the
-# energy) is predicted. 0.836 is in line with CXL 3.0's 256-byte flits plus headers and
-# message framing, but it is a fit, not a measurement.
-LINK_EFFICIENCY = 0.836
+# The fraction of the CXL link bandwidth that carries payload. Everything else (other
+# contexts and batches, the attention/communication crossover, the energy) is predicted.
+# 0.836 is in line with CXL 3.0's 256-byte flits plus headers and message framing, but it
+# is a fit, not a measurement.
+LINK_EFFICIENCY = calibrated(
+    "hnlpu_link_efficiency", 0.836,
+    fitted_to="gpt-oss-120b, 2K context, batch 216: 249,960 tokens/s (HNLPU, ASPLOS '26, "
+              "Table 2)",
+    drives="every HNLPU link transfer time, hence decode and prefill throughput")
+
+# Weights one chip's hardwired-neuron array holds: gpt-oss-120b's linear weights
+# (116,209,704,960, every expert and the LM head) over the paper's 16 chips. Every other
+# model's chip count is a prediction from it (tests check the value against the config).
+WEIGHTS_PER_CHIP = calibrated(
+    "hnlpu_weights_per_chip", 116_209_704_960 / 16,
+    fitted_to="16 chips for gpt-oss-120b (HNLPU, ASPLOS '26, section 5.1; 573.16 mm2 HN "
+              "array per chip, Table 1)",
+    drives="chip count of every model; HN-array area per weight (cost)")
+
+# The paper's chip: 3 row + 3 column x16 CXL 3.0 ports (a 4 x 4 grid, section 5.1). A
+# grid that needs more ports per chip is a different chip and is refused.
+MAX_LINKS_PER_CHIP = 6
+HBM_BYTES_PER_CHIP = 8 * 24e9     # paper: 8 HBM stacks of 24 GB per chip (hnlpu.json)
+TRACE_SEQUENCES = 8               # sequences whose middle token a trace records
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,17 +87,30 @@ class HnlpuSystem:
     buffer_bytes: float = 320e6               # paper: 320 MB attention buffer per chip
     buffer_bytes_per_s: float = 80e12         # paper: 80 TB/s
     hbm_bytes_per_s: float = 6.4e12           # 8 HBM stacks per module (zjk0/HNLPU sim, W)
+    hbm_bytes: float = HBM_BYTES_PER_CHIP
     max_inflight_per_layer: int = 6           # paper: 6-stage pipeline per layer
 
     @property
     def chips(self) -> int:
         return self.rows * self.cols
 
+    @property
+    def links_per_chip(self) -> int:
+        return (self.rows - 1) + (self.cols - 1)
+
     def describe(self) -> str:
         return (f"HNLPU: {self.chips} chips ({self.rows}x{self.cols} row/column CXL, "
                 f"{self.link_bytes_per_s / 1e9:.0f} GB/s links x {self.link_efficiency}), "
                 f"{self.clock_hz / 1e9:g} GHz, {self.input_bits}-bit bit-serial inputs, "
                 f"{self.buffer_bytes / 1e6:.0f} MB attention buffer per chip")
+
+
+def chips_for(cfg, weight_format: str = "fp4") -> int:
+    """Chips whose HN arrays hold every linear weight of ``cfg``."""
+    if weight_format not in ("fp4", "int4"):
+        raise UsageError(f"the HNLPU density is calibrated for 4-bit weights (fp4, int4), "
+                         f"not {weight_format!r}")
+    return max(1, math.ceil(cfg.linear_params() / WEIGHTS_PER_CHIP - 1e-9))
 
 
 def system_for(cfg, chips: int, input_bits: int = 8) -> HnlpuSystem:
@@ -95,6 +129,46 @@ def check_mapping(cfg, sys: HnlpuSystem) -> None:
     if cfg.kv_heads % sys.cols:
         raise UsageError(f"model {cfg.name!r} has {cfg.kv_heads} KV heads; the HNLPU mapping "
                          f"needs a multiple of the grid's {sys.cols} columns")
+    check_links(cfg, sys)
+
+
+def check_links(cfg, sys: HnlpuSystem) -> None:
+    if sys.links_per_chip > MAX_LINKS_PER_CHIP:
+        raise UsageError(
+            f"{cfg.name} needs {sys.chips} chips on a {sys.rows}x{sys.cols} grid, "
+            f"{sys.links_per_chip} CXL x16 links per chip; the HNLPU chip has "
+            f"{MAX_LINKS_PER_CHIP} (3 row + 3 column ports)")
+
+
+def kv_bytes_per_chip(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
+    """KV cache one chip holds: its head group's heads, its rows' share of the positions
+    (every layer attends to the full context: sliding windows are not modelled)."""
+    return (cfg.layers * cfg.kv_heads / sys.cols * math.ceil(context / sys.rows)
+            * 2 * cfg.head_dim * sys.kv_bytes * sequences)
+
+
+def check_capacity(cfg, sys: HnlpuSystem, sequences: int, context: int) -> None:
+    need = kv_bytes_per_chip(cfg, sys, sequences, context)
+    have = sys.buffer_bytes + sys.hbm_bytes
+    if need > have:
+        raise UsageError(
+            f"{cfg.name}: the KV cache of {sequences} sequences x {context} tokens needs "
+            f"{fmt_bytes(need)} per chip; an HNLPU chip has {fmt_bytes(sys.buffer_bytes)} "
+            f"of attention buffer + {fmt_bytes(sys.hbm_bytes)} of HBM")
+
+
+def stage_weights(cfg) -> dict:
+    """Hardwired weights one token uses in each stage (all chips; experts it is routed
+    to only), for the HN switching energy."""
+    kind = {"q": "hn_qkv", "k": "hn_qkv", "v": "hn_qkv", "o": "hn_xo",
+            "router": "norm_router", "lm_head": "head"}
+    out = dict.fromkeys(STAGES + ("head",), 0)
+    for op in decode_ops(cfg, batch=1, kv_len=1):
+        if isinstance(op, Linear):
+            stage = kind.get(op.name) or ("hn_down" if op.name.endswith("down")
+                                          else "hn_up_gate")
+            out[stage] += op.weight_elems
+    return out
 
 
 @dataclasses.dataclass
@@ -153,8 +227,7 @@ def head_cost(cfg, sys: HnlpuSystem) -> StageCost:
 
 
 def kv_resident_fraction(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
-    per_chip = (cfg.layers * cfg.kv_heads / sys.cols * math.ceil(context / sys.rows)
-                * 2 * cfg.head_dim * sys.kv_bytes * sequences)
+    per_chip = kv_bytes_per_chip(cfg, sys, sequences, context)
     return min(1.0, sys.buffer_bytes / per_chip) if per_chip else 1.0
 
 
@@ -165,6 +238,8 @@ class PipelineReport:
     busy_s: dict
     kv_resident: float
     stall_s: float
+    stage_s: dict                # mean time per token spent in each stage (all layers)
+    seconds: float = 0.0         # simulated time
 
     @property
     def tokens_per_s(self) -> float:
@@ -172,7 +247,8 @@ class PipelineReport:
 
 
 def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
-                 tokens_per_sequence: int = 3) -> PipelineReport:
+                 tokens_per_sequence: int = 3, trace: list | None = None,
+                 phase: str = "decode") -> PipelineReport:
     """Decode: ``sequences`` sequences (each with one token in flight) at ``context``;
     throughput = tokens in flight / token latency of the middle of ``tokens_per_sequence``
     rounds (Little's law)."""
@@ -192,35 +268,46 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     peers = {"row": sys.cols - 1, "col": sys.rows - 1}
     latencies: list[list[float]] = [[] for _ in range(tokens_per_sequence)]
     stall = [0.0]
+    middle = tokens_per_sequence // 2
+    stage_s = dict.fromkeys(STAGES + ("head",), 0.0)
 
-    def stage(key, c: StageCost):
+    def hold(res, seconds, track, name, record):
+        with res.request() as req:
+            yield req
+            if record and trace is not None:
+                trace.append(TraceEvent(phase, track, name, env.now, seconds))
+            yield env.timeout(seconds)
+
+    def stage(key, c: StageCost, record):
+        name = key if isinstance(key, str) else f"{key[1]} L{key[0]}"
         if c.cycles:
-            with hn[key].request() as req:
-                yield req
-                yield env.timeout(c.cycles / sys.clock_hz)
-                busy["hn"] += c.cycles / sys.clock_hz
+            yield from hold(hn[key], c.cycles / sys.clock_hz, "hn", name, record)
+            busy["hn"] += c.cycles / sys.clock_hz
         if c.vex_s:
-            with vex.request() as req:
-                yield req
-                yield env.timeout(c.vex_s)
-                busy["vex"] += c.vex_s
-                stall[0] += c.kv_stall_s
+            yield from hold(vex, c.vex_s, "vex", name, record)
+            busy["vex"] += c.vex_s
+            stall[0] += c.kv_stall_s
         for kind, nbytes, hops in (("row", c.row_bytes, c.row_hops),
                                    ("col", c.col_bytes, c.col_hops)):
             if hops and peers[kind]:
-                with links[kind].request() as req:
-                    yield req
-                    yield env.timeout(nbytes / bw)
-                    busy[f"{kind}_links"] += nbytes / bw
+                yield from hold(links[kind], nbytes / bw, f"{kind}_links", name, record)
+                busy[f"{kind}_links"] += nbytes / bw
                 yield env.timeout(hops * sys.link_latency_s)
 
     def sequence(i):
         for t in range(tokens_per_sequence):
             start = env.now
+            record = t == middle
             for layer in range(cfg.layers):
                 for s in STAGES:
-                    yield from stage((layer, s), costs[s])
-            yield from stage("head", head)
+                    t0 = env.now
+                    yield from stage((layer, s), costs[s], record and i < TRACE_SEQUENCES)
+                    if record:
+                        stage_s[s] += env.now - t0
+            t0 = env.now
+            yield from stage("head", head, record and i < TRACE_SEQUENCES)
+            if record:
+                stage_s["head"] += env.now - t0
             latencies[t].append(env.now - start)
 
     for i in range(inflight):
@@ -231,4 +318,6 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     latency = sum(steady) / len(steady)
     return PipelineReport(tokens=inflight, token_latency_s=latency,
                           busy_s={k: v / env.now for k, v in busy.items()},
-                          kv_resident=resident, stall_s=stall[0])
+                          kv_resident=resident, stall_s=stall[0],
+                          stage_s={k: v / inflight for k, v in stage_s.items()},
+                          seconds=env.now)

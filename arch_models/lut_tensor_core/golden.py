@@ -1,4 +1,4 @@
-"""Bit-exact numpy model of the LUT Tensor Core unit (``hw.lut_tensor_core``).
+"""Bit-exact numpy model of the LUT Tensor Core unit (``tokenfab.hw.lut_tensor_core``).
 
 ``ref_tile`` follows the datapath step by step: table precompute, offline-inverted weight
 groups, sign flip, shift by bit-plane, accumulate. ``ref_matmul`` is the plain integer
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from arch_models.common.tiles import gemm_via_tiles, reinterpret, run_beats, wrap_signed
-from hw.lut_tensor_core.params import Params
+from tokenfab.arch_models.common.tiles import gemm_via_tiles, reinterpret, run_beats, wrap_signed
+from tokenfab.hw.lut_tensor_core.params import Params
 
 
 def tables(acts, k: int) -> np.ndarray:

@@ -1,10 +1,10 @@
-"""Bit-exact numpy model of the MAC-array baseline (``hw.mac_array``)."""
+"""Bit-exact numpy model of the MAC-array baseline (``tokenfab.hw.mac_array``)."""
 from __future__ import annotations
 
 import numpy as np
 
-from arch_models.common.tiles import gemm_via_tiles, reinterpret, run_beats
-from hw.mac_array.params import Params
+from tokenfab.arch_models.common.tiles import gemm_via_tiles, reinterpret, run_beats
+from tokenfab.hw.mac_array.params import Params
 
 
 def dequantize(codes, weight_bits: int) -> np.ndarray:

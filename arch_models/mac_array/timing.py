@@ -1,6 +1,8 @@
 """Timing of the mac-array unit and the systems built from it."""
-from arch_models.common import tile_systems
-from arch_models.common.tile_timing import sequence_cycles
+from tokenfab.arch_models.common import tile_systems
+from tokenfab.arch_models.common.simulate import simulate as simulate_tiles
+from tokenfab.arch_models.common.system import check_system
+from tokenfab.arch_models.common.tile_timing import sequence_cycles
 
 SYSTEMS = ("asic", "a100")
 
@@ -10,7 +12,14 @@ def unit_cycles(p, n_tiles: int) -> int:
     return sequence_cycles(n_tiles, p.cycles_per_tile)
 
 
-def system(p, name: str, cost, node: int = 28):
+def system(p, name: str = "asic", node: int = 28):
+    check_system(name, dict.fromkeys(SYSTEMS))
     if name == "asic":
-        return tile_systems.asic(p, cost, node=node, attention_on="matrix")
-    return tile_systems.a100(p, cost, fp16_tensor_cores=True)
+        return tile_systems.asic(p, node=node, attention_on="matrix")
+    return tile_systems.a100(p, fp16_tensor_cores=True)
+
+
+def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
+             trace: bool = False):
+    return simulate_tiles("mac-array", p, system(p, system_name, node), request,
+                          progress=progress, trace=trace)

@@ -1,4 +1,4 @@
-"""Bit-exact numpy models of TeLLMe's units (``hw.tellme``) and of a BitNet-style ternary
+"""Bit-exact numpy models of TeLLMe's units (``tokenfab.hw.tellme``) and of a BitNet-style ternary
 linear layer.
 
 - ``encode_weights``: the offline encoder, ``g`` ternary weights -> one base-3 index
@@ -16,8 +16,7 @@ import math
 
 import numpy as np
 
-from hw.common.arith import ternary_table_coeffs
-from hw.tellme.params import Params
+from tokenfab.hw.tellme.params import Params
 
 
 def wrap(v, bits: int):
@@ -39,9 +38,17 @@ def encode_weights(w, g: int) -> np.ndarray:
     return (digits * (3 ** np.arange(g))[None, :, None]).sum(axis=1)
 
 
+def decode_index(idx, g: int) -> np.ndarray:
+    """The inverse of :func:`encode_weights`: base-3 indices -> ``[..., g]`` ternary
+    weights. Written here, not taken from the RTL, so the two check each other."""
+    idx = np.asarray(idx, dtype=np.int64)
+    return (idx[..., None] // 3 ** np.arange(g)) % 3 - 1
+
+
 def build_table(p: Params, act_group) -> np.ndarray:
     """All ``3**g`` entries for one group of activations, wrapped to ``entry_bits``."""
-    return wrap(ternary_table_coeffs(p.g) @ np.asarray(act_group, dtype=np.int64), p.entry_bits)
+    coeffs = decode_index(np.arange(3 ** p.g), p.g)
+    return wrap(coeffs @ np.asarray(act_group, dtype=np.int64), p.entry_bits)
 
 
 def lookup(p: Params, table: np.ndarray, idx: int) -> int:

@@ -22,12 +22,26 @@ import math
 
 import simpy
 
+from tokenfab.arch_models.workloads import fmt_bytes, kv_cache_bytes
+from tokenfab.calibration import calibrated
 from tokenfab.errors import UsageError
+from tokenfab.results import OpRow, Phase, TraceEvent
 
-# CALIBRATED: the Arm cores' effective bandwidth for the FP16 LM head. Fitted so that
-# BitNet 0.73B decodes at the paper's 25 tokens/s (64-token prompt). TTFT, prefill
-# tokens/J and the other configurations are predictions.
-LM_HEAD_BYTES_PER_S = 3.331e9
+# The Arm cores' effective bandwidth for the FP16 LM head: in truth an unattributed
+# decode overhead (the paper never says where the LM head runs). TTFT, prefill tokens/J
+# and the other configurations are predictions.
+LM_HEAD_BYTES_PER_S = calibrated(
+    "tellme_lm_head_bytes_per_s", 3.331e9,
+    fitted_to="BitNet 0.73B decoding at 25 tokens/s after a 64-token prompt (TeLLMe v2, "
+              "FPGA '26, Table 2)",
+    drives="TeLLMe decode time (the LM head is ~74% of a token) and decode tokens/J")
+Q_CALIBRATED = calibrated(
+    "tellme_q", 5,
+    fitted_to="TTFT 0.45 s for a 64-token prompt at 250 MHz (TeLLMe v2, FPGA '26): the "
+              "nearest integer Q",
+    drives="TLMM cycles per matrix, hence prefill time (the default q parameter)")
+# K26 SOM: 4 GB of 64-bit DDR4 on the module (AMD DS987, K26 SOM data sheet [S]).
+DDR_BYTES = 4 * 2**30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +51,7 @@ class Kv260System:
     ddr_bytes_per_s: float = 17.1e9    # paper Table 1: 3 x 256-bit HP ports
     g: int = 3
     t: int = 28
-    q: int = 5                         # not published: calibrated (see hw.tellme.params)
+    q: int = Q_CALIBRATED              # not published: calibrated (see above)
     lanes: int = 16                    # FP16 element-wise lanes (one 256-bit vector/cycle)
     attn_lanes: int = 32               # FP16 MAC lanes of the attention units (assumption)
     n_pe: int = 8                      # prefill attention query PEs (assumption)
@@ -70,81 +84,108 @@ def layer_matrices(cfg) -> list[tuple[str, int, int]]:
             ("up_gate", d, 2 * f if cfg.gated_ffn else f), ("down", f, d)]
 
 
-@dataclasses.dataclass
-class PhaseTime:
-    seconds: float
-    busy: dict
-    ddr_bytes: float
-    tlmm_lookups: float
+def check_capacity(cfg, sys: Kv260System, context: int) -> str:
+    """Ternary weights + FP16 LM head and embeddings + the FP16 KV cache must fit the
+    board's DDR4; returns the assumption line."""
+    weights = sum(cfg.layers * weight_bytes(sys, n, k) for _, n, k in layer_matrices(cfg))
+    fp16 = 2 * cfg.vocab * cfg.hidden * (1 if cfg.tie_embeddings else 2)
+    kv = kv_cache_bytes(cfg, 1, context, sys.kv_bytes)
+    need = weights + fp16 + kv
+    if need > DDR_BYTES:
+        raise UsageError(
+            f"{cfg.name} needs {fmt_bytes(need)} (ternary weights {fmt_bytes(weights)}, "
+            f"FP16 LM head and embeddings {fmt_bytes(fp16)}, KV cache {fmt_bytes(kv)} for "
+            f"{context} tokens) but the KV260 has {fmt_bytes(DDR_BYTES)} of DDR4, its only "
+            "memory")
+    return (f"DDR4 {fmt_bytes(DDR_BYTES)}: ternary weights {fmt_bytes(weights)} + FP16 LM "
+            f"head and embeddings {fmt_bytes(fp16)} + KV cache {fmt_bytes(kv)}")
 
 
-def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool) -> PhaseTime:
+def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
+              trace: list | None = None) -> Phase:
     """One forward pass over ``tokens`` tokens (a prompt, or one decode token with
-    ``context`` cached), every layer, DMA one matrix ahead of compute."""
+    ``context`` cached), every layer, DMA one matrix ahead of compute. One row per
+    operation; its time runs from the end of the previous operation to its own."""
     f = sys.clock_hz
+    name = "prefill" if prefill else "decode"
     env = simpy.Environment()
     slots = simpy.Container(env, capacity=2, init=2)       # URAM double buffer
     loaded = simpy.Store(env)
     busy = dict.fromkeys(["tlmm", "dma", "attention", "vector", "lm_head"], 0.0)
-    mats = [m for _ in range(cfg.layers) for m in layer_matrices(cfg)]
-    ddr = [0.0]
-    lookups = [0.0]
+    mats = [(layer, m) for layer in range(cfg.layers) for m in layer_matrices(cfg)]
+    rows: list[OpRow] = []
+    last = [0.0]
+
+    def row(layer, op, engine, busy_s, bound, **kw):
+        rows.append(OpRow(phase=name, layer=layer, op=op, engine=engine, bound=bound,
+                          time_s=env.now - last[0], compute_s=busy_s, **kw))
+        last[0] = env.now
+
+    def work(engine, seconds, label):
+        if trace is not None and seconds:
+            trace.append(TraceEvent(name, engine, label, env.now, seconds))
+        busy[engine] += seconds
+        return env.timeout(seconds)
 
     def dma():
-        for _, n, k in mats:
+        for layer, (op, n, k) in mats:
             yield slots.get(1)
-            t = weight_bytes(sys, n, k) / sys.ddr_bytes_per_s
-            busy["dma"] += t
-            ddr[0] += weight_bytes(sys, n, k)
-            yield env.timeout(t)
+            yield work("dma", weight_bytes(sys, n, k) / sys.ddr_bytes_per_s, f"{op} L{layer}")
             yield loaded.put(1)
 
     def attention():
+        """Seconds and DDR bytes of the attention of one layer."""
         d = cfg.heads * cfg.head_dim
         kv = 2 * cfg.kv_heads * cfg.head_dim
         if prefill:
-            pairs = tokens * (tokens + 1) / 2
-            macs = 2 * pairs * d
-            t = macs / (sys.attn_lanes * f)
+            macs = 2 * tokens * (tokens + 1) / 2 * d
             write = tokens * kv * sys.kv_bytes
-            ddr[0] += write
-            return max(t, write / sys.ddr_bytes_per_s)
+            return max(macs / (sys.attn_lanes * f), write / sys.ddr_bytes_per_s), write, macs
         read = context * kv * sys.kv_bytes
-        ddr[0] += read + kv * sys.kv_bytes
-        return max(read / sys.ddr_bytes_per_s, 2 * context * d / (sys.attn_lanes * f))
+        macs = 2 * context * d
+        return (max(read / sys.ddr_bytes_per_s, macs / (sys.attn_lanes * f)),
+                read + kv * sys.kv_bytes, macs)
 
     def vector_time(n_elems):
         return n_elems / (sys.lanes * f)
 
     def compute():
         for layer in range(cfg.layers):
-            for name, n, k in layer_matrices(cfg):
-                if name in ("qkv", "up_gate"):               # RMS-MAX ahead of the matrix
+            for op, n, k in layer_matrices(cfg):
+                if op in ("qkv", "up_gate"):               # RMS-MAX ahead of the matrix
                     t = tokens * (vector_time(cfg.hidden) + sys.rmsmax_cycles / f)
-                    busy["vector"] += t
-                    yield env.timeout(t)
+                    yield work("vector", t, "rms_max")
+                    row(layer, f"rms_max_{op}", "vector", t, "vector")
                 yield loaded.get()
-                t = tokens * tlmm_cycles(sys, n, k) / f
-                busy["tlmm"] += t
-                lookups[0] += tokens * tlmm_cycles(sys, n, k) * sys.q * sys.t
-                yield env.timeout(t)
+                cycles = tokens * tlmm_cycles(sys, n, k)
+                yield work("tlmm", cycles / f, f"{op} L{layer}")
                 yield slots.put(1)
-                if name == "qkv":
-                    t = attention()
-                    busy["attention"] += t
-                    yield env.timeout(t)
+                wbytes = weight_bytes(sys, n, k)
+                dma_s = wbytes / sys.ddr_bytes_per_s
+                row(layer, op, "tlmm", cycles / f,
+                    "memory" if dma_s > cycles / f else "compute", macs=tokens * n * k,
+                    dram_bytes=wbytes, events={"tlmm_lookups": cycles * sys.q * sys.t,
+                                               "ddr_bytes": wbytes})
+                if op == "qkv":
+                    t, moved, macs = attention()
+                    yield work("attention", t, f"attention L{layer}")
+                    bound = "memory" if moved / sys.ddr_bytes_per_s >= t else "compute"
+                    row(layer, "attention", "attention", t, bound, macs=macs,
+                        dram_bytes=moved, events={"ddr_bytes": moved})
                 # dequantize + residual / SiLU x up on the stream
                 t = tokens * vector_time(k)
-                busy["vector"] += t
-                yield env.timeout(t)
-        t = cfg.hidden * cfg.vocab * 2 / sys.lm_head_bytes_per_s   # once: the last token
-        busy["lm_head"] += t
-        yield env.timeout(t)
+                yield work("vector", t, "vector")
+                row(layer, f"{op}_vector", "vector", t, "vector")
+        lm = cfg.hidden * cfg.vocab * 2                  # once: the last token
+        t = lm / sys.lm_head_bytes_per_s
+        yield work("lm_head", t, "lm_head")
+        row(cfg.layers, "lm_head", "arm_cores", t, "host", macs=cfg.hidden * cfg.vocab,
+            dram_bytes=lm, events={"ddr_bytes": lm, "arm_core_s": t})
 
     env.process(dma())
     done = env.process(compute())
     env.run(until=done)
-    return PhaseTime(env.now, busy, ddr[0], lookups[0])
+    return Phase(name, tokens, env.now, rows, busy)
 
 
 def check_model(cfg) -> None:

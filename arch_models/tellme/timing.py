@@ -1,9 +1,12 @@
 """Timing of TeLLMe's units and of the KV260 system built from them."""
 from __future__ import annotations
 
-import dataclasses
+from tokenfab.arch_models.common.system import check_system
+from tokenfab.arch_models.common.tile_timing import sequence_cycles
+from tokenfab.errors import UsageError
+from tokenfab.results import SystemRun
 
-from arch_models.common.tile_timing import sequence_cycles
+SYSTEMS = ("kv260",)
 
 
 def unit_cycles(p, n_beats: int) -> int:
@@ -12,70 +15,55 @@ def unit_cycles(p, n_beats: int) -> int:
     return sequence_cycles(n_beats, p.cycles_per_tile)
 
 
-SYSTEMS = ("kv260",)
-
-
-def system(p, name: str = "kv260", cost=None, node: int | None = None):
-    from arch_models.common.system import check_system
-    from arch_models.tellme.system import Kv260System
+def system(p, name: str = "kv260", node: int | None = None):
+    from tokenfab.arch_models.tellme.system import Kv260System
     check_system(name, dict.fromkeys(SYSTEMS))
+    if node not in (None, 16):
+        raise UsageError(f"TeLLMe runs on the KV260 (16 nm FPGA); node must be 16nm, "
+                         f"not {node}nm")
     return Kv260System(g=p.g, t=p.t, q=p.q, clock_hz=p.clock_mhz * 1e6,
                        ddr_bytes_per_s=p.ddr_gbps * 1e9)
 
 
-def simulate(p, request, system_name: str = "kv260", progress=None):
+def simulate(p, request, system_name: str = "kv260", *, node: int | None = None,
+             progress=None, trace: bool = False) -> SystemRun:
     """Prefill (TTFT) and decode of ``request`` on the KV260 model; one sequence (the
-    board serves a single user), ``batch`` must be 1."""
-    from arch_models.tellme.system import check_model, run_phase
-    from cost_models import tellme as cost
-    from tokenfab.errors import UsageError
+    board serves a single user), ``batch`` must be 1. Decode is one step at the mean
+    context (prompt + gen / 2) standing for all ``gen`` steps (attention is linear in
+    the context, the rest constant)."""
+    from tokenfab.arch_models.tellme.system import (DDR_BYTES, check_capacity, check_model,
+                                                    run_phase)
+    from tokenfab.calibration import get
+    from tokenfab.results import merge_samples
     say = progress or (lambda msg: None)
-    sys = system(p, system_name)
+    sys = system(p, system_name, node)
     cfg = request.model
     check_model(cfg)
     if request.batch != 1:
         raise UsageError(f"the KV260 model runs one sequence (batch 1), not {request.batch}")
+    if request.allow_spill:
+        raise UsageError("--allow-spill is not modelled for the KV260: its DDR4 is its only "
+                         "memory")
+    fit = check_capacity(cfg, sys, request.context)
+    events = [] if trace else None
     say(f"tellme: prefill of {request.prompt} tokens")
-    pre = run_phase(cfg, sys, request.prompt, 0, prefill=True)
-    say("tellme: decode")
-    dec = run_phase(cfg, sys, 1, request.prompt + request.gen // 2, prefill=False)
-    return TellmeResult(model=cfg.name, system=sys.name, description=sys.describe(),
-                        params=p.to_dict(), prompt=request.prompt, gen=request.gen,
-                        prefill=pre, decode=dec,
-                        prefill_power_w=cost.board_power(sys, pre),
-                        decode_power_w=cost.board_power(sys, dec))
-
-
-@dataclasses.dataclass
-class TellmeResult:
-    model: str
-    system: str
-    description: str
-    params: dict
-    prompt: int
-    gen: int
-    prefill: object          # PhaseTime
-    decode: object
-    prefill_power_w: float
-    decode_power_w: float
-
-    def to_dict(self) -> dict:
-        ttft = self.prefill.seconds
-        step = self.decode.seconds
-        pre_tps, dec_tps = self.prompt / ttft, 1 / step
-        energy = ttft * self.prefill_power_w + self.gen * step * self.decode_power_w
-        return {
-            "design": "tellme", "model": self.model, "system": self.system,
-            "system_description": self.description, "params": self.params, "batch": 1,
-            "prompt": self.prompt, "gen": self.gen, "ttft_s": ttft,
-            "prefill_tokens_per_s": pre_tps, "decode_tokens_per_s": dec_tps,
-            "decode_latency_s": step, "energy_j": energy,
-            "tokens_per_j": dec_tps / self.decode_power_w if self.gen else
-            pre_tps / self.prefill_power_w,
-            "prefill_tokens_per_j": pre_tps / self.prefill_power_w,
-            "power_w": self.decode_power_w, "prefill_power_w": self.prefill_power_w,
-            "decode_busy_s": self.decode.busy, "prefill_busy_s": self.prefill.busy,
-            "calibrated": [["q", "TTFT 0.45 s at 64 tokens (nearest integer Q)"],
-                           ["lm_head_bytes_per_s", "decode 25 tokens/s"],
-                           ["static_w", "4.8 W board power while decoding"]],
-        }
+    pre = run_phase(cfg, sys, request.prompt, 0, prefill=True, trace=events)
+    dec = None
+    if request.gen:
+        say("tellme: decode")
+        step = run_phase(cfg, sys, 1, request.prompt + request.gen // 2, prefill=False,
+                         trace=events)
+        dec = merge_samples("decode", [(request.gen, step)], request.gen)
+    return SystemRun(
+        design="tellme", params=p.to_dict(), model=cfg.name, system=sys.name,
+        system_description=sys.describe(), batch=1, prompt=request.prompt, gen=request.gen,
+        prefill=pre, decode=dec,
+        peak_ops_per_s=2 * sys.t * sys.g * sys.q * sys.clock_hz,
+        memory_bytes_per_s=sys.ddr_bytes_per_s, memory_capacity_bytes=DDR_BYTES,
+        assumptions=[
+            f"weights ternary, packed {sys.idx_bits} bits per {sys.g} weights; activations "
+            "INT8 into the TLMM; KV cache FP16 in DDR; LM head FP16 on the Arm cores",
+            "the model's weights are taken as ternary (BitNet b1.58); other models are "
+            "converted to ternary", fit] + request.assumptions(),
+        calibrations=[get("tellme_lm_head_bytes_per_s"), get("tellme_q")],
+        trace=events or [], spec=sys, config=cfg)

@@ -44,6 +44,28 @@ class ModelConfig:
     qk_nope_dim: int = 0
     v_head_dim: int = 0
     tie_embeddings: bool = False
+    max_positions: int = 0           # max_position_embeddings (0: the config states none)
+    sliding_window: int = 0          # tokens a sliding-window layer attends to (0: none)
+    sliding_layers: tuple = ()       # per layer: does it use the sliding window?
+
+    def window(self, layer: int) -> int:
+        """Cached positions layer ``layer`` attends to at most (0: all)."""
+        if self.sliding_window and layer < len(self.sliding_layers) \
+                and self.sliding_layers[layer]:
+            return self.sliding_window
+        return 0
+
+    def kv_cache_elems(self, batch: int, context: int) -> int:
+        """KV-cache elements of ``batch`` sequences at ``context`` tokens (sliding-window
+        layers keep only their window)."""
+        per_seq = sum(min(context, self.window(layer) or context)
+                      for layer in range(self.layers))
+        return batch * per_seq * self.kv_elems_per_token
+
+    @property
+    def embedding_elems(self) -> int:
+        """Input embedding table (the LM head is a linear layer; a tied one shares it)."""
+        return 0 if self.tie_embeddings else self.vocab * self.hidden
 
     @property
     def mla(self) -> bool:
@@ -127,6 +149,21 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
     if heads and kv_heads and heads % kv_heads:
         errors.append(f"num_key_value_heads must divide num_attention_heads ({heads}), "
                       f"not {kv_heads}")
+    max_pos = get(("max_position_embeddings", "n_positions", "max_seq_len"), default=0)
+    window = get(("sliding_window",), default=0) or 0
+    if raw.get("use_sliding_window") is False:
+        window = 0
+    types = raw.get("layer_types")
+    if window and layers:
+        if isinstance(types, list) and len(types) == layers:
+            sliding = tuple(t == "sliding_attention" for t in types)
+        elif types is not None:
+            errors.append(f"layer_types must be a list of {layers} layer kinds")
+            sliding = ()
+        else:
+            sliding = (True,) * layers
+    else:
+        sliding = ()
     act = str(raw.get("hidden_act", raw.get("activation_function", "silu")))
     gated = raw.get("model_type") not in ("opt", "gpt2") and act not in ("relu", "gelu_new")
     cfg = dict(
@@ -142,6 +179,8 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
         qk_nope_dim=get(("qk_nope_head_dim",), default=0) or 0,
         v_head_dim=get(("v_head_dim",), default=0) or 0,
         tie_embeddings=bool(raw.get("tie_word_embeddings", False)),
+        max_positions=max_pos, sliding_window=window if any(sliding) else 0,
+        sliding_layers=sliding,
     )
     if errors:
         raise UsageError(f"{origin}: " + "; ".join(errors))
@@ -207,15 +246,31 @@ class Attention:
     v_dim: int
     kv_elems_per_token: int
     causal: bool = True
+    window: int = 0                  # sliding window (0: attend to every cached token)
+
+    @property
+    def kv_span(self) -> int:
+        """Cached tokens held and read per sequence."""
+        return min(self.kv_len, self.window) if self.window else self.kv_len
 
     @property
     def scores(self) -> int:
-        """Query-key pairs computed (causal masking skipped)."""
+        """Query-key pairs computed (causal masking and the window skipped)."""
         if self.causal and self.q_len > 1:
             start = self.kv_len - self.q_len
-            pairs = self.q_len * start + self.q_len * (self.q_len + 1) // 2
+            # query i (0-based) sees start + i + 1 keys, at most the window
+            full = self.q_len * start + self.q_len * (self.q_len + 1) // 2
+            if self.window:
+                w = self.window
+                # keys seen by query i: min(start + i + 1, w); count the capped ones
+                first_capped = max(0, w - start)          # queries with i + 1 + start > w
+                capped = max(0, self.q_len - first_capped)
+                over = sum(range(start + first_capped + 1 - w, start + self.q_len + 1 - w)) \
+                    if capped else 0
+                full -= over
+            pairs = full
         else:
-            pairs = self.q_len * self.kv_len
+            pairs = self.q_len * self.kv_span
         return self.batch * self.heads * pairs
 
     @property
@@ -224,7 +279,7 @@ class Attention:
 
     @property
     def kv_read_elems(self) -> int:
-        return self.batch * self.kv_len * self.kv_elems_per_token
+        return self.batch * self.kv_span * self.kv_elems_per_token
 
     @property
     def kv_write_elems(self) -> int:
@@ -262,7 +317,8 @@ def _layer_ops(cfg: ModelConfig, layer: int, tokens: int, batch: int, q_len: int
     ops.append(Elementwise("rope", layer, tokens * (cfg.heads + cfg.kv_heads) * cfg.qk_dim,
                            1, 4))
     ops.append(Attention("attention", layer, batch, cfg.heads, cfg.kv_heads, q_len, kv_len,
-                         cfg.qk_dim, cfg.v_dim, cfg.kv_elems_per_token))
+                         cfg.qk_dim, cfg.v_dim, cfg.kv_elems_per_token,
+                         window=cfg.window(layer)))
     ops.append(Linear("o", layer, tokens, h, cfg.heads * cfg.v_dim))
     ops.append(Elementwise("residual", layer, tokens * h, 2, 1))
     ops.append(Elementwise("ffn_norm", layer, tokens * h, 1, 4))
@@ -321,12 +377,55 @@ def decode_ops(cfg: ModelConfig, batch: int, kv_len: int) -> list:
 
 @dataclasses.dataclass(frozen=True)
 class Request:
+    """``batch`` sequences of ``prompt`` tokens, each generating ``gen`` more.
+
+    ``extend_context``: run past the model's ``max_position_embeddings`` on purpose
+    (long-context studies); otherwise such a request is refused. ``allow_spill``: model
+    what does not fit a system's memory as extra traffic instead of refusing it.
+    """
     model: ModelConfig
     batch: int = 1
     prompt: int = 512
     gen: int = 128
+    extend_context: bool = False
+    allow_spill: bool = False
 
     def __post_init__(self):
         check_int("batch", self.batch, 1, 1 << 20)
         check_int("prompt", self.prompt, 1, 1 << 24)
         check_int("gen", self.gen, 0, 1 << 24)
+        limit = self.model.max_positions
+        if limit and self.context > limit and not self.extend_context:
+            raise UsageError(
+                f"context {self.context} (prompt {self.prompt} + gen {self.gen}) exceeds "
+                f"{self.model.name}'s max_position_embeddings {limit}; pass "
+                "--extend-context (extend_context=True) to study it anyway")
+
+    @property
+    def context(self) -> int:
+        return self.prompt + self.gen
+
+    def assumptions(self, honours_window: bool = True) -> list[str]:
+        cfg = self.model
+        out = []
+        if cfg.max_positions and self.context > cfg.max_positions:
+            out.append(f"context {self.context} extended past the model's limit of "
+                       f"{cfg.max_positions} on request (--extend-context)")
+        elif not cfg.max_positions:
+            out.append("the model config states no context limit; none checked")
+        if cfg.sliding_window and honours_window:
+            n = sum(cfg.sliding_layers)
+            out.append(f"sliding_window {cfg.sliding_window} honoured on {n} of "
+                       f"{cfg.layers} layers (KV cache and attention capped)")
+        return out
+
+
+def kv_cache_bytes(cfg: ModelConfig, batch: int, context: int, kv_bytes: float) -> float:
+    return cfg.kv_cache_elems(batch, context) * kv_bytes
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"

@@ -13,8 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cost_models import energy, nre, tco, tech
+from tokenfab.arch_models.hnlpu.system import WEIGHTS_PER_CHIP, chips_for
+from tokenfab.calibration import calibrated
+from tokenfab.cost_models import die, energy, nre, tco, tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Price, Pricing
 
 NODE = 5
 REFERENCE_MODEL = "gpt-oss-120b"
@@ -31,26 +34,14 @@ def _weights(cfg) -> float:
 
 
 def hn_area_per_weight() -> float:
-    """CALIBRATED (m2 per hardwired weight): the paper's HN array over gpt-oss-120b's
-    weights per chip."""
-    from arch_models.workloads import load_model
-    ref = load_model(REFERENCE_MODEL)
-    return paper("chip_table", "hn_array_area") / (_weights(ref) / REFERENCE_CHIPS)
-
-
-def chips_for(cfg, weight_format: str = "fp4") -> int:
-    """Chips whose HN arrays (the paper's 573.16 mm2 each) hold every linear weight."""
-    if weight_format not in ("fp4", "int4"):
-        raise UsageError(f"the HNLPU density is calibrated for 4-bit weights (fp4, int4), "
-                         f"not {weight_format!r}")
-    need = _weights(cfg) * hn_area_per_weight() / paper("chip_table", "hn_array_area")
-    return max(1, math.ceil(need - 1e-9))
+    """m2 per hardwired weight: the paper's HN array over the calibrated weights per chip."""
+    return paper("chip_table", "hn_array_area") / WEIGHTS_PER_CHIP
 
 
 def chip_area(cfg, sys, weight_format: str = "fp4") -> dict:
     """Block areas (m2) of one chip of ``sys`` (all chips alike)."""
     chips_for(cfg, weight_format)            # checks the format
-    links = (sys.rows - 1) + (sys.cols - 1)
+    links = sys.links_per_chip
     blocks = {
         # the weights spread evenly over the grid's chips
         "hn_array": _weights(cfg) / sys.chips * hn_area_per_weight(),
@@ -65,47 +56,72 @@ def chip_area(cfg, sys, weight_format: str = "fp4") -> dict:
     return blocks
 
 
+LOGIC_STATIC_W_PER_M2 = calibrated(
+    "hnlpu_logic_static_w_per_m2", 76.92 / 573.16e-6,
+    fitted_to="HN array 76.92 W over 573.16 mm2 (HNLPU, ASPLOS '26, Table 1): the array "
+              "is almost idle, so its power is taken as 5 nm logic leakage",
+    drives="HN-array static power of HNLPU chips")
+
+
 def logic_static_w_per_m2() -> float:
-    """CALIBRATED: the paper's HN-array power over its area (the array is almost idle)."""
-    return paper("chip_table", "hn_array_power") / paper("chip_table", "hn_array_area")
+    return LOGIC_STATIC_W_PER_M2
 
 
-def system_power(cfg, sys, report, context: int, weight_format: str = "fp4") -> dict:
-    """Power (W) of each chip's blocks at the operating point of ``report`` (a decode
-    ``PipelineReport``), the off-die HBM traffic, and the system."""
-    tps = report.tokens_per_s
-    chips = sys.chips
-    area = chip_area(cfg, sys, weight_format)
-    fa = (tech.value("gates_28nm", "fa_energy") * tech.scale(NODE, "energy")
-          * tech.value("gates_28nm", "activity"))
-    active = cfg.linear_params(active_only=True) / chips
-    hn_dyn = active * sys.input_bits * fa * tps               # one FA toggle per weight-bit
-    kv_bytes = (cfg.layers * cfg.kv_heads / sys.cols * math.ceil(context / sys.rows)
-                * 2 * cfg.head_dim * sys.kv_bytes)
+def checked_area_mm2(cfg, sys, weight_format: str = "fp4") -> float:
+    """One chip's area (mm2), refused past the reticle."""
+    area = sum(chip_area(cfg, sys, weight_format).values()) * 1e6
+    die.check_reticle(area, what=f"HNLPU chip for {cfg.name} ({sys.chips} chips)")
+    return area
+
+
+def _fa_switch_j() -> float:
+    """One full-adder toggle at 5 nm at the assumed activity: one per weight-bit."""
+    return (tech.value("gates_28nm", "fa_energy") * tech.scale(NODE, "energy")
+            * tech.value("gates_28nm", "activity"))
+
+
+def buffer_static_w(sys) -> float:
+    """Attention-buffer leakage: CACTI 22 nm per-bit leakage (not scaled), two-port cells."""
     sram_bit_leak = (tech.value("sram_cacti", "22", "8KB", "leakage")
                      / (8 * tech.value("sram_cacti", "22", "8KB", "size_bytes")))
-    buffer_static = (8 * sys.buffer_bytes * sram_bit_leak       # CACTI 22 nm, not scaled
-                     * tech.value("sram_28nm", "two_port_cell_factor"))
-    # Every KV byte passes the buffer: read when resident; written then read when it
-    # streams in from HBM.
-    kv_bits = 8 * kv_bytes * tps
-    spilled = 1 - report.kv_resident
-    buffer_dyn = kv_bits * ((1 + spilled) * energy.sram_energy_per_bit(16 * 1024, NODE)
-                            + spilled * energy.sram_energy_per_bit(16 * 1024, NODE, write=True))
-    links = (sys.rows - 1) + (sys.cols - 1)
-    serdes = links * 2 * sys.link_bytes_per_s * 8 * energy.offchip_energy_per_bit("cxl")
-    blocks = {
-        "hn_array": area["hn_array"] * logic_static_w_per_m2() + hn_dyn,
-        "vex": paper("chip_table", "vex_power"),
-        "attention_buffer": buffer_static + buffer_dyn,
-        "interconnect": serdes,
-        "hbm_phy": paper("chip_table", "hbm_phy_power"),
+    return 8 * sys.buffer_bytes * sram_bit_leak * tech.value("sram_28nm", "two_port_cell_factor")
+
+
+def serdes_w(sys) -> float:
+    return (sys.links_per_chip * 2 * sys.link_bytes_per_s * 8
+            * energy.offchip_energy_per_bit("cxl"))
+
+
+def pricing(p, run) -> Pricing:
+    """Joules per event and constant draws of an HNLPU run (all chips): HN switching per
+    weight-bit; attention-buffer reads and writes (every KV byte passes the buffer: read
+    when resident, written then read when it streams in from HBM) and HBM traffic; HN and
+    buffer leakage; the paper's VEX, SerDes and HBM-PHY power as constant draws."""
+    from tokenfab.calibration import get
+    sys = run.spec
+    cfg = run.config
+    area = chip_area(cfg, sys, p.weight_format)
+    area_mm2 = checked_area_mm2(cfg, sys, p.weight_format)
+    n = sys.chips
+    per_event = {
+        "hn_weight_bits": Price("compute", _fa_switch_j(), True),
+        "kv_buffer_read_bits": Price("sram", energy.sram_energy_per_bit(16 * 1024, NODE), True),
+        "kv_buffer_write_bits": Price("sram", energy.sram_energy_per_bit(
+            16 * 1024, NODE, write=True), True),
+        "hbm_bits": Price("dram", energy.offchip_energy_per_bit("hbm"), False),
     }
-    chip_w = sum(blocks.values())
-    hbm_dram = kv_bits * spilled * energy.offchip_energy_per_bit("hbm")
-    return {"blocks": blocks, "chip_w": chip_w, "hbm_dram_w": hbm_dram,
-            "system_w": chips * (chip_w + hbm_dram), "hn_dynamic_w": hn_dyn,
-            "area_m2": area}
+    power = {
+        "hn_static": Price("static", n * area["hn_array"] * logic_static_w_per_m2(), True),
+        "buffer_static": Price("static", n * buffer_static_w(sys), True),
+        "vex": Price("compute", n * paper("chip_table", "vex_power"), True),
+        "serdes": Price("interconnect", n * serdes_w(sys), True),
+        "hbm_phy": Price("dram", n * paper("chip_table", "hbm_phy_power"), True),
+    }
+    return Pricing(per_event=per_event, power_w=power, area_mm2=area_mm2,
+                   calibrations=[get("hnlpu_logic_static_w_per_m2")],
+                   assumptions=["VEX, SerDes and HBM-PHY power are the paper's Table 1 "
+                                "figures, drawn whatever the traffic"],
+                   extra={"area_breakdown_mm2": {k: v * 1e6 for k, v in area.items()}})
 
 
 # ---------------------------------------------------------------- NRE and TCO
@@ -146,11 +162,11 @@ class HnlpuCost:
     area_breakdown_mm2: dict
     hn_array_mm2: float
     die_cost_usd: float
-    power_w: float                      # system, at the paper's workload (batch 216, 2K)
+    system_power_w: float               # at the paper's workload (pipeline full, 2K context)
     chip_power_w: float
     power_breakdown_w: dict
-    tokens_per_s: float | None
-    tokens_per_j: float | None
+    tokens_per_s: float
+    tokens_per_j: float
     shared_masks_usd: tuple
     chip_masks_usd: tuple
     design_nre_usd: tuple
@@ -160,7 +176,7 @@ class HnlpuCost:
     tco_static_usd: tuple
     tco_updates_usd: tuple
     tco: dict
-    usd_per_mtoken: tuple | None
+    usd_per_mtoken: tuple
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -173,31 +189,30 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
                 rtl_area: bool = False) -> HnlpuCost:
     """``tokenfab cost hnlpu --model M``: chips, chip table, NRE, re-spin and 3-year TCO
     of one HNLPU hardwiring ``M`` (default gpt-oss-120b)."""
-    from arch_models.hnlpu import system as hs
-    from arch_models.workloads import load_model
-    from cost_models import die
+    from tokenfab.arch_models.hnlpu import system as hs
+    from tokenfab.arch_models.workloads import load_model
+    from tokenfab.cost_models import die
     n = tech.check_node(node or f"{NODE}nm")
     if n != NODE:
         raise UsageError(f"the HNLPU cost model is calibrated at 5nm only, not {node!r}")
     if rtl_area:
         raise UsageError("--rtl-area applies to tile designs; for HNLPU run `tokenfab fpga` "
                          "or the area notebook on the GEMV unit")
-    from arch_models.hnlpu import timing
-    timing.system(design.params, system or "hnlpu")          # validates the preset name
     p = design.params
     cfg = load_model(model or REFERENCE_MODEL)
-    sys = hs.system_for(cfg, chips_for(cfg, p.weight_format), p.input_bits)
+    # The paper's operating point: the pipeline full (6 tokens per layer) at 2K context.
+    batch = hs.system_for(cfg, 1).max_inflight_per_layer * cfg.layers
+    sim = design.simulate(model=model or REFERENCE_MODEL, batch=batch, prompt=2048, gen=1,
+                          system=system)
+    out = sim.to_dict()
+    sys = sim.run.spec
     chips = sys.chips                      # a full grid (spare HN area on some chips)
     area = chip_area(cfg, sys, p.weight_format)
-    area_mm2 = sum(area.values()) * 1e6
+    area_mm2 = out["area_mm2"]
     dc = die.die_cost(area_mm2, NODE)
-    try:
-        report = hs.run_pipeline(cfg, sys, sys.max_inflight_per_layer * cfg.layers, 2048,
-                                 tokens_per_sequence=3)
-    except UsageError:
-        report = None
-    power = system_power(cfg, sys, report, 2048, p.weight_format) if report else None
-    system_w = power["system_w"] if power else chips * sum(static_blocks(area).values())
+    system_w = out["system_power_w"]
+    tokens_per_s = out["decode_tokens_per_s"]
+    blocks = block_power_w(sim)
     ranges = {k: [] for k in ("shared", "chip", "design", "recurring", "build", "respin",
                               "static", "updates", "usd_mtok")}
     tcos = {}
@@ -223,28 +238,42 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
                          ("recurring", rec), ("build", build), ("respin", respin),
                          ("static", static.total_usd), ("updates", dyn.total_usd)):
             ranges[key].append(val)
-        if report:
-            ranges["usd_mtok"].append(static.usd_per_mtoken(report.tokens_per_s))
+        ranges["usd_mtok"].append(static.usd_per_mtoken(tokens_per_s))
     return HnlpuCost(
         design=design.name, model=cfg.name, node=f"{NODE}nm", chips=chips,
         grid=(sys.rows, sys.cols), area_mm2=area_mm2,
         area_breakdown_mm2={k: v * 1e6 for k, v in area.items()},
         hn_array_mm2=area["hn_array"] * 1e6, die_cost_usd=dc.cost_per_good_die_usd,
-        power_w=system_w, chip_power_w=power["chip_w"] if power else None,
-        power_breakdown_w=power["blocks"] if power else None,
-        tokens_per_s=report.tokens_per_s if report else None,
-        tokens_per_j=report.tokens_per_s / system_w if report else None,
+        system_power_w=system_w, chip_power_w=out["chip_power_w"],
+        power_breakdown_w=blocks, tokens_per_s=tokens_per_s,
+        tokens_per_j=out["tokens_per_j"],
         shared_masks_usd=tuple(ranges["shared"]), chip_masks_usd=tuple(ranges["chip"]),
         design_nre_usd=tuple(ranges["design"]), recurring_usd=tuple(ranges["recurring"]),
         nre_usd=tuple(ranges["build"]), respin_usd=tuple(ranges["respin"]),
         tco_static_usd=tuple(ranges["static"]), tco_updates_usd=tuple(ranges["updates"]),
-        tco=tcos, usd_per_mtoken=tuple(ranges["usd_mtok"]) if report else None)
+        tco=tcos, usd_per_mtoken=tuple(ranges["usd_mtok"]))
 
 
-def static_blocks(area: dict) -> dict:
-    """Chip power without a workload (used when the model cannot be mapped)."""
-    return {"logic": (area["hn_array"] + area["vex"]) * logic_static_w_per_m2(),
-            "hbm_phy": paper("chip_table", "hbm_phy_power")}
+def block_power_w(sim) -> dict:
+    """One chip's power by block while decoding (W): the priced terms of the decode rows
+    grouped as the paper's Table 1 groups them (HBM DRAM traffic is off the chip)."""
+    run, pricing = sim.run, sim.pricing
+    dec = run.decode
+    groups = {"hn_array": ("hn_weight_bits", "hn_static"), "vex": ("vex",),
+              "attention_buffer": ("kv_buffer_read_bits", "kv_buffer_write_bits",
+                                   "buffer_static"),
+              "interconnect": ("serdes",), "hbm_phy": ("hbm_phy",)}
+    out = {}
+    for block, names in groups.items():
+        j = 0.0
+        for name in names:
+            if name in pricing.power_w:
+                j += pricing.power_w[name].value * dec.seconds
+            else:
+                j += pricing.per_event[name].value * sum(r.events.get(name, 0.0)
+                                                         for r in dec.rows)
+        out[block] = j / dec.seconds / run.chips
+    return out
 
 
 def fleet_usd_per_mtoken(cost: HnlpuCost, systems: int, updates_per_year: float,
@@ -263,7 +292,7 @@ def fleet_usd_per_mtoken(cost: HnlpuCost, systems: int, updates_per_year: float,
     nre_once = cost.design_nre_usd[i] + cost.shared_masks_usd[i] + cost.chips * cost.chip_masks_usd[i]
     rec = cost.recurring_usd[i]
     hardware = nre_once + systems * rec
-    t = tco.tco(hardware, systems * cost.power_w,
+    t = tco.tco(hardware, systems * cost.system_power_w,
                 network_usd=systems * paper("tco", "infrastructure"), building_usd_per_w=0.0,
                 maintenance_per_year=systems * rec / hardware / years,
                 respin_usd=updates * (cost.chips * cost.chip_masks_usd[i] + systems * rec))

@@ -2,8 +2,9 @@
 from collections import Counter
 import math
 
-from cost_models.components import Components, adder, array_multiplier, register
-from hw.mac_array.top import operand_bits
+from tokenfab.cost_models import tile_arrays
+from tokenfab.cost_models.components import Components, adder, array_multiplier, register
+from tokenfab.hw.mac_array.top import operand_bits
 
 
 def unit_components(p) -> Components:
@@ -17,3 +18,8 @@ def unit_components(p) -> Components:
     pe += adder(p.acc_bits) + register(p.acc_bits)
     per_step = Counter({g: n * p.m * p.n for g, n in pe.items()})
     return Components(per_step, per_tile, p.cycles_per_tile)
+
+
+def pricing(p, run):
+    """Joules per event of the system ``run`` ran on (see ``tile_arrays.pricing``)."""
+    return tile_arrays.pricing(p, run, unit_components)

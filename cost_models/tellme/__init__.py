@@ -22,12 +22,14 @@ import math
 
 import numpy as np
 
-from cost_models import tech
+from tokenfab.calibration import calibrated
+from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Price, Pricing
 
 
 def _tree_luts(p) -> int:
-    from hw.tellme.top import table_coeffs
+    from tokenfab.hw.tellme.top import table_coeffs
     total = 0
     for row in table_coeffs(p):
         nnz = int(np.count_nonzero(row))
@@ -75,7 +77,7 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
     import json
     from pathlib import Path
 
-    from fpga.flow import copy_back, run_tool, synth_script, tool, tool_dir, xilinx_counts
+    from tokenfab.fpga.flow import copy_back, run_tool, synth_script, tool, tool_dir, xilinx_counts
     tag = "-".join(f"{k}{v}" for k, v in design.params.to_dict().items())
     out = Path(work_dir) / f"{design.name}-{tag}"
     v = design.verilog(out)
@@ -90,24 +92,36 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
 
 
 # ---------------------------------------------------------------- board power
-# CALIBRATED: the board's power apart from the modelled events (PS and PL static power,
-# board regulators, idle DDR). Fitted so that decoding BitNet 0.73B draws the paper's
-# 4.8 W; prefill power and tokens/J are predictions.
-STATIC_W = 3.27
+# The board's power apart from the modelled events (PS and PL static power, board
+# regulators, idle DDR, the FP16 vector and attention units). Prefill power and tokens/J
+# are predictions.
+STATIC_W = calibrated(
+    "tellme_static_w", 2.878,
+    fitted_to="4.8 W board power decoding BitNet 0.73B after a 64-token prompt (TeLLMe v2, "
+              "FPGA '26, Table 2)",
+    drives="every TeLLMe energy and tokens/J figure")
 
 
-def board_power(sys, phase) -> float:
-    """Average board power over a ``PhaseTime``: static + DDR traffic + the TLMM's table
-    lookups (ASIC adder energy at 16 nm x the FPGA dynamic-power gap) + the Arm cores
-    while they run the LM head."""
-    from cost_models import energy
-    seconds = phase.seconds
-    ddr = phase.ddr_bytes * 8 * energy.offchip_energy_per_bit("ddr")
+def pricing(p, run) -> Pricing:
+    """Joules per event of a KV260 run: DDR traffic (DDR4, Horowitz), the TLMM's table
+    lookups (ASIC adder energy at 16 nm x the FPGA dynamic-power gap), the Arm cores while
+    they run the LM head; the calibrated board static power as a constant draw."""
+    from tokenfab.calibration import get
+    from tokenfab.cost_models import energy
+    sys = run.spec
     gap = tech.value("fpga", "asic_dynamic_power_gap")
-    lookup = phase.tlmm_lookups * energy.op_energy("int_add", 8 + math.ceil(math.log2(
-        max(sys.g, 2))), 16) * gap
-    cpu = phase.busy["lm_head"] * tech.value("fpga", "arm_cluster_active_power")
-    return STATIC_W + (ddr + lookup + cpu) / seconds
+    lookup = energy.op_energy("int_add", 8 + math.ceil(math.log2(max(sys.g, 2))), 16) * gap
+    per_event = {
+        "ddr_bytes": Price("dram", 8 * energy.offchip_energy_per_bit("ddr"), False),
+        "tlmm_lookups": Price("compute", lookup, True),
+        "arm_core_s": Price("compute", tech.value("fpga", "arm_cluster_active_power"), True),
+    }
+    return Pricing(
+        per_event=per_event, power_w={"board_static": Price("static", STATIC_W, True)},
+        fpga_resources=engine_resources(sys, run.config)["total"],
+        calibrations=[get("tellme_static_w")],
+        assumptions=["the calibrated board static power (PS, PL, regulators, idle DDR, FP16 "
+                     "vector and attention units) counts as FPGA (chip) power"])
 
 
 # ---------------------------------------------------------------- the whole engine
@@ -131,7 +145,7 @@ def uram_weight_buffer(sys, cfg) -> int:
 
 def engine_resources(sys, cfg) -> dict:
     """LUT / FF / DSP / BRAM / URAM of the whole KV260 design, by unit."""
-    from hw.tellme.params import Params
+    from tokenfab.hw.tellme.params import Params
     tl = resource_model(Params(g=sys.g, t=sys.t, q=sys.q))
     units = {"tlmm": {"luts": tl["luts"], "ffs": tl["ffs"], "dsps": 0}}
 
@@ -163,7 +177,8 @@ class TellmeCost:
     engine_resources: dict
     kv260_utilization: dict
     paper_totals: dict
-    power_w: float
+    chip_power_w: float
+    system_power_w: float
     tokens_per_j: float
     decode_tokens_per_s: float
     board_price_usd: float
@@ -182,9 +197,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     """``tokenfab cost tellme``: FPGA resources, board power, tokens/J and $ per million
     tokens on the KV260 (the board's price, its electricity and upkeep over the service
     life; no facility overhead)."""
-    from arch_models.tellme import timing
-    from arch_models.workloads import Request, load_model
-    from cost_models import tco
+    from tokenfab.cost_models import tco
     if node not in (None, "16nm", 16):
         raise UsageError(f"TeLLMe runs on the KV260 (16 nm FPGA); --node must be 16nm, "
                          f"not {node!r}")
@@ -192,18 +205,21 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         raise UsageError("--rtl-area applies to ASIC tile designs; for TeLLMe run "
                          "`tokenfab fpga tellme --target kv260`")
     p = design.params.replace(unit="tlmm")
-    sys = timing.system(p, system or "kv260")
-    cfg = load_model(model or "bitnet-b1.58-large")
-    sim = timing.simulate(p, Request(cfg, 1, 64, 128)).to_dict()
+    sim = design.__class__(design.name, **p.to_dict()).simulate(
+        model=model or "bitnet-b1.58-large", prompt=64, gen=128, system=system)
+    out = sim.to_dict()
+    sys = sim.run.spec
+    cfg = sim.run.config
     eng = engine_resources(sys, cfg)
     board = tco.platform("kv260")
     util = {k: eng["total"][k] / board[src] for k, src in
             (("luts", "luts"), ("dsps", "dsp"), ("brams", "bram36"), ("urams", "uram"))}
     # An edge board: no data-centre building or cooling overhead.
-    t = tco.tco(board["price"], sim["power_w"], pue=1.0, building_usd_per_w=0.0)
+    t = tco.tco(board["price"], out["system_power_w"], pue=1.0, building_usd_per_w=0.0)
     return TellmeCost(
         design=design.name, model=cfg.name, node="16nm", params=p.to_dict(),
         tlmm_resources=resource_model(p), engine_resources=eng, kv260_utilization=util,
-        paper_totals=PAPER_TOTALS, power_w=sim["power_w"], tokens_per_j=sim["tokens_per_j"],
-        decode_tokens_per_s=sim["decode_tokens_per_s"], board_price_usd=board["price"],
-        usd_per_mtoken=t.usd_per_mtoken(sim["decode_tokens_per_s"]))
+        paper_totals=PAPER_TOTALS, chip_power_w=out["chip_power_w"],
+        system_power_w=out["system_power_w"], tokens_per_j=out["tokens_per_j"],
+        decode_tokens_per_s=out["decode_tokens_per_s"], board_price_usd=board["price"],
+        usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]))

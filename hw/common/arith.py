@@ -6,7 +6,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.common.params import signed_width
+from tokenfab.hw.common.params import signed_width
 
 
 def adder_tree(values):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.common.params import signed_width
+from tokenfab.hw.common.params import signed_width
 from tokenfab.errors import UsageError
 from tokenfab.params import ParamsBase, check_choice, check_int
 

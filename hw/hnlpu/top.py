@@ -19,10 +19,10 @@ import numpy as np
 from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.lib import data
 
-from hw.common.arith import adder_tree
-from hw.common.params import signed_width
-from hw.common.sequencer import StreamUnit
-from hw.hnlpu.params import Params
+from tokenfab.hw.common.arith import adder_tree
+from tokenfab.hw.common.params import signed_width
+from tokenfab.hw.common.sequencer import StreamUnit
+from tokenfab.hw.hnlpu.params import Params
 
 
 def in_layout(p: Params) -> data.StructLayout:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hw.common.params import TileParams, signed_width
+from tokenfab.hw.common.params import TileParams, signed_width
 from tokenfab.params import check_int
 
 

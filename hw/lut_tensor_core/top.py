@@ -4,9 +4,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
-from hw.common.arith import SignedSumTable, symmetric_table_coeffs
-from hw.common.sequencer import StreamUnit, accumulate
-from hw.lut_tensor_core.params import Params
+from tokenfab.hw.common.arith import SignedSumTable, symmetric_table_coeffs
+from tokenfab.hw.common.sequencer import StreamUnit, accumulate
+from tokenfab.hw.lut_tensor_core.params import Params
 
 
 def in_layout(p: Params) -> data.StructLayout:
@@ -35,7 +35,7 @@ class LutTensorCore(StreamUnit):
     leave on ``o_stream`` and the accumulators clear.
 
     The bit inversion that makes one sign bit enough is done offline on the static weights
-    by ``arch_models.lut_tensor_core.golden.pack_weights``.
+    by ``tokenfab.arch_models.lut_tensor_core.golden.pack_weights``.
 
     Parameters
     ----------

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hw.common.params import TileParams
+from tokenfab.hw.common.params import TileParams
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

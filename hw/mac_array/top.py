@@ -4,9 +4,9 @@ from __future__ import annotations
 from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data
 
-from hw.common.arith import adder_tree
-from hw.common.sequencer import StreamUnit, accumulate
-from hw.mac_array.params import Params
+from tokenfab.hw.common.arith import adder_tree
+from tokenfab.hw.common.sequencer import StreamUnit, accumulate
+from tokenfab.hw.mac_array.params import Params
 
 
 def operand_bits(p: Params) -> int:

@@ -25,9 +25,9 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
-from hw.common.arith import SignedSumTable, adder_tree, ternary_table_coeffs
-from hw.common.sequencer import StreamUnit, accumulate
-from hw.tellme.params import Params
+from tokenfab.hw.common.arith import SignedSumTable, adder_tree, ternary_table_coeffs
+from tokenfab.hw.common.sequencer import StreamUnit, accumulate
+from tokenfab.hw.tellme.params import Params
 
 
 def in_layout(p: Params) -> data.StructLayout:

@@ -1,11 +1,11 @@
-"""Verification hooks of the hardwired GEMV unit (the cocotb bench is ``sim.stream_tb``)."""
+"""Verification hooks of the hardwired GEMV unit (the cocotb bench is ``tokenfab.sim.stream_tb``)."""
 from __future__ import annotations
 
 import numpy as np
 
-from arch_models.hnlpu import golden
-from hw.common.packing import pack
-from hw.hnlpu import top
+from tokenfab.arch_models.hnlpu import golden
+from tokenfab.hw.common.packing import pack
+from tokenfab.hw.hnlpu import top
 
 
 class GemvTestbench:

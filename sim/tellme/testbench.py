@@ -1,11 +1,11 @@
-"""Verification hooks of TeLLMe's units (the cocotb bench is ``sim.stream_tb``)."""
+"""Verification hooks of TeLLMe's units (the cocotb bench is ``tokenfab.sim.stream_tb``)."""
 from __future__ import annotations
 
 import numpy as np
 
-from arch_models.tellme import golden
-from hw.common.packing import pack
-from hw.tellme import top
+from tokenfab.arch_models.tellme import golden
+from tokenfab.hw.common.packing import pack
+from tokenfab.hw.tellme import top
 
 
 class TellmeTestbench:

@@ -1,0 +1,6 @@
+"""``python -m tokenfab``: the same as the ``tokenfab`` console script."""
+import sys
+
+from tokenfab.cli import main
+
+sys.exit(main())

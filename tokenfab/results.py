@@ -1,0 +1,353 @@
+"""The result schema of ``simulate``, the same for every design.
+
+A design's timing model returns a :class:`SystemRun`: per phase (prefill; all decode steps)
+one :class:`OpRow` per operation with its time, the bytes it moved and the events it
+caused (MACs, unit steps, SRAM bytes, ...). The design's cost model returns a
+:class:`Pricing`: joules per event and constant power draws, each in one energy category
+and either on the chip or elsewhere in the system. :class:`SimulationResult` joins the two;
+every total is the sum of the rows, so the breakdown always adds up.
+
+This module is part of the small core every level may import.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from tokenfab.errors import UsageError
+
+CATEGORIES = ("dram", "compute", "sram", "interconnect", "static")
+BOUNDS = ("compute", "memory", "interconnect", "vector", "host")
+
+
+@dataclasses.dataclass
+class OpRow:
+    """One operation (or one distinct operation with ``count`` instances) of a phase."""
+    phase: str
+    layer: int
+    op: str
+    engine: str
+    bound: str
+    time_s: float              # the op's share of the phase time (rows add up to it)
+    compute_s: float = 0.0     # the engine's busy time for this op
+    macs: float = 0.0
+    dram_bytes: float = 0.0
+    count: float = 1.0
+    events: dict = dataclasses.field(default_factory=dict)
+    energy_j: dict = dataclasses.field(default_factory=dict)     # by category (priced)
+    chip_energy_j: float = 0.0                                   # the on-chip part
+
+    def scaled(self, w: float) -> "OpRow":
+        return dataclasses.replace(
+            self, time_s=w * self.time_s, compute_s=w * self.compute_s, macs=w * self.macs,
+            dram_bytes=w * self.dram_bytes, count=w * self.count,
+            events={k: w * v for k, v in self.events.items()})
+
+    def merge(self, other: "OpRow") -> None:
+        """Add ``other`` (the same op in another sample) into this row."""
+        for f in ("time_s", "compute_s", "macs", "dram_bytes", "count"):
+            setattr(self, f, getattr(self, f) + getattr(other, f))
+        for k, v in other.events.items():
+            self.events[k] = self.events.get(k, 0.0) + v
+        if other.time_s > self.time_s - other.time_s:      # the larger share decides
+            self.bound = other.bound
+
+
+@dataclasses.dataclass
+class Phase:
+    """``tokens`` tokens processed (prefill) or generated (decode) in ``seconds``."""
+    name: str
+    tokens: int
+    seconds: float
+    rows: list
+    busy_s: dict               # engine -> busy seconds (utilisation = busy / seconds)
+
+    @property
+    def bound(self) -> str:
+        share = {}
+        for r in self.rows:
+            share[r.bound] = share.get(r.bound, 0.0) + r.time_s
+        return max(share, key=share.get) if share else "compute"
+
+    @property
+    def utilization(self) -> dict:
+        return {k: (v / self.seconds if self.seconds else 0.0) for k, v in self.busy_s.items()}
+
+
+def merge_samples(name: str, samples: list[tuple[float, "Phase"]], tokens: int) -> Phase:
+    """A phase made of weighted sample phases (decode steps simulated at a few KV lengths,
+    each standing for ``weight`` steps): rows of the same (layer, op) are merged."""
+    rows: dict = {}
+    busy: dict = {}
+    seconds = 0.0
+    for w, ph in samples:
+        seconds += w * ph.seconds
+        for k, v in ph.busy_s.items():
+            busy[k] = busy.get(k, 0.0) + w * v
+        for r in ph.rows:
+            s = r.scaled(w)
+            s.phase = name
+            key = (r.layer, r.op)
+            if key in rows:
+                rows[key].merge(s)
+            else:
+                rows[key] = s
+    return Phase(name, tokens, seconds, list(rows.values()), busy)
+
+
+def interpolation_weights(n_steps: int, samples: list[int]) -> list[float]:
+    """Weights ``w`` such that ``sum(w[i] * f(samples[i]))`` equals the sum over all steps
+    ``0..n_steps-1`` of ``f`` interpolated linearly between the samples."""
+    w = [0.0] * len(samples)
+    for s in range(n_steps):
+        j = next((i for i, x in enumerate(samples) if x >= s), len(samples) - 1)
+        if samples[j] == s or j == 0:
+            w[j] += 1.0
+            continue
+        lo, hi = samples[j - 1], samples[j]
+        t = (s - lo) / (hi - lo)
+        w[j - 1] += 1 - t
+        w[j] += t
+    return w
+
+
+@dataclasses.dataclass
+class SystemRun:
+    """What a design's timing model returns for one request."""
+    design: str
+    params: dict
+    model: str
+    system: str
+    system_description: str
+    batch: int
+    prompt: int
+    gen: int
+    prefill: Phase
+    decode: Phase | None
+    peak_ops_per_s: float
+    memory_bytes_per_s: float
+    memory_capacity_bytes: float
+    chips: int = 1
+    assumptions: list = dataclasses.field(default_factory=list)
+    calibrations: list = dataclasses.field(default_factory=list)     # Calibration objects
+    extra: dict = dataclasses.field(default_factory=dict)
+    trace: list = dataclasses.field(default_factory=list)            # TraceEvent
+    spec: object = None        # the system object the timing model ran (for pricing)
+    config: object = None      # the ModelConfig it ran
+
+    @property
+    def phases(self) -> list[Phase]:
+        return [self.prefill] + ([self.decode] if self.decode else [])
+
+
+@dataclasses.dataclass(frozen=True)
+class Price:
+    category: str
+    value: float               # J per event, or W for a constant draw
+    on_chip: bool
+
+    def __post_init__(self):
+        if self.category not in CATEGORIES:
+            raise ValueError(f"energy category must be one of {CATEGORIES}, not "
+                             f"{self.category!r}")
+
+
+@dataclasses.dataclass
+class Pricing:
+    """A design's cost model's view of a system: ``per_event`` J per event, ``power_w``
+    constant draws of the whole system (all chips) while it runs."""
+    per_event: dict
+    power_w: dict
+    area_mm2: float | None = None          # one chip
+    fpga_resources: dict | None = None
+    calibrations: list = dataclasses.field(default_factory=list)
+    assumptions: list = dataclasses.field(default_factory=list)
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def price(self, row: OpRow) -> None:
+        missing = sorted(k for k, v in row.events.items() if v and k not in self.per_event)
+        if missing:
+            raise RuntimeError(f"no energy per event for {', '.join(missing)} "
+                               f"(known: {', '.join(sorted(self.per_event))})")
+        energy = dict.fromkeys(CATEGORIES, 0.0)
+        chip = 0.0
+        terms = [(self.per_event[k], v) for k, v in row.events.items() if v]
+        terms += [(p, row.time_s) for p in self.power_w.values()]
+        for price, amount in terms:
+            e = price.value * amount
+            energy[price.category] += e
+            chip += e if price.on_chip else 0.0
+        row.energy_j = energy
+        row.chip_energy_j = chip
+
+
+def _sum(rows, key) -> float:
+    return math.fsum(getattr(r, key) for r in rows)
+
+
+class SimulationResult:
+    """A priced :class:`SystemRun`: every key of the CLI contract, and ``.breakdown``."""
+
+    def __init__(self, run: SystemRun, pricing: Pricing):
+        self.run = run
+        self.pricing = pricing
+        self._dict = None
+        for ph in run.phases:
+            for r in ph.rows:
+                pricing.price(r)
+
+    # -- per phase ----------------------------------------------------------------------
+    @staticmethod
+    def energy_by_category(phase: Phase | None) -> dict:
+        out = dict.fromkeys(CATEGORIES, 0.0)
+        for r in phase.rows if phase else []:
+            for k, v in r.energy_j.items():
+                out[k] += v
+        return out
+
+    @classmethod
+    def phase_energy(cls, phase: Phase | None) -> float:
+        return math.fsum(cls.energy_by_category(phase).values())
+
+    def __getattr__(self, name):
+        """Every key of :meth:`to_dict` is also an attribute (``r.ttft_s``)."""
+        if name.startswith("_") or name in ("run", "pricing"):
+            raise AttributeError(name)
+        d = self.to_dict()
+        if name in d:
+            return d[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def to_dict(self) -> dict:
+        if getattr(self, "_dict", None) is None:
+            self._dict = self._build_dict()
+        return dict(self._dict)
+
+    def _build_dict(self) -> dict:
+        run, pre, dec = self.run, self.run.prefill, self.run.decode
+        pre_j, dec_j = self.phase_energy(pre), self.phase_energy(dec)
+        by_cat = {k: a + b for (k, a), b in zip(self.energy_by_category(pre).items(),
+                                                self.energy_by_category(dec).values())}
+        main = dec if dec and dec.seconds else pre
+        main_j = dec_j if main is dec else pre_j
+        chip_j = _sum(main.rows, "chip_energy_j")
+        decode_latency = dec.seconds / run.gen if dec and run.gen else 0.0
+        cals = {c.name: c for c in list(run.calibrations) + list(self.pricing.calibrations)}
+        out = {
+            "design": run.design, "params": run.params, "model": run.model,
+            "system": run.system, "system_description": run.system_description,
+            "batch": run.batch, "prompt": run.prompt, "gen": run.gen, "chips": run.chips,
+            "ttft_s": pre.seconds,
+            "prefill_tokens_per_s": pre.tokens / pre.seconds,
+            "decode_tokens_per_s": run.batch / decode_latency if decode_latency else 0.0,
+            "decode_latency_s": decode_latency,
+            "prefill_energy_j": pre_j, "decode_energy_j": dec_j, "energy_j": pre_j + dec_j,
+            "tokens_per_j": (dec.tokens / dec_j if dec and dec_j else 0.0),
+            "prefill_tokens_per_j": pre.tokens / pre_j,
+            "energy_by_category_j": by_cat,
+            "chip_power_w": chip_j / main.seconds / run.chips,
+            "system_power_w": main_j / main.seconds,
+            "peak_ops_per_s": run.peak_ops_per_s,
+            "memory_bytes_per_s": run.memory_bytes_per_s,
+            "memory_capacity_bytes": run.memory_capacity_bytes,
+            "area_mm2": self.pricing.area_mm2,
+            "fpga_resources": self.pricing.fpga_resources,
+            "utilization": {ph.name: ph.utilization for ph in run.phases},
+            "bound": {ph.name: ph.bound for ph in run.phases},
+            "assumptions": list(run.assumptions) + list(self.pricing.assumptions),
+            "calibrations": [{"name": c.name, "value": c.value, "fitted_to": c.fitted_to}
+                             for c in cals.values()],
+            "extra": {**run.extra, **self.pricing.extra},
+        }
+        if not (dec and run.gen):
+            out["tokens_per_j"] = out["prefill_tokens_per_j"]
+        return out
+
+    # -- tables -------------------------------------------------------------------------
+    def breakdown_rows(self) -> list[dict]:
+        rows = []
+        for ph in self.run.phases:
+            for r in ph.rows:
+                d = {"phase": r.phase, "layer": r.layer, "op": r.op, "engine": r.engine,
+                     "count": r.count, "macs": r.macs, "compute_s": r.compute_s,
+                     "dram_bytes": r.dram_bytes, "time_s": r.time_s, "bound": r.bound}
+                d.update({f"{k}_j": v for k, v in r.energy_j.items()})
+                d["energy_j"] = math.fsum(r.energy_j.values())
+                rows.append(d)
+        return rows
+
+    @property
+    def breakdown(self):
+        """One row per operation and phase, as a pandas DataFrame."""
+        import pandas as pd
+        return pd.DataFrame(self.breakdown_rows())
+
+    def to_frame(self):
+        """The result as a one-row DataFrame (nested values flattened with dots)."""
+        import pandas as pd
+        return pd.json_normalize(self.to_dict(), sep=".")
+
+    def write_breakdown(self, path, fmt: str) -> Path:
+        path = Path(path)
+        df = self.breakdown
+        write_atomic(path, lambda tmp: (df.to_csv(tmp, index=False) if fmt == "csv"
+                                        else df.to_parquet(tmp, index=False)))
+        return path
+
+    def write_trace(self, path) -> Path:
+        return write_trace(self.run.trace, path)
+
+
+# -- traces ------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TraceEvent:
+    phase: str       # a process in the viewer
+    track: str       # an engine, DMA or link: a thread in the viewer
+    name: str
+    start_s: float
+    dur_s: float
+
+
+def write_trace(events: list, path) -> Path:
+    """Chrome/Perfetto trace (JSON array format): phases as processes, engines as tracks."""
+    if not events:
+        raise UsageError("this run recorded no trace (ask for it with trace=True)")
+    pids = {p: i + 1 for i, p in enumerate(dict.fromkeys(e.phase for e in events))}
+    tids = {t: i + 1 for i, t in enumerate(dict.fromkeys(e.track for e in events))}
+    out = []
+    for p, pid in pids.items():
+        out.append({"name": "process_name", "ph": "M", "pid": pid, "args": {"name": p}})
+        for t, tid in tids.items():
+            out.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
+                        "args": {"name": t}})
+    for e in events:
+        out.append({"name": e.name, "ph": "X", "pid": pids[e.phase], "tid": tids[e.track],
+                    "ts": e.start_s * 1e6, "dur": e.dur_s * 1e6})
+    path = Path(path)
+    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps({"traceEvents": out})))
+    return path
+
+
+def write_atomic(path: Path, writer) -> None:
+    """``writer(tmp_path)`` then rename: the file appears whole or not at all."""
+    import os
+    import tempfile
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        writer(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
