@@ -78,7 +78,8 @@ class Phase:
 
 def merge_samples(name: str, samples: list[tuple[float, "Phase"]], tokens: int) -> Phase:
     """A phase made of weighted sample phases (decode steps simulated at a few KV lengths,
-    each standing for ``weight`` steps): rows of the same (layer, op) are merged."""
+    each standing for ``weight`` steps): the samples run the same operations in the same
+    order, so rows at the same position are merged."""
     rows: dict = {}
     busy: dict = {}
     seconds = 0.0
@@ -86,10 +87,9 @@ def merge_samples(name: str, samples: list[tuple[float, "Phase"]], tokens: int) 
         seconds += w * ph.seconds
         for k, v in ph.busy_s.items():
             busy[k] = busy.get(k, 0.0) + w * v
-        for r in ph.rows:
+        for key, r in enumerate(ph.rows):
             s = r.scaled(w)
             s.phase = name
-            key = (r.layer, r.op)
             if key in rows:
                 rows[key].merge(s)
             else:
