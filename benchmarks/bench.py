@@ -1,6 +1,7 @@
 """Performance figures for BENCHMARKS.md: run `python benchmarks/bench.py`.
 
-(a) timing model: one llama-2-7b decode step and a 2048-token prefill on the LTC system;
+(a) timing model: one llama-2-7b decode step and a 2048-token prefill on the LTC system,
+    and what the per-operation breakdown and the trace add to a default `simulate`;
 (b) cocotb + Verilator simulated cycles per second on every design's default unit (and small tiles);
 (c) Verilog generation of the default LTC tile;
 (d) the HNLPU and TeLLMe system models on their paper workloads.
@@ -40,9 +41,14 @@ def main():
     res = {
         "machine": f"{platform.node()} {platform.processor() or platform.machine()} "
                    f"python {platform.python_version()}",
-        "decode_step_s": best(lambda: run_ops(spec, decode_ops(cfg, 1, 2048))),
+        "decode_step_s": best(lambda: run_ops(spec, decode_ops(cfg, 1, 2048), "decode", 1)),
         "prefill_2048_s": best(lambda: run_ops(spec, prefill_ops(cfg, 1, 2048))),
-        "simulate_default_s": best(lambda: d.simulate(), repeat=1),
+        "decode_step_with_breakdown_s": best(lambda: d.simulate(prompt=2047, gen=1)
+                                             .breakdown),
+        "simulate_default_s": best(lambda: d.simulate().to_dict()),
+        "simulate_default_breakdown_s": best(lambda: d.simulate().breakdown),
+        "simulate_default_trace_s": best(
+            lambda: d.simulate(trace=True).write_trace("build/bench/trace.json")),
         "verilog_s": best(lambda: d.verilog("build/bench/rtl"), repeat=3),
     }
     h = tokenfab.design("hnlpu")

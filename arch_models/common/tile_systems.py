@@ -6,7 +6,8 @@ Times, bytes and capacities only; ``tokenfab.cost_models.tile_arrays`` prices th
 """
 from __future__ import annotations
 
-from tokenfab.arch_models.common.system import Memory, SystemSpec
+from tokenfab.arch_models.common.system import Memory, SystemSpec, check_system
+from tokenfab.arch_models.common.tile_timing import sequence_cycles
 from tokenfab.calibration import calibrated, get
 
 # A100 SXM4 40 GB (NVIDIA datasheet via costdata.md 5.1, [S]); the paper normalizes its
@@ -101,3 +102,34 @@ def a100(p, *, fp16_tensor_cores: bool, node: int = 7) -> SystemSpec:
         assumptions=(f"weights quantised to {p.weight_bits} bits; activations moved as FP16 "
                      "between kernels; KV cache FP16",) + switches,
         **common)
+
+
+class TileTiming:
+    """The timing hooks of a GEMM-tile design (its ``timing`` module's ``SYSTEMS``,
+    ``unit_cycles``, ``system`` and ``simulate``): ``attention_on`` the asic preset's
+    engine for attention, ``fp16_tensor_cores`` whether the a100 preset keeps A100's own
+    FP16 tensor cores (the MAC baseline) or puts the design's units in their place."""
+
+    SYSTEMS = ("asic", "a100")
+
+    def __init__(self, design: str, *, attention_on: str, fp16_tensor_cores: bool):
+        self.design = design
+        self.attention_on = attention_on
+        self.fp16_tensor_cores = fp16_tensor_cores
+
+    @staticmethod
+    def unit_cycles(p, n_tiles: int) -> int:
+        """Cycles for ``n_tiles`` beats back to back (see ``TileSequencer``)."""
+        return sequence_cycles(n_tiles, p.cycles_per_tile)
+
+    def system(self, p, name: str = "asic", node: int = 28) -> SystemSpec:
+        check_system(name, dict.fromkeys(self.SYSTEMS))
+        if name == "asic":
+            return asic(p, node=node, attention_on=self.attention_on)
+        return a100(p, fp16_tensor_cores=self.fp16_tensor_cores)
+
+    def simulate(self, p, request, system_name: str = "asic", *, node: int = 28,
+                 progress=None, trace: bool = False):
+        from tokenfab.arch_models.common.simulate import simulate
+        return simulate(self.design, p, self.system(p, system_name, node), request,
+                        progress=progress, trace=trace)

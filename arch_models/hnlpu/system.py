@@ -67,6 +67,7 @@ WEIGHTS_PER_CHIP = calibrated(
 MAX_LINKS_PER_CHIP = 6
 HBM_BYTES_PER_CHIP = 8 * 24e9     # paper: 8 HBM stacks of 24 GB per chip (hnlpu.json)
 TRACE_SEQUENCES = 8               # sequences whose middle token a trace records
+BOUND_PARTS = ("compute", "vector", "memory", "interconnect")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -239,6 +240,7 @@ class PipelineReport:
     kv_resident: float
     stall_s: float
     stage_s: dict                # mean time per token spent in each stage (all layers)
+    stage_bound: dict            # what each stage's time went to most (waiting included)
     seconds: float = 0.0         # simulated time
 
     @property
@@ -270,6 +272,7 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     stall = [0.0]
     middle = tokens_per_sequence // 2
     stage_s = dict.fromkeys(STAGES + ("head",), 0.0)
+    stage_parts = {s: dict.fromkeys(BOUND_PARTS, 0.0) for s in stage_s}
 
     def hold(res, seconds, track, name, record):
         with res.request() as req:
@@ -278,34 +281,47 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
                 trace.append(TraceEvent(phase, track, name, env.now, seconds))
             yield env.timeout(seconds)
 
-    def stage(key, c: StageCost, record):
+    def stage(key, c: StageCost, record, parts):
+        """One stage of one token; ``parts`` collects the time spent (waiting included)
+        on the HN array, the VEX and the links."""
         name = key if isinstance(key, str) else f"{key[1]} L{key[0]}"
         if c.cycles:
+            t0 = env.now
             yield from hold(hn[key], c.cycles / sys.clock_hz, "hn", name, record)
             busy["hn"] += c.cycles / sys.clock_hz
+            parts["compute"] += env.now - t0
         if c.vex_s:
+            t0 = env.now
             yield from hold(vex, c.vex_s, "vex", name, record)
             busy["vex"] += c.vex_s
             stall[0] += c.kv_stall_s
+            # the part of the VEX time spent waiting on KV reads from HBM
+            parts["memory"] += (env.now - t0) * c.kv_stall_s / c.vex_s
+            parts["vector"] += (env.now - t0) * (1 - c.kv_stall_s / c.vex_s)
         for kind, nbytes, hops in (("row", c.row_bytes, c.row_hops),
                                    ("col", c.col_bytes, c.col_hops)):
             if hops and peers[kind]:
+                t0 = env.now
                 yield from hold(links[kind], nbytes / bw, f"{kind}_links", name, record)
                 busy[f"{kind}_links"] += nbytes / bw
                 yield env.timeout(hops * sys.link_latency_s)
+                parts["interconnect"] += env.now - t0
 
     def sequence(i):
+        scratch = dict.fromkeys(BOUND_PARTS, 0.0)
         for t in range(tokens_per_sequence):
             start = env.now
             record = t == middle
             for layer in range(cfg.layers):
                 for s in STAGES:
                     t0 = env.now
-                    yield from stage((layer, s), costs[s], record and i < TRACE_SEQUENCES)
+                    yield from stage((layer, s), costs[s], record and i < TRACE_SEQUENCES,
+                                     stage_parts[s] if record else scratch)
                     if record:
                         stage_s[s] += env.now - t0
             t0 = env.now
-            yield from stage("head", head, record and i < TRACE_SEQUENCES)
+            yield from stage("head", head, record and i < TRACE_SEQUENCES,
+                             stage_parts["head"] if record else scratch)
             if record:
                 stage_s["head"] += env.now - t0
             latencies[t].append(env.now - start)
@@ -320,4 +336,5 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
                           busy_s={k: v / env.now for k, v in busy.items()},
                           kv_resident=resident, stall_s=stall[0],
                           stage_s={k: v / inflight for k, v in stage_s.items()},
+                          stage_bound={s: max(p, key=p.get) for s, p in stage_parts.items()},
                           seconds=env.now)

@@ -39,8 +39,7 @@ def _phase(name, cfg, sys, report, seconds: float, tokens: int, context: int) ->
             ev.update(kv_buffer_read_bits=tokens * kv_bits * (1 + spilled),
                       kv_buffer_write_bits=tokens * kv_bits * spilled,
                       hbm_bits=tokens * kv_bits * spilled)
-        bound = "interconnect" if stage in ("hn_qkv", "hn_xo", "hn_down", "head") else (
-            "memory" if stage == "attention" and report.stall_s else "vector")
+        bound = report.stage_bound[stage]
         rows.append(OpRow(phase=name, layer=-1, op=stage, engine=engine.get(stage, "hn"),
                           bound=bound, time_s=seconds * share / total,
                           count=1 if stage == "head" else cfg.layers,

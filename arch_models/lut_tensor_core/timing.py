@@ -1,25 +1,8 @@
-"""Timing of the lut-tensor-core unit and the systems built from it."""
-from tokenfab.arch_models.common import tile_systems
-from tokenfab.arch_models.common.simulate import simulate as simulate_tiles
-from tokenfab.arch_models.common.system import check_system
-from tokenfab.arch_models.common.tile_timing import sequence_cycles
+"""Timing of the lut-tensor-core unit and the systems built from it: attention runs on the vector unit (the LUT units take low-bit weights only); on the a100 preset the units replace the tensor cores."""
+from tokenfab.arch_models.common.tile_systems import TileTiming
 
-SYSTEMS = ("asic", "a100")
-
-
-def unit_cycles(p, n_tiles: int) -> int:
-    """Cycles for ``n_tiles`` beats back to back (see ``TileSequencer``)."""
-    return sequence_cycles(n_tiles, p.cycles_per_tile)
-
-
-def system(p, name: str = "asic", node: int = 28):
-    check_system(name, dict.fromkeys(SYSTEMS))
-    if name == "asic":
-        return tile_systems.asic(p, node=node, attention_on="vector")
-    return tile_systems.a100(p, fp16_tensor_cores=False)
-
-
-def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
-             trace: bool = False):
-    return simulate_tiles("lut-tensor-core", p, system(p, system_name, node), request,
-                          progress=progress, trace=trace)
+_hooks = TileTiming("lut-tensor-core", attention_on="vector", fp16_tensor_cores=False)
+SYSTEMS = _hooks.SYSTEMS
+unit_cycles = _hooks.unit_cycles
+system = _hooks.system
+simulate = _hooks.simulate

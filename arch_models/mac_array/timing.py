@@ -1,25 +1,8 @@
-"""Timing of the mac-array unit and the systems built from it."""
-from tokenfab.arch_models.common import tile_systems
-from tokenfab.arch_models.common.simulate import simulate as simulate_tiles
-from tokenfab.arch_models.common.system import check_system
-from tokenfab.arch_models.common.tile_timing import sequence_cycles
+"""Timing of the mac-array unit and the systems built from it: attention runs on the MAC units; on the a100 preset A100's own FP16 tensor cores are the baseline."""
+from tokenfab.arch_models.common.tile_systems import TileTiming
 
-SYSTEMS = ("asic", "a100")
-
-
-def unit_cycles(p, n_tiles: int) -> int:
-    """Cycles for ``n_tiles`` beats back to back (see ``TileSequencer``)."""
-    return sequence_cycles(n_tiles, p.cycles_per_tile)
-
-
-def system(p, name: str = "asic", node: int = 28):
-    check_system(name, dict.fromkeys(SYSTEMS))
-    if name == "asic":
-        return tile_systems.asic(p, node=node, attention_on="matrix")
-    return tile_systems.a100(p, fp16_tensor_cores=True)
-
-
-def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
-             trace: bool = False):
-    return simulate_tiles("mac-array", p, system(p, system_name, node), request,
-                          progress=progress, trace=trace)
+_hooks = TileTiming("mac-array", attention_on="matrix", fp16_tensor_cores=True)
+SYSTEMS = _hooks.SYSTEMS
+unit_cycles = _hooks.unit_cycles
+system = _hooks.system
+simulate = _hooks.simulate
