@@ -18,12 +18,13 @@ from pathlib import Path
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import ToolError
+from tokenfab.results import Frameable
 
 ABC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
 
 
 @dataclasses.dataclass
-class RtlArea:
+class RtlArea(Frameable):
     design: str
     node: str
     cells: dict                 # generic gate -> count (flip-flops split into parts)

@@ -18,6 +18,7 @@ import math
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Frameable
 
 YIELD_MODELS = ("poisson", "murphy", "negative-binomial", "seeds")
 
@@ -59,7 +60,7 @@ def check_reticle(area_mm2: float, what: str = "die") -> None:
 
 
 @dataclasses.dataclass
-class DieCost:
+class DieCost(Frameable):
     area_mm2: float
     node: str
     d0_per_cm2: float

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Frameable
 
 OPS = ("int_add", "int_mult", "fp_add", "fp_mult")
 OFFCHIP = {"hbm": ("dram", "hbm_energy_per_bit"), "lpddr": ("dram", "lpddr_energy_per_bit"),
@@ -89,7 +90,7 @@ def offchip_energy_per_bit(kind: str) -> float:
 
 
 @dataclasses.dataclass
-class EnergyReport:
+class EnergyReport(Frameable):
     """Joules by category (``dynamic``) plus static energy, over ``seconds``."""
     dynamic: dict = dataclasses.field(default_factory=dict)
     static_j: float = 0.0

@@ -10,6 +10,7 @@ import dataclasses
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Frameable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,7 @@ def mask_set(node, price_usd: float | None = None, euv_weight: float | None = No
 
 
 @dataclasses.dataclass
-class NRE:
+class NRE(Frameable):
     """NRE by component in USD; ``+`` adds component-wise (two chips, two tape-outs)."""
     architecture: float = 0.0
     verification: float = 0.0

@@ -12,6 +12,7 @@ import dataclasses
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.results import Frameable
 
 _HOUR = 3600.0
 
@@ -27,7 +28,7 @@ def platform(name: str) -> dict:
 
 
 @dataclasses.dataclass
-class TCO:
+class TCO(Frameable):
     hardware_usd: float
     infrastructure_usd: float
     nre_usd: float

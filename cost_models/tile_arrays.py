@@ -13,7 +13,7 @@ import dataclasses
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import die, energy, nre, tco, tech
 from tokenfab.errors import UsageError
-from tokenfab.results import Price, Pricing
+from tokenfab.results import Frameable, Price, Pricing
 
 DEFAULT_MODEL = "llama-2-7b"
 
@@ -67,7 +67,7 @@ def pricing(p, run, unit_components) -> Pricing:
 
 
 @dataclasses.dataclass
-class CostResult:
+class CostResult(Frameable):
     design: str
     node: str
     system: str

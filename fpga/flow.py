@@ -16,6 +16,7 @@ from amaranth.back import verilog
 
 from tokenfab.hw.common.synth_wrap import ShiftWrap
 from tokenfab.errors import ToolError, UsageError
+from tokenfab.results import Frameable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +57,7 @@ def get_target(name: str) -> Target:
 
 
 @dataclasses.dataclass
-class FpgaResult:
+class FpgaResult(Frameable):
     design: str
     target: str
     params: dict

@@ -12,10 +12,11 @@ import numpy as np
 from tokenfab.rtl import export
 from tokenfab.sim import runner
 from tokenfab.params import check_int
+from tokenfab.results import Frameable
 
 
 @dataclasses.dataclass
-class VerifyResult:
+class VerifyResult(Frameable):
     design: str
     params: dict
     simulator: str

@@ -19,6 +19,16 @@ from pathlib import Path
 from tokenfab.errors import UsageError
 
 CATEGORIES = ("dram", "compute", "sram", "interconnect", "static")
+
+
+class Frameable:
+    """``to_frame()`` for every result class with a ``to_dict()``: one row, nested values
+    flattened with dots (``energy_by_category_j.dram``)."""
+
+    def to_frame(self):
+        import pandas as pd
+        return pd.json_normalize(self.to_dict(), sep=".")
+
 BOUNDS = ("compute", "memory", "interconnect", "vector", "host")
 
 
@@ -187,7 +197,7 @@ def _sum(rows, key) -> float:
     return math.fsum(getattr(r, key) for r in rows)
 
 
-class SimulationResult:
+class SimulationResult(Frameable):
     """A priced :class:`SystemRun`: every key of the CLI contract, and ``.breakdown``."""
 
     def __init__(self, run: SystemRun, pricing: Pricing):
@@ -283,11 +293,6 @@ class SimulationResult:
         """One row per operation and phase, as a pandas DataFrame."""
         import pandas as pd
         return pd.DataFrame(self.breakdown_rows())
-
-    def to_frame(self):
-        """The result as a one-row DataFrame (nested values flattened with dots)."""
-        import pandas as pd
-        return pd.json_normalize(self.to_dict(), sep=".")
 
     def write_breakdown(self, path, fmt: str) -> Path:
         path = Path(path)

@@ -22,7 +22,7 @@ import math
 
 import simpy
 
-from tokenfab.arch_models.workloads import fmt_bytes, kv_cache_bytes
+from tokenfab.arch_models.workloads import Attention, fmt_bytes, kv_cache_bytes
 from tokenfab.calibration import calibrated
 from tokenfab.errors import UsageError
 from tokenfab.results import OpRow, Phase, TraceEvent
@@ -133,16 +133,21 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
             yield work("dma", weight_bytes(sys, n, k) / sys.ddr_bytes_per_s, f"{op} L{layer}")
             yield loaded.put(1)
 
-    def attention():
-        """Seconds and DDR bytes of the attention of one layer."""
+    def attention(layer):
+        """Seconds, DDR bytes and MACs of the attention of one layer (a sliding-window
+        layer reads and attends to its window only)."""
         d = cfg.heads * cfg.head_dim
         kv = 2 * cfg.kv_heads * cfg.head_dim
+        window = cfg.window(layer)
         if prefill:
-            macs = 2 * tokens * (tokens + 1) / 2 * d
+            pairs = Attention("attention", layer, 1, 1, 1, tokens, tokens, 1, 1, 1,
+                              window=window).scores
+            macs = 2 * pairs * d
             write = tokens * kv * sys.kv_bytes
             return max(macs / (sys.attn_lanes * f), write / sys.ddr_bytes_per_s), write, macs
-        read = context * kv * sys.kv_bytes
-        macs = 2 * context * d
+        span = min(context, window) if window else context
+        read = span * kv * sys.kv_bytes
+        macs = 2 * span * d
         return (max(read / sys.ddr_bytes_per_s, macs / (sys.attn_lanes * f)),
                 read + kv * sys.kv_bytes, macs)
 
@@ -167,7 +172,7 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
                     dram_bytes=wbytes, events={"tlmm_lookups": cycles * sys.q * sys.t,
                                                "ddr_bytes": wbytes})
                 if op == "qkv":
-                    t, moved, macs = attention()
+                    t, moved, macs = attention(layer)
                     yield work("attention", t, f"attention L{layer}")
                     bound = "memory" if moved / sys.ddr_bytes_per_s >= t else "compute"
                     row(layer, "attention", "attention", t, bound, macs=macs,

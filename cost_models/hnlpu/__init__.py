@@ -17,7 +17,7 @@ from tokenfab.arch_models.hnlpu.system import WEIGHTS_PER_CHIP, chips_for
 from tokenfab.calibration import calibrated
 from tokenfab.cost_models import die, energy, nre, tco, tech
 from tokenfab.errors import UsageError
-from tokenfab.results import Price, Pricing
+from tokenfab.results import Frameable, Price, Pricing
 
 NODE = 5
 REFERENCE_MODEL = "gpt-oss-120b"
@@ -151,7 +151,7 @@ def recurring_per_chip(level: str, die_usd: float) -> dict:
 
 
 @dataclasses.dataclass
-class HnlpuCost:
+class HnlpuCost(Frameable):
     """Cost of one HNLPU (all its chips) for a model; ranges are (low, high)."""
     design: str
     model: str

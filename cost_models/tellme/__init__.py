@@ -25,7 +25,7 @@ import numpy as np
 from tokenfab.calibration import calibrated
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
-from tokenfab.results import Price, Pricing
+from tokenfab.results import Frameable, Price, Pricing
 
 
 def _tree_luts(p) -> int:
@@ -168,7 +168,7 @@ def engine_resources(sys, cfg) -> dict:
 
 
 @dataclasses.dataclass
-class TellmeCost:
+class TellmeCost(Frameable):
     design: str
     model: str
     node: str
