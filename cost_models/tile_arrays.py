@@ -30,7 +30,7 @@ def pricing(p, run, unit_components) -> Pricing:
     spec = run.spec
     node = spec.node_nm
     fp_flop = _fp16_flop_j(node)
-    fp16_tc = spec.weight_bits == 16
+    fp16_tc = spec.fp16_tensor_cores
     if fp16_tc:
         fp16_mac = cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp32_add", node)
         step = fp16_mac * spec.tile_macs

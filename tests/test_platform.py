@@ -138,6 +138,7 @@ SCHEMA = {"design", "params", "model", "system", "batch", "prompt", "gen", "ttft
 RUNS = {
     "lut-tensor-core": dict(model="llama-2-7b", batch=2, prompt=64, gen=5),
     "mac-array": dict(model="llama-2-7b", batch=1, prompt=32, gen=3),
+    "systolic-array": dict(model="llama-2-7b", batch=3, prompt=40, gen=3),
     "hnlpu": dict(model="gpt-oss-120b", batch=16, prompt=128, gen=4),
     "tellme": dict(model="bitnet-b1.58-large", batch=1, prompt=32, gen=8),
 }
@@ -184,7 +185,7 @@ def test_breakdown_sums_equal_the_totals(result):
 
 def test_tile_breakdown_has_one_row_per_layer_and_operation(result):
     name, r = result
-    if name not in ("lut-tensor-core", "mac-array"):
+    if name not in ("lut-tensor-core", "mac-array", "systolic-array"):
         pytest.skip("tile designs list every layer")
     b = r.breakdown
     cfg = load_model("llama-2-7b")
@@ -321,7 +322,7 @@ def test_every_calibration_is_listed_once(capsys):
 def test_results_name_the_calibrations_they_used(result):
     name, r = result
     used = {c["name"] for c in r.to_dict()["calibrations"]}
-    expected = {"lut-tensor-core": set(), "mac-array": set(),
+    expected = {"lut-tensor-core": set(), "mac-array": set(), "systolic-array": set(),
                 "hnlpu": {"hnlpu_link_efficiency", "hnlpu_weights_per_chip",
                           "hnlpu_logic_static_w_per_m2"},
                 "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w"}}

@@ -24,6 +24,14 @@ PARAM_SETS = {
         dict(m=3, n=5, k=3, weight_bits=6, act_bits=16),
         dict(m=1, n=4, k=6, weight_bits=4, acc_bits=14),
     ],
+    "systolic-array": [
+        dict(),                                                   # 16 x 16 OS, int8
+        dict(rows=4, cols=3, dataflow="ws"),
+        dict(rows=3, cols=5, dataflow="is", dtype="int4", acc_bits=12),   # wraps
+        dict(rows=1, cols=1, acc_bits=10),                        # one PE: no skew at all
+        dict(rows=5, cols=2, dtype="int16"),
+        dict(rows=2, cols=6, dataflow="ws", acc_bits=12),
+    ],
     "hnlpu": [
         dict(),                                                   # 64 x 16 FP4, neuron
         dict(style="cell"),

@@ -58,6 +58,14 @@ class Design:
                                          progress=progress, trace=trace, **kw)
         return SimulationResult(run, self.entry.cost.pricing(self.params, run))
 
+    def gemm(self, M: int, K: int, N: int) -> dict:
+        """Cycles of ``A[M, K] @ B[K, N]`` on one unit or array of this design: ``cycles``
+        (SCALE-Sim's convention for systolic arrays), ``rtl_cycles`` (the RTL's
+        schedule), ``utilization``, ``mapping_efficiency``, ``folds``."""
+        out = self.entry.timing.gemm(self.params, M, K, N)
+        return {"design": self.name, "params": self.params.to_dict(), "shape": [M, K, N],
+                **out}
+
     def fpga(self, target: str = "ecp5-25k", dsp: bool = True, place: bool = True,
              work_dir="build/fpga", progress=None):
         from tokenfab.fpga import flow

@@ -151,6 +151,16 @@ def _breakdown_table(df) -> str:
     return df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 
+def cmd_gemm(args):
+    parts = args.shape.split(",")
+    try:
+        M, K, N = (int(x) for x in parts)
+    except ValueError:
+        raise UsageError(f"shape must be three integers M,K,N, not {args.shape!r}") from None
+    d = _design(args)
+    _emit(args, d.gemm(M, K, N))
+
+
 def cmd_fpga(args):
     d = _design(args)
     r = d.fpga(target=args.target, dsp=not args.no_dsp, progress=_progress(not args.json))
@@ -223,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="allow a context past the model's max_position_embeddings")
     sp.add_argument("--allow-spill", action="store_true",
                     help="model weights that do not fit off-chip memory as host traffic")
+    sp = add("gemm", cmd_gemm, "cycles of one GEMM A[M,K] x B[K,N] on one unit or array")
+    sp.add_argument("--shape", required=True, metavar="M,K,N",
+                    help="A is M x K (M tokens), B is K x N")
     sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     sp.add_argument("--target", default="ecp5-25k",
                     help="ice40-up5k, ecp5-25k, ecp5-85k (place and route), kv260 (Yosys "

@@ -66,6 +66,13 @@ DESIGNS: dict[str, DesignEntry] = {
             paper="baseline of every paper here (LUT Tensor Core's MAC tensor core)",
             package="mac_array", top_name="mac_array"),
         DesignEntry(
+            name="systolic-array",
+            title="Systolic array: output-, weight- or input-stationary MAC array "
+                  "(SCALE-Sim's cycles)",
+            paper="baseline; cycle model of SCALE-Sim (Samajdar et al., ISPASS 2020; "
+                  "SCALE-Sim v3, 2025)",
+            package="systolic_array", top_name="systolic_array"),
+        DesignEntry(
             name="hnlpu",
             title="HNLPU: hardwired-neuron GEMV with weights fixed in metal",
             paper="Liu et al., Hardwired-Neurons Language Processing Units, ASPLOS 2026 "

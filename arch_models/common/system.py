@@ -64,6 +64,10 @@ class SystemSpec:
     node_nm: int = 28
     calibrations: tuple = ()           # Calibration objects this preset uses
     assumptions: tuple = ()
+    # cycles of one GEMM [m, k] x [k, n] on the whole engine, for engines whose GEMM time
+    # is not tiles x cycles per tile (a systolic array's folds); None: the tile formula
+    gemm_cycles: object = None
+    fp16_tensor_cores: bool = False    # the units are A100's own FP16 tensor cores
 
     @property
     def tile_macs(self) -> int:
@@ -96,9 +100,14 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
     ev = Counter()
     if isinstance(op, Linear):
         m, n, k = spec.tile
-        tiles = gemm_tiles(op.m, op.n, op.k, m, n, k) * op.count
-        per_unit = math.ceil(tiles / spec.units)
-        cycles = sequence_cycles(per_unit, spec.cycles_per_tile) / spec.matrix_efficiency
+        if spec.gemm_cycles is not None:
+            busy = spec.gemm_cycles(op.m, op.k, op.n * op.count)
+            tiles = busy * spec.units / spec.cycles_per_tile       # every unit steps
+            cycles = busy / spec.matrix_efficiency
+        else:
+            tiles = gemm_tiles(op.m, op.n, op.k, m, n, k) * op.count
+            per_unit = math.ceil(tiles / spec.units)
+            cycles = sequence_cycles(per_unit, spec.cycles_per_tile) / spec.matrix_efficiency
         weights = op.weight_elems * spec.weight_bits / 8
         acts = (op.m * op.k + op.m * op.n) * op.count * spec.act_bytes
         spills = spec.activations_in_dram or acts > spec.buffer_bytes
@@ -110,7 +119,14 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
     if isinstance(op, Attention):
         softmax_flops = 5 * op.scores
         ev.update(attention_macs=op.macs, vector_flops=softmax_flops)
-        if spec.attention_on == "matrix":
+        if spec.attention_on == "matrix" and spec.gemm_cycles is not None:
+            # QK^T and PV of every sequence and head as GEMMs on the engine (no causal
+            # skipping: the folds cover the whole score block)
+            g = spec.gemm_cycles
+            cycles = op.batch * op.heads * (g(op.q_len, op.qk_dim, op.kv_span)
+                                            + g(op.q_len, op.kv_span, op.v_dim))
+            cycles /= spec.matrix_efficiency
+        elif spec.attention_on == "matrix":
             cycles = op.macs / (spec.units * spec.tile_macs) / spec.matrix_efficiency
         else:
             cycles = 2 * op.macs / spec.vector_flops_per_cycle / spec.vector_efficiency

@@ -7,7 +7,7 @@ Times, bytes and capacities only; ``tokenfab.cost_models.tile_arrays`` prices th
 from __future__ import annotations
 
 from tokenfab.arch_models.common.system import Memory, SystemSpec, check_system
-from tokenfab.arch_models.common.tile_timing import sequence_cycles
+from tokenfab.arch_models.common.tile_timing import sequence_cycles, tile_gemm
 from tokenfab.calibration import calibrated, get
 
 # A100 SXM4 40 GB (NVIDIA datasheet via costdata.md 5.1, [S]); the paper normalizes its
@@ -88,7 +88,7 @@ def a100(p, *, fp16_tensor_cores: bool, node: int = 7) -> SystemSpec:
                          f"(x{p.array_scale}) of {m}x{n}x{k}, 1.41 GHz, 1.555 TB/s HBM2; "
                          "FP16 weights and activations"),
             tile=A100_FP16_TC_TILE, cycles_per_tile=1, weight_bits=16,
-            attention_on="matrix",
+            attention_on="matrix", fp16_tensor_cores=True,
             assumptions=("weights, activations and KV cache FP16 (the model's weights "
                          "converted to FP16 whatever their trained format)",) + switches,
             **common)
@@ -121,6 +121,11 @@ class TileTiming:
     def unit_cycles(p, n_tiles: int) -> int:
         """Cycles for ``n_tiles`` beats back to back (see ``TileSequencer``)."""
         return sequence_cycles(n_tiles, p.cycles_per_tile)
+
+    @staticmethod
+    def gemm(p, M: int, K: int, N: int) -> dict:
+        """One unit's cycles for ``A[M, K] @ B[K, N]`` (see ``tile_gemm``)."""
+        return tile_gemm(M, K, N, (p.m, p.n, p.k), p.cycles_per_tile)
 
     def system(self, p, name: str = "asic", node: int = 28) -> SystemSpec:
         check_system(name, dict.fromkeys(self.SYSTEMS))

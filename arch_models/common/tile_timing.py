@@ -47,3 +47,19 @@ def simulate_sequence(lasts: list[bool], cycles_per_tile: int) -> int:
         env.process(beat(is_last))
     env.run()
     return max(handovers) if handovers else 0
+
+
+def tile_gemm(M: int, K: int, N: int, tile: tuple[int, int, int], cycles_per_tile: int) -> dict:
+    """``A[M, K] @ B[K, N]`` on one unit of ``tile`` = (m, n, k): every output tile's K
+    chunks back to back (zero-padded), the unit's own cycles (``sequence_cycles``)."""
+    from tokenfab.errors import UsageError
+    for name, v in (("M", M), ("K", K), ("N", N)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise UsageError(f"GEMM dimension {name} must be a positive integer, not {v!r}")
+    m, n, k = tile
+    tiles = gemm_tiles(M, N, K, m, n, k)
+    cycles = sequence_cycles(tiles, cycles_per_tile)
+    return {"cycles": cycles, "rtl_cycles": cycles,
+            "folds": math.ceil(M / m) * math.ceil(N / n),
+            "utilization": M * N * K / (cycles * m * n * k / cycles_per_tile),
+            "mapping_efficiency": M * N * K / (tiles * m * n * k)}

@@ -15,6 +15,16 @@ def unit_cycles(p, n_vectors: int) -> int:
     return sequence_cycles(n_vectors, p.cycles_per_tile)
 
 
+def gemm(p, M: int, K: int, N: int) -> dict:
+    """``M`` vectors through the unit's own hardwired ``rows x cols`` matrix: the weights
+    are fixed in metal, so K and N must be the unit's."""
+    if (K, N) != (p.rows, p.cols):
+        raise UsageError(f"the HNLPU unit's weights are hardwired as {p.rows}x{p.cols}: "
+                         f"gemm takes K={p.rows} and N={p.cols}, not K={K} and N={N}")
+    from tokenfab.arch_models.common.tile_timing import tile_gemm
+    return tile_gemm(M, K, N, (1, p.cols, p.rows), p.cycles_per_tile)
+
+
 def system(p, name: str = "hnlpu", node: int = 5):
     from tokenfab.arch_models.hnlpu.system import HnlpuSystem
     check_system(name, dict.fromkeys(SYSTEMS))

@@ -4,5 +4,6 @@ from tokenfab.arch_models.common.tile_systems import TileTiming
 _hooks = TileTiming("lut-tensor-core", attention_on="vector", fp16_tensor_cores=False)
 SYSTEMS = _hooks.SYSTEMS
 unit_cycles = _hooks.unit_cycles
+gemm = _hooks.gemm
 system = _hooks.system
 simulate = _hooks.simulate

@@ -15,6 +15,15 @@ def unit_cycles(p, n_beats: int) -> int:
     return sequence_cycles(n_beats, p.cycles_per_tile)
 
 
+def gemm(p, M: int, K: int, N: int) -> dict:
+    """``A[M, K] @ B[K, N]`` on one TLMM engine: per token, ``t * g`` activations by ``q``
+    output indices per cycle (the TLMM's beat)."""
+    if p.unit != "tlmm":
+        raise UsageError("gemm runs on the TLMM engine (unit=tlmm), not the RMS-MAX unit")
+    from tokenfab.arch_models.common.tile_timing import tile_gemm
+    return tile_gemm(M, K, N, (1, p.q, p.t * p.g), p.cycles_per_tile)
+
+
 def system(p, name: str = "kv260", node: int | None = None):
     from tokenfab.arch_models.tellme.system import Kv260System
     check_system(name, dict.fromkeys(SYSTEMS))

@@ -1,0 +1,166 @@
+"""Timing of the systolic array: SCALE-Sim's cycle count, the RTL's, and the systems.
+
+SCALE-Sim 3 (compute report, CALC bandwidth mode) runs the folds of a GEMM one after
+another; a fold maps a block of the GEMM onto the R x C array and streams the rest:
+
+========  ===============  ===============  =========  ===========================
+dataflow  array rows hold  array cols hold  streamed   cycles per fold
+========  ===============  ===============  =========  ===========================
+os        M (A rows)       N (B columns)    K          K + R + C - 2
+ws        K                N                M          M + 2R + C - 2 (R to load B)
+is        K                M                N          N + 2R + C - 2 (R to load A)
+========  ===============  ===============  =========  ===========================
+
+and reports ``total_cycles = folds x cycles_per_fold - 1`` (the index of the last
+cycle). Mapping efficiency and compute utilisation are the per-fold averages SCALE-Sim
+prints; ``utilization`` is MACs / (cycles x R x C).
+
+The RTL (``tokenfab.hw.systolic_array``) runs the same schedule: after a fold's last beat
+its input is held off for R + C - 2 cycles, so a fold of ``n`` beats occupies
+``n + R + C - 2`` cycles, exactly SCALE-Sim's fold. Counted from the first input
+handshake to the last output handshake it adds a fixed tail: the R result rows of the
+last output-stationary fold leave one per cycle after a two-cycle hand-over
+(``+ R + 1``), and the last weight- or input-stationary row leaves through the deskew
+and output registers (``+ 2``). So for a GEMM, ``rtl_cycles = cycles + R + 2`` (os) or
+``cycles + 3`` (ws, is); the tests check both against SCALE-Sim's own output and the
+cocotb measurement.
+"""
+from __future__ import annotations
+
+import math
+
+from tokenfab.errors import UsageError
+
+SYSTEMS = ("asic",)
+
+
+def fold_dims(dataflow: str, M: int, K: int, N: int) -> tuple[int, int, int]:
+    """(dimension on the array rows, on the array columns, streamed length)."""
+    if dataflow == "os":
+        return M, N, K
+    if dataflow == "ws":
+        return K, N, M
+    return K, M, N
+
+
+def fold_cycles(dataflow: str, R: int, C: int, streamed: int) -> int:
+    """SCALE-Sim's cycles per fold (fill, stream, drain)."""
+    if dataflow == "os":
+        return streamed + R + C - 2
+    return streamed + 2 * R + C - 2
+
+
+def check_shape(M, K, N) -> None:
+    for name, v in (("M", M), ("K", K), ("N", N)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise UsageError(f"GEMM dimension {name} must be a positive integer, not {v!r}")
+
+
+def scalesim(R: int, C: int, dataflow: str, M: int, K: int, N: int) -> dict:
+    """What SCALE-Sim 3 reports for ``A[M, K] @ B[K, N]`` on an R x C array."""
+    check_shape(M, K, N)
+    rows, cols, t = fold_dims(dataflow, M, K, N)
+    rf, cf = math.ceil(rows / R), math.ceil(cols / C)
+    folds = rf * cf
+    per = fold_cycles(dataflow, R, C, t)
+    cycles = folds * per - 1
+    # SCALE-Sim's per-fold compute utilisation divides by the demand matrix's extent:
+    # the fold itself for os, one more skew of C - 1 for ws and is.
+    util_den = per if dataflow == "os" else per + C - 1
+    return {
+        "cycles": cycles,
+        "folds": folds,
+        "cycles_per_fold": per,
+        "mapping_efficiency": rows * cols / (R * C * folds),
+        "compute_utilization": rows * cols * t / (R * C * util_den * folds),
+        # SCALE-Sim's overall utilisation divides by its total_cycles (0 for a single
+        # MAC on a single PE, where it would divide by zero: one cycle is used instead)
+        "utilization": M * N * K / (max(cycles, 1) * R * C),
+    }
+
+
+def rtl_tail(p) -> int:
+    """Cycles the RTL adds after the last fold's SCALE-Sim span (see the module doc)."""
+    return p.rows + 1 if p.dataflow == "os" else 2
+
+
+def rtl_fold_cycles(p, beats_per_fold: list[int]) -> int:
+    """First input handshake to last output handshake for folds of the given beat counts
+    (a weight- or input-stationary fold counts its R load beats)."""
+    if not beats_per_fold:
+        return 0
+    span = p.rows + p.cols - 2
+    return sum(n + span for n in beats_per_fold) + rtl_tail(p)
+
+
+def beats_cycles(p, beats) -> int:
+    """The RTL's cycles for a beat sequence (folds end at a ``last`` beat)."""
+    folds, n = [], 0
+    for b in beats:
+        n += 1
+        if b["last"] and not b["load"]:
+            folds.append(n)
+            n = 0
+    return rtl_fold_cycles(p, folds)
+
+
+def gemm(p, M: int, K: int, N: int) -> dict:
+    """SCALE-Sim's figures for one array and the RTL's cycles for the same GEMM."""
+    r = scalesim(p.rows, p.cols, p.dataflow, M, K, N)
+    r["rtl_cycles"] = r["cycles"] + 1 + rtl_tail(p)
+    return r
+
+
+def unit_cycles(p, n_beats: int) -> int:
+    """Cycles of ``n_beats`` beats forming one fold."""
+    return rtl_fold_cycles(p, [n_beats])
+
+
+# ---------------------------------------------------------------- systems
+OPERAND_BYTES = {"int4": 0.5, "int8": 1.0, "int16": 2.0, "fp16": 2.0}
+
+
+def engine_gemm_cycles(p, arrays: int):
+    """Cycles of ``[m, k] x [k, n]`` on ``arrays`` arrays side by side, each taking an
+    equal share of the output columns and running SCALE-Sim's schedule (its
+    ``total_cycles`` + 1: the count of cycles, not the index of the last)."""
+    def cycles(m: int, k: int, n: int) -> int:
+        share = math.ceil(n / arrays)
+        return scalesim(p.rows, p.cols, p.dataflow, m, k, share)["cycles"] + 1
+    return cycles
+
+
+def system(p, name: str = "asic", node: int = 28):
+    from tokenfab.arch_models.common.system import SystemSpec, check_system
+    from tokenfab.arch_models.common.tile_systems import (ASIC_BUFFER_BYTES, ASIC_LPDDR,
+                                                          PCIE4_X16_BYTES_PER_S)
+    check_system(name, dict.fromkeys(SYSTEMS))
+    arrays = 16 * p.array_scale
+    nbytes = OPERAND_BYTES[p.dtype]
+    mem = ASIC_LPDDR
+    return SystemSpec(
+        name="asic",
+        description=(f"{arrays} {p.rows}x{p.cols} {p.dataflow.upper()} systolic arrays "
+                     f"({p.dtype}) at 1 GHz, {node} nm, {mem.bytes_per_s / 1e9:.0f} GB/s "
+                     "LPDDR5X, 1024 FLOP/cycle vector unit, attention on the arrays"),
+        clock_hz=1e9, units=arrays, tile=(p.rows, p.cols, 1), cycles_per_tile=1,
+        weight_bits=8 * nbytes, act_bytes=nbytes, kv_bytes=nbytes, memory=mem,
+        buffer_bytes=ASIC_BUFFER_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
+        vector_flops_per_cycle=1024, attention_on="matrix", node_nm=node,
+        gemm_cycles=engine_gemm_cycles(p, arrays),
+        assumptions=(f"weights, activations and KV cache {p.dtype} (the model's weights "
+                     f"converted to {p.dtype})",
+                     "GEMMs run fold by fold on SCALE-Sim's schedule (no overlap of one "
+                     "fold's drain with the next fold's fill); each array takes an equal "
+                     "share of the output columns",
+                     "attention's QK^T and PV run as GEMMs on the arrays, the whole score "
+                     "block (no causal skipping)",
+                     f"{ASIC_BUFFER_BYTES // 2**20} MiB on-chip activation buffer; larger "
+                     "live activations stream through DRAM"))
+
+
+def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
+             trace: bool = False):
+    from tokenfab.arch_models.common.simulate import simulate as simulate_system
+    return simulate_system("systolic-array", p, system(p, system_name, node), request,
+                           progress=progress, trace=trace)

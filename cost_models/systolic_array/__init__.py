@@ -1,0 +1,40 @@
+"""Cost hooks of the systolic array: the whole array's components, counted from
+``Params``, and the energy prices of the systems built from it.
+
+Per PE: the multiplier (an ``b x b`` array multiplier for integers; for FP16 an FMA of
+LLMCompass's 25,300 transistors as NAND2 gate equivalents, 4 transistors each), the
+accumulator adder, and the registers the dataflow keeps: the operand passed right with its
+three flags, then for ``os`` the operand passed down, the accumulator and its shadow copy;
+for ``ws`` / ``is`` the stationary operand and the partial sum passed down. Edge skew and
+deskew registers are counted too. Every PE switches every step (one step = one array
+cycle).
+"""
+from collections import Counter
+
+from tokenfab.cost_models import tech, tile_arrays
+from tokenfab.cost_models.components import Components, adder, array_multiplier, register
+
+
+def _multiplier(p) -> Counter:
+    if p.dtype == "fp16":
+        return Counter(nand2=round(tech.value("fpu_transistors", "fp16_fma") / 4))
+    b = p.operand_bits
+    return array_multiplier(b, b)
+
+
+def unit_components(p) -> Components:
+    R, C, b, acc = p.rows, p.cols, p.operand_bits, p.acc_bits
+    pe = _multiplier(p) + adder(acc) + register(b + 3)
+    if p.dataflow == "os":
+        pe += register(b) + register(acc) + register(acc)
+        skew = register((b + 3) * R * (R - 1) // 2 + b * C * (C - 1) // 2)
+    else:
+        pe += register(b) + register(acc)
+        skew = register((b + 3) * R * (R - 1) // 2 + acc * C * (C - 1) // 2)
+    per_step = Counter({g: n * R * C for g, n in pe.items()}) + skew
+    return Components(per_step, Counter(), 1)
+
+
+def pricing(p, run):
+    """Joules per event of the system ``run`` ran on (see ``tile_arrays.pricing``)."""
+    return tile_arrays.pricing(p, run, unit_components)

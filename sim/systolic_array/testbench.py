@@ -1,0 +1,58 @@
+"""Verification hooks of the systolic array (the cocotb bench is ``tokenfab.sim.stream_tb``):
+named corner-case folds, then random GEMMs mapped fold by fold."""
+from __future__ import annotations
+
+import numpy as np
+
+from tokenfab.arch_models.systolic_array import golden
+from tokenfab.hw.common.packing import pack
+from tokenfab.hw.systolic_array import top
+
+
+class SystolicTestbench:
+
+    def cases(self, p, n_beats, rng):
+        lo, hi = p.operand_range
+        R, C = p.rows, p.cols
+
+        def case(name, A, B):
+            return name, golden.gemm_beats(p, np.asarray(A), np.asarray(B))
+
+        k = max(R, C) + 3
+        cases = [
+            # every product at its largest, the same sign everywhere: the worst-case sums
+            case("min_times_min", np.full((R, k), lo), np.full((k, C), lo)),
+            case("min_times_max", np.full((R, k), lo), np.full((k, C), hi)),
+            case("zeros", np.zeros((R, k)), rng.integers(lo, hi + 1, (k, C))),
+            case("one_step_folds", rng.integers(lo, hi + 1, (2 * R + 1, 1)),
+                 rng.integers(lo, hi + 1, (1, 2 * C + 1))),
+            case("identity", np.eye(R, k, dtype=np.int64) * hi,
+                 rng.integers(lo, hi + 1, (k, C))),
+            case("single_row", rng.integers(lo, hi + 1, (1, 2 * R + 1)),
+                 rng.integers(lo, hi + 1, (2 * R + 1, C + 1))),
+            # long sums of extreme products: with narrow accumulators they wrap
+            case("accumulate_to_wrap", np.full((R, 64), lo), np.full((64, C), lo)),
+        ]
+        total = sum(len(b) for _, b in cases)
+        i = 0
+        while total < n_beats:
+            M, K, N = (int(x) for x in rng.integers(1, [2 * R + 2, 2 * max(R, C) + 2,
+                                                        2 * C + 2]))
+            name, beats = case(f"random_{i}_{M}x{K}x{N}", rng.integers(lo, hi + 1, (M, K)),
+                               rng.integers(lo, hi + 1, (K, N)))
+            cases.append((name, beats))
+            total += len(beats)
+            i += 1
+        return cases
+
+    def expected(self, p, beats):
+        return golden.expected(p, beats)
+
+    def pack_in(self, p, beat) -> int:
+        return pack(top.in_layout(p), beat)
+
+    def pack_out(self, p, out) -> int:
+        return pack(top.out_layout(p), np.asarray(out).tolist())
+
+
+TESTBENCH = SystolicTestbench()
