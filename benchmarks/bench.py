@@ -4,7 +4,10 @@
     and what the per-operation breakdown and the trace add to a default `simulate`;
 (b) cocotb + Verilator simulated cycles per second on every design's default unit (and small tiles);
 (c) Verilog generation of the default LTC tile;
-(d) the HNLPU and TeLLMe system models on their paper workloads.
+(d) the HNLPU and TeLLMe system models on their paper workloads;
+(e) the systolic array's SCALE-Sim cycles for a llama-2-7b decode layer and a 512-token
+    prefill layer on 128 x 128 (model time and peak Python memory; SCALE-Sim itself is run
+    by hand, see BENCHMARKS.md).
 """
 import json
 import platform
@@ -22,6 +25,7 @@ COCOTB_RUNS = (   # label, design, parameters, vectors
     ("mac-array M2 N4 K4", "mac-array", {"n": 4}, 20000),
     ("hnlpu default (64x16 FP4 neuron)", "hnlpu", {}, 5000),
     ("tellme default TLMM (G3 T28 Q5)", "tellme", {}, 5000),
+    ("systolic-array default (16x16 OS int8)", "systolic-array", {}, 5000),
 )
 
 
@@ -32,6 +36,27 @@ def best(fn, repeat=3):
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
+
+
+LLAMA_LAYER = {"q": (4096, 4096), "k": (4096, 4096), "v": (4096, 4096), "o": (4096, 4096),
+               "gate": (4096, 11008), "up": (4096, 11008), "down": (11008, 4096)}   # K, N
+
+
+def systolic_layer(tokens: int, dataflow: str) -> dict:
+    """One llama-2-7b layer's linear GEMMs on a 128 x 128 array: cycles, best-of-3 wall
+    time, peak traced memory."""
+    import tracemalloc
+    from tokenfab.arch_models.systolic_array import timing
+    from tokenfab.hw.systolic_array.params import Params
+    p = Params(rows=128, cols=128, dataflow=dataflow)
+
+    def run():
+        return sum(timing.gemm(p, tokens, k, n)["cycles"] for k, n in LLAMA_LAYER.values())
+    tracemalloc.start()
+    cycles = run()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return {"cycles": cycles, "wall_s": best(run, repeat=3), "peak_bytes": peak}
 
 
 def main():
@@ -57,6 +82,9 @@ def main():
     t = tokenfab.design("tellme")
     res["tellme_simulate_bitnet_64_128_s"] = best(
         lambda: t.simulate(model="bitnet-b1.58-large", prompt=64, gen=128), repeat=3)
+    for tokens, label in ((1, "decode"), (512, "prefill512")):
+        for df in ("os", "ws"):
+            res[f"systolic_128x128_{label}_{df}"] = systolic_layer(tokens, df)
     # cocotb + Verilator simulated cycles per second: build once, then time a long run.
     for label, name, params, vectors in COCOTB_RUNS:
         dd = tokenfab.design(name, **params)
