@@ -73,9 +73,6 @@ class SystolicArray(wiring.Component):
     def __init__(self, params: Params):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a systolic_array Params, not {params!r}")
-        if params.dtype == "fp16":
-            raise UsageError("dtype 'fp16' is modelled in the timing and cost levels only; "
-                             "the systolic-array RTL takes int4, int8 or int16")
         self.params = params
         super().__init__({"i_stream": In(stream.Signature(in_layout(params))),
                           "o_stream": Out(stream.Signature(out_layout(params)))})
@@ -204,4 +201,7 @@ class SystolicArray(wiring.Component):
 
 
 def top(params: Params) -> SystolicArray:
+    if params.dtype == "fp16":
+        raise UsageError("dtype 'fp16' is modelled in the timing and cost levels only; "
+                         "the systolic-array RTL takes int4, int8 or int16")
     return SystolicArray(params)
