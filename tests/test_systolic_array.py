@@ -153,3 +153,25 @@ def test_fpga_flow_takes_the_array(build_dir):
     r = tokenfab.design("systolic-array", rows=4, cols=4).fpga(
         target="ecp5-25k", work_dir=build_dir / "fpga")
     assert r.dsps == 16 and r.luts > 500 and r.fmax_mhz > 20
+
+
+# ---------------------------------------------------------------- the MixPE paper's baselines
+@pytest.mark.parametrize("model", ["opt-6.7b", "llama-2-13b"])
+def test_mixpe_paper_int8_over_fp16_is_predicted(model):
+    """PREDICTED (nothing fitted): the authors' simulator gives INT8 0.86 of FP16 time on
+    both models (mixpe_res.csv); our fold model on their arrays (32x32 INT8, 32x28 FP16,
+    500 MHz, 1,024 bits/cycle) gives 0.859 and 0.866. Tolerance 5% (the issue's goal is
+    20%)."""
+    t = {dt: tokenfab.design("systolic-array", dtype=dt).simulate(
+        model=model, batch=64, prompt=1, gen=0, system="mixpe-paper").ttft_s
+        for dt in ("int8", "fp16")}
+    assert t["int8"] / t["fp16"] == pytest.approx(0.86, rel=0.05)
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    (dict(dtype="int4"), "int8 and fp16 baselines"),
+    (dict(rows=64, cols=64), "fixes the int8 array at 32x32"),
+])
+def test_mixpe_paper_preset_is_the_authors_configuration(kw, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        tokenfab.design("systolic-array", **kw).simulate(system="mixpe-paper", gen=0)

@@ -31,7 +31,15 @@ import math
 
 from tokenfab.errors import UsageError
 
-SYSTEMS = ("asic",)
+SYSTEMS = ("asic", "mixpe-paper")
+
+# The MixPE authors' simulator (yuzhang712/mixpe_simulator, conf_*.ini; sail_mixpe.md B.2,
+# [R]): 500 MHz, one array, WBUF/IBUF/OBUF 128/256/128 KiB, 1,024 bits per cycle off chip;
+# the INT8 baseline is 32 x 32 (conf_int.ini), the FP16 baseline 32 x 28 (conf_float.ini).
+MIXPE_PAPER_CLOCK_HZ = 500e6
+MIXPE_PAPER_OFFCHIP_BITS_PER_CYCLE = 1024
+MIXPE_PAPER_SRAM_BYTES = (128 + 256 + 128) * 1024
+MIXPE_PAPER_ARRAYS = {"int8": (32, 32), "fp16": (32, 28)}
 
 
 def fold_dims(dataflow: str, M: int, K: int, N: int) -> tuple[int, int, int]:
@@ -130,11 +138,48 @@ def engine_gemm_cycles(p, arrays: int):
     return cycles
 
 
+def mixpe_paper(p, node: int = 28):
+    """The authors' simulator configuration for the INT8 and FP16 baselines."""
+    from tokenfab.arch_models.common.system import Memory, SystemSpec
+    from tokenfab.arch_models.common.tile_systems import PCIE4_X16_BYTES_PER_S
+    if p.dtype not in MIXPE_PAPER_ARRAYS:
+        raise UsageError(f"the mixpe-paper preset has int8 and fp16 baselines, not "
+                         f"dtype {p.dtype!r}")
+    rows, cols = MIXPE_PAPER_ARRAYS[p.dtype]
+    if (p.rows, p.cols) not in ((16, 16), (rows, cols)):
+        raise UsageError(f"the mixpe-paper preset fixes the {p.dtype} array at "
+                         f"{rows}x{cols} (the authors' configuration), not "
+                         f"{p.rows}x{p.cols}; leave rows and cols at their defaults")
+    q = p.replace(rows=rows, cols=cols)
+    nbytes = OPERAND_BYTES[p.dtype]
+    bw = MIXPE_PAPER_OFFCHIP_BITS_PER_CYCLE / 8 * MIXPE_PAPER_CLOCK_HZ
+    # The simulator states no DRAM capacity; 32 GB holds OPT-6.7B and Llama-2-13B in FP16.
+    mem = Memory("DRAM behind a 1,024-bit interface (capacity: assumption)", 32e9, bw)
+    return SystemSpec(
+        name="mixpe-paper",
+        description=(f"MixPE authors' simulator: one {rows}x{cols} {q.dataflow.upper()} "
+                     f"{p.dtype} array at 500 MHz, {node} nm, 1,024 bits/cycle off chip "
+                     f"({bw / 1e9:.0f} GB/s), 512 KiB of SRAM buffers"),
+        clock_hz=MIXPE_PAPER_CLOCK_HZ, units=1, tile=(rows, cols, 1), cycles_per_tile=1,
+        weight_bits=8 * nbytes, act_bytes=nbytes, kv_bytes=nbytes, memory=mem,
+        buffer_bytes=MIXPE_PAPER_SRAM_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
+        vector_flops_per_cycle=2 * rows * cols, attention_on="matrix", node_nm=node,
+        gemm_cycles=engine_gemm_cycles(q, 1),
+        assumptions=(f"the authors' {p.dtype} baseline: a {rows}x{cols} array "
+                     f"({'conf_int.ini' if p.dtype == 'int8' else 'conf_float.ini'})",
+                     "GEMMs run fold by fold on SCALE-Sim's schedule, batch x tokens as M",
+                     "element-wise work on a vector unit of 2 x R x C FLOP per cycle "
+                     "(assumption: the simulator models the linear layers only)",
+                     "DRAM capacity 32 GB (assumption; the simulator states none)"))
+
+
 def system(p, name: str = "asic", node: int = 28):
     from tokenfab.arch_models.common.system import SystemSpec, check_system
     from tokenfab.arch_models.common.tile_systems import (ASIC_BUFFER_BYTES, ASIC_LPDDR,
                                                           PCIE4_X16_BYTES_PER_S)
     check_system(name, dict.fromkeys(SYSTEMS))
+    if name == "mixpe-paper":
+        return mixpe_paper(p, node)
     arrays = 16 * p.array_scale
     nbytes = OPERAND_BYTES[p.dtype]
     mem = ASIC_LPDDR
