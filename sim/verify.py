@@ -75,9 +75,9 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
         "seed": seed,
     }
     say(f"{entry.name}: building {simulator} model")
-    build_dir = runner.build(v_path, entry.top_name, design_dir, simulator, waves)
+    build_dir = runner.build(v_path, v_path.stem, design_dir, simulator, waves)
     say(f"{entry.name}: simulating {len(beats)} tiles")
-    res = runner.run_vectors(build_dir, entry.top_name, vec, simulator=simulator, waves=waves,
+    res = runner.run_vectors(build_dir, v_path.stem, vec, simulator=simulator, waves=waves,
                              tag=f"seed{seed}-n{len(beats)}")
     b2b = res["back_to_back"]
     bp = res.get("backpressure", {"mismatches": 0, "timeout": False, "first_mismatches": []})

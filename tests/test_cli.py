@@ -32,9 +32,9 @@ def test_rtl_writes_verilog_and_manifest(capsys, build_dir):
     out_dir = build_dir / "cli-rtl"
     code, out, _ = run(capsys, "rtl", "mac-array", "-p", "n=4", "-o", str(out_dir), "--json")
     assert code == 0
-    man = json.loads((out_dir / "manifest.json").read_text())
+    man = json.loads((out_dir / "mac_array_n4.manifest.json").read_text())
     assert set(man) >= {"design", "params", "top", "ports"} and man["params"]["n"] == 4
-    assert (out_dir / "mac_array.v").exists()
+    assert (out_dir / "mac_array_n4.v").exists()
 
 
 def test_simulate_json_keys(capsys):

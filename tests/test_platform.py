@@ -43,7 +43,7 @@ def test_api_works_beside_a_users_hw_and_sim_packages(fpga_project):
             "print(tokenfab.design('mac-array', n=4).verilog('out'))")
     r = _run([sys.executable, "-c", code], fpga_project)
     assert r.returncode == 0, r.stderr
-    assert (fpga_project / "out" / "mac_array.v").exists()
+    assert (fpga_project / "out" / "mac_array_n4.v").exists()
 
 
 def test_python_m_and_console_script_beside_a_users_packages(fpga_project):

@@ -92,8 +92,8 @@ def test_bench_detects_a_wrong_output_word(design, params, build_dir):
     expected = [tb.pack_out(p, o) for o in tb.expected(p, beats)]
     expected[3] ^= 1 << 5
     v = export.write(entry, p, build_dir / f"mutant-{design}" / "rtl")
-    bdir = runner.build(v, entry.top_name, build_dir / f"mutant-{design}")
-    res = runner.run_vectors(bdir, entry.top_name, {
+    bdir = runner.build(v, v.stem, build_dir / f"mutant-{design}")
+    res = runner.run_vectors(bdir, v.stem, {
         "beats": [hex(tb.pack_in(p, b)) for b in beats], "expected": [hex(e) for e in expected],
         "max_cycles": 1000, "backpressure": True, "seed": 3}, tag="mutant")
     assert res["back_to_back"]["mismatches"] == 1
@@ -118,11 +118,11 @@ def test_icarus_agrees(design, params, build_dir):
 def test_manifest_describes_the_ports(build_dir):
     d = tokenfab.design("lut-tensor-core", n=8)
     v = d.verilog(build_dir / "rtl-manifest")
-    man = json.loads((v.parent / "manifest.json").read_text())
-    assert man["design"] == "lut-tensor-core" and man["top"] == "lut_tensor_core"
+    man = json.loads((v.parent / "lut_tensor_core_n8.manifest.json").read_text())
+    assert man["design"] == "lut-tensor-core" and man["top"] == "lut_tensor_core_n8"
     assert man["params"]["n"] == 8
     widths = {p["name"]: p["width"] for p in man["ports"]}
     # act 2x4x8 + weights 8 cols x 2 planes x 4 bits + last
     assert widths["i_stream__payload"] == 64 + 64 + 1
     assert widths["o_stream__payload"] == 2 * 8 * 32
-    assert "module lut_tensor_core" in v.read_text()
+    assert "module lut_tensor_core_n8" in v.read_text()

@@ -26,9 +26,12 @@ class Design:
     def __repr__(self):
         return f"Design({self.name!r}, {self.params})"
 
-    def verilog(self, out_dir="build/rtl") -> Path:
+    def verilog(self, out_dir="build/rtl", prefix: str | None = None) -> Path:
+        """Write the Verilog and its manifest, template, header, filelist and FuseSoC core
+        into ``out_dir`` under a module name unique to the configuration (or ``prefix``);
+        return the ``.v`` path (its stem is the module name)."""
         from tokenfab.rtl import export
-        return export.write(self.entry, self.params, out_dir)
+        return export.write(self.entry, self.params, out_dir, prefix=prefix)
 
     def verify(self, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
                waves: bool = False, work_dir="build/verify", progress=None):
@@ -79,7 +82,7 @@ class Design:
         tag = "-".join(f"{k}{v}" for k, v in self.params.to_dict().items())
         out = Path(work_dir) / f"{self.name}-{tag}"
         v_path = self.verilog(out)
-        cells = area.synth_cells(v_path, self.entry.top_name, out)
+        cells = area.synth_cells(v_path, v_path.stem, out)
         return area.from_cells(self.name, cells, n)
 
     def cost(self, node=None, model=None, system: str | None = None, volume: int = 10_000,

