@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from tokenfab.arch_models.workloads import (Attention, Linear, decode_ops, load_model, prefill_ops,
-                                   shipped_models)
+from tokenfab.arch_models.workloads import (Attention, Linear, decode_ops, load_model,
+                                            parse_config, prefill_ops,
+                                            shipped_models)
 from tokenfab.errors import UsageError
 
 # Published totals (linear weights incl. LM head, no embeddings), billions.
@@ -85,3 +86,67 @@ def test_malformed_json(tmp_path):
 def test_unknown_model():
     with pytest.raises(UsageError, match="model must be one of"):
         load_model("gpt-5")
+
+
+# ---------------------------------------------------------------- any Hugging Face config
+LLAMA = {"model_type": "llama", "hidden_size": 512, "intermediate_size": 1024,
+         "num_hidden_layers": 4, "num_attention_heads": 8, "num_key_value_heads": 2,
+         "vocab_size": 1000, "max_position_embeddings": 2048}
+
+
+def test_null_fields_count_as_absent():
+    cfg = parse_config({**LLAMA, "head_dim": None, "sliding_window": None,
+                        "num_key_value_heads": None})
+    assert cfg.head_dim == 64 and cfg.kv_heads == 8 and cfg.sliding_window == 0
+
+
+def test_text_config_of_a_multimodal_model_is_read():
+    cfg = parse_config({"model_type": "llava", "vision_config": {"hidden_size": 1024},
+                        "text_config": LLAMA})
+    assert cfg.hidden == 512 and cfg.layers == 4
+
+
+@pytest.mark.parametrize("family, extra, check", [
+    ("mistral", {"sliding_window": 256}, lambda c: all(c.sliding_layers)),
+    ("qwen2", {"sliding_window": 256, "use_sliding_window": False},
+     lambda c: c.sliding_window == 0),
+    ("gemma2", {"sliding_window": 256, "head_dim": 128, "hidden_activation":
+                "gelu_pytorch_tanh"}, lambda c: c.sliding_layers == (True, False) * 2),
+    ("gemma3_text", {"sliding_window": 256, "sliding_window_pattern": 2},
+     lambda c: c.sliding_layers == (True, False) * 2),
+    ("phi3", {}, lambda c: c.gated_ffn),
+    ("phi", {"hidden_act": "gelu_new"}, lambda c: not c.gated_ffn),
+])
+def test_other_families_with_the_same_structure(family, extra, check):
+    cfg = parse_config({**LLAMA, "model_type": family, **extra})
+    assert check(cfg)
+
+
+def test_unsupported_architecture_is_refused_by_name():
+    with pytest.raises(UsageError, match="model_type 'mamba' is not a supported"):
+        parse_config({**LLAMA, "model_type": "mamba"})
+
+
+def test_hub_id_from_the_local_cache(tmp_path, monkeypatch):
+    snap = tmp_path / "models--Qwen--Qwen2-7B" / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps({**LLAMA, "model_type": "qwen2"}))
+    (tmp_path / "models--Qwen--Qwen2-7B" / "refs").mkdir()
+    (tmp_path / "models--Qwen--Qwen2-7B" / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    cfg = load_model("Qwen/Qwen2-7B")
+    assert cfg.name == "Qwen2-7B" and cfg.hidden == 512
+    with pytest.raises(UsageError, match="'Qwen/Qwen2-72B' is not in the local Hugging Face"):
+        load_model("Qwen/Qwen2-72B")
+
+
+def test_a_typo_gets_a_suggestion():
+    with pytest.raises(UsageError, match=r"did you mean 'llama-2-7b'\?"):
+        load_model("llama2-7b")
+
+
+def test_config_that_is_not_utf8(tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(UsageError, match="not UTF-8 text"):
+        load_model(bad)

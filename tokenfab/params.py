@@ -5,6 +5,7 @@ Messages follow "<thing> must be <constraint>, not {value!r}" so that tests can 
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 
 from tokenfab.errors import UsageError
@@ -32,10 +33,24 @@ def check_number(name: str, value, lo: float | None = None, hi: float | None = N
         raise UsageError(f"{name} must be a number of at most {hi}, not {value!r}")
 
 
+def did_you_mean(value, choices) -> str:
+    """`` (did you mean 'x'?)`` for a near miss among string choices, else ``""``."""
+    import difflib
+    if not isinstance(value, str):
+        return ""
+    names = [str(c) for c in choices]
+    # initials of hyphenated names too: 'ltc' for 'lut-tensor-core'
+    initials = {"".join(w[0] for w in re.split(r"[-_]", n) if w): n for n in names}
+    close = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+    hit = close[0] if close else initials.get(value.lower())
+    return f" (did you mean {hit!r}?)" if hit else ""
+
+
 def check_choice(name: str, value, choices) -> None:
     if value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
-        raise UsageError(f"{name} must be one of {allowed}, not {value!r}")
+        raise UsageError(f"{name} must be one of {allowed}, not {value!r}"
+                         f"{did_you_mean(value, choices)}")
 
 
 class ParamsBase:

@@ -91,5 +91,7 @@ def get(name: str) -> DesignEntry:
     try:
         return DESIGNS[name]
     except KeyError:
+        from tokenfab.params import did_you_mean
         allowed = ", ".join(DESIGNS)
-        raise UsageError(f"design must be one of {allowed}, not {name!r}") from None
+        raise UsageError(f"design must be one of {allowed}, not {name!r}"
+                         f"{did_you_mean(name, DESIGNS)}") from None

@@ -217,8 +217,10 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
 
 
 def check_system(name: str, presets: dict) -> None:
+    from tokenfab.params import did_you_mean
     if name not in presets:
-        raise UsageError(f"system must be one of {', '.join(presets)}, not {name!r}")
+        raise UsageError(f"system must be one of {', '.join(presets)}, not {name!r}"
+                         f"{did_you_mean(name, presets)}")
 
 
 def check_fit(request, spec: SystemSpec) -> tuple[float, list[str]]:

@@ -8,8 +8,11 @@ bytes they move depend on the precisions of the system that runs them.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
+import os
+import re
 from pathlib import Path
 
 from tokenfab.errors import UsageError
@@ -106,10 +109,32 @@ _REQUIRED = {
 }
 
 
+# Decoder-only transformer families whose configs this reader understands (dense, GQA,
+# mixture-of-experts, multi-head latent attention); a config naming another model_type
+# is refused with its name rather than modelled wrongly.
+FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
+            "gemma", "gemma2", "gemma3_text", "phi", "phi3", "opt", "gpt2", "gpt_oss",
+            "deepseek_v2", "deepseek_v3", "kimi_k2", "bitnet", "olmo", "olmo2",
+            "granite", "internlm2", "starcoder2", "falcon")
+NESTED = ("text_config", "llm_config", "language_config")
+
+
 def parse_config(raw: dict, name: str = "model", origin: str = "config") -> ModelConfig:
-    """Validate a Hugging Face style config dict; report every problem at once."""
+    """Validate a Hugging Face style config dict; report every problem at once.
+
+    ``null`` fields count as absent; a multimodal config's text model (``text_config``
+    and similar) is read in place of the outer one."""
     if not isinstance(raw, dict):
         raise UsageError(f"{origin}: config must be a JSON object, not {type(raw).__name__}")
+    for key in NESTED:
+        if isinstance(raw.get(key), dict):
+            raw = {**{k: v for k, v in raw.items() if k not in NESTED}, **raw[key]}
+            break
+    raw = {k: v for k, v in raw.items() if v is not None}
+    family = raw.get("model_type")
+    if family is not None and family not in FAMILIES:
+        raise UsageError(f"{origin}: model_type {family!r} is not a supported architecture "
+                         f"(supported: {', '.join(FAMILIES)})")
     errors = []
 
     def get(keys, default=None, required=False):
@@ -154,13 +179,18 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
     if raw.get("use_sliding_window") is False:
         window = 0
     types = raw.get("layer_types")
+    pattern = raw.get("sliding_window_pattern")
     if window and layers:
         if isinstance(types, list) and len(types) == layers:
             sliding = tuple(t == "sliding_attention" for t in types)
         elif types is not None:
             errors.append(f"layer_types must be a list of {layers} layer kinds")
             sliding = ()
-        else:
+        elif isinstance(pattern, int) and pattern > 0:      # Gemma 3: 5 local, 1 global
+            sliding = tuple((i + 1) % pattern != 0 for i in range(layers))
+        elif family == "gemma2":                              # Gemma 2: every other layer
+            sliding = tuple(i % 2 == 0 for i in range(layers))
+        else:                                                 # Mistral: every layer
             sliding = (True,) * layers
     else:
         sliding = ()
@@ -187,26 +217,66 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
     return ModelConfig(**cfg)
 
 
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def hub_cache() -> Path:
+    """The local Hugging Face hub cache (``HF_HUB_CACHE``, ``HF_HOME``/hub, or
+    ``~/.cache/huggingface/hub``)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    home = os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface"
+    return Path(home) / "hub"
+
+
+def hub_config(repo_id: str) -> Path:
+    """``config.json`` of ``repo_id`` in the local cache (its ``main`` revision, else the
+    newest snapshot); never downloads."""
+    root = hub_cache() / f"models--{repo_id.replace('/', '--')}"
+    ref = root / "refs" / "main"
+    candidates = []
+    if ref.exists():
+        candidates.append(root / "snapshots" / ref.read_text().strip() / "config.json")
+    snaps = root / "snapshots"
+    if snaps.is_dir():
+        candidates += sorted(snaps.glob("*/config.json"), key=lambda p: p.stat().st_mtime,
+                             reverse=True)
+    for c in candidates:
+        if c.exists():
+            return c
+    raise UsageError(f"model {repo_id!r} is not in the local Hugging Face cache ({root}); "
+                     "download it first (huggingface-cli download "
+                     f"{repo_id} config.json) or give the path of its config.json")
+
+
 def load_model(model: str | Path) -> ModelConfig:
-    """A shipped model name or the path of a ``config.json``."""
+    """A shipped model name, the path of a ``config.json`` (or its folder), or a Hub id
+    found in the local Hugging Face cache."""
     text = str(model)
     shipped = CONFIG_DIR / f"{text}.json"
     if shipped.exists():
         path, name = shipped, text
+    elif HUB_ID.match(text) and not Path(text).exists():
+        path, name = hub_config(text), text.split("/")[-1]
     else:
         path = Path(text)
         if not (path.suffix == ".json" or path.is_dir()):
-            raise UsageError(f"model must be one of {', '.join(shipped_models())} or the path "
-                             f"of a config.json, not {text!r}")
+            close = difflib.get_close_matches(text, shipped_models(), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"model must be one of {', '.join(shipped_models())}, the path "
+                             f"of a config.json or a Hub id in the local cache, not "
+                             f"{text!r}{hint}")
         if path.is_dir():
             path = path / "config.json"
         if not path.exists():
             raise UsageError(f"model config file does not exist: {str(path)!r}")
         name = path.parent.name if path.name == "config.json" else path.stem
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not UTF-8 text") from None
     return parse_config(raw, name=name, origin=str(path))
 
 
