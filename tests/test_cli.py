@@ -106,3 +106,42 @@ def test_console_script_help():
     out = subprocess.run([sys.executable, "-m", "tokenfab.cli", "simulate", "--help"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "--model" in out.stdout
+
+
+def test_list_one_design_explains_each_parameter(capsys):
+    assert main(["list", "systolic-array"]) == 0
+    out = capsys.readouterr().out
+    assert "dataflow" in out and "os, ws, is" in out and "1 – 1024" in out
+    assert main(["list", "tellme", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["params"]}
+    assert rows["q"]["default"] == 5 and rows["q"]["allowed"] == "1 – 32"
+    assert "calibrated" in rows["q"]["help"]
+
+
+def test_list_models_shows_sizes(capsys):
+    assert main(["list", "--models"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("llama-2-7b"))
+    assert "6.61B" in line and "32" in line and "4096" in line
+
+
+@pytest.mark.parametrize("command", ["verify", "simulate", "fpga", "cost", "die", "rtl"])
+def test_help_shows_defaults(command):
+    out = subprocess.run([sys.executable, "-m", "tokenfab", command, "--help"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "(default:" in out.stdout
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["simulate", "ltc"], "did you mean 'lut-tensor-core'?"),
+    (["simulate", "mac-array", "--model", "llama2-7b"], "did you mean 'llama-2-7b'?"),
+    (["fpga", "mac-array", "--target", "ecp5-2k"], "did you mean 'ecp5-25k'?"),
+    (["simulate", "mac-array", "--system", "a10"], "did you mean 'a100'?"),
+])
+def test_near_misses_get_a_suggestion(capsys, argv, hint):
+    assert main(argv) == 2
+    assert hint in capsys.readouterr().err
+
+
+def test_nan_is_not_a_number(capsys):
+    assert main(["simulate", "tellme", "-p", "clock_mhz=nan"]) == 2
+    assert "clock_mhz must be a finite number, not nan" in capsys.readouterr().err

@@ -14,6 +14,31 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _choice(label: str, choices):
+    """An argparse ``type`` that checks a closed set and suggests a near miss; the
+    choices show in ``--help`` through the argument's ``metavar``."""
+    from tokenfab.params import check_choice
+
+    def convert(text):
+        if label == "node" and text.strip().isdigit():
+            text = text.strip() + "nm"
+        try:
+            check_choice(label, text, choices)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+    return convert
+
+
+def _closed_sets() -> dict:
+    from tokenfab.cost_models import die, tech
+    from tokenfab.fpga.flow import TARGETS
+    from tokenfab.sim.runner import SIMULATORS
+    return {"target": tuple(TARGETS), "simulator": SIMULATORS,
+            "yield model": die.YIELD_MODELS,
+            "node": tuple(f"{n}nm" for n in tech.nodes())}
+
+
 def _progress(enabled: bool):
     if not enabled:
         return None
@@ -70,9 +95,33 @@ def cmd_list(args):
                       f"    drives: {c['drives']}")
         return
     if args.models:
-        from tokenfab.arch_models.workloads import shipped_models
+        from tokenfab.arch_models.workloads import load_model, shipped_models
         names = shipped_models()
-        print(json.dumps(names) if args.json else "\n".join(names))
+        if args.json:
+            print(json.dumps(names))
+            return
+        print(f"{'model':<22}{'params':>10}{'layers':>8}{'hidden':>8}{'context':>9}  kind")
+        for n in names:
+            c = load_model(n)
+            kind = ("MoE " if c.experts else "dense ") + ("MLA" if c.mla else (
+                "GQA" if c.kv_heads < c.heads else "MHA"))
+            print(f"{n:<22}{c.linear_params() / 1e9:>9.2f}B{c.layers:>8}{c.hidden:>8}"
+                  f"{c.max_positions or '-':>9}  {kind}")
+        return
+    if args.design:
+        from tokenfab.params import describe
+        from tokenfab.registry import get
+        entry = get(args.design)
+        rows = describe(entry.Params)
+        if args.json:
+            print(json.dumps({"name": entry.name, "title": entry.title, "paper": entry.paper,
+                              "params": rows}))
+            return
+        print(f"{entry.name}: {entry.title}\npaper: {entry.paper}\n")
+        w = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"  {r['name']:<{w}}  default {r['default']!s:<8} {r['allowed']:<22} "
+                  f"{r['help']}")
         return
     from tokenfab.api import designs
     ds = designs()
@@ -194,13 +243,15 @@ def cmd_demo(args):
 
 def build_parser() -> argparse.ArgumentParser:
     from tokenfab import __version__
+    sets = _closed_sets()
     p = _Parser(prog="tokenfab", description="Design, generate, verify, simulate and cost "
                 "accelerators for low-bit LLM inference.")
     p.add_argument("--version", action="version", version=f"tokenfab {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name, fn, help_, design=True):
-        sp = sub.add_parser(name, help=help_, description=help_)
+        sp = sub.add_parser(name, help=help_, description=help_,
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         if design:
             sp.add_argument("design", help="design name (tokenfab list)")
             sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
@@ -210,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     sp = add("list", cmd_list, "designs, their parameters and defaults", design=False)
+    sp.add_argument("design", nargs="?", default=None,
+                    help="one design: each parameter's meaning, allowed values and default")
     sp.add_argument("--models", action="store_true", help="list the shipped models instead")
     sp.add_argument("--calibrations", action="store_true",
                     help="list every constant fitted to a published figure")
@@ -219,15 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="module name (default: the design and its non-default parameters)")
     sp = add("verify", cmd_verify, "cocotb on the generated Verilog against the golden model")
     sp.add_argument("--vectors", type=int, default=200, help="input tiles to drive")
-    sp.add_argument("--simulator", default="verilator", help="verilator or icarus")
-    sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--simulator", default="verilator",
+                    type=_choice("simulator", sets["simulator"]),
+                    metavar="{" + ",".join(sets["simulator"]) + "}", help="cocotb simulator")
+    sp.add_argument("--seed", type=int, default=1, help="seed of the random vectors")
     sp.add_argument("--waves", action="store_true", help="write a waveform")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
-    sp.add_argument("--model", default="llama-2-7b", help="shipped name or config.json path")
+    sp.add_argument("--model", default="llama-2-7b",
+                    help="shipped name (list --models), config.json path or cached Hub id")
     sp.add_argument("--system", default=None,
-                    help="system preset (asic, a100; hnlpu for HNLPU); default: the design's first")
-    sp.add_argument("--batch", type=int, default=1)
-    sp.add_argument("--prompt", type=int, default=512)
+                    help="system preset: asic or a100 (tile designs), asic or mixpe-paper "
+                         "(systolic-array), hnlpu, kv260 (tellme); none: the design's first")
+    sp.add_argument("--batch", type=int, default=1, help="sequences served together")
+    sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per sequence")
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
     sp.add_argument("--breakdown", action="store_true",
                     help="one row per operation and phase (time, bytes, energy, bound)")
@@ -243,14 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--shape", required=True, metavar="M,K,N",
                     help="A is M x K (M tokens), B is K x N")
     sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
-    sp.add_argument("--target", default="ecp5-25k",
+    sp.add_argument("--target", default="ecp5-25k", type=_choice("target", sets["target"]),
+                    metavar="{" + ",".join(sets["target"]) + "}",
                     help="ice40-up5k, ecp5-25k, ecp5-85k (place and route), kv260 (Yosys "
                          "resource estimates)")
     sp.add_argument("--no-dsp", action="store_true", help="map multipliers to logic")
     sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
-    sp.add_argument("--node", default=None, help="technology node (default 28nm; HNLPU 5nm)")
+    sp.add_argument("--node", default=None, type=_choice("node", sets["node"]),
+                    metavar="{" + ",".join(sets["node"]) + "}",
+                    help="technology node (none: 28nm; HNLPU 5nm, TeLLMe 16nm)")
     sp.add_argument("--model", default=None, help="also report tokens/J on this model")
-    sp.add_argument("--system", default=None)
+    sp.add_argument("--system", default=None,
+                    help="system preset (default: the design's first; see simulate --help)")
     sp.add_argument("--volume", type=int, default=10_000,
                     help="units the NRE is spread over (for $ per million tokens)")
     sp.add_argument("--rtl-area", action="store_true",
@@ -258,16 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("die", cmd_die, "gross dies, yield, good dies and cost per good die",
              design=False)
     sp.add_argument("--area", type=float, required=True, metavar="MM2", help="die area, mm2")
-    sp.add_argument("--node", default="5nm", help="technology node (45nm ... 3nm)")
+    sp.add_argument("--node", default="5nm", type=_choice("node", sets["node"]),
+                    metavar="{" + ",".join(sets["node"]) + "}", help="technology node")
     sp.add_argument("--d0", type=float, default=None, metavar="PER_CM2",
                     help="defect density (default: the node's)")
     sp.add_argument("--yield-model", default="murphy",
+                    type=_choice("yield model", sets["yield model"]),
+                    metavar="{" + ",".join(sets["yield model"]) + "}",
                     help="poisson, murphy, negative-binomial or seeds")
     sp.add_argument("--wafer-price", type=float, default=None, metavar="USD",
                     help="wafer price (default: the node's)")
     sp = add("demo", cmd_demo, "every design on defaults: Verilog, verify, simulate, cost",
              design=False)
-    sp.add_argument("--vectors", type=int, default=100)
+    sp.add_argument("--vectors", type=int, default=100, help="input beats per design")
     return p
 
 
@@ -283,6 +347,10 @@ def main(argv=None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:            # output piped into head and the like
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return 0
 
 

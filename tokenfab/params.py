@@ -24,8 +24,13 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None) ->
 
 def check_number(name: str, value, lo: float | None = None, hi: float | None = None,
                  lo_open: bool = False) -> None:
+    import math
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(f"{name} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise UsageError(f"{name} must be a finite number, not {value!r}")
+    if lo is not None and hi is not None and not lo_open and not lo <= value <= hi:
+        raise UsageError(f"{name} must be a number from {lo:g} to {hi:g}, not {value!r}")
     if lo is not None and (value <= lo if lo_open else value < lo):
         rel = "greater than" if lo_open else "at least"
         raise UsageError(f"{name} must be a number {rel} {lo}, not {value!r}")
@@ -53,8 +58,41 @@ def check_choice(name: str, value, choices) -> None:
                          f"{did_you_mean(value, choices)}")
 
 
+def param(default, help: str, *, lo=None, hi=None, choices=None):
+    """A ``Params`` field with its one definition: default, meaning, and the range (``lo``
+    and ``hi``; ``hi`` may be a function of the class) or ``choices`` that
+    ``ParamsBase`` validates and ``tokenfab list DESIGN`` prints."""
+    return dataclasses.field(default=default, metadata={
+        "help": help, "lo": lo, "hi": hi, "choices": choices})
+
+
+def _bound(bound, cls):
+    return bound(cls) if callable(bound) else bound
+
+
 class ParamsBase:
-    """What every design's ``Params`` dataclass offers besides its fields."""
+    """What every design's ``Params`` dataclass offers besides its fields: validation of
+    every field declared with :func:`param` (subclasses add cross-field checks in their
+    own ``__post_init__`` after calling this one)."""
+
+    def __post_init__(self):
+        cls = type(self)
+        for f in dataclasses.fields(self):
+            meta = f.metadata
+            if "help" not in meta:
+                continue
+            value = getattr(self, f.name)
+            if meta["choices"] is not None:
+                check_choice(f.name, value, meta["choices"])
+            elif isinstance(f.default, bool):
+                if not isinstance(value, bool):
+                    raise UsageError(f"{f.name} must be a boolean, not {value!r}")
+            elif isinstance(f.default, int):
+                check_int(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
+            elif isinstance(f.default, float):
+                check_number(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
+            elif isinstance(f.default, str) and not isinstance(value, str):
+                raise UsageError(f"{f.name} must be a string, not {value!r}")
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -69,6 +107,23 @@ def param_fields(params_cls) -> dict[str, dataclasses.Field]:
 
 def defaults(params_cls) -> dict:
     return {name: f.default for name, f in param_fields(params_cls).items()}
+
+
+def describe(params_cls) -> list[dict]:
+    """Each parameter: name, type, default, allowed values and meaning."""
+    out = []
+    for name, f in param_fields(params_cls).items():
+        meta = f.metadata
+        if meta.get("choices") is not None:
+            allowed = ", ".join(str(c) for c in meta["choices"])
+        elif meta.get("lo") is not None or meta.get("hi") is not None:
+            lo, hi = _bound(meta.get("lo"), params_cls), _bound(meta.get("hi"), params_cls)
+            allowed = f"{'' if lo is None else lo} – {'' if hi is None else hi}".strip()
+        else:
+            allowed = "any"
+        out.append({"name": name, "type": type(f.default).__name__, "default": f.default,
+                    "allowed": allowed, "help": meta.get("help", "")})
+    return out
 
 
 def _convert(name: str, text: str, kind):

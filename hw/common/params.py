@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tokenfab.params import ParamsBase, check_int
+from tokenfab.params import ParamsBase, param
 
 
 def signed_width(lo: int, hi: int) -> int:
@@ -34,24 +34,17 @@ class TileParams(ParamsBase):
         Does not change the unit RTL.
     """
 
-    m: int = 2
-    n: int = 64
-    k: int = 4
-    act_bits: int = 8
-    weight_bits: int = 2
-    acc_bits: int = 32
-    array_scale: int = 1
+    m: int = param(2, "activation rows M of the tile", lo=1, hi=64)
+    n: int = param(64, "weight columns N (outputs) of the tile", lo=1, hi=256)
+    k: int = param(4, "reduction length K of the tile", lo=1, hi=8)
+    act_bits: int = param(8, "width of the signed integer activations", lo=2, hi=16)
+    weight_bits: int = param(2, "width of the unsigned weight codes", lo=1,
+                             hi=lambda cls: cls.MAX_WEIGHT_BITS)
+    acc_bits: int = param(32, "width of the signed accumulators (sums wrap)", lo=8, hi=64)
+    array_scale: int = param(1, "units per tensor core in the system presets (not RTL)",
+                             lo=1, hi=64)
 
     MAX_WEIGHT_BITS = 4
-
-    def __post_init__(self):
-        check_int("m", self.m, 1, 64)
-        check_int("n", self.n, 1, 256)
-        check_int("k", self.k, 1, 8)
-        check_int("act_bits", self.act_bits, 2, 16)
-        check_int("weight_bits", self.weight_bits, 1, self.MAX_WEIGHT_BITS)
-        check_int("acc_bits", self.acc_bits, 8, 64)
-        check_int("array_scale", self.array_scale, 1, 64)
 
     @property
     def macs_per_tile(self) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from tokenfab.hw.common.params import signed_width
 from tokenfab.errors import UsageError
-from tokenfab.params import ParamsBase, check_choice, check_int
+from tokenfab.params import ParamsBase, param
 
 FP4_E2M1 = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 FORMATS = ("int4", "fp4", "ternary")
@@ -96,27 +96,17 @@ class Params(ParamsBase):
         the random draw.
     """
 
-    rows: int = 64
-    cols: int = 16
-    input_bits: int = 8
-    weight_format: str = "fp4"
-    style: str = "neuron"
-    seed: int = 1
-    density: float = 0.9
-    weights: str = ""
+    rows: int = param(64, "inputs of the hardwired GEMV (weight rows)", lo=1, hi=4096)
+    cols: int = param(16, "outputs of the hardwired GEMV (neurons)", lo=1, hi=1024)
+    input_bits: int = param(8, "bit-serial activation width", lo=2, hi=16)
+    weight_format: str = param("fp4", "hardwired weight format", choices=FORMATS)
+    style: str = param("neuron", "hardwired neuron or cell embedding", choices=STYLES)
+    seed: int = param(1, "seed of the random weights", lo=0, hi=2**31 - 1)
+    density: float = param(0.9, "fraction of nonzero random weights", lo=0.0, hi=1.0)
+    weights: str = param("", "path of a .npy weight matrix (overrides the random draw)")
 
     def __post_init__(self):
-        check_int("rows", self.rows, 1, 4096)
-        check_int("cols", self.cols, 1, 1024)
-        check_int("input_bits", self.input_bits, 2, 16)
-        check_choice("weight_format", self.weight_format, FORMATS)
-        check_choice("style", self.style, STYLES)
-        check_int("seed", self.seed, 0, 2**31 - 1)
-        if isinstance(self.density, bool) or not isinstance(self.density, (int, float)) \
-                or not 0 <= self.density <= 1:
-            raise UsageError(f"density must be a number from 0 to 1, not {self.density!r}")
-        if not isinstance(self.weights, str):
-            raise UsageError(f"weights must be a path to a .npy file, not {self.weights!r}")
+        super().__post_init__()
         self.weight_matrix()                      # a bad file fails here, at the boundary
 
     def weight_matrix(self) -> np.ndarray:

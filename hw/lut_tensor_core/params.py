@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from tokenfab.hw.common.params import TileParams, signed_width
-from tokenfab.params import check_int
+from tokenfab.params import param
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -15,11 +15,8 @@ class Params(TileParams):
     index one of M symmetrized tables of ``2**(k-1)`` activation sums.
     """
 
-    k: int = 4
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_int("k", self.k, 2, 8)
+    k: int = param(4, "weight bits per table index K (tables of 2**(K-1) entries)",
+                   lo=2, hi=8)
 
     @property
     def table_entries(self) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tokenfab.params import ParamsBase, check_choice, check_int
+from tokenfab.params import ParamsBase, param
 
 DATAFLOWS = ("os", "ws", "is")
 DTYPES = ("int8", "int4", "int16", "fp16")
@@ -34,20 +34,12 @@ class Params(ParamsBase):
         columns). Does not change the RTL.
     """
 
-    rows: int = 16
-    cols: int = 16
-    dataflow: str = "os"
-    dtype: str = "int8"
-    acc_bits: int = 32
-    array_scale: int = 1
-
-    def __post_init__(self):
-        check_int("rows", self.rows, 1, 1024)
-        check_int("cols", self.cols, 1, 1024)
-        check_choice("dataflow", self.dataflow, DATAFLOWS)
-        check_choice("dtype", self.dtype, DTYPES)
-        check_int("acc_bits", self.acc_bits, 8, 64)
-        check_int("array_scale", self.array_scale, 1, 1024)
+    rows: int = param(16, "array height R", lo=1, hi=1024)
+    cols: int = param(16, "array width C", lo=1, hi=1024)
+    dataflow: str = param("os", "output-, weight- or input-stationary", choices=DATAFLOWS)
+    dtype: str = param("int8", "operand type (fp16: timing and cost only)", choices=DTYPES)
+    acc_bits: int = param(32, "width of the signed accumulators (sums wrap)", lo=8, hi=64)
+    array_scale: int = param(1, "arrays per 16 in the asic preset (not RTL)", lo=1, hi=1024)
 
     @property
     def operand_bits(self) -> int:

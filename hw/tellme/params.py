@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from tokenfab.params import ParamsBase, check_choice, check_int, check_number
+from tokenfab.params import ParamsBase, param
 
 UNITS = ("tlmm", "rmsmax")
 TABLES = ("full", "half")
@@ -33,32 +33,19 @@ class Params(ParamsBase):
     CALIBRATED (the nearest integer to a 0.45 s TTFT for 64 tokens at 250 MHz).
     """
 
-    unit: str = "tlmm"
-    g: int = 3
-    t: int = 28
-    q: int = 5
-    table: str = "full"
-    acc_bits: int = 32
-    d: int = 64
-    x_bits: int = 16
-    gamma_bits: int = 16
-    frac_bits: int = 16
-    clock_mhz: float = 250.0
-    ddr_gbps: float = 17.1
-
-    def __post_init__(self):
-        check_choice("unit", self.unit, UNITS)
-        check_int("g", self.g, 1, 5)
-        check_int("t", self.t, 1, 64)
-        check_int("q", self.q, 1, 32)
-        check_choice("table", self.table, TABLES)
-        check_int("acc_bits", self.acc_bits, 12, 48)
-        check_int("d", self.d, 2, 4096)
-        check_int("x_bits", self.x_bits, 4, 24)
-        check_int("gamma_bits", self.gamma_bits, 2, 24)
-        check_int("frac_bits", self.frac_bits, 4, 24)
-        check_number("clock_mhz", self.clock_mhz, 1, 1000)
-        check_number("ddr_gbps", self.ddr_gbps, 0.1, 1000)
+    unit: str = param("tlmm", "the generated unit: TLMM engine or RMS-MAX", choices=UNITS)
+    g: int = param(3, "TLMM: ternary weights per index group", lo=1, hi=5)
+    t: int = param(28, "TLMM: tables built in parallel per beat", lo=1, hi=64)
+    q: int = param(5, "TLMM: index vectors looked up per cycle (calibrated)", lo=1, hi=32)
+    table: str = param("full", "TLMM: full table or half table with sign logic",
+                       choices=TABLES)
+    acc_bits: int = param(32, "TLMM: width of the output accumulators", lo=12, hi=48)
+    d: int = param(64, "RMS-MAX: vector length", lo=2, hi=4096)
+    x_bits: int = param(16, "RMS-MAX: signed input width", lo=4, hi=24)
+    gamma_bits: int = param(16, "RMS-MAX: signed RMSNorm weight width", lo=2, hi=24)
+    frac_bits: int = param(16, "RMS-MAX: fraction bits of the 1/RMS output", lo=4, hi=24)
+    clock_mhz: float = param(250.0, "system: fabric clock in MHz", lo=1, hi=1000)
+    ddr_gbps: float = param(17.1, "system: DDR bandwidth in GB/s", lo=0.1, hi=1000)
 
     # ---- TLMM
     @property
