@@ -150,9 +150,9 @@ def test_cost_grows_with_operand_width():
 
 @pytest.mark.slow
 def test_fpga_flow_takes_the_array(build_dir):
-    r = tokenfab.design("systolic-array", rows=4, cols=4).fpga(
+    r = tokenfab.design("systolic-array", rows=2, cols=3).fpga(
         target="ecp5-25k", work_dir=build_dir / "fpga")
-    assert r.dsps == 16 and r.luts > 500 and r.fmax_mhz > 20
+    assert r.dsps == 6 and r.luts > 100 and r.fmax_mhz > 20
 
 
 # ---------------------------------------------------------------- the MixPE paper's baselines
