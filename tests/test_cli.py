@@ -145,3 +145,21 @@ def test_near_misses_get_a_suggestion(capsys, argv, hint):
 def test_nan_is_not_a_number(capsys):
     assert main(["simulate", "tellme", "-p", "clock_mhz=nan"]) == 2
     assert "clock_mhz must be a finite number, not nan" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_verify_writes_where_asked_and_prints_the_waveform(capsys, tmp_path, build_dir):
+    work = build_dir / "verify-here"
+    code = main(["verify", "mac-array", "-p", "m=1", "-p", "n=2", "--vectors", "12",
+                 "--waves", "-o", str(work), "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert code == 0 and r["passed"]
+    wave = r["files"]["waveform"]
+    assert wave.startswith(str(work.resolve())) and wave.endswith((".fst", ".vcd"))
+    assert "acc" in open(wave, "rb").read(200_000).decode(errors="ignore")   # internals kept
+    assert r["files"]["verilog"].endswith("mac_array_m1_n2.v")
+
+
+def test_progress_is_quiet_when_not_a_terminal(capfd):
+    assert main(["simulate", "mac-array", "--prompt", "8", "--gen", "1"]) == 0
+    assert capfd.readouterr().err == ""

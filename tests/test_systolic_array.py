@@ -153,6 +153,8 @@ def test_fpga_flow_takes_the_array(build_dir):
     r = tokenfab.design("systolic-array", rows=2, cols=3).fpga(
         target="ecp5-25k", work_dir=build_dir / "fpga")
     assert r.dsps == 6 and r.luts > 100 and r.fmax_mhz > 20
+    for kind in ("verilog", "yosys_log", "nextpnr_log", "report"):
+        assert Path(r.files[kind]).exists() and r.files[kind].startswith(str(build_dir))
 
 
 # ---------------------------------------------------------------- the MixPE paper's baselines

@@ -34,7 +34,9 @@ class Design:
         return export.write(self.entry, self.params, out_dir, prefix=prefix)
 
     def verify(self, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
-               waves: bool = False, work_dir="build/verify", progress=None):
+               waves=False, work_dir="build/verify", progress=None):
+        """cocotb on the generated Verilog against the golden model; ``waves``: True (FST),
+        ``"fst"`` or ``"vcd"``. The result's ``files`` names what the run wrote."""
         from tokenfab.sim.verify import verify
         return verify(self.entry, self.params, vectors=vectors, simulator=simulator,
                       seed=seed, waves=waves, work_dir=work_dir, progress=progress)

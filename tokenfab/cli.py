@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
 
 from tokenfab.errors import ToolError, UsageError
@@ -40,9 +41,19 @@ def _closed_sets() -> dict:
 
 
 def _progress(enabled: bool):
-    if not enabled:
+    """One updating line on a terminal; nothing when stderr is not a terminal."""
+    if not enabled or not sys.stderr.isatty():
         return None
-    return lambda msg: print(f"  .. {msg}", file=sys.stderr, flush=True)
+
+    def say(msg):
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        print(f"\r\033[K  .. {msg}"[:width + 8], end="", file=sys.stderr, flush=True)
+    return say
+
+
+def _done_progress(enabled: bool) -> None:
+    if enabled and sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def _table(rows: list[tuple[str, object]]) -> str:
@@ -147,23 +158,30 @@ def cmd_rtl(args):
 
 def cmd_verify(args):
     d = _design(args)
+    show = not (args.json or args.quiet)
+    waves = (True if args.waves_format == "auto" else args.waves_format) if args.waves \
+        else False
     r = d.verify(vectors=args.vectors, simulator=args.simulator, seed=args.seed,
-                 waves=args.waves, progress=_progress(not args.json))
+                 waves=waves, work_dir=args.work_dir, progress=_progress(show))
+    _done_progress(show)
     obj = r.to_dict()
     _emit(args, obj, [("design", r.design), ("simulator", r.simulator),
                       ("vectors (tiles)", r.vectors), ("outputs checked", r.outputs),
                       ("mismatches", r.mismatches), ("rtl_cycles", r.rtl_cycles),
-                      ("model_cycles", r.model_cycles), ("passed", r.passed)])
+                      ("model_cycles", r.model_cycles), ("passed", r.passed)]
+          + [(f"wrote {k}", v) for k, v in r.files.items()])
     if not r.passed:
         sys.exit(1)
 
 
 def cmd_simulate(args):
     d = _design(args)
+    show = not (args.json or args.quiet)
     r = d.simulate(model=args.model, batch=args.batch, prompt=args.prompt, gen=args.gen,
-                   system=args.system, progress=_progress(not args.json),
+                   system=args.system, progress=_progress(show),
                    trace=bool(args.trace), extend_context=args.extend_context,
                    allow_spill=args.allow_spill)
+    _done_progress(show)
     obj = r.to_dict()
     written = {}
     if args.csv:
@@ -216,10 +234,14 @@ def cmd_gemm(args):
 
 def cmd_fpga(args):
     d = _design(args)
-    r = d.fpga(target=args.target, dsp=not args.no_dsp, progress=_progress(not args.json))
+    show = not (args.json or args.quiet)
+    r = d.fpga(target=args.target, dsp=not args.no_dsp, work_dir=args.work_dir,
+               progress=_progress(show))
+    _done_progress(show)
     obj = r.to_dict()
     keys = ["design", "target", "luts", "ffs", "dsps", "brams", "urams", "fmax_mhz"]
-    _emit(args, obj, [(k, obj[k]) for k in keys])
+    _emit(args, obj, [(k, obj[k]) for k in keys]
+          + [(f"wrote {k}", v) for k, v in r.files.items()])
 
 
 def cmd_cost(args):
@@ -238,7 +260,8 @@ def cmd_die(args):
 
 def cmd_demo(args):
     from tokenfab.demo import run_demo
-    run_demo(json_out=args.json, vectors=args.vectors)
+    run_demo(json_out=args.json, vectors=args.vectors, work_dir=args.work_dir,
+             quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                             help="design parameter, repeatable")
         sp.add_argument("--json", action="store_true", help="print one JSON object")
+        sp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
         sp.set_defaults(fn=fn)
         return sp
 
@@ -276,7 +300,14 @@ def build_parser() -> argparse.ArgumentParser:
                     type=_choice("simulator", sets["simulator"]),
                     metavar="{" + ",".join(sets["simulator"]) + "}", help="cocotb simulator")
     sp.add_argument("--seed", type=int, default=1, help="seed of the random vectors")
-    sp.add_argument("--waves", action="store_true", help="write a waveform")
+    sp.add_argument("--waves", action="store_true", help="write a waveform (its path is "
+                    "printed)")
+    sp.add_argument("--waves-format", default="auto",
+                    type=_choice("waveform format", ("auto", "fst", "vcd")),
+                    metavar="{auto,fst,vcd}",
+                    help="auto: FST where the simulator can write it, else VCD")
+    sp.add_argument("-o", "--work-dir", default="build/verify",
+                    help="folder for the Verilog, the simulator build, logs and waveforms")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
     sp.add_argument("--model", default="llama-2-7b",
                     help="shipped name (list --models), config.json path or cached Hub id")
@@ -305,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ice40-up5k, ecp5-25k, ecp5-85k (place and route), kv260 (Yosys "
                          "resource estimates)")
     sp.add_argument("--no-dsp", action="store_true", help="map multipliers to logic")
+    sp.add_argument("-o", "--work-dir", default="build/fpga",
+                    help="folder for the wrapped Verilog, logs and reports")
     sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
     sp.add_argument("--node", default=None, type=_choice("node", sets["node"]),
                     metavar="{" + ",".join(sets["node"]) + "}",
@@ -332,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("demo", cmd_demo, "every design on defaults: Verilog, verify, simulate, cost",
              design=False)
     sp.add_argument("--vectors", type=int, default=100, help="input beats per design")
+    sp.add_argument("-o", "--work-dir", default="build/demo",
+                    help="folder for the Verilog, builds, logs and demo.png")
     return p
 
 

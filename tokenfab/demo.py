@@ -6,11 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-DEMO_DIR = Path("build/demo")
 
 
 def _say(msg):
-    print(f"  .. {msg}", file=sys.stderr, flush=True)
+    if sys.stderr.isatty():
+        print(f"\r\033[K  .. {msg}"[:120], end="", file=sys.stderr, flush=True)
 
 
 def _equal_area_scale(api) -> int:
@@ -20,9 +20,14 @@ def _equal_area_scale(api) -> int:
     return max(1, round(mac.pricing.area_mm2 / ltc.pricing.area_mm2))
 
 
-def run_demo(json_out: bool = False, vectors: int = 100) -> list[dict]:
+def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
+             quiet: bool = False) -> list[dict]:
+    """Every design on defaults into ``work_dir``: Verilog, verification, simulation, a
+    table and ``demo.png``."""
     from tokenfab import api, registry
 
+    work = Path(work_dir)
+    say = (lambda msg: None) if quiet or json_out else _say
     rows = []
     t0 = time.time()
     names = list(registry.DESIGNS)
@@ -30,12 +35,12 @@ def run_demo(json_out: bool = False, vectors: int = 100) -> list[dict]:
     # equal unit count: its units are smaller, so the same area holds more of them.
     scale = _equal_area_scale(api)
     for i, name in enumerate(names, 1):
-        _say(f"[{i}/{len(names)}] {name}")
+        say(f"[{i}/{len(names)}] {name}")
         params = {"array_scale": scale} if name == "lut-tensor-core" else {}
         d = api.design(name, **params)
-        v_path = d.verilog(DEMO_DIR / "rtl" / name)
-        ver = d.verify(vectors=vectors, work_dir=DEMO_DIR / "verify", progress=_say)
-        _say(f"{name}: simulating llama-2-7b, prompt 512, gen 128")
+        v_path = d.verilog(work / "rtl" / name)
+        ver = d.verify(vectors=vectors, work_dir=work / "verify", progress=say)
+        say(f"{name}: simulating llama-2-7b, prompt 512, gen 128")
         sim = d.simulate(model="llama-2-7b", prompt=512, gen=128).to_dict()
         silicon = sim["area_mm2"] * sim["chips"] if sim["area_mm2"] is not None else None
         rows.append({
@@ -52,7 +57,9 @@ def run_demo(json_out: bool = False, vectors: int = 100) -> list[dict]:
             "memory_bytes_per_s": sim["memory_bytes_per_s"],
             "fpga_luts": (sim["fpga_resources"] or {}).get("luts"),
         })
-    plot = _plot(rows)
+    if sys.stderr.isatty() and not (quiet or json_out):
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    plot = _plot(rows, work)
     note = (f"lut-tensor-core runs {scale}x the units (array_scale={scale}) so that its "
             "silicon equals the mac-array's")
     if json_out:
@@ -86,12 +93,12 @@ def _silicon(r) -> str:
     return f"{r['silicon_mm2']:.3f}" + (f" ({r['chips']} chips)" if r["chips"] > 1 else "")
 
 
-def _plot(rows) -> Path:
+def _plot(rows, work: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     names = [r["design"] for r in rows]
     fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
     for ax, key, label in zip(axes, ["prefill_tokens_per_s", "decode_tokens_per_s",
@@ -107,7 +114,7 @@ def _plot(rows) -> Path:
     fig.suptitle("tokenfab demo: llama-2-7b, batch 1, prompt 512, gen 128 "
                  "(each design on its default system)")
     fig.tight_layout()
-    path = DEMO_DIR / "demo.png"
+    path = work / "demo.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
