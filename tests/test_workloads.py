@@ -140,6 +140,11 @@ def test_hub_id_from_the_local_cache(tmp_path, monkeypatch):
         load_model("Qwen/Qwen2-72B")
 
 
+def test_a_missing_config_path_is_not_taken_for_a_hub_id(tmp_path):
+    with pytest.raises(UsageError, match="model config file does not exist"):
+        load_model("nowhere/config.json")
+
+
 def test_a_typo_gets_a_suggestion():
     with pytest.raises(UsageError, match=r"did you mean 'llama-2-7b'\?"):
         load_model("llama2-7b")

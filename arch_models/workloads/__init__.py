@@ -256,7 +256,7 @@ def load_model(model: str | Path) -> ModelConfig:
     shipped = CONFIG_DIR / f"{text}.json"
     if shipped.exists():
         path, name = shipped, text
-    elif HUB_ID.match(text) and not Path(text).exists():
+    elif HUB_ID.match(text) and not text.endswith(".json") and not Path(text).exists():
         path, name = hub_config(text), text.split("/")[-1]
     else:
         path = Path(text)
