@@ -85,9 +85,34 @@ def tool(name: str) -> str:
     return exe
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to SIGKILL it when its parent dies (a caller's
+    timeout killing ``tokenfab fpga`` must not leave nextpnr running for minutes)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PDEATHSIG
+    except (OSError, AttributeError):
+        pass                                     # not Linux: the finally below still helps
+
+
+def run_child(cmd, cwd: Path) -> subprocess.CompletedProcess:
+    """``subprocess.run`` that never outlives us: the child dies with this process (Linux)
+    and is killed when we stop early (an exception, Ctrl-C, SIGTERM via the CLI)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_die_with_parent)
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def run_tool(cmd, cwd: Path, log: str) -> None:
     """Run ``cmd`` in ``cwd``, keep its output in ``log``; one clear error on failure."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = run_child(cmd, cwd)
     out = proc.stdout + proc.stderr
     (cwd / log).write_text(out)
     over = [ln.split("Info:")[-1].strip() for ln in out.splitlines()

@@ -31,3 +31,36 @@ def test_full_flow_reports_resources_and_fmax(target, build_dir):
 def test_unknown_target_is_rejected_before_running_tools():
     with pytest.raises(UsageError, match="target must be one of ice40-up5k, ecp5-25k"):
         tokenfab.design("mac-array").fpga(target="xc7a35t")
+
+
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_run_leaves_no_tool_running(tmp_path, how):
+    """The tool a run started dies with it: SIGKILL of the parent (Linux's parent-death
+    signal) or SIGTERM (the CLI unwinds and kills it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    pidfile = tmp_path / "child.pid"
+    child = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    parent = ("import signal, sys; from pathlib import Path; "
+              "from tokenfab.cli import _sigterm; signal.signal(signal.SIGTERM, _sigterm); "
+              "from tokenfab.fpga.flow import run_tool; "
+              f"run_tool([sys.executable, '-c', {child!r}], Path({str(tmp_path)!r}), 'log')")
+    p = subprocess.Popen([sys.executable, "-c", parent])
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    pid = int(pidfile.read_text())
+    p.send_signal(getattr(signal, how))
+    p.wait(timeout=30)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"the tool (pid {pid}) outlived its run after {how}")

@@ -402,7 +402,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def threading_main() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _sigterm(signum, frame):
+    raise KeyboardInterrupt       # unwind: tools started by this run are stopped on the way
+
+
 def main(argv=None) -> int:
+    import signal
+    previous = signal.signal(signal.SIGTERM, _sigterm) if threading_main() else None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.fn(args)
