@@ -12,9 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from amaranth.back import verilog
-
-from tokenfab.hw.common.synth_wrap import ShiftWrap
 from tokenfab.errors import ToolError, UsageError
 from tokenfab.results import Frameable
 
@@ -190,6 +187,10 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     if work != out_dir:
         say(f"{entry.name}: YoWASP cannot see /tmp; running in {work}, results copied to "
             f"{out_dir}")
+    # Amaranth is imported here, not at module level: the CLI reads TARGETS on every call.
+    from amaranth.back import verilog
+
+    from tokenfab.hw.common.synth_wrap import ShiftWrap
     text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
     (work / "top.v").write_text(text)
     say(f"{entry.name}: yosys ({target.family})")

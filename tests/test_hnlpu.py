@@ -11,7 +11,7 @@ from tokenfab.arch_models.common.tile_timing import simulate_sequence
 from tokenfab.arch_models.hnlpu import golden, timing
 from tokenfab.arch_models.hnlpu import system as hs
 from tokenfab.arch_models.hnlpu.system import HnlpuSystem, run_pipeline, system_for
-from tokenfab.arch_models.workloads import Request, load_model
+from tokenfab.arch_models.workloads import load_model
 from tokenfab.cost_models import hnlpu as hc
 from tokenfab.hw.hnlpu.params import FP4_E2M1, Params, format_levels, to_levels
 from tokenfab.cli import main

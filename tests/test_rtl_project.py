@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import tokenfab
-from tokenfab.hw.common.packing import pack
 from tokenfab.registry import DESIGNS
 from tokenfab.rtl import export
 

@@ -9,7 +9,7 @@ import tokenfab
 from tokenfab.arch_models.common.tile_timing import simulate_sequence
 from tokenfab.arch_models.tellme import golden, timing
 from tokenfab.arch_models.tellme.system import Kv260System, run_phase
-from tokenfab.arch_models.workloads import Request, load_model
+from tokenfab.arch_models.workloads import load_model
 from tokenfab.cost_models import tellme as tc
 from tokenfab.hw.common.arith import ternary_table_coeffs
 from tokenfab.hw.tellme.params import Params
