@@ -73,6 +73,12 @@ DESIGNS: dict[str, DesignEntry] = {
                   "SCALE-Sim v3, 2025)",
             package="systolic_array", top_name="systolic_array"),
         DesignEntry(
+            name="mixpe",
+            title="MixPE: shift-and-add mixed-precision PEs, dequantised once per group",
+            paper="Zhang et al., MixPE: Quantization and Hardware Co-design for Efficient "
+                  "LLM Inference (arXiv 2411.16158)",
+            package="mixpe", top_name="mixpe"),
+        DesignEntry(
             name="hnlpu",
             title="HNLPU: hardwired-neuron GEMV with weights fixed in metal",
             paper="Liu et al., Hardwired-Neurons Language Processing Units, ASPLOS 2026 "

@@ -7,6 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from tokenfab.errors import UsageError
+from tokenfab.hw.common.skew import delay, drain_rows
 from tokenfab.hw.systolic_array.params import Params
 
 
@@ -26,16 +27,6 @@ def out_layout(p: Params) -> data.ArrayLayout:
 
 def _flags_layout(p: Params) -> data.StructLayout:
     return data.StructLayout({"a": signed(p.operand_bits), "valid": 1, "first": 1, "last": 1})
-
-
-def _delay(m: Module, en, value, depth: int, name: str):
-    """``value`` delayed by ``depth`` enabled cycles (``depth`` may be 0)."""
-    for d in range(depth):
-        reg = Signal.like(value, name=f"{name}_d{d}")
-        with m.If(en):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value
 
 
 class SystolicArray(wiring.Component):
@@ -115,7 +106,7 @@ class SystolicArray(wiring.Component):
             f = Signal(flags, name=f"edge{i}")
             m.d.comb += [f.a.eq(breg.a[i]), f.valid.eq(bv & ~breg.load),
                          f.first.eq(bfirst), f.last.eq(breg.last)]
-            edge.append(_delay(m, en, f, i, f"row{i}"))
+            edge.append(delay(m, en, f, i, f"row{i}"))
         # a_in[i][j]: what PE (i, j) sees this cycle; a_reg passes it right.
         a_in = [[None] * C for _ in range(R)]
         for i in range(R):
@@ -138,7 +129,7 @@ class SystolicArray(wiring.Component):
         w = signed(p.operand_bits)
         b_in = [[None] * C for _ in range(R)]
         for j in range(C):
-            b_in[0][j] = _delay(m, en, breg.b[j], j, f"col{j}")
+            b_in[0][j] = delay(m, en, breg.b[j], j, f"col{j}")
             for i in range(1, R):
                 reg = Signal(w, name=f"b_{i - 1}_{j}")
                 with m.If(en):
@@ -161,16 +152,7 @@ class SystolicArray(wiring.Component):
         # Drain: the fold is done when its last step reaches PE (R-1, C-1); the R rows
         # then leave one per cycle from the shadow registers.
         done = a_in[R - 1][C - 1]
-        draining = Signal()
-        row = Signal(range(R))
-        with m.If(en):
-            m.d.sync += o_valid.eq(draining), o_row.eq(shadow[row])
-            with m.If(draining):
-                m.d.sync += row.eq(row + 1)
-                with m.If(row == R - 1):
-                    m.d.sync += [draining.eq(0), row.eq(0)]
-            with m.If(done.valid & done.last):
-                m.d.sync += [draining.eq(1), row.eq(0)]
+        drain_rows(m, en, shadow, R, done.valid & done.last, o_valid, o_row)
 
     def _stationary_operand(self, m, en, bv, breg, a_in, o_valid, o_row):
         p = self.params
@@ -195,7 +177,7 @@ class SystolicArray(wiring.Component):
             m.d.sync += out_valid.eq(a_in[R - 1][C - 1].valid)
         bottom = Signal(out_layout(p))
         for j in range(C):
-            m.d.comb += bottom[j].eq(_delay(m, en, psum[R - 1][j], C - 1 - j, f"deskew{j}"))
+            m.d.comb += bottom[j].eq(delay(m, en, psum[R - 1][j], C - 1 - j, f"deskew{j}"))
         with m.If(en):
             m.d.sync += [o_valid.eq(out_valid), o_row.eq(bottom)]
 

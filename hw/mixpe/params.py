@@ -1,0 +1,132 @@
+"""Parameters of MixPE: an output-stationary systolic array of shift-and-add
+mixed-precision PEs with dequantisation once per quantisation group."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from tokenfab.errors import UsageError
+from tokenfab.hw.common.params import signed_width
+from tokenfab.params import ParamsBase, param
+
+MODES = ("w4a8", "w4a16")
+PE_STYLES = ("parallel", "serial")
+DEQUANT = ("edge", "pe")
+WEIGHT_BITS = 4
+# W4A16: FP16 significands (11 bits) keep this many guard bits when aligned to the
+# group's largest exponent (sail_mixpe.md B.3: "11 bits plus guard bits"; ours).
+ALIGN_GUARD_BITS = 4
+# The authors' simulator's arrays (sail_mixpe.md B.2: conf_mixint.ini 64 x 64,
+# conf_mixfloat.ini 32 x 32).
+PAPER_ARRAY = {"w4a8": 64, "w4a16": 32}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Params(ParamsBase):
+    """MixPE (Zhang et al., arXiv 2411.16158) as we build it where the paper is silent
+    (``sail_mixpe.md`` B.3).
+
+    Parameters
+    ----------
+    mode
+        ``w4a8``: INT8 activations x INT4 weights; ``w4a16``: FP16 activations, aligned
+        per group to the group's largest exponent, x INT4 weights.
+    rows, cols
+        Array height (tokens) and width (output neurons); 0 takes the authors' size,
+        64 x 64 for ``w4a8`` and 32 x 32 for ``w4a16``.
+    group
+        Quantisation group size G along K: one scale and zero point per G weights.
+    pe
+        ``parallel``: four bit-plane accumulators, one product per cycle, the shifts
+        applied once per group; ``serial``: one accumulator, one weight bit-plane per
+        cycle (MSB first, doubled between planes), four cycles per product.
+    dequant
+        ``edge``: one dequantisation unit per column at the array edge (needs a group to
+        last at least ``rows`` cycles); ``pe``: one in every PE.
+    array_scale
+        Arrays side by side in the ``asic`` system preset (16 x this). Not RTL.
+    """
+
+    mode: str = param("w4a8", "activation format: INT8 or FP16 (weights INT4)",
+                      choices=MODES)
+    rows: int = param(0, "array height, tokens (0: 64 for w4a8, 32 for w4a16)", lo=0,
+                      hi=1024)
+    cols: int = param(0, "array width, outputs (0: 64 for w4a8, 32 for w4a16)", lo=0,
+                      hi=1024)
+    group: int = param(128, "quantisation group size along K", lo=1, hi=4096)
+    pe: str = param("parallel", "bit-parallel or bit-serial weight planes",
+                    choices=PE_STYLES)
+    dequant: str = param("edge", "dequant unit per column at the edge, or per PE",
+                         choices=DEQUANT)
+    array_scale: int = param(1, "arrays per 16 in the asic preset (not RTL)", lo=1, hi=1024)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.dequant == "edge" and self.group * self.planes < self.min_group_cycles:
+            raise UsageError(
+                f"dequant 'edge' takes one row per cycle per column and holds one group's "
+                f"scales per column, so a group must last at least max(rows, cols) = "
+                f"{self.min_group_cycles} cycles: group x {self.planes} (cycles per "
+                f"product) = {self.group * self.planes}; use dequant=pe, a larger group or "
+                f"a smaller array")
+
+    @property
+    def R(self) -> int:
+        return self.rows or PAPER_ARRAY[self.mode]
+
+    @property
+    def C(self) -> int:
+        return self.cols or PAPER_ARRAY[self.mode]
+
+    @property
+    def min_group_cycles(self) -> int:
+        """Shortest group (in beats) the edge dequant units keep up with; 1 for pe."""
+        return max(self.R, self.C) if self.dequant == "edge" else 1
+
+    @property
+    def planes(self) -> int:
+        """Beats (cycles) per product: 1 bit-parallel, 4 bit-serial."""
+        return WEIGHT_BITS if self.pe == "serial" else 1
+
+    @property
+    def act_bits(self) -> int:
+        """Width of the integer activations the PEs add (W4A16: aligned significands)."""
+        return 8 if self.mode == "w4a8" else 1 + 11 + ALIGN_GUARD_BITS
+
+    @property
+    def act_range(self) -> tuple[int, int]:
+        half = 1 << (self.act_bits - 1)
+        return -half, half - 1
+
+    @property
+    def plane_bits(self) -> int:
+        """Width of one bit-plane sum over a group (exact: never wraps)."""
+        lo, hi = self.act_range
+        return signed_width(lo * self.group, hi * self.group)
+
+    @property
+    def psum_bits(self) -> int:
+        """Width of the group's integer sum P = sum q a (q in 0..15)."""
+        lo, hi = self.act_range
+        top = (1 << WEIGHT_BITS) - 1
+        return signed_width(lo * top * self.group, hi * top * self.group)
+
+    @property
+    def dsum_bits(self) -> int:
+        """Width of P - z * sum(a), z in 0..15."""
+        lo, hi = self.act_range
+        top = (1 << WEIGHT_BITS) - 1
+        span = top * self.group * (hi - lo)
+        return signed_width(-span - top * self.group, span + top * self.group)
+
+    @property
+    def macs_per_tile(self) -> int:
+        return self.R * self.C
+
+    @property
+    def cycles_per_tile(self) -> int:
+        return self.planes
+
+    @property
+    def group_bits(self) -> int:
+        return max(1, math.ceil(math.log2(self.group + 1)))
