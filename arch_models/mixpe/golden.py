@@ -45,10 +45,10 @@ def align(bits, emax) -> np.ndarray:
 
 
 def activations(p: Params, a, emax=None) -> np.ndarray:
-    """The integers the PEs add for beat activations ``a``."""
+    """The integers the PEs add for beat activations ``a`` (rows x lanes)."""
     if p.mode == "w4a8":
         return np.asarray(a, np.int64)
-    return align(a, emax)
+    return align(a, np.asarray(emax, np.int64)[:, None])
 
 
 def scale_offset(p: Params, s_eff, emax) -> np.ndarray:
@@ -86,13 +86,13 @@ def ref_beats(p: Params, beats) -> list[np.ndarray]:
         a = activations(p, b["a"], b.get("emax"))
         q = np.asarray(b["q"], np.int64)
         counts = p.pe == "parallel" or b["plane"] == WEIGHT_BITS - 1
-        rowsum = (0 if first else rowsum) + (a if counts else 0)
+        rowsum = (0 if first else rowsum) + (a.sum(axis=1) if counts else 0)
         if p.pe == "parallel":
             for i in range(WEIGHT_BITS):
-                planes[i] = (0 if first else planes[i]) + np.outer(a, (q >> i) & 1)
+                planes[i] = (0 if first else planes[i]) + a @ ((q >> i) & 1).T
             P = sum(planes[i] << i for i in range(WEIGHT_BITS))
         else:
-            add = np.outer(a, q & 1)
+            add = a @ (q & 1).T
             dbl = not first and b["plane"] != prev_plane
             acc = add if first else (2 * acc + add if dbl else acc + add)
             P = acc
@@ -145,11 +145,12 @@ def check_operands(p: Params, g: QuantGemm) -> QuantGemm:
 
 
 def group_steps(p: Params, K: int) -> list[tuple[int, int, int]]:
-    """(group index, first k, k-steps) of each group along K; with edge dequant units a
-    short last group is padded with zero steps to the shortest group they keep up with."""
+    """(group index, first k, steps of ``lanes`` products) of each group along K; with
+    edge dequant units a short last group is padded with zero steps to the shortest
+    group they keep up with."""
     out = []
     for g, k0 in enumerate(range(0, K, p.group)):
-        n = min(p.group, K - k0)
+        n = math.ceil(min(p.group, K - k0) / p.lanes)
         out.append((g, k0, max(n, math.ceil(p.min_group_cycles / p.planes))))
     return out
 
@@ -183,9 +184,10 @@ def _fold_beats(p: Params, g: QuantGemm, m0: int, n0: int) -> tuple:
     groups = group_steps(p, K)
     for gi, (grp, k0, steps) in enumerate(groups):
         real = min(p.group, K - k0)
-        a_blk = np.zeros((R, steps), np.int64)
+        L = p.lanes
+        a_blk = np.zeros((R, steps * L), np.int64)
         a_blk[:, :real] = A[:, k0:k0 + real]
-        q_blk = np.zeros((steps, C), np.int64)
+        q_blk = np.zeros((steps * L, C), np.int64)
         q_blk[:real, :width] = g.Q[k0:k0 + real, cols]
         emax = group_exponent(a_blk).tolist() if p.mode == "w4a16" else None
         s, z = padc(g.S[grp, cols]).tolist(), padc(g.Z[grp, cols]).tolist()
@@ -193,8 +195,9 @@ def _fold_beats(p: Params, g: QuantGemm, m0: int, n0: int) -> tuple:
                  if p.pe == "serial" else [(None, k) for k in range(steps)])
         for n, (pl, k) in enumerate(order):
             glast = n == len(order) - 1
-            b = {"a": a_blk[:, k].tolist(),
-                 "q": (q_blk[k] if pl is None else (q_blk[k] >> pl) & 1).tolist(),
+            qk = q_blk[k * L:(k + 1) * L].T
+            b = {"a": a_blk[:, k * L:(k + 1) * L].tolist(),
+                 "q": (qk if pl is None else (qk >> pl) & 1).tolist(),
                  "s": s, "z": z, "glast": int(glast),
                  "last": int(glast and gi == len(groups) - 1)}
             if emax is not None:

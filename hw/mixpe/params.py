@@ -36,6 +36,9 @@ class Params(ParamsBase):
         64 x 64 for ``w4a8`` and 32 x 32 for ``w4a16``.
     group
         Quantisation group size G along K: one scale and zero point per G weights.
+    lanes
+        Products each PE adds per cycle (consecutive k, a dot product of ``lanes``
+        terms through an adder tree); ``group`` must be a multiple of it.
     pe
         ``parallel``: four bit-plane accumulators, one product per cycle, the shifts
         applied once per group; ``serial``: one accumulator, one weight bit-plane per
@@ -54,6 +57,7 @@ class Params(ParamsBase):
     cols: int = param(0, "array width, outputs (0: 64 for w4a8, 32 for w4a16)", lo=0,
                       hi=1024)
     group: int = param(128, "quantisation group size along K", lo=1, hi=4096)
+    lanes: int = param(1, "products per PE per cycle (a dot product along K)", lo=1, hi=16)
     pe: str = param("parallel", "bit-parallel or bit-serial weight planes",
                     choices=PE_STYLES)
     dequant: str = param("edge", "dequant unit per column at the edge, or per PE",
@@ -62,13 +66,16 @@ class Params(ParamsBase):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.dequant == "edge" and self.group * self.planes < self.min_group_cycles:
+        if self.group % self.lanes:
+            raise UsageError(f"group must be a multiple of lanes ({self.lanes}), not "
+                             f"{self.group}")
+        if self.dequant == "edge" and self.group_beats < self.min_group_cycles:
             raise UsageError(
                 f"dequant 'edge' takes one row per cycle per column and holds one group's "
                 f"scales per column, so a group must last at least max(rows, cols) = "
-                f"{self.min_group_cycles} cycles: group x {self.planes} (cycles per "
-                f"product) = {self.group * self.planes}; use dequant=pe, a larger group or "
-                f"a smaller array")
+                f"{self.min_group_cycles} cycles: group / lanes x {self.planes} (beats per "
+                f"step) = {self.group_beats}; use dequant=pe, a larger group or a smaller "
+                f"array")
 
     @property
     def R(self) -> int:
@@ -82,6 +89,11 @@ class Params(ParamsBase):
     def min_group_cycles(self) -> int:
         """Shortest group (in beats) the edge dequant units keep up with; 1 for pe."""
         return max(self.R, self.C) if self.dequant == "edge" else 1
+
+    @property
+    def group_beats(self) -> int:
+        """Beats (cycles) of one whole group."""
+        return self.group // self.lanes * self.planes
 
     @property
     def planes(self) -> int:
@@ -121,7 +133,7 @@ class Params(ParamsBase):
 
     @property
     def macs_per_tile(self) -> int:
-        return self.R * self.C
+        return self.R * self.C * self.lanes
 
     @property
     def cycles_per_tile(self) -> int:

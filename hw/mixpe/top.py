@@ -42,10 +42,11 @@ from tokenfab.hw.mixpe.params import ALIGN_GUARD_BITS, WEIGHT_BITS, Params
 
 
 def in_layout(p: Params) -> data.StructLayout:
-    fields = {"a": data.ArrayLayout(signed(8) if p.mode == "w4a8" else unsigned(16), p.R)}
+    act = signed(8) if p.mode == "w4a8" else unsigned(16)
+    fields = {"a": data.ArrayLayout(data.ArrayLayout(act, p.lanes), p.R)}
     if p.mode == "w4a16":
         fields["emax"] = data.ArrayLayout(unsigned(5), p.R)
-    fields["q"] = data.ArrayLayout(unsigned(1 if p.pe == "serial" else WEIGHT_BITS), p.C)
+    fields["q"] = data.ArrayLayout(data.ArrayLayout(_q_shape(p), p.lanes), p.C)
     if p.pe == "serial":
         fields["plane"] = unsigned(2)
     fields.update({"s": data.ArrayLayout(unsigned(16), p.C),
@@ -54,13 +55,17 @@ def in_layout(p: Params) -> data.StructLayout:
     return data.StructLayout(fields)
 
 
+def _q_shape(p: Params):
+    return unsigned(1 if p.pe == "serial" else WEIGHT_BITS)
+
+
 def out_layout(p: Params) -> data.ArrayLayout:
     return data.ArrayLayout(unsigned(32), p.C)
 
 
 def _row_layout(p: Params, with_sum: bool) -> data.StructLayout:
     """What travels right along a row with each activation."""
-    fields = {"a": signed(p.act_bits), "valid": 1, "first": 1, "dbl": 1, "glast": 1,
+    fields = {"a": data.ArrayLayout(signed(p.act_bits), p.lanes), "valid": 1, "first": 1, "dbl": 1, "glast": 1,
               "last": 1}
     if with_sum:
         fields.update({"sum": signed(p.psum_bits), "emax": unsigned(5)})
@@ -69,7 +74,7 @@ def _row_layout(p: Params, with_sum: bool) -> data.StructLayout:
 
 def _col_layout(p: Params, with_scale: bool) -> data.StructLayout:
     """What travels down a column with each weight."""
-    fields = {"q": unsigned(1 if p.pe == "serial" else WEIGHT_BITS)}
+    fields = {"q": data.ArrayLayout(_q_shape(p), p.lanes)}
     if with_scale:
         fields.update({"s": unsigned(16), "z": unsigned(WEIGHT_BITS)})
     return data.StructLayout(fields)
@@ -148,7 +153,9 @@ class MixPE(wiring.Component):
         rows_in, sums_at_end = [], []
         for i in range(R):
             f = Signal(plain, name=f"edge{i}")
-            m.d.comb += [f.a.eq(self._activation(m, breg, i)), f.valid.eq(bv),
+            m.d.comb += [f.a[ln].eq(self._activation(m, breg, i, ln))
+                         for ln in range(p.lanes)]
+            m.d.comb += [f.valid.eq(bv),
                          f.first.eq(bfirst), f.dbl.eq(bdbl), f.glast.eq(breg.glast),
                          f.last.eq(breg.last)]
             cnt = Signal(name=f"count{i}")
@@ -160,7 +167,8 @@ class MixPE(wiring.Component):
             cnt_d, emax_d = d[plain.size], d[plain.size + 1:]
             acc = Signal(signed(p.psum_bits), name=f"rowsum{i}")
             total = Signal(signed(p.psum_bits), name=f"rowtot{i}")
-            m.d.comb += total.eq(Mux(fd.first, 0, acc) + Mux(cnt_d, fd.a, 0))
+            lanes_sum = sum(fd.a[ln] for ln in range(p.lanes))
+            m.d.comb += total.eq(Mux(fd.first, 0, acc) + Mux(cnt_d, lanes_sum, 0))
             with m.If(en & fd.valid):
                 m.d.sync += acc.eq(total)
             rows_in.append(fd)
@@ -213,17 +221,19 @@ class MixPE(wiring.Component):
         drain_rows(m, en, shadow, R, done, o_valid, o_row)
         return m
 
-    def _activation(self, m, breg, i):
-        """Row i's integer activation: INT8 as is, FP16 aligned to the group exponent."""
+    def _activation(self, m, breg, i, ln):
+        """Row i's integer activation in lane ln: INT8 as is, FP16 aligned to the group
+        exponent."""
         p = self.params
         if p.mode == "w4a8":
-            return breg.a[i]
-        sign, eff, sig = fp.fp16_fields(m, breg.a[i], f"act{i}")
-        sh = Signal(signed(7), name=f"act{i}_sh")
+            return breg.a[i][ln]
+        sign, eff, sig = fp.fp16_fields(m, breg.a[i][ln], f"act{i}_{ln}")
+        tag = f"{i}_{ln}"
+        sh = Signal(signed(7), name=f"act{tag}_sh")
         m.d.comb += sh.eq(breg.emax[i] - eff)
-        mag = Signal(unsigned(p.act_bits - 1), name=f"act{i}_mag")
+        mag = Signal(unsigned(p.act_bits - 1), name=f"act{tag}_mag")
         m.d.comb += mag.eq((sig << ALIGN_GUARD_BITS) >> Mux(sh < 0, 0, sh[:6]))
-        v = Signal(signed(p.act_bits), name=f"act{i}_v")
+        v = Signal(signed(p.act_bits), name=f"act{tag}_v")
         m.d.comb += v.eq(Mux(sign, -mag, mag))
         return v
 
@@ -235,7 +245,8 @@ class MixPE(wiring.Component):
             for b in range(WEIGHT_BITS):
                 s = Signal(signed(p.plane_bits), name=f"s{b}_{i}_{j}")
                 t = Signal(signed(p.plane_bits), name=f"s{b}n_{i}_{j}")
-                m.d.comb += t.eq(Mux(x.first, 0, s) + Mux(q[b], x.a, 0))
+                gated = sum(Mux(q[ln][b], x.a[ln], 0) for ln in range(p.lanes))
+                m.d.comb += t.eq(Mux(x.first, 0, s) + gated)
                 with m.If(en & x.valid):
                     m.d.sync += s.eq(t)
                 nxt.append(t)
@@ -244,7 +255,7 @@ class MixPE(wiring.Component):
             return final
         acc = Signal(signed(p.psum_bits), name=f"acc_{i}_{j}")
         final = Signal(signed(p.psum_bits), name=f"pf_{i}_{j}")
-        add = Mux(q[0], x.a, 0)
+        add = sum(Mux(q[ln][0], x.a[ln], 0) for ln in range(p.lanes))
         with m.If(x.first):
             m.d.comb += final.eq(add)
         with m.Elif(x.dbl):
