@@ -7,6 +7,7 @@ counters: ``per_step`` gates switch every step cycle, ``per_tile`` gates once pe
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
 from tokenfab.cost_models import tech
@@ -16,12 +17,17 @@ GATES = ("fa", "dff", "mux2", "xor2", "nand2")
 
 @dataclasses.dataclass
 class Components:
+    """Gates switching every step (``per_step``) and once per tile of
+    ``cycles_per_tile`` steps (``per_tile``). ``shared`` are gates that exist but do the
+    work counted in ``per_tile`` in time-multiplexed form (e.g. one unit serving many
+    PEs): when given, the area counts ``per_step + shared`` instead."""
     per_step: Counter
     per_tile: Counter
-    cycles_per_tile: int
+    cycles_per_tile: float
+    shared: Counter | None = None
 
     def gates(self) -> Counter:
-        return self.per_step + self.per_tile
+        return self.per_step + (self.per_tile if self.shared is None else self.shared)
 
     def area_m2(self, node: int) -> float:
         a = sum(n * tech.value("gates_28nm", f"{g}_area") for g, n in self.gates().items())
@@ -70,3 +76,26 @@ def sram_energy_per_byte(node: int) -> float:
 
 def sram_area_m2(bytes_: float, node: int) -> float:
     return 8 * bytes_ * tech.value("sram_28nm", "area_per_bit") * tech.scale(node, "area")
+
+
+def barrel_shifter(bits: int, max_shift: int) -> Counter:
+    """A logarithmic shifter: one row of 2:1 muxes per bit of the shift amount."""
+    return Counter(mux2=bits * max(1, math.ceil(math.log2(max_shift + 1))))
+
+
+def fp32_adder() -> Counter:
+    """An FP32 adder (RNE, normal numbers) as ``tokenfab.hw.common.fp.fp32_add`` builds
+    it: magnitude compare and swap, alignment shifter with sticky, 28-bit add/subtract,
+    leading-one detector, normalising shifter, rounding and exponent arithmetic."""
+    return (adder(31) + Counter(mux2=3 * 32) + barrel_shifter(59, 31) + Counter(nand2=32)
+            + adder(28) + Counter(nand2=28) + barrel_shifter(28, 27) + adder(25)
+            + adder(12) + adder(12))
+
+
+def int_times_fp16_to_fp32(int_bits: int) -> Counter:
+    """``int x FP16 significand`` rounded once to FP32
+    (``tokenfab.hw.common.fp.scaled_int_to_fp32``): negation, the multiplier,
+    leading-one detector, normalising shifter, rounding and exponent arithmetic."""
+    w = int_bits + 11
+    return (adder(int_bits) + array_multiplier(int_bits, 11) + Counter(nand2=w)
+            + barrel_shifter(w, w) + adder(25) + adder(12))

@@ -58,9 +58,88 @@ def gemm(p, M: int, K: int, N: int) -> dict:
     streamed = golden.streamed_beats(p, K)
     r = systolic.scalesim(p.R, p.C, "os", M, streamed, N)
     r["rtl_cycles"] = r["cycles"] + 1 + rtl_tail(p)
-    # utilisation counts products (MACs), not beats
-    r["utilization"] = M * N * K / (max(r["cycles"], 1) * p.R * p.C)
+    # utilisation counts products (MACs) against R x C x lanes per cycle, not beats
+    r["utilization"] = M * N * K / (max(r["cycles"], 1) * p.R * p.C * p.lanes)
     r["streamed_beats_per_fold"] = streamed
     r["groups_per_fold"] = len(golden.group_steps(p, K))
     r["dequant_ops"] = M * N * r["groups_per_fold"]
     return r
+
+
+# ---------------------------------------------------------------- systems
+def weight_bits(p) -> float:
+    """Bits per weight in memory: INT4 codes plus an FP16 scale and INT4 zero point per
+    group."""
+    return 4 + 20 / p.group
+
+
+def act_bytes(p) -> float:
+    return 1.0 if p.mode == "w4a8" else 2.0
+
+
+def engine_gemm_cycles(p, arrays: int):
+    """Cycles of ``[m, k] x [k, n]`` on ``arrays`` arrays side by side, each taking an
+    equal share of the output columns (SCALE-Sim's count of cycles: its index + 1)."""
+    def cycles(m: int, k: int, n: int) -> int:
+        return gemm(p, m, k, -(-n // arrays))["cycles"] + 1
+    return cycles
+
+
+def _assumptions(p) -> tuple:
+    act = "INT8" if p.mode == "w4a8" else "FP16"
+    return (f"weights INT4 with an FP16 scale and INT4 zero point per {p.group} "
+            f"({weight_bits(p):.2f} bits each); activations and KV cache {act}",
+            f"{p.R}x{p.C} output-stationary array, {p.lanes} product(s) per PE per cycle, "
+            f"{p.pe} bit-planes, dequantisation {'in every PE' if p.dequant == 'pe' else 'at the column edge'} "
+            "once per group, overlapped with the next group",
+            "attention (activation x activation) and element-wise work on the vector unit: "
+            "MixPE's PEs take INT4 weights only")
+
+
+PAPER_LANES = 4
+
+
+def mixpe_paper(p, node: int = 28):
+    """The authors' simulator configuration (sail_mixpe.md B.2): one array, 64 x 64 for
+    W4A8 and 32 x 32 for W4A16, each PE doing 4 products per cycle (the simulator's
+    throughput factor floor(8/4)^2 and floor(16/8)^2)."""
+    from tokenfab.arch_models.common import mixpe_paper as paper
+    conf = "conf_mixint.ini" if p.mode == "w4a8" else "conf_mixfloat.ini"
+    return paper.spec(
+        rows=p.R, cols=p.C, lanes=p.lanes, weight_bits=weight_bits(p), act_bytes=act_bytes(p),
+        gemm_cycles=engine_gemm_cycles(p, 1), attention_on="vector", node=node,
+        what=f"{p.R}x{p.C} MixPE {p.mode.upper()} array, {p.lanes} lanes",
+        assumptions=(f"the authors' MixPE-{p.mode.upper()} ({conf}) is {p.R}x{p.C} with 4 "
+                     "products per PE per cycle; these parameters give "
+                     f"{p.R}x{p.C}x{p.lanes}",) + _assumptions(p))
+
+
+def system(p, name: str = "asic", node: int = 28):
+    from tokenfab.arch_models.common.system import SystemSpec, check_system
+    from tokenfab.arch_models.common.tile_systems import (ASIC_BUFFER_BYTES, ASIC_LPDDR,
+                                                          PCIE4_X16_BYTES_PER_S)
+    check_system(name, dict.fromkeys(SYSTEMS))
+    if name == "mixpe-paper":
+        return mixpe_paper(p, node)
+    arrays = p.array_scale
+    mem = ASIC_LPDDR
+    return SystemSpec(
+        name="asic",
+        description=(f"{arrays} {p.R}x{p.C}x{p.lanes} MixPE {p.mode.upper()} arrays at "
+                     f"1 GHz, {node} nm, {mem.bytes_per_s / 1e9:.0f} GB/s LPDDR5X, "
+                     "1024 FLOP/cycle vector unit"),
+        clock_hz=1e9, units=arrays, tile=(p.R, p.C, p.lanes), cycles_per_tile=1,
+        weight_bits=weight_bits(p), act_bytes=act_bytes(p), kv_bytes=act_bytes(p),
+        memory=mem, buffer_bytes=ASIC_BUFFER_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
+        vector_flops_per_cycle=1024, attention_on="vector", node_nm=node,
+        gemm_cycles=engine_gemm_cycles(p, arrays),
+        assumptions=_assumptions(p) + (
+            "each array takes an equal share of the output columns",
+            f"{ASIC_BUFFER_BYTES // 2**20} MiB on-chip activation buffer"))
+
+
+def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
+             trace: bool = False):
+    from tokenfab.arch_models.common.simulate import simulate as simulate_system
+    return simulate_system("mixpe", p, system(p, system_name, node), request,
+                           progress=progress, trace=trace)

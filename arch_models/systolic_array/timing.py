@@ -33,12 +33,8 @@ from tokenfab.errors import UsageError
 
 SYSTEMS = ("asic", "mixpe-paper")
 
-# The MixPE authors' simulator (yuzhang712/mixpe_simulator, conf_*.ini; sail_mixpe.md B.2,
-# [R]): 500 MHz, one array, WBUF/IBUF/OBUF 128/256/128 KiB, 1,024 bits per cycle off chip;
-# the INT8 baseline is 32 x 32 (conf_int.ini), the FP16 baseline 32 x 28 (conf_float.ini).
-MIXPE_PAPER_CLOCK_HZ = 500e6
-MIXPE_PAPER_OFFCHIP_BITS_PER_CYCLE = 1024
-MIXPE_PAPER_SRAM_BYTES = (128 + 256 + 128) * 1024
+# The MixPE authors' baselines (sail_mixpe.md B.2, [R]): INT8 32 x 32 (conf_int.ini),
+# FP16 32 x 28 (conf_float.ini).
 MIXPE_PAPER_ARRAYS = {"int8": (32, 32), "fp16": (32, 28)}
 
 
@@ -143,10 +139,18 @@ def engine_gemm_cycles(p, arrays: int):
     return cycles
 
 
+def weight_assumptions(p) -> tuple:
+    if p.weights == "int4":
+        return (f"weights stored as INT4 codes with an FP16 scale and INT4 zero point per "
+                f"128 ({p.weight_storage_bits:.2f} bits each) and dequantised to FP16 at "
+                "the array's top edge, one unit per column, as they enter (the "
+                "dequantise-then-multiply baseline)",)
+    return ()
+
+
 def mixpe_paper(p, node: int = 28):
     """The authors' simulator configuration for the INT8 and FP16 baselines."""
-    from tokenfab.arch_models.common.system import Memory, SystemSpec
-    from tokenfab.arch_models.common.tile_systems import PCIE4_X16_BYTES_PER_S
+    from tokenfab.arch_models.common import mixpe_paper as paper
     if p.dtype not in MIXPE_PAPER_ARRAYS:
         raise UsageError(f"the mixpe-paper preset has int8 and fp16 baselines, not "
                          f"dtype {p.dtype!r}")
@@ -156,26 +160,14 @@ def mixpe_paper(p, node: int = 28):
                          f"{rows}x{cols} (the authors' configuration), not "
                          f"{p.rows}x{p.cols}; leave rows and cols at their defaults")
     q = p.replace(rows=rows, cols=cols)
-    nbytes = OPERAND_BYTES[p.dtype]
-    bw = MIXPE_PAPER_OFFCHIP_BITS_PER_CYCLE / 8 * MIXPE_PAPER_CLOCK_HZ
-    # The simulator states no DRAM capacity; 32 GB holds OPT-6.7B and Llama-2-13B in FP16.
-    mem = Memory("DRAM behind a 1,024-bit interface (capacity: assumption)", 32e9, bw)
-    return SystemSpec(
-        name="mixpe-paper",
-        description=(f"MixPE authors' simulator: one {rows}x{cols} {q.dataflow.upper()} "
-                     f"{p.dtype} array at 500 MHz, {node} nm, 1,024 bits/cycle off chip "
-                     f"({bw / 1e9:.0f} GB/s), 512 KiB of SRAM buffers"),
-        clock_hz=MIXPE_PAPER_CLOCK_HZ, units=1, tile=(rows, cols, 1), cycles_per_tile=1,
-        weight_bits=8 * nbytes, act_bytes=nbytes, kv_bytes=nbytes, memory=mem,
-        buffer_bytes=MIXPE_PAPER_SRAM_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
-        vector_flops_per_cycle=2 * rows * cols, attention_on="matrix", node_nm=node,
-        gemm_cycles=engine_gemm_cycles(q, 1),
+    return paper.spec(
+        rows=rows, cols=cols, lanes=1, weight_bits=p.weight_storage_bits,
+        act_bytes=OPERAND_BYTES[p.dtype], gemm_cycles=engine_gemm_cycles(q, 1),
+        attention_on="matrix", node=node,
+        what=f"{rows}x{cols} {q.dataflow.upper()} {p.dtype} array",
         assumptions=(f"the authors' {p.dtype} baseline: a {rows}x{cols} array "
                      f"({'conf_int.ini' if p.dtype == 'int8' else 'conf_float.ini'})",
-                     "GEMMs run fold by fold on SCALE-Sim's schedule, batch x tokens as M",
-                     "element-wise work on a vector unit of 2 x R x C FLOP per cycle "
-                     "(assumption: the simulator models the linear layers only)",
-                     "DRAM capacity 32 GB (assumption; the simulator states none)"))
+                     *weight_assumptions(p)))
 
 
 def system(p, name: str = "asic", node: int = 28):
@@ -194,12 +186,13 @@ def system(p, name: str = "asic", node: int = 28):
                      f"({p.dtype}) at 1 GHz, {node} nm, {mem.bytes_per_s / 1e9:.0f} GB/s "
                      "LPDDR5X, 1024 FLOP/cycle vector unit, attention on the arrays"),
         clock_hz=1e9, units=arrays, tile=(p.rows, p.cols, 1), cycles_per_tile=1,
-        weight_bits=8 * nbytes, act_bytes=nbytes, kv_bytes=nbytes, memory=mem,
+        weight_bits=p.weight_storage_bits, act_bytes=nbytes, kv_bytes=nbytes, memory=mem,
         buffer_bytes=ASIC_BUFFER_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
         vector_flops_per_cycle=1024, attention_on="matrix", node_nm=node,
         gemm_cycles=engine_gemm_cycles(p, arrays),
-        assumptions=(f"weights, activations and KV cache {p.dtype} (the model's weights "
-                     f"converted to {p.dtype})",
+        assumptions=(f"activations and KV cache {p.dtype}; weights "
+                     + (f"{p.dtype} (the model's weights converted to {p.dtype})"
+                        if p.weights == "dense" else "INT4"), *weight_assumptions(p),
                      "GEMMs run fold by fold on SCALE-Sim's schedule (no overlap of one "
                      "fold's drain with the next fold's fill); each array takes an equal "
                      "share of the output columns",

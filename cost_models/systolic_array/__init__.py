@@ -7,12 +7,16 @@ accumulator adder, and the registers the dataflow keeps: the operand passed righ
 three flags, then for ``os`` the operand passed down, the accumulator and its shadow copy;
 for ``ws`` / ``is`` the stationary operand and the partial sum passed down. Edge skew and
 deskew registers are counted too. Every PE switches every step (one step = one array
-cycle).
+cycle). With ``weights = int4`` (the dequantise-then-multiply baseline) each column has a
+dequantiser at the top edge working every step: ``q - z`` and the product with the FP16
+scale (counted as the MixPE integer-times-FP16 unit for a 5-bit integer), with the
+group's scale and zero point in a register.
 """
 from collections import Counter
 
 from tokenfab.cost_models import tech, tile_arrays
-from tokenfab.cost_models.components import Components, adder, array_multiplier, register
+from tokenfab.cost_models.components import (Components, adder, array_multiplier,
+                                             int_times_fp16_to_fp32, register)
 
 
 def _multiplier(p) -> Counter:
@@ -32,6 +36,9 @@ def unit_components(p) -> Components:
         pe += register(b) + register(acc)
         skew = register((b + 3) * R * (R - 1) // 2 + acc * C * (C - 1) // 2)
     per_step = Counter({g: n * R * C for g, n in pe.items()}) + skew
+    if p.weights == "int4":
+        dequant = adder(5) + int_times_fp16_to_fp32(5) + register(16 + 4)
+        per_step += Counter({g: n * C for g, n in dequant.items()})
     return Components(per_step, Counter(), 1)
 
 

@@ -11,7 +11,7 @@ from tokenfab.params import ParamsBase, param
 
 MODES = ("w4a8", "w4a16")
 PE_STYLES = ("parallel", "serial")
-DEQUANT = ("edge", "pe")
+DEQUANT = ("pe", "edge")
 WEIGHT_BITS = 4
 # W4A16: FP16 significands (11 bits) keep this many guard bits when aligned to the
 # group's largest exponent (sail_mixpe.md B.3: "11 bits plus guard bits"; ours).
@@ -38,16 +38,21 @@ class Params(ParamsBase):
         Quantisation group size G along K: one scale and zero point per G weights.
     lanes
         Products each PE adds per cycle (consecutive k, a dot product of ``lanes``
-        terms through an adder tree); ``group`` must be a multiple of it.
+        terms through an adder tree); ``group`` must be a multiple of it. The default 4
+        is the authors' simulator's throughput per PE (floor(8/4)**2 for W4A8 on its
+        (8, 4) PE, floor(16/8)**2 for W4A16 on its (16, 8) PE; sail_mixpe.md B.2).
     pe
         ``parallel``: four bit-plane accumulators, one product per cycle, the shifts
         applied once per group; ``serial``: one accumulator, one weight bit-plane per
         cycle (MSB first, doubled between planes), four cycles per product.
     dequant
-        ``edge``: one dequantisation unit per column at the array edge (needs a group to
-        last at least ``rows`` cycles); ``pe``: one in every PE.
+        ``pe`` (default): a dequantisation unit in every PE; ``edge``: one per column at
+        the array edge, taking one row per cycle (a group must last at least
+        ``max(rows, cols)`` cycles: at the default 64 x 64 x 4 lanes, G = 128 lasts 32).
     array_scale
-        Arrays side by side in the ``asic`` system preset (16 x this). Not RTL.
+        Arrays side by side in the ``asic`` system preset (one 64 x 64 x 4 array does
+        16,384 products per cycle, four times the sixteen 16 x 16 arrays of the
+        systolic array's preset). Not RTL.
     """
 
     mode: str = param("w4a8", "activation format: INT8 or FP16 (weights INT4)",
@@ -57,12 +62,12 @@ class Params(ParamsBase):
     cols: int = param(0, "array width, outputs (0: 64 for w4a8, 32 for w4a16)", lo=0,
                       hi=1024)
     group: int = param(128, "quantisation group size along K", lo=1, hi=4096)
-    lanes: int = param(1, "products per PE per cycle (a dot product along K)", lo=1, hi=16)
+    lanes: int = param(4, "products per PE per cycle (a dot product along K)", lo=1, hi=16)
     pe: str = param("parallel", "bit-parallel or bit-serial weight planes",
                     choices=PE_STYLES)
-    dequant: str = param("edge", "dequant unit per column at the edge, or per PE",
+    dequant: str = param("pe", "dequant unit in every PE, or per column at the edge",
                          choices=DEQUANT)
-    array_scale: int = param(1, "arrays per 16 in the asic preset (not RTL)", lo=1, hi=1024)
+    array_scale: int = param(1, "arrays in the asic preset (not RTL)", lo=1, hi=1024)
 
     def __post_init__(self):
         super().__post_init__()

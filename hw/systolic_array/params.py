@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 
+from tokenfab.errors import UsageError
 from tokenfab.params import ParamsBase, param
 
 DATAFLOWS = ("os", "ws", "is")
 DTYPES = ("int8", "int4", "int16", "fp16")
+WEIGHT_FORMATS = ("dense", "int4")
+# The dequantise-then-multiply baseline's quantisation group (MixPE's, sail_mixpe.md B.3)
+DEQUANT_GROUP = 128
 INT_BITS = {"int4": 4, "int8": 8, "int16": 16}
 
 
@@ -27,6 +31,11 @@ class Params(ParamsBase):
     dtype
         Operand type: ``int8`` (default), ``int4``, ``int16`` or ``fp16`` (``fp16`` in the
         timing and cost levels only; the RTL is integer).
+    weights
+        ``dense``: weights stored and fed as ``dtype``. ``int4``: the
+        dequantise-then-multiply baseline: INT4 codes with one FP16 scale and INT4 zero
+        point per 128 weights in memory, dequantised to FP16 by one unit per column at
+        the array's top edge as they enter (``dtype`` must be ``fp16``).
     acc_bits
         Width of the signed integer accumulators; sums wrap modulo ``2**acc_bits``.
     array_scale
@@ -38,8 +47,24 @@ class Params(ParamsBase):
     cols: int = param(16, "array width C", lo=1, hi=1024)
     dataflow: str = param("os", "output-, weight- or input-stationary", choices=DATAFLOWS)
     dtype: str = param("int8", "operand type (fp16: timing and cost only)", choices=DTYPES)
+    weights: str = param("dense", "weights stored as dtype, or INT4 dequantised to fp16 "
+                         "at the array edge (timing and cost only)", choices=WEIGHT_FORMATS)
     acc_bits: int = param(32, "width of the signed accumulators (sums wrap)", lo=8, hi=64)
     array_scale: int = param(1, "arrays per 16 in the asic preset (not RTL)", lo=1, hi=1024)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.weights == "int4" and self.dtype != "fp16":
+            raise UsageError(f"weights 'int4' are dequantised to fp16, so dtype must be "
+                             f"'fp16', not {self.dtype!r}")
+
+    @property
+    def weight_storage_bits(self) -> float:
+        """Bits per weight in memory (INT4 codes carry a 16 + 4-bit scale and zero point
+        per group)."""
+        if self.weights == "int4":
+            return 4 + 20 / DEQUANT_GROUP
+        return self.operand_bits
 
     @property
     def operand_bits(self) -> int:
