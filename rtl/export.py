@@ -105,7 +105,18 @@ def ports(component) -> list[dict]:
 
 
 def verilog_text(component, module: str) -> str:
-    return verilog.convert(component, name=module, emit_src=False)
+    """Verilog of ``component`` as module ``module``. A design whose top instantiates
+    cells by name (``cells()``: a PE generated once, used R x C times) gets them appended
+    as ``<module>_<key>``; a wrapper (``.inner``) passes its inner design's cells on."""
+    owner = component if hasattr(component, "cells") else getattr(component, "inner", None)
+    cells = owner.cells() if owner is not None and hasattr(owner, "cells") else {}
+    for c in (owner, *cells.values()):       # cells may instantiate each other
+        if hasattr(c, "cell_prefix"):
+            c.cell_prefix = module
+    text = verilog.convert(component, name=module, emit_src=False)
+    for key, cell in cells.items():
+        text += verilog.convert(cell, name=f"{module}_{key}", emit_src=False)
+    return text
 
 
 def _timing(entry, params) -> dict:

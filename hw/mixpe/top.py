@@ -29,10 +29,14 @@ and the dequant unit scales the group's sum back by ``2**emax``.
 
 The fold's FP32 results are copied to shadow registers and leave one row per cycle.
 A full output register stalls the whole array.
+
+Each PE is one module (``<top>_pe``), generated once and instantiated R x C times, so the
+Verilog of the authors' 64 x 64 array stays small and Verilator compiles one PE.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import (Array, Cat, ClockSignal, Instance, Module, Mux, ResetSignal,
+                          Signal, signed, unsigned)
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -87,6 +91,148 @@ def _deq_layout(p: Params) -> data.StructLayout:
                               "sum": signed(p.psum_bits), "emax": unsigned(5)})
 
 
+def _dequant(p: Params, m, P, total, emax, s, z, name):
+    """FP32 of ``s * (P - z * total)`` (times ``2**(emax - 29)`` for W4A16)."""
+    d = Signal(signed(p.dsum_bits), name=f"{name}_d")
+    m.d.comb += d.eq(P - z * total)
+    sign, eff, sig = fp.fp16_fields(m, s, f"{name}_s")
+    val = Signal(signed(p.dsum_bits + 1), name=f"{name}_v")
+    m.d.comb += val.eq(Mux(sign, -d, d))
+    off = Signal(signed(8), name=f"{name}_off")
+    # s = sig * 2**(eff - 25); an aligned W4A16 activation is v * 2**(emax - 29).
+    m.d.comb += off.eq(eff - 25 if p.mode == "w4a8"
+                       else eff + emax - 25 - 25 - ALIGN_GUARD_BITS)
+    return fp.scaled_int_to_fp32(m, val, sig, off, f"{name}_prod")
+
+
+class MixPECell(wiring.Component):
+    """One PE. ``x`` arrives from the left and leaves registered on ``x_out``, ``w`` from
+    above and leaves on ``w_out``; ``p`` is the last group's integer sum. With
+    ``dequant = pe`` the PE also dequantises and accumulates: ``shadow`` holds the
+    fold's FP32 result and ``done`` marks the cycle the fold's last group is added.
+
+    Members
+    -------
+    en : In(1)
+    x : In(row layout);  x_out : Out(row layout)
+    w : In(column layout);  w_out : Out(column layout)
+    p : Out(signed(psum_bits))
+    shadow : Out(32);  done : Out(1)     (dequant = pe only)
+    """
+
+    def __init__(self, params: Params):
+        self.params = p = params
+        in_pe = p.dequant == "pe"
+        members = {"en": In(1), "x": In(_row_layout(p, in_pe)),
+                   "w": In(_col_layout(p, in_pe)), "x_out": Out(_row_layout(p, in_pe)),
+                   "w_out": Out(_col_layout(p, in_pe)), "p": Out(signed(p.psum_bits))}
+        if in_pe:
+            members.update({"shadow": Out(32), "done": Out(1)})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        en, x, w = self.en, self.x, self.w
+        with m.If(en):
+            m.d.sync += [self.x_out.eq(x), self.w_out.eq(w)]
+        final = self._group_sum(m, en, x, w.q)
+        with m.If(en & x.valid & x.glast):
+            m.d.sync += self.p.eq(final)
+        if p.dequant == "pe":
+            self._dequantise(m, en, x, w)
+        return m
+
+    def _group_sum(self, m, en, x, q):
+        """The group's sum P including this step (combinational)."""
+        p = self.params
+        if p.pe == "parallel":
+            nxt = []
+            for b in range(WEIGHT_BITS):
+                s = Signal(signed(p.plane_bits), name=f"s{b}")
+                t = Signal(signed(p.plane_bits), name=f"s{b}_next")
+                gated = sum(Mux(q[ln][b], x.a[ln], 0) for ln in range(p.lanes))
+                m.d.comb += t.eq(Mux(x.first, 0, s) + gated)
+                with m.If(en & x.valid):
+                    m.d.sync += s.eq(t)
+                nxt.append(t)
+            final = Signal(signed(p.psum_bits), name="final")
+            m.d.comb += final.eq(nxt[0] + (nxt[1] << 1) + (nxt[2] << 2) + (nxt[3] << 3))
+            return final
+        acc = Signal(signed(p.psum_bits), name="acc")
+        final = Signal(signed(p.psum_bits), name="final")
+        add = sum(Mux(q[ln][0], x.a[ln], 0) for ln in range(p.lanes))
+        with m.If(x.first):
+            m.d.comb += final.eq(add)
+        with m.Elif(x.dbl):
+            m.d.comb += final.eq((acc << 1) + add)
+        with m.Else():
+            m.d.comb += final.eq(acc + add)
+        with m.If(en & x.valid):
+            m.d.sync += acc.eq(final)
+        return final
+
+    def _dequantise(self, m, en, x, w):
+        """The group's row sum, exponent, scale and zero point are latched with P; the
+        next cycle y = prod (a fold's first group) or y + prod, and the fold's last value
+        goes to the shadow register."""
+        p = self.params
+        pv, plast = Signal(), Signal()
+        hold = Signal(data.StructLayout({"sum": signed(p.psum_bits), "emax": unsigned(5),
+                                         "s": unsigned(16), "z": unsigned(WEIGHT_BITS)}))
+        with m.If(en):
+            m.d.sync += [pv.eq(x.valid & x.glast), plast.eq(x.last)]
+            with m.If(x.valid & x.glast):
+                m.d.sync += [hold.sum.eq(x.sum), hold.emax.eq(x.emax), hold.s.eq(w.s),
+                             hold.z.eq(w.z)]
+        prod = _dequant(p, m, self.p, hold.sum, hold.emax, hold.s, hold.z, "dq")
+        y = Signal(32)
+        fresh = Signal(init=1)
+        total = fp.fp32_add(m, y, prod, "dq_add")
+        new = Signal(32)
+        m.d.comb += new.eq(Mux(fresh, prod, total))
+        with m.If(en & pv):
+            m.d.sync += [y.eq(new), fresh.eq(plast)]
+            with m.If(plast):
+                m.d.sync += self.shadow.eq(new)
+        m.d.comb += self.done.eq(en & pv & plast)
+
+
+class MixPERow(wiring.Component):
+    """One row of C PEs (``<top>_pe`` instances): ``x`` enters the left PE, ``w[j]``
+    the top of column j, ``w_out[j]`` leaves its bottom; ``p[j]`` and (dequant = pe)
+    ``shadow[j]`` are PE j's, ``done`` the last PE's. Generated once, instantiated R
+    times, so the top is R instances of C, not R x C."""
+
+    def __init__(self, params: Params):
+        self.params = p = params
+        self.cell_prefix = "mixpe"
+        in_pe = p.dequant == "pe"
+        col = data.ArrayLayout(_col_layout(p, in_pe), p.C)
+        members = {"en": In(1), "x": In(_row_layout(p, in_pe)), "w": In(col),
+                   "w_out": Out(col), "p": Out(data.ArrayLayout(signed(p.psum_bits), p.C))}
+        if in_pe:
+            members.update({"shadow": Out(out_layout(p)), "done": Out(1)})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        p = self.params
+        in_pe = p.dequant == "pe"
+        m = Module()
+        row_l = _row_layout(p, in_pe)
+        xs = [self.x] + [Signal(row_l, name=f"x_{j}") for j in range(1, p.C + 1)]
+        for j in range(p.C):
+            ports = dict(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=self.en,
+                         i_x=xs[j].as_value(), i_w=self.w[j].as_value(),
+                         o_x_out=xs[j + 1].as_value(), o_w_out=self.w_out[j].as_value(),
+                         o_p=self.p[j])
+            if in_pe:
+                done = self.done if j == p.C - 1 else Signal(name=f"done_{j}")
+                ports.update(o_shadow=self.shadow[j], o_done=done)
+            m.submodules[f"pe_{j}"] = Instance(f"{self.cell_prefix}_pe", **ports)
+        return m
+
+
 class MixPE(wiring.Component):
     """The MixPE array behind one input and one output ``lib.stream``.
 
@@ -105,8 +251,13 @@ class MixPE(wiring.Component):
         if not isinstance(params, Params):
             raise TypeError(f"params must be a mixpe Params, not {params!r}")
         self.params = params
+        self.cell_prefix = "mixpe"
         super().__init__({"i_stream": In(stream.Signature(in_layout(params))),
                           "o_stream": Out(stream.Signature(out_layout(params)))})
+
+    def cells(self) -> dict:
+        """Submodules generated once and instantiated by name (``<top>_<key>``)."""
+        return {"row": MixPERow(self.params), "pe": MixPECell(self.params)}
 
     def elaborate(self, platform):
         p = self.params
@@ -128,7 +279,6 @@ class MixPE(wiring.Component):
         m.d.comb += [self.i_stream.ready.eq(en & (gap == 0)),
                      take.eq(self.i_stream.valid & self.i_stream.ready)]
         bv, breg = Signal(), Signal(in_layout(p))
-        self._bv, self._breg = bv, breg
         bfirst, bdbl = Signal(), Signal()
         after_glast = Signal(init=1)
         prev_plane = Signal(2)
@@ -150,19 +300,19 @@ class MixPE(wiring.Component):
 
         # Left edge: align (W4A16), delay row i by i, and form the row's group sum.
         plain = _row_layout(p, False)
-        rows_in, sums_at_end = [], []
+        row_l = _row_layout(p, in_pe)
+        col_l = _col_layout(p, in_pe)
+        x_in = [[Signal(row_l, name=f"x_{i}_0")] for i in range(R)]
+        w_in = [[Signal(col_l, name=f"w_0_{j}") for j in range(C)]]
+        sums_at_end = []
         for i in range(R):
             f = Signal(plain, name=f"edge{i}")
             m.d.comb += [f.a[ln].eq(self._activation(m, breg, i, ln))
                          for ln in range(p.lanes)]
-            m.d.comb += [f.valid.eq(bv),
-                         f.first.eq(bfirst), f.dbl.eq(bdbl), f.glast.eq(breg.glast),
-                         f.last.eq(breg.last)]
-            cnt = Signal(name=f"count{i}")
-            m.d.comb += cnt.eq(counts)
-            emax = breg.emax[i] if p.mode == "w4a16" else 0
-            d = delay(m, en, Cat(f.as_value(), cnt, emax if p.mode == "w4a16"
-                                 else Signal(5)), i, f"row{i}")
+            m.d.comb += [f.valid.eq(bv), f.first.eq(bfirst), f.dbl.eq(bdbl),
+                         f.glast.eq(breg.glast), f.last.eq(breg.last)]
+            emax = breg.emax[i] if p.mode == "w4a16" else Signal(5)
+            d = delay(m, en, Cat(f.as_value(), counts, emax), i, f"row{i}")
             fd = plain(d[:plain.size])
             cnt_d, emax_d = d[plain.size], d[plain.size + 1:]
             acc = Signal(signed(p.psum_bits), name=f"rowsum{i}")
@@ -171,54 +321,39 @@ class MixPE(wiring.Component):
             m.d.comb += total.eq(Mux(fd.first, 0, acc) + Mux(cnt_d, lanes_sum, 0))
             with m.If(en & fd.valid):
                 m.d.sync += acc.eq(total)
-            rows_in.append(fd)
+            m.d.comb += x_in[i][0].as_value()[:plain.size].eq(fd.as_value())
+            if in_pe:
+                m.d.comb += [x_in[i][0].sum.eq(total), x_in[i][0].emax.eq(emax_d)]
             sums_at_end.append((total, emax_d))
 
-        a_in = [[None] * C for _ in range(R)]
-        row_l = _row_layout(p, in_pe)
-        for i in range(R):
-            x = Signal(row_l, name=f"a_{i}_in")
-            m.d.comb += x.as_value()[:plain.size].eq(rows_in[i].as_value())
-            if in_pe:
-                m.d.comb += [x.sum.eq(sums_at_end[i][0]), x.emax.eq(sums_at_end[i][1])]
-            a_in[i][0] = x
-            for j in range(1, C):
-                reg = Signal(row_l, name=f"a_{i}_{j - 1}")
-                with m.If(en):
-                    m.d.sync += reg.eq(a_in[i][j - 1])
-                a_in[i][j] = reg
-
-        # Top edge: column j delayed by j, then down the column.
-        col_l = _col_layout(p, in_pe)
-        b_in = [[None] * C for _ in range(R)]
+        # Top edge: column j delayed by j.
         for j in range(C):
             top = Signal(col_l, name=f"col{j}")
             m.d.comb += top.q.eq(breg.q[j])
             if in_pe:
                 m.d.comb += [top.s.eq(breg.s[j]), top.z.eq(breg.z[j])]
-            b_in[0][j] = delay(m, en, top, j, f"col{j}")
-            for i in range(1, R):
-                reg = Signal(col_l, name=f"b_{i - 1}_{j}")
-                with m.If(en):
-                    m.d.sync += reg.eq(b_in[i - 1][j])
-                b_in[i][j] = reg
+            m.d.comb += w_in[0][j].eq(delay(m, en, top, j, f"col{j}"))
 
-        # PEs: the group's integer sum P, latched at the group's last step.
-        preg = [[Signal(signed(p.psum_bits), name=f"p_{i}_{j}") for j in range(C)]
+        # The rows of PEs: x enters each row's left PE, w passes down from row to row.
+        col_a = data.ArrayLayout(col_l, C)
+        w_rows = [Signal(col_a, name=f"w_row{i}") for i in range(R + 1)]
+        m.d.comb += [w_rows[0][j].eq(w_in[0][j]) for j in range(C)]
+        preg = [Signal(data.ArrayLayout(signed(p.psum_bits), C), name=f"p_row{i}")
                 for i in range(R)]
+        shadow = [Signal(out_layout(p), name=f"shadow_{i}") for i in range(R)]
+        done = Signal(name="fold_done")
         for i in range(R):
-            for j in range(C):
-                x = a_in[i][j]
-                final = self._pe(m, en, x, b_in[i][j].q, i, j)
-                with m.If(en & x.valid & x.glast):
-                    m.d.sync += preg[i][j].eq(final)
+            ports = dict(i_clk=ClockSignal(), i_rst=ResetSignal(), i_en=en,
+                         i_x=x_in[i][0].as_value(), i_w=w_rows[i].as_value(),
+                         o_w_out=w_rows[i + 1].as_value(), o_p=preg[i].as_value())
+            if in_pe:
+                ports.update(o_shadow=shadow[i].as_value(),
+                             o_done=done if i == R - 1 else Signal(name=f"done_row{i}"))
+            m.submodules[f"row_{i}"] = Instance(f"{self.cell_prefix}_row", **ports)
 
-        shadow = Signal(data.ArrayLayout(out_layout(p), R))
-        if in_pe:
-            done = self._dequant_in_pes(m, en, a_in, b_in, preg, shadow)
-        else:
-            done = self._dequant_at_edge(m, en, a_in, b_in, preg, sums_at_end, shadow)
-        drain_rows(m, en, shadow, R, done, o_valid, o_row)
+        if not in_pe:
+            done = self._dequant_at_edge(m, en, bv, breg, x_in, preg, sums_at_end, shadow)
+        drain_rows(m, en, Array(row.as_value() for row in shadow), R, done, o_valid, o_row)
         return m
 
     def _activation(self, m, breg, i, ln):
@@ -227,8 +362,8 @@ class MixPE(wiring.Component):
         p = self.params
         if p.mode == "w4a8":
             return breg.a[i][ln]
-        sign, eff, sig = fp.fp16_fields(m, breg.a[i][ln], f"act{i}_{ln}")
         tag = f"{i}_{ln}"
+        sign, eff, sig = fp.fp16_fields(m, breg.a[i][ln], f"act{tag}")
         sh = Signal(signed(7), name=f"act{tag}_sh")
         m.d.comb += sh.eq(breg.emax[i] - eff)
         mag = Signal(unsigned(p.act_bits - 1), name=f"act{tag}_mag")
@@ -237,92 +372,7 @@ class MixPE(wiring.Component):
         m.d.comb += v.eq(Mux(sign, -mag, mag))
         return v
 
-    def _pe(self, m, en, x, q, i, j):
-        """PE (i, j): returns the group's sum P including this step (combinational)."""
-        p = self.params
-        if p.pe == "parallel":
-            nxt = []
-            for b in range(WEIGHT_BITS):
-                s = Signal(signed(p.plane_bits), name=f"s{b}_{i}_{j}")
-                t = Signal(signed(p.plane_bits), name=f"s{b}n_{i}_{j}")
-                gated = sum(Mux(q[ln][b], x.a[ln], 0) for ln in range(p.lanes))
-                m.d.comb += t.eq(Mux(x.first, 0, s) + gated)
-                with m.If(en & x.valid):
-                    m.d.sync += s.eq(t)
-                nxt.append(t)
-            final = Signal(signed(p.psum_bits), name=f"pf_{i}_{j}")
-            m.d.comb += final.eq(nxt[0] + (nxt[1] << 1) + (nxt[2] << 2) + (nxt[3] << 3))
-            return final
-        acc = Signal(signed(p.psum_bits), name=f"acc_{i}_{j}")
-        final = Signal(signed(p.psum_bits), name=f"pf_{i}_{j}")
-        add = sum(Mux(q[ln][0], x.a[ln], 0) for ln in range(p.lanes))
-        with m.If(x.first):
-            m.d.comb += final.eq(add)
-        with m.Elif(x.dbl):
-            m.d.comb += final.eq((acc << 1) + add)
-        with m.Else():
-            m.d.comb += final.eq(acc + add)
-        with m.If(en & x.valid):
-            m.d.sync += acc.eq(final)
-        return final
-
-    def _dequant(self, m, P, total, emax, s, z, name):
-        """FP32 of ``s * (P - z * total)`` (times ``2**(emax - 29)`` for W4A16)."""
-        p = self.params
-        d = Signal(signed(p.dsum_bits), name=f"{name}_d")
-        m.d.comb += d.eq(P - z * total)
-        sign, eff, sig = fp.fp16_fields(m, s, f"{name}_s")
-        val = Signal(signed(p.dsum_bits + 1), name=f"{name}_v")
-        m.d.comb += val.eq(Mux(sign, -d, d))
-        off = Signal(signed(8), name=f"{name}_off")
-        # s = sig * 2**(eff - 25); an aligned W4A16 activation is v * 2**(emax - 29).
-        m.d.comb += off.eq(eff - 25 if p.mode == "w4a8"
-                           else eff + emax - 25 - 25 - ALIGN_GUARD_BITS)
-        return fp.scaled_int_to_fp32(m, val, sig, off, f"{name}_prod")
-
-    def _accumulate(self, m, en, y, fresh, prod, last, shadow_cell, name):
-        """y = prod at a fold's first group, else y + prod (FP32); the fold's last
-        group's value goes to the shadow register."""
-        s = fp.fp32_add(m, y, prod, f"{name}_add")
-        new = Signal(32, name=f"{name}_y")
-        m.d.comb += new.eq(Mux(fresh, prod, s))
-        with m.If(en):
-            m.d.sync += [y.eq(new), fresh.eq(last)]
-            with m.If(last):
-                m.d.sync += shadow_cell.eq(new)
-
-    def _dequant_in_pes(self, m, en, a_in, b_in, preg, shadow):
-        p = self.params
-        R, C = p.R, p.C
-        done = None
-        for i in range(R):
-            for j in range(C):
-                x, w = a_in[i][j], b_in[i][j]
-                # The group's row sum, exponent, scale and zero point, latched with P.
-                pv = Signal(name=f"pv_{i}_{j}")
-                plast = Signal(name=f"pl_{i}_{j}")
-                hold = Signal(data.StructLayout({"sum": signed(p.psum_bits),
-                                                 "emax": unsigned(5), "s": unsigned(16),
-                                                 "z": unsigned(WEIGHT_BITS)}),
-                              name=f"g_{i}_{j}")
-                with m.If(en):
-                    m.d.sync += [pv.eq(x.valid & x.glast), plast.eq(x.last)]
-                    with m.If(x.valid & x.glast):
-                        m.d.sync += [hold.sum.eq(x.sum), hold.emax.eq(x.emax),
-                                     hold.s.eq(w.s), hold.z.eq(w.z)]
-                prod = self._dequant(m, preg[i][j], hold.sum, hold.emax, hold.s, hold.z,
-                                     f"dq_{i}_{j}")
-                y = Signal(32, name=f"y_{i}_{j}")
-                fresh = Signal(init=1, name=f"fresh_{i}_{j}")
-                with m.If(pv):
-                    self._accumulate(m, en, y, fresh, prod, plast, shadow[i][j],
-                                     f"pe_{i}_{j}")
-                if (i, j) == (R - 1, C - 1):
-                    done = Signal(name="fold_done")
-                    m.d.comb += done.eq(en & pv & plast)
-        return done
-
-    def _dequant_at_edge(self, m, en, a_in, b_in, preg, sums_at_end, shadow):
+    def _dequant_at_edge(self, m, en, bv, breg, x_in, preg, sums_at_end, shadow):
         p = self.params
         R, C = p.R, p.C
         dl = _deq_layout(p)
@@ -330,7 +380,7 @@ class MixPE(wiring.Component):
         # and moves one column per cycle, meeting P of PE (i, j) one cycle after it.
         head = Signal(dl, name="bottom_in")
         for i in range(R):
-            x = a_in[i][0]
+            x = x_in[i][0]
             with m.If(x.valid & x.glast):
                 m.d.comb += [head.valid.eq(1), head.last.eq(x.last), head.row.eq(i),
                              head.sum.eq(sums_at_end[i][0]), head.emax.eq(sums_at_end[i][1])]
@@ -343,21 +393,22 @@ class MixPE(wiring.Component):
         # Scales and zero points: latched for all columns as the group's last beat
         # enters, then into column j's unit when the group ends at its top (cycle j).
         waiting = Signal(data.ArrayLayout(unsigned(16 + WEIGHT_BITS), C), name="scales_in")
-        breg = self._breg
-        with m.If(en & self._bv & breg.glast):
+        with m.If(en & bv & breg.glast):
             m.d.sync += [waiting[j].eq(Cat(breg.s[j], breg.z[j])) for j in range(C)]
+        # the cycle a group ends at the top of column j: row 0's end delayed by j
+        ends = Signal(name="top_group_end")
+        m.d.comb += ends.eq(x_in[0][0].valid & x_in[0][0].glast)
         done = None
         for j in range(C):
             g = chain[j + 1]
             sz = Signal(16 + WEIGHT_BITS, name=f"scale_{j}")
-            top = a_in[0][j]
-            with m.If(en & top.valid & top.glast):
+            with m.If(en & delay(m, en, ends, j, f"top_end{j}")):
                 m.d.sync += sz.eq(Cat(breg.s[0], breg.z[0]) if j == 0 else waiting[j])
             s, z = sz[:16], sz[16:]
             P = Signal(signed(p.psum_bits), name=f"edge_p_{j}")
             m.d.comb += P.eq(Cat(*[preg[i][j] for i in range(R)]).word_select(g.row,
                                                                                p.psum_bits))
-            prod = self._dequant(m, P, g.sum, g.emax, s, z, f"dq_{j}")
+            prod = _dequant(p, m, P, g.sum, g.emax, s, z, f"dq_{j}")
             ys = Signal(data.ArrayLayout(unsigned(32), R), name=f"edge_y_{j}")
             fresh = Signal(R, init=(1 << R) - 1, name=f"edge_fresh_{j}")
             y = Signal(32, name=f"edge_ysel_{j}")
