@@ -150,7 +150,7 @@ def group_steps(p: Params, K: int) -> list[tuple[int, int, int]]:
     group they keep up with."""
     out = []
     for g, k0 in enumerate(range(0, K, p.group)):
-        n = math.ceil(min(p.group, K - k0) / p.lanes)
+        n = math.ceil(min(p.group, K - k0) / p.L)
         out.append((g, k0, max(n, math.ceil(p.min_group_cycles / p.planes))))
     return out
 
@@ -184,7 +184,7 @@ def _fold_beats(p: Params, g: QuantGemm, m0: int, n0: int) -> tuple:
     groups = group_steps(p, K)
     for gi, (grp, k0, steps) in enumerate(groups):
         real = min(p.group, K - k0)
-        L = p.lanes
+        L = p.L
         a_blk = np.zeros((R, steps * L), np.int64)
         a_blk[:, :real] = A[:, k0:k0 + real]
         q_blk = np.zeros((steps * L, C), np.int64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from tokenfab.arch_models.mixpe import golden
 from tokenfab.arch_models.systolic_array import timing as systolic
+from tokenfab.hw.mixpe.params import PAPER_ARRAY
 
 SYSTEMS = ("asic", "mixpe-paper")
 
@@ -59,7 +60,7 @@ def gemm(p, M: int, K: int, N: int) -> dict:
     r = systolic.scalesim(p.R, p.C, "os", M, streamed, N)
     r["rtl_cycles"] = r["cycles"] + 1 + rtl_tail(p)
     # utilisation counts products (MACs) against R x C x lanes per cycle, not beats
-    r["utilization"] = M * N * K / (max(r["cycles"], 1) * p.R * p.C * p.lanes)
+    r["utilization"] = M * N * K / (max(r["cycles"], 1) * p.R * p.C * p.L)
     r["streamed_beats_per_fold"] = streamed
     r["groups_per_fold"] = len(golden.group_steps(p, K))
     r["dequant_ops"] = M * N * r["groups_per_fold"]
@@ -89,14 +90,19 @@ def _assumptions(p) -> tuple:
     act = "INT8" if p.mode == "w4a8" else "FP16"
     return (f"weights INT4 with an FP16 scale and INT4 zero point per {p.group} "
             f"({weight_bits(p):.2f} bits each); activations and KV cache {act}",
-            f"{p.R}x{p.C} output-stationary array, {p.lanes} product(s) per PE per cycle, "
+            f"{_geometry(p)}, "
             f"{p.pe} bit-planes, dequantisation {'in every PE' if p.dequant == 'pe' else 'at the column edge'} "
             "once per group, overlapped with the next group",
             "attention (activation x activation) and element-wise work on the vector unit: "
             "MixPE's PEs take INT4 weights only")
 
 
-PAPER_LANES = 4
+def _geometry(p) -> str:
+    pes = f"{p.rows or PAPER_ARRAY[p.mode]}x{p.cols or PAPER_ARRAY[p.mode]} PEs"
+    if p.fuse == "mn" and p.lanes > 1:
+        return (f"{pes} of {p.lanes} products as tokens x outputs, a {p.R}x{p.C} "
+                "output-stationary array of one-product cells")
+    return f"{pes} output-stationary, {p.L} product(s) per PE per cycle along K"
 
 
 def mixpe_paper(p, node: int = 28):
@@ -106,12 +112,13 @@ def mixpe_paper(p, node: int = 28):
     from tokenfab.arch_models.common import mixpe_paper as paper
     conf = "conf_mixint.ini" if p.mode == "w4a8" else "conf_mixfloat.ini"
     return paper.spec(
-        rows=p.R, cols=p.C, lanes=p.lanes, weight_bits=weight_bits(p), act_bytes=act_bytes(p),
+        rows=p.R, cols=p.C, lanes=p.L, weight_bits=weight_bits(p), act_bytes=act_bytes(p),
         gemm_cycles=engine_gemm_cycles(p, 1), attention_on="vector", node=node,
-        what=f"{p.R}x{p.C} MixPE {p.mode.upper()} array, {p.lanes} lanes",
-        assumptions=(f"the authors' MixPE-{p.mode.upper()} ({conf}) is {p.R}x{p.C} with 4 "
-                     "products per PE per cycle; these parameters give "
-                     f"{p.R}x{p.C}x{p.lanes}",) + _assumptions(p))
+        what=f"MixPE {p.mode.upper()} array ({_geometry(p)})",
+        assumptions=(f"the authors' MixPE-{p.mode.upper()} ({conf}) is "
+                     f"{PAPER_ARRAY[p.mode]}x{PAPER_ARRAY[p.mode]} PEs of 4 products per "
+                     "cycle as 2 tokens x 2 outputs (fuse=mn); these parameters give "
+                     f"{_geometry(p)}",) + _assumptions(p))
 
 
 def system(p, name: str = "asic", node: int = 28):
@@ -125,10 +132,10 @@ def system(p, name: str = "asic", node: int = 28):
     mem = ASIC_LPDDR
     return SystemSpec(
         name="asic",
-        description=(f"{arrays} {p.R}x{p.C}x{p.lanes} MixPE {p.mode.upper()} arrays at "
+        description=(f"{arrays} MixPE {p.mode.upper()} array(s) ({_geometry(p)}) at "
                      f"1 GHz, {node} nm, {mem.bytes_per_s / 1e9:.0f} GB/s LPDDR5X, "
                      "1024 FLOP/cycle vector unit"),
-        clock_hz=1e9, units=arrays, tile=(p.R, p.C, p.lanes), cycles_per_tile=1,
+        clock_hz=1e9, units=arrays, tile=(p.R, p.C, p.L), cycles_per_tile=1,
         weight_bits=weight_bits(p), act_bytes=act_bytes(p), kv_bytes=act_bytes(p),
         memory=mem, buffer_bytes=ASIC_BUFFER_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
         vector_flops_per_cycle=1024, attention_on="vector", node_nm=node,

@@ -24,7 +24,7 @@ def _times(c: Counter, n: float) -> Counter:
 
 
 def _pe_datapath(p) -> Counter:
-    L, b = p.lanes, p.act_bits
+    L, b = p.L, p.act_bits
     qbits = 1 if p.pe == "serial" else WEIGHT_BITS
     row_pass = L * b + 5 + (p.psum_bits + 5 if p.dequant == "pe" else 0)
     col_pass = L * qbits + (16 + WEIGHT_BITS if p.dequant == "pe" else 0)
@@ -70,7 +70,7 @@ def pe_components(p) -> Components:
 def unit_components(p) -> Components:
     """The whole array: R x C PEs, edge skew, row sums and aligners, and with
     ``dequant = edge`` the C column units (the same work per group, 1/R of the units)."""
-    R, C, L = p.R, p.C, p.lanes
+    R, C, L = p.R, p.C, p.L
     pe = pe_components(p)
     qbits = 1 if p.pe == "serial" else WEIGHT_BITS
     row_w = L * p.act_bits + 5 + 1 + 5

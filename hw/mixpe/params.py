@@ -11,6 +11,7 @@ from tokenfab.params import ParamsBase, param
 
 MODES = ("w4a8", "w4a16")
 PE_STYLES = ("parallel", "serial")
+FUSE = ("k", "mn")
 DEQUANT = ("pe", "edge")
 WEIGHT_BITS = 4
 # W4A16: FP16 significands (11 bits) keep this many guard bits when aligned to the
@@ -41,6 +42,13 @@ class Params(ParamsBase):
         terms through an adder tree); ``group`` must be a multiple of it. The default 4
         is the authors' simulator's throughput per PE (floor(8/4)**2 for W4A8 on its
         (8, 4) PE, floor(16/8)**2 for W4A16 on its (16, 8) PE; sail_mixpe.md B.2).
+    fuse
+        How a PE's ``lanes`` products are arranged. ``k`` (ours): a dot product of
+        ``lanes`` consecutive k through an adder tree. ``mn``: sqrt(lanes) tokens x
+        sqrt(lanes) outputs, the geometry of the authors' simulator (its BitFusion
+        ``get_compute_cycles_output_stationary`` divides the batch by
+        rows x floor(8/4)); built as an array of sqrt(lanes) x more rows and columns of
+        one-product PEs, so a batch smaller than rows x sqrt(lanes) leaves PEs idle.
     pe
         ``parallel``: four bit-plane accumulators, one product per cycle, the shifts
         applied once per group; ``serial``: one accumulator, one weight bit-plane per
@@ -63,6 +71,8 @@ class Params(ParamsBase):
                       hi=1024)
     group: int = param(128, "quantisation group size along K", lo=1, hi=4096)
     lanes: int = param(4, "products per PE per cycle (a dot product along K)", lo=1, hi=16)
+    fuse: str = param("k", "a PE's lanes: a dot product along K, or sqrt(lanes) tokens x "
+                      "sqrt(lanes) outputs", choices=FUSE)
     pe: str = param("parallel", "bit-parallel or bit-serial weight planes",
                     choices=PE_STYLES)
     dequant: str = param("pe", "dequant unit in every PE, or per column at the edge",
@@ -71,8 +81,11 @@ class Params(ParamsBase):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.group % self.lanes:
-            raise UsageError(f"group must be a multiple of lanes ({self.lanes}), not "
+        if self.fuse == "mn" and math.isqrt(self.lanes) ** 2 != self.lanes:
+            raise UsageError(f"fuse 'mn' arranges lanes as a square of tokens x outputs, "
+                             f"so lanes must be 1, 4, 9 or 16, not {self.lanes}")
+        if self.group % self.L:
+            raise UsageError(f"group must be a multiple of lanes ({self.L}), not "
                              f"{self.group}")
         if self.dequant == "edge" and self.group_beats < self.min_group_cycles:
             raise UsageError(
@@ -83,12 +96,22 @@ class Params(ParamsBase):
                 f"array")
 
     @property
+    def _side(self) -> int:
+        return math.isqrt(self.lanes) if self.fuse == "mn" else 1
+
+    @property
     def R(self) -> int:
-        return self.rows or PAPER_ARRAY[self.mode]
+        """Rows of one-token PEs (``mn`` fusion: sqrt(lanes) per PE)."""
+        return (self.rows or PAPER_ARRAY[self.mode]) * self._side
 
     @property
     def C(self) -> int:
-        return self.cols or PAPER_ARRAY[self.mode]
+        return (self.cols or PAPER_ARRAY[self.mode]) * self._side
+
+    @property
+    def L(self) -> int:
+        """Products each one-token, one-output PE adds per cycle (along K)."""
+        return self.lanes if self.fuse == "k" else 1
 
     @property
     def min_group_cycles(self) -> int:
@@ -98,7 +121,7 @@ class Params(ParamsBase):
     @property
     def group_beats(self) -> int:
         """Beats (cycles) of one whole group."""
-        return self.group // self.lanes * self.planes
+        return self.group // self.L * self.planes
 
     @property
     def planes(self) -> int:
@@ -138,7 +161,7 @@ class Params(ParamsBase):
 
     @property
     def macs_per_tile(self) -> int:
-        return self.R * self.C * self.lanes
+        return self.R * self.C * self.L
 
     @property
     def cycles_per_tile(self) -> int:

@@ -47,10 +47,10 @@ from tokenfab.hw.mixpe.params import ALIGN_GUARD_BITS, WEIGHT_BITS, Params
 
 def in_layout(p: Params) -> data.StructLayout:
     act = signed(8) if p.mode == "w4a8" else unsigned(16)
-    fields = {"a": data.ArrayLayout(data.ArrayLayout(act, p.lanes), p.R)}
+    fields = {"a": data.ArrayLayout(data.ArrayLayout(act, p.L), p.R)}
     if p.mode == "w4a16":
         fields["emax"] = data.ArrayLayout(unsigned(5), p.R)
-    fields["q"] = data.ArrayLayout(data.ArrayLayout(_q_shape(p), p.lanes), p.C)
+    fields["q"] = data.ArrayLayout(data.ArrayLayout(_q_shape(p), p.L), p.C)
     if p.pe == "serial":
         fields["plane"] = unsigned(2)
     fields.update({"s": data.ArrayLayout(unsigned(16), p.C),
@@ -69,7 +69,7 @@ def out_layout(p: Params) -> data.ArrayLayout:
 
 def _row_layout(p: Params, with_sum: bool) -> data.StructLayout:
     """What travels right along a row with each activation."""
-    fields = {"a": data.ArrayLayout(signed(p.act_bits), p.lanes), "valid": 1, "first": 1, "dbl": 1, "glast": 1,
+    fields = {"a": data.ArrayLayout(signed(p.act_bits), p.L), "valid": 1, "first": 1, "dbl": 1, "glast": 1,
               "last": 1}
     if with_sum:
         fields.update({"sum": signed(p.psum_bits), "emax": unsigned(5)})
@@ -78,7 +78,7 @@ def _row_layout(p: Params, with_sum: bool) -> data.StructLayout:
 
 def _col_layout(p: Params, with_scale: bool) -> data.StructLayout:
     """What travels down a column with each weight."""
-    fields = {"q": data.ArrayLayout(_q_shape(p), p.lanes)}
+    fields = {"q": data.ArrayLayout(_q_shape(p), p.L)}
     if with_scale:
         fields.update({"s": unsigned(16), "z": unsigned(WEIGHT_BITS)})
     return data.StructLayout(fields)
@@ -151,7 +151,7 @@ class MixPECell(wiring.Component):
             for b in range(WEIGHT_BITS):
                 s = Signal(signed(p.plane_bits), name=f"s{b}")
                 t = Signal(signed(p.plane_bits), name=f"s{b}_next")
-                gated = sum(Mux(q[ln][b], x.a[ln], 0) for ln in range(p.lanes))
+                gated = sum(Mux(q[ln][b], x.a[ln], 0) for ln in range(p.L))
                 m.d.comb += t.eq(Mux(x.first, 0, s) + gated)
                 with m.If(en & x.valid):
                     m.d.sync += s.eq(t)
@@ -161,7 +161,7 @@ class MixPECell(wiring.Component):
             return final
         acc = Signal(signed(p.psum_bits), name="acc")
         final = Signal(signed(p.psum_bits), name="final")
-        add = sum(Mux(q[ln][0], x.a[ln], 0) for ln in range(p.lanes))
+        add = sum(Mux(q[ln][0], x.a[ln], 0) for ln in range(p.L))
         with m.If(x.first):
             m.d.comb += final.eq(add)
         with m.Elif(x.dbl):
@@ -308,7 +308,7 @@ class MixPE(wiring.Component):
         for i in range(R):
             f = Signal(plain, name=f"edge{i}")
             m.d.comb += [f.a[ln].eq(self._activation(m, breg, i, ln))
-                         for ln in range(p.lanes)]
+                         for ln in range(p.L)]
             m.d.comb += [f.valid.eq(bv), f.first.eq(bfirst), f.dbl.eq(bdbl),
                          f.glast.eq(breg.glast), f.last.eq(breg.last)]
             emax = breg.emax[i] if p.mode == "w4a16" else Signal(5)
@@ -317,7 +317,7 @@ class MixPE(wiring.Component):
             cnt_d, emax_d = d[plain.size], d[plain.size + 1:]
             acc = Signal(signed(p.psum_bits), name=f"rowsum{i}")
             total = Signal(signed(p.psum_bits), name=f"rowtot{i}")
-            lanes_sum = sum(fd.a[ln] for ln in range(p.lanes))
+            lanes_sum = sum(fd.a[ln] for ln in range(p.L))
             m.d.comb += total.eq(Mux(fd.first, 0, acc) + Mux(cnt_d, lanes_sum, 0))
             with m.If(en & fd.valid):
                 m.d.sync += acc.eq(total)
