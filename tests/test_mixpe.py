@@ -257,3 +257,23 @@ def test_output_stationary_decode_fills_one_row_in_64():
     assert many["decode_tokens_per_s"] > 30 * one["decode_tokens_per_s"]
     weights = 6.5e9 * (4 + 20 / 128) / 8
     assert many["decode_tokens_per_s"] < 64 * many["memory_bytes_per_s"] / weights * 1.05
+
+
+def test_the_authors_simulator_run_here():
+    """Their simulator, run here (tests/data/mixpe_simulator_opt.json): OPT-6.7B's QKV
+    layer (64 x 4096 x 12288) on W4A8 takes 394,304 cycles, 1,088 of them waiting for
+    memory. Its compute part is ours on the same geometry (fuse=mn: a 128 x 128 array of
+    one-product cells at batch 64) without the fill and drain of each fold, which its
+    formula leaves out: exactly, not approximately. Over the whole model its W4A8 / FP16
+    is 0.0965; ours 0.114."""
+    ref = json.loads((Path(__file__).parent / "data" / "mixpe_simulator_opt.json")
+                     .read_text())["runs"]
+    first = ref["mix_int"]["first_layer"]
+    g = timing.gemm(Params(mode="w4a8", fuse="mn"), 64, 4096, 12288)
+    p = Params(mode="w4a8", fuse="mn")
+    assert (g["cycles"] + 1 - g["folds"] * (p.R + p.C - 2)
+            == int(first["Cycles"]) - int(first["Memory wait cycles"]))
+    theirs = ref["mix_int"]["total_cycles"] / ref["float"]["total_cycles"]
+    ours = _ttft("mixpe", "opt-6.7b", fuse="mn") / _ttft("systolic-array", "opt-6.7b",
+                                                          dtype="fp16")
+    assert ours == pytest.approx(theirs, rel=0.20)
