@@ -5,6 +5,8 @@
 (b) cocotb + Verilator simulated cycles per second on every design's default unit (and small tiles);
 (c) Verilog generation of the default LTC tile;
 (d) the HNLPU and TeLLMe system models on their paper workloads;
+(f) MixPE: Verilog generation of the authors' 64 x 64 array (a PE and a row module
+    instantiated by name) and of an 8 x 8 one;
 (e) the systolic array's SCALE-Sim cycles for a llama-2-7b decode layer and a 512-token
     prefill layer on 128 x 128 (model time and peak Python memory; SCALE-Sim itself is run
     by hand, see BENCHMARKS.md).
@@ -26,6 +28,8 @@ COCOTB_RUNS = (   # label, design, parameters, vectors
     ("hnlpu default (64x16 FP4 neuron)", "hnlpu", {}, 5000),
     ("tellme default TLMM (G3 T28 Q5)", "tellme", {}, 5000),
     ("systolic-array default (16x16 OS int8)", "systolic-array", {}, 5000),
+    ("mixpe 8x8 of the default PE (W4A8, 4 lanes, G 128)", "mixpe", {"rows": 8, "cols": 8},
+     3000),
 )
 
 
@@ -82,6 +86,10 @@ def main():
     t = tokenfab.design("tellme")
     res["tellme_simulate_bitnet_64_128_s"] = best(
         lambda: t.simulate(model="bitnet-b1.58-large", prompt=64, gen=128), repeat=3)
+    res["mixpe_verilog_default_64x64_s"] = best(
+        lambda: tokenfab.design("mixpe").verilog("build/bench/mixpe"), repeat=1)
+    res["mixpe_verilog_8x8_s"] = best(
+        lambda: tokenfab.design("mixpe", rows=8, cols=8).verilog("build/bench/mixpe8"))
     for tokens, label in ((1, "decode"), (512, "prefill512")):
         for df in ("os", "ws"):
             res[f"systolic_128x128_{label}_{df}"] = systolic_layer(tokens, df)

@@ -180,6 +180,16 @@ def test_serial_pe_takes_four_beats_per_step():
             == 4 * timing.gemm(par, 64, 4096, 64)["streamed_beats_per_fold"])
 
 
+@pytest.mark.slow
+def test_fpga_flow_takes_one_pe(build_dir):
+    """A 1 x 1 array with its own dequantiser: the FP16-scale multiply maps to DSPs; the
+    dequantisation is one combinational cycle (integer difference, multiply, normalise,
+    round, FP32 add), which sets Fmax."""
+    r = tokenfab.design("mixpe", rows=1, cols=1, lanes=1, group=2).fpga(
+        target="ecp5-25k", work_dir=build_dir / "fpga")
+    assert r.dsps >= 1 and r.luts > 500 and r.fmax_mhz > 5
+
+
 def test_gemm_command(capsys):
     assert main(["gemm", "mixpe", "--shape", "64,4096,4096", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)

