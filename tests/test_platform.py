@@ -86,7 +86,7 @@ def _imports(path: Path, pkg: str):
                 yield node.module
 
 
-FACE = ("cli", "api", "registry", "demo", "sweep")
+FACE = ("cli", "api", "registry", "demo", "sweep", "sweeps")
 
 
 def _broken(level: str):

@@ -3,5 +3,14 @@ inference."""
 from tokenfab.api import Design, design, designs
 from tokenfab.errors import ToolError, UsageError
 
-__all__ = ["Design", "design", "designs", "UsageError", "ToolError"]
+
+def sweep(spec, out="build/sweep", workers=None, resume=False, progress=None,
+          fmt="parquet"):
+    """A design-space sweep (see :mod:`tokenfab.sweeps`): a DataFrame, one row per point."""
+    from tokenfab import sweeps as _sweep
+    return _sweep.sweep(spec, out=out, workers=workers, resume=resume, progress=progress,
+                        fmt=fmt)
+
+
+__all__ = ["Design", "design", "designs", "sweep", "UsageError", "ToolError"]
 __version__ = "0.1.0"

@@ -296,6 +296,81 @@ def cmd_demo(args):
              quiet=args.quiet)
 
 
+def _sweep_spec(args) -> dict | str:
+    """A TOML path, or a quick sweep of one design from ``-p key=v1,v2`` axes."""
+    from pathlib import Path
+    from tokenfab import registry
+    from tokenfab.params import parse_assignments
+    target = args.spec
+    if target.endswith(".toml") or Path(target).is_file():
+        if args.param:
+            raise UsageError("-p axes are for a quick sweep of one design; a spec file "
+                             "holds its axes itself")
+        return target
+    entry = registry.get(target)
+    axes = {}
+    for item in args.param or []:
+        key, _, text = item.partition("=")
+        values = [parse_assignments(entry.Params, [f"{key}={v}"]) for v in text.split(",")]
+        axes[next(iter(values[0]))] = [next(iter(v.values())) for v in values]
+    levels = [lv.strip() for lv in args.levels.split(",")]
+    objectives = {}
+    for item in args.objective or []:
+        col, _, how = item.partition("=")
+        objectives[col.strip()] = how.strip()
+    return {"sweep": {"levels": levels, "objectives": objectives},
+            "design": [{"name": entry.name, "axes": axes}],
+            "workload": [{"model": args.model, "batch": args.batch, "prompt": args.prompt,
+                          "gen": args.gen, **({"system": args.system} if args.system
+                                                else {})}]}
+
+
+def cmd_sweep(args):
+    import time
+    from tokenfab import sweeps as sw
+    spec = sw.load_spec(_sweep_spec(args), source=args.spec)
+    show = _progress(not args.quiet and not args.json)
+    t0 = time.time()
+    counts = {"refused": 0, "failed": 0}
+
+    def say(done, total, row):
+        if row is not None and row["status"] != "ok":
+            counts[row["status"]] += 1
+        if show:
+            rate = (time.time() - t0) / max(1, done - say.first) if done > say.first else 0
+            eta = f", ETA {rate * (total - done):.0f} s" if rate else ""
+            show(f"sweep: {done}/{total} points, {counts['refused']} refused, "
+                 f"{counts['failed']} failed{eta}")
+        if row is None:
+            say.first = done
+    say.first = 0
+    df = sw.sweep(spec, out=args.out, workers=args.workers, resume=args.resume,
+                  progress=say, fmt="csv" if args.csv else "parquet")
+    _done_progress(show is not None)
+    status = df["status"].value_counts().to_dict()
+    summary = {"points": len(df), "ok": status.get("ok", 0),
+               "refused": status.get("refused", 0), "failed": status.get("failed", 0),
+               "computed": df.attrs["computed"], "cached": len(df) - df.attrs["computed"],
+               "results": df.attrs["results"], "wall_s": round(time.time() - t0, 3)}
+    front = sw.pareto(df, spec.objectives) if spec.objectives else None
+    if args.json:
+        out = dict(summary)
+        if front is not None:
+            out["pareto"] = json.loads(front.to_json(orient="records"))
+        print(json.dumps(out))
+        return
+    for k, v in summary.items():
+        print(f"{k:<10} {v}")
+    bad = df[df["status"] != "ok"]
+    for _, r in bad.head(5).iterrows():
+        print(f"{r['status']:<8} {r['design']} {r['message']}")
+    if front is not None:
+        cols = ["design"] + [c for c in df.columns if c.startswith("p.")
+                             and df[c].nunique() > 1] + list(spec.objectives)
+        print(f"Pareto front over {', '.join(f'{c} ({h})' for c, h in spec.objectives.items())}:")
+        print(front[cols].to_string(index=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tokenfab import __version__
     sets = _closed_sets()
@@ -345,7 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="shipped name (list --models), config.json path or cached Hub id")
     sp.add_argument("--system", default=None,
                     help="system preset: asic or a100 (tile designs), asic or mixpe-paper "
-                         "(systolic-array), hnlpu, kv260 (tellme); none: the design's first")
+                         "(systolic-array, mixpe), hnlpu, kv260 (tellme); none: the "
+                         "design's first")
     sp.add_argument("--batch", type=int, default=1, help="sequences served together")
     sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per sequence")
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
@@ -394,6 +470,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="poisson, murphy, negative-binomial or seeds")
     sp.add_argument("--wafer-price", type=float, default=None, metavar="USD",
                     help="wafer price (default: the node's)")
+    sp = add("sweep", cmd_sweep, "run a design-space sweep: points cached, resumable, one "
+             "row each", design=False)
+    sp.add_argument("spec", metavar="SPEC.toml|DESIGN",
+                    help="a sweep spec, or a design for a quick sweep over -p axes")
+    sp.add_argument("-p", "--param", action="append", metavar="KEY=V1,V2",
+                    help="quick sweep: a parameter axis, repeatable (a grid over all)")
+    sp.add_argument("--model", default="llama-2-7b", help="quick sweep: the model")
+    sp.add_argument("--batch", type=int, default=1, help="quick sweep: sequences")
+    sp.add_argument("--prompt", type=int, default=512, help="quick sweep: prompt tokens")
+    sp.add_argument("--gen", type=int, default=128, help="quick sweep: generated tokens")
+    sp.add_argument("--system", default=None, help="quick sweep: the system preset")
+    sp.add_argument("--levels", default="simulate",
+                    help="quick sweep: comma-separated levels of simulate, cost, fpga, verify")
+    sp.add_argument("--objective", action="append", metavar="COLUMN=min|max",
+                    help="quick sweep: an objective for the Pareto front, repeatable")
+    sp.add_argument("--out", default="build/sweep",
+                    help="folder for the cached points and results.parquet")
+    sp.add_argument("--workers", type=int, default=None,
+                    help="local worker processes (default: the cores)")
+    sp.add_argument("--resume", action="store_true",
+                    help="add to the sweep already in --out, keeping its cached points")
+    sp.add_argument("--csv", action="store_true", help="write results.csv, not Parquet")
     sp = add("demo", cmd_demo, "every design on defaults: Verilog, verify, simulate, cost",
              design=False)
     sp.add_argument("--vectors", type=int, default=100, help="input beats per design")

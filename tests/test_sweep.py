@@ -1,0 +1,182 @@
+"""Sweeps: the spec is validated at once, points run and are cached by content hash,
+refusals and failures do not stop a sweep, a killed sweep resumes with no point lost or
+computed twice, and the Pareto front."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tokenfab
+from tokenfab import sweeps as sw
+from tokenfab.cli import main
+
+SMALL = {"model": "llama-2-7b", "prompt": 16, "gen": 2}
+
+
+def _spec(axes, levels=("simulate",), objectives=None, **design):
+    return {"sweep": {"levels": list(levels), "objectives": objectives or {}},
+            "design": [{"name": "lut-tensor-core", "axes": axes, **design}],
+            "workload": [SMALL]}
+
+
+def test_every_spec_error_is_reported_at_once_with_its_place(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("""
+[sweep]
+levels = ["simulate", "synth"]
+objectives = { "simulate.tokens_per_j" = "most" }
+colour = "red"
+
+[[design]]
+name = "lut-tensor-core"
+axes = { n = [16, 32], weigth_bits = [1, 2], k = { range = [4, 2] } }
+
+[[design]]
+name = "ltc"
+
+[[workload]]
+model = "llama-2-7b"
+batch = [1, -4]
+tokens = 3
+""")
+    with pytest.raises(tokenfab.UsageError) as exc:
+        sw.load_spec(bad)
+    msg = str(exc.value)
+    for place in ("sweep.levels", "sweep.objectives", "sweep.colour",
+                  "design[0].axes.weigth_bits", "did you mean 'weight_bits'",
+                  "design[0].axes.k: range needs low <= high", "design[1].name",
+                  "workload[0].batch", "workload[0].tokens"):
+        assert place in msg, place
+    assert "8 error(s)" in msg
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("[[design]\nname=", "is not valid TOML"),
+    ("[[design]]\nname = 'mac-array'\nsample = { method = 'sobol' }",
+     "sample.method: must be one of grid, random, lhs"),
+    ("[[design]]\nname = 'mac-array'\naxes = { n = [] }", "an empty list has no values"),
+])
+def test_malformed_specs(tmp_path, text, fragment):
+    f = tmp_path / "s.toml"
+    f.write_text(text)
+    with pytest.raises(tokenfab.UsageError, match=fragment):
+        sw.load_spec(f)
+
+
+def test_grid_points_run_and_are_cached(tmp_path):
+    spec = _spec({"n": [16, 32], "weight_bits": [1, 2]}, levels=("simulate", "cost"),
+                 objectives={"simulate.decode_tokens_per_s": "max",
+                             "cost.area_mm2": "min"})
+    df = tokenfab.sweep(spec, out=tmp_path / "s", workers=2)
+    assert len(df) == 4 and (df["status"] == "ok").all() and df.attrs["computed"] == 4
+    assert sorted(zip(df["p.n"], df["p.weight_bits"])) == [(16, 1), (16, 2), (32, 1),
+                                                            (32, 2)]
+    for col in ("simulate.decode_tokens_per_s", "cost.area_mm2", "wall_s", "hash",
+                "tokenfab_version", "code", "git_commit", "version_amaranth"):
+        assert col in df.columns, col
+    on_disk = pd.read_parquet(tmp_path / "s" / "results.parquet")
+    assert on_disk["hash"].tolist() == df["hash"].tolist()
+    # the same model at the same parameters: what the API gives directly
+    direct = tokenfab.design("lut-tensor-core", n=32, weight_bits=2).simulate(**SMALL)
+    row = df[(df["p.n"] == 32) & (df["p.weight_bits"] == 2)].iloc[0]
+    assert row["simulate.decode_tokens_per_s"] == direct.decode_tokens_per_s
+    again = tokenfab.sweep(spec, out=tmp_path / "s")
+    assert again.attrs["computed"] == 0
+    assert again["simulate.decode_tokens_per_s"].tolist() == \
+        df["simulate.decode_tokens_per_s"].tolist()
+    bigger = _spec({"n": [16, 32, 64], "weight_bits": [1, 2]})
+    with pytest.raises(tokenfab.UsageError, match="already holds another sweep"):
+        tokenfab.sweep(bigger, out=tmp_path / "s")
+    # the simulate-only points differ in levels from the cached ones: all six computed
+    assert tokenfab.sweep(bigger, out=tmp_path / "s", resume=True).attrs["computed"] == 6
+
+
+def test_refused_and_failed_points_do_not_stop_the_sweep(tmp_path):
+    spec = {"design": [{"name": "mixpe", "axes": {"dequant": ["pe", "edge"]},
+                        "params": {"rows": 8, "cols": 8, "group": 16}}],
+            "workload": [SMALL, {**SMALL, "model": "no-such-model"}]}
+    df = tokenfab.sweep(spec, out=tmp_path / "s", workers=1)
+    assert df["status"].tolist().count("ok") == 1
+    refused = df[df["status"] == "refused"]["message"].tolist()
+    assert any("dequant 'edge'" in m for m in refused)
+    assert any("no-such-model" in m for m in refused)
+
+
+def test_pareto_front():
+    df = pd.DataFrame({"status": ["ok"] * 4 + ["refused"], "a": [1, 2, 3, 2, 0],
+                       "b": [3, 2, 1, 3, 9]})
+    front = sw.pareto(df, {"a": "min", "b": "min"})
+    assert sorted(zip(front["a"], front["b"])) == [(1, 3), (2, 2), (3, 1)]
+    with pytest.raises(tokenfab.UsageError, match="objective 'c' is not a result column"):
+        sw.pareto(df, {"c": "min"})
+
+
+def test_random_and_latin_hypercube_samples_are_seeded():
+    def points(method, seed):
+        spec = {"sweep": {"seed": seed},
+                "design": [{"name": "lut-tensor-core", "sample": {"method": method, "n": 8},
+                            "axes": {"n": {"range": [8, 64, 8]}, "k": [1, 2, 3, 4, 5, 6, 7, 8]}}]}
+        return [(p.params["n"], p.params["k"]) for p in sw.load_spec(spec).points]
+    assert points("lhs", 1) == points("lhs", 1) != points("lhs", 2)
+    lhs = points("lhs", 3)
+    assert sorted(n for n, _ in lhs) == list(range(8, 65, 8))   # every stratum once
+    assert sorted(k for _, k in lhs) == list(range(1, 9))
+    assert len(points("random", 1)) == 8
+
+
+def test_quick_sweep_from_the_command_line(tmp_path, capsys):
+    assert main(["sweep", "lut-tensor-core", "-p", "n=16,32", "-p", "weight_bits=1,2",
+                 "--prompt", "16", "--gen", "2", "--out", str(tmp_path / "q"),
+                 "--objective", "simulate.tokens_per_j=max", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["points"] == 4 and r["ok"] == 4 and r["computed"] == 4 and r["pareto"]
+    assert main(["sweep", "lut-tensor-core", "-p", "n=16,x", "--out",
+                 str(tmp_path / "q2")]) == 2
+    assert "n must be an integer, not 'x'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_with_sigkill_resumes_with_no_point_lost_or_repeated(tmp_path):
+    """A real sweep is killed with SIGKILL after some points are written; the re-run
+    computes exactly the missing ones, leaves no temporary file, and the results hold
+    every point once."""
+    spec = tmp_path / "kill.toml"
+    spec.write_text("""
+[[design]]
+name = "lut-tensor-core"
+axes = { n = [8, 16, 32, 64], weight_bits = [1, 2, 3, 4], k = [2, 4] }
+
+[[workload]]
+model = "llama-2-7b"
+prompt = 64
+gen = 4
+""")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tokenfab", "sweep", str(spec), "--out", str(out),
+           "--workers", "1", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    points = out / "points"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if points.exists() and len(list(points.glob("*.json"))) >= 5:
+            break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {f.name: f.stat().st_mtime_ns for f in points.glob("*.json")}
+    assert 5 <= len(before) < 32 and not (out / "results.parquet").exists()
+    r = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["points"] == 32 and summary["computed"] == 32 - len(before)
+    assert {f.name: f.stat().st_mtime_ns for f in points.glob("*.json")
+            if f.name in before} == before                   # none recomputed
+    assert not [f for f in out.rglob(".*") if f.is_file()]  # no temp file left behind
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 32 and df["hash"].is_unique and (df["status"] == "ok").all()

