@@ -31,21 +31,12 @@ def rtl_tail(p) -> int:
 
 
 def rtl_fold_cycles(p, beats_per_fold: list[int]) -> int:
-    if not beats_per_fold:
-        return 0
-    span = p.R + p.C - 2
-    return sum(n + span for n in beats_per_fold) + rtl_tail(p)
+    return systolic.span_cycles(p.R, p.C, rtl_tail(p), beats_per_fold)
 
 
 def beats_cycles(p, beats) -> int:
     """The RTL's cycles for a beat sequence (folds end at a ``last`` beat)."""
-    folds, n = [], 0
-    for b in beats:
-        n += 1
-        if b["last"]:
-            folds.append(n)
-            n = 0
-    return rtl_fold_cycles(p, folds)
+    return rtl_fold_cycles(p, systolic.fold_lengths(beats))
 
 
 def unit_cycles(p, n_beats: int) -> int:

@@ -93,24 +93,34 @@ def rtl_tail(p) -> int:
     return p.rows + 1 if p.dataflow == "os" else 2
 
 
-def rtl_fold_cycles(p, beats_per_fold: list[int]) -> int:
+def span_cycles(rows: int, cols: int, tail: int, beats_per_fold: list[int]) -> int:
     """First input handshake to last output handshake for folds of the given beat counts
-    (a weight- or input-stationary fold counts its R load beats)."""
+    run back to back on SCALE-Sim's schedule (each fold n + rows + cols - 2 cycles),
+    plus the array's fixed ``tail``."""
     if not beats_per_fold:
         return 0
-    span = p.rows + p.cols - 2
-    return sum(n + span for n in beats_per_fold) + rtl_tail(p)
+    return sum(n + rows + cols - 2 for n in beats_per_fold) + tail
+
+
+def fold_lengths(beats) -> list[int]:
+    """Beats per fold of a beat sequence: a fold ends at a ``last`` beat that is not a
+    ``load`` (a weight- or input-stationary fold counts its R load beats)."""
+    folds, n = [], 0
+    for b in beats:
+        n += 1
+        if b["last"] and not b.get("load"):
+            folds.append(n)
+            n = 0
+    return folds
+
+
+def rtl_fold_cycles(p, beats_per_fold: list[int]) -> int:
+    return span_cycles(p.rows, p.cols, rtl_tail(p), beats_per_fold)
 
 
 def beats_cycles(p, beats) -> int:
     """The RTL's cycles for a beat sequence (folds end at a ``last`` beat)."""
-    folds, n = [], 0
-    for b in beats:
-        n += 1
-        if b["last"] and not b["load"]:
-            folds.append(n)
-            n = 0
-    return rtl_fold_cycles(p, folds)
+    return rtl_fold_cycles(p, fold_lengths(beats))
 
 
 def gemm(p, M: int, K: int, N: int) -> dict:

@@ -41,7 +41,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from tokenfab.hw.common import fp
-from tokenfab.hw.common.skew import delay, drain_rows
+from tokenfab.hw.common.skew import delay, drain_rows, fold_gate, output_register
 from tokenfab.hw.mixpe.params import ALIGN_GUARD_BITS, WEIGHT_BITS, Params
 
 
@@ -265,19 +265,11 @@ class MixPE(wiring.Component):
         in_pe = p.dequant == "pe"
         m = Module()
 
-        o_valid = Signal()
-        o_row = Signal(out_layout(p))
-        en = Signal()
-        m.d.comb += [en.eq(~o_valid | self.o_stream.ready),
-                     self.o_stream.valid.eq(o_valid), self.o_stream.payload.eq(o_row)]
-
+        en, o_valid, o_row = output_register(m, self.o_stream, out_layout(p))
         # Input stage: held off for R + C - 2 cycles after a fold's last beat; marks the
         # first beat of a group and (bit-serial) the first beat of each later plane.
-        gap = Signal(range(R + C))
         beat = self.i_stream.payload
-        take = Signal()
-        m.d.comb += [self.i_stream.ready.eq(en & (gap == 0)),
-                     take.eq(self.i_stream.valid & self.i_stream.ready)]
+        take = fold_gate(m, en, self.i_stream, R + C - 2, beat.last)
         bv, breg = Signal(), Signal(in_layout(p))
         bfirst, bdbl = Signal(), Signal()
         after_glast = Signal(init=1)
@@ -290,10 +282,6 @@ class MixPE(wiring.Component):
                 m.d.sync += after_glast.eq(beat.glast)
                 if p.pe == "serial":
                     m.d.sync += prev_plane.eq(beat.plane)
-                with m.If(beat.last):
-                    m.d.sync += gap.eq(R + C - 2)
-            with m.Elif(gap != 0):
-                m.d.sync += gap.eq(gap - 1)
         # Rows count their activations once: in every beat (parallel) or in the MSB plane.
         counts = Signal()
         m.d.comb += counts.eq(1 if p.pe == "parallel" else breg.plane == WEIGHT_BITS - 1)

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from tokenfab.errors import UsageError
-from tokenfab.hw.common.skew import delay, drain_rows
+from tokenfab.hw.common.skew import delay, drain_rows, fold_gate, output_register
 from tokenfab.hw.systolic_array.params import Params
 
 
@@ -73,20 +73,11 @@ class SystolicArray(wiring.Component):
         R, C = p.rows, p.cols
         m = Module()
 
-        # Output register and the global enable: a result that cannot leave freezes all.
-        o_valid = Signal()
-        o_row = Signal(out_layout(p))
-        en = Signal()
-        m.d.comb += [en.eq(~o_valid | self.o_stream.ready),
-                     self.o_stream.valid.eq(o_valid), self.o_stream.payload.eq(o_row)]
-
+        en, o_valid, o_row = output_register(m, self.o_stream, out_layout(p))
         # Input: held off for R + C - 2 cycles after a fold's last beat.
-        gap = Signal(range(R + C))
-        in_fold = Signal()
         beat = self.i_stream.payload
-        take = Signal()
-        m.d.comb += [self.i_stream.ready.eq(en & (gap == 0)),
-                     take.eq(self.i_stream.valid & self.i_stream.ready)]
+        take = fold_gate(m, en, self.i_stream, R + C - 2, ~beat.load & beat.last)
+        in_fold = Signal()
         bv = Signal()
         breg = Signal(in_layout(p))
         bfirst = Signal()
@@ -94,10 +85,6 @@ class SystolicArray(wiring.Component):
             m.d.sync += [bv.eq(take), breg.eq(beat), bfirst.eq(~in_fold)]
             with m.If(take & ~beat.load):
                 m.d.sync += in_fold.eq(~beat.last)
-                with m.If(beat.last):
-                    m.d.sync += gap.eq(R + C - 2)
-            with m.Elif(gap != 0):
-                m.d.sync += gap.eq(gap - 1)
 
         # Left edge: row i's operand and flags, delayed by i.
         flags = _flags_layout(p)

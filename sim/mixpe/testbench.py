@@ -5,15 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from tokenfab.arch_models.mixpe import golden
-from tokenfab.hw.common.packing import pack
 from tokenfab.hw.mixpe import top
+from tokenfab.sim.array_tb import ArrayTestbench
 
 FP16_MAX = 0x7BFF            # 65504
 FP16_MIN_SUB = 0x0001        # 2**-24
-FP16_ONE = 0x3C00
 
 
-class MixPETestbench:
+class MixPETestbench(ArrayTestbench):
+
+    golden = golden
+    top = top
 
     def cases(self, p, n_beats, rng):
         R, C, G = p.R, p.C, p.group
@@ -65,15 +67,6 @@ class MixPETestbench:
             total += len(beats)
             i += 1
         return cases
-
-    def expected(self, p, beats):
-        return golden.expected(p, beats)
-
-    def pack_in(self, p, beat) -> int:
-        return pack(top.in_layout(p), beat)
-
-    def pack_out(self, p, out) -> int:
-        return pack(top.out_layout(p), np.asarray(out).tolist())
 
 
 def dataclass_tuple(g):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from tokenfab.arch_models.systolic_array import golden
-from tokenfab.hw.common.packing import pack
 from tokenfab.hw.systolic_array import top
+from tokenfab.sim.array_tb import ArrayTestbench
 
 
-class SystolicTestbench:
+class SystolicTestbench(ArrayTestbench):
+
+    golden = golden
+    top = top
 
     def cases(self, p, n_beats, rng):
         lo, hi = p.operand_range
@@ -44,15 +47,6 @@ class SystolicTestbench:
             total += len(beats)
             i += 1
         return cases
-
-    def expected(self, p, beats):
-        return golden.expected(p, beats)
-
-    def pack_in(self, p, beat) -> int:
-        return pack(top.in_layout(p), beat)
-
-    def pack_out(self, p, out) -> int:
-        return pack(top.out_layout(p), np.asarray(out).tolist())
 
 
 TESTBENCH = SystolicTestbench()
