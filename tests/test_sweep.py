@@ -73,7 +73,7 @@ def test_grid_points_run_and_are_cached(tmp_path):
     spec = _spec({"n": [16, 32], "weight_bits": [1, 2]}, levels=("simulate", "cost"),
                  objectives={"simulate.decode_tokens_per_s": "max",
                              "cost.area_mm2": "min"})
-    df = tokenfab.sweep(spec, out=tmp_path / "s", workers=2)
+    df = tokenfab.sweep(spec, out=tmp_path / "s")
     assert len(df) == 4 and (df["status"] == "ok").all() and df.attrs["computed"] == 4
     assert sorted(zip(df["p.n"], df["p.weight_bits"])) == [(16, 1), (16, 2), (32, 1),
                                                             (32, 2)]
@@ -101,7 +101,7 @@ def test_refused_and_failed_points_do_not_stop_the_sweep(tmp_path):
     spec = {"design": [{"name": "mixpe", "axes": {"dequant": ["pe", "edge"]},
                         "params": {"rows": 8, "cols": 8, "group": 16}}],
             "workload": [SMALL, {**SMALL, "model": "no-such-model"}]}
-    df = tokenfab.sweep(spec, out=tmp_path / "s", workers=1)
+    df = tokenfab.sweep(spec, out=tmp_path / "s")
     assert df["status"].tolist().count("ok") == 1
     refused = df[df["status"] == "refused"]["message"].tolist()
     assert any("dequant 'edge'" in m for m in refused)
@@ -141,6 +141,21 @@ def test_quick_sweep_from_the_command_line(tmp_path, capsys):
     assert "n must be an integer, not 'x'" in capsys.readouterr().err
 
 
+def test_search_finds_a_pareto_front(tmp_path, capsys):
+    """NSGA-II over a MAC array's axes: every trial is a cached point, the front is
+    non-dominated among the trials, and the same seed repeats the same trials."""
+    argv = ["sweep", "mac-array", "-p", "n=4,8,16,32,64", "-p", "weight_bits=1,2,4",
+            "-p", "array_scale=1,2,4", "--prompt", "16", "--gen", "2",
+            "--objective", "simulate.tokens_per_j=max",
+            "--objective", "simulate.decode_tokens_per_s=max", "--search", "8", "--json"]
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert a["trials"] == 8 and a["pareto"] and a["ok"] == 8
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0        # all cached now
+    again = json.loads(capsys.readouterr().out)
+    assert again["computed"] == 0 and again["pareto"] == a["pareto"]
+
+
 @pytest.mark.slow
 def test_a_sweep_killed_with_sigkill_resumes_with_no_point_lost_or_repeated(tmp_path):
     """A real sweep is killed with SIGKILL after some points are written; the re-run
@@ -158,8 +173,7 @@ prompt = 64
 gen = 4
 """)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "tokenfab", "sweep", str(spec), "--out", str(out),
-           "--workers", "1", "-q"]
+    cmd = [sys.executable, "-m", "tokenfab", "sweep", str(spec), "--out", str(out), "-q"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     points = out / "points"
     deadline = time.time() + 120
@@ -180,3 +194,39 @@ gen = 4
     assert not [f for f in out.rglob(".*") if f.is_file()]  # no temp file left behind
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 32 and df["hash"].is_unique and (df["status"] == "ok").all()
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_survives_a_killed_worker(tmp_path):
+    """A real LocalCluster of two workers runs a sweep with a synthesis point; one worker
+    is SIGKILLed after the first results; every point completes exactly once."""
+    from distributed import Client, LocalCluster
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address=None)
+    client = Client(cluster)
+    spec = {"sweep": {"levels": ["simulate"]},
+            "design": [{"name": "mac-array", "axes": {"n": [2, 4, 8, 16, 32, 64],
+                                                      "weight_bits": [1, 2]}}],
+            "workload": [SMALL]}
+    synth = {"sweep": {"levels": ["fpga"], "fpga_target": "kv260"},
+             "design": [{"name": "mac-array", "params": {"n": 2}}]}
+    killed = []
+
+    def progress(done, total, row):
+        if row is not None and not killed:
+            pids = client.run(os.getpid)
+            victim = sorted(pids.values())[0]
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+    try:
+        df = tokenfab.sweep(spec, out=tmp_path / "d", progress=progress,
+                            scheduler=cluster.scheduler_address)
+        syn = tokenfab.sweep(synth, out=tmp_path / "syn", scheduler=cluster.scheduler_address)
+    finally:
+        client.close()
+        cluster.close()
+    assert killed
+    assert len(df) == 12 and df["hash"].is_unique and (df["status"] == "ok").all()
+    assert df.attrs["computed"] == 12
+    assert len(list((tmp_path / "d" / "points").glob("*.json"))) == 12
+    assert syn["status"].tolist() == ["ok"] and syn["fpga.luts"].iloc[0] > 100

@@ -5,11 +5,11 @@ from tokenfab.errors import ToolError, UsageError
 
 
 def sweep(spec, out="build/sweep", workers=None, resume=False, progress=None,
-          fmt="parquet"):
+          fmt="parquet", scheduler=None):
     """A design-space sweep (see :mod:`tokenfab.sweeps`): a DataFrame, one row per point."""
     from tokenfab import sweeps as _sweep
     return _sweep.sweep(spec, out=out, workers=workers, resume=resume, progress=progress,
-                        fmt=fmt)
+                        fmt=fmt, scheduler=scheduler)
 
 
 __all__ = ["Design", "design", "designs", "sweep", "UsageError", "ToolError"]

@@ -328,7 +328,8 @@ def _sweep_spec(args) -> dict | str:
 def cmd_sweep(args):
     import time
     from tokenfab import sweeps as sw
-    spec = sw.load_spec(_sweep_spec(args), source=args.spec)
+    raw = _sweep_spec(args)
+    spec = sw.load_spec(raw, source=args.spec)
     show = _progress(not args.quiet and not args.json)
     t0 = time.time()
     counts = {"refused": 0, "failed": 0}
@@ -344,8 +345,13 @@ def cmd_sweep(args):
         if row is None:
             say.first = done
     say.first = 0
-    df = sw.sweep(spec, out=args.out, workers=args.workers, resume=args.resume,
-                  progress=say, fmt="csv" if args.csv else "parquet")
+    if args.search is not None:
+        df = sw.search(raw, args.search, out=args.out, progress=say)
+        df.attrs["results"] = None
+    else:
+        df = sw.sweep(spec, out=args.out, workers=args.workers, resume=args.resume,
+                      progress=say, fmt="csv" if args.csv else "parquet",
+                      scheduler=args.scheduler)
     _done_progress(show is not None)
     status = df["status"].value_counts().to_dict()
     summary = {"points": len(df), "ok": status.get("ok", 0),
@@ -353,6 +359,8 @@ def cmd_sweep(args):
                "computed": df.attrs["computed"], "cached": len(df) - df.attrs["computed"],
                "results": df.attrs["results"], "wall_s": round(time.time() - t0, 3)}
     front = sw.pareto(df, spec.objectives) if spec.objectives else None
+    if args.search is not None:
+        summary["trials"] = summary.pop("points")
     if args.json:
         out = dict(summary)
         if front is not None:
@@ -488,10 +496,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", default="build/sweep",
                     help="folder for the cached points and results.parquet")
     sp.add_argument("--workers", type=int, default=None,
-                    help="local worker processes (default: the cores)")
+                    help="run on a Dask LocalCluster of N worker processes (default: a "
+                         "local process pool across the cores)")
+    sp.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
     sp.add_argument("--resume", action="store_true",
                     help="add to the sweep already in --out, keeping its cached points")
     sp.add_argument("--csv", action="store_true", help="write results.csv, not Parquet")
+    sp.add_argument("--search", type=int, default=None, metavar="TRIALS",
+                    help="instead of the grid, an NSGA-II search (Optuna) of TRIALS per "
+                         "design towards the objectives; prints the Pareto front")
     sp = add("demo", cmd_demo, "every design on defaults: Verilog, verify, simulate, cost",
              design=False)
     sp.add_argument("--vectors", type=int, default=100, help="input beats per design")

@@ -405,14 +405,20 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = False,
-          progress=None, fmt: str = "parquet"):
+          progress=None, fmt: str = "parquet", scheduler: str | None = None):
     """Run every point of ``spec`` (a TOML path or a dict) not already cached under
     ``out``; return a pandas DataFrame with one row per point (also written to
     ``out/results.parquet`` or ``.csv``; ``df.attrs["computed"]`` counts the points this
     call computed). Re-running the same spec computes nothing cached; a different spec
     in the same ``out`` needs ``resume=True`` (then cached points of either are reused).
     ``progress(done, total, row)`` is called once before the first point (``row`` None)
-    and after each computed one."""
+    and after each computed one.
+
+    Where points run: by default a local process pool across the cores; ``workers=N``
+    starts a Dask ``LocalCluster`` of N single-threaded worker processes on the loopback
+    interface; ``scheduler="tcp://HOST:PORT"`` runs on an existing Dask cluster. Results
+    come back to this process, which alone writes the cache, so a worker lost mid-sweep
+    (Dask reruns its points elsewhere) never duplicates a point."""
     import pandas as pd
     from concurrent.futures import ProcessPoolExecutor, as_completed
     s = spec if isinstance(spec, Spec) else load_spec(spec)
@@ -460,24 +466,23 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
             todo.append((p, h))
     done = len(s.points) - len(todo)
     say(done, len(s.points), None)
-    n = workers or min(len(todo), os.cpu_count() or 1) or 1
-    if todo and n == 1:
+    def record(p, h, row):
+        nonlocal done
+        _write_json(cache / f"{h}.json", row)
+        results[h] = row
+        done += 1
+        say(done, len(s.points), row)
+
+    if todo and (workers is not None or scheduler is not None):
+        _run_dask(todo, str(out), workers, scheduler, record)
+    elif todo and (len(todo) == 1 or (os.cpu_count() or 1) == 1):
         for p, h in todo:
-            row = run_point(p, str(out))
-            _write_json(cache / f"{h}.json", row)
-            results[h] = row
-            done += 1
-            say(done, len(s.points), row)
+            record(p, h, run_point(p, str(out)))
     elif todo:
-        with ProcessPoolExecutor(max_workers=n) as pool:
+        with ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
             futs = {pool.submit(run_point, p, str(out)): (p, h) for p, h in todo}
             for fut in as_completed(futs):
-                p, h = futs[fut]
-                row = fut.result()
-                _write_json(cache / f"{h}.json", row)
-                results[h] = row
-                done += 1
-                say(done, len(s.points), row)
+                record(*futs[fut], fut.result())
     rows = [{**_point_row(p, h, results[h]), **prov} for p, h in zip(s.points, hashes)]
     df = pd.DataFrame(rows)
     from tokenfab.results import write_atomic
@@ -485,6 +490,103 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     write_atomic(target, (lambda tmp: df.to_parquet(tmp, index=False)) if fmt == "parquet"
                  else (lambda tmp: df.to_csv(tmp, index=False)))
     df.attrs.update(objectives=s.objectives, results=str(target), computed=len(todo))
+    return df
+
+
+def _run_dask(todo, out: str, workers, scheduler, record) -> None:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError("workers and scheduler run the sweep on Dask: pip install "
+                         "'tokenfab[cluster]' (dask[distributed])") from None
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or "://" not in scheduler:
+            raise UsageError(f"scheduler must be a Dask address such as tcp://host:8786, "
+                             f"not {scheduler!r}")
+        try:
+            client, cluster = Client(scheduler, timeout="10s"), None
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"no Dask scheduler answers at {scheduler}: {exc}") from None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futs = {client.submit(run_point, p, out, key=f"point-{h}", pure=False,
+                              retries=2): (p, h) for p, h in todo}
+        for fut in as_completed(futs):
+            record(*futs[fut], fut.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def search(spec, trials: int, out="build/sweep", progress=None):
+    """Multi-objective search (Optuna's NSGA-II, seeded by the spec's ``seed``) over each
+    design's axes, for ``trials`` trials per design on the spec's first workload; every
+    trial is a cached point like a sweep's. Returns the evaluated points as a DataFrame
+    (``attrs["pareto"]``: the front over the spec's objectives)."""
+    import pandas as pd
+    try:
+        import optuna
+    except ImportError:
+        raise UsageError("search needs Optuna: pip install 'tokenfab[search]'") from None
+    if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 100_000:
+        raise UsageError(f"trials must be an integer from 1 to 100000, not {trials!r}")
+    raw = spec
+    if isinstance(spec, (str, Path)):
+        raw = tomllib.loads(Path(spec).read_text(encoding="utf-8"))
+    s = load_spec(spec)                        # validates everything first
+    if not s.objectives:
+        raise UsageError("search needs objectives: [sweep] objectives = { column = "
+                         "\"min\" | \"max\" }")
+    seed = raw.get("sweep", {}).get("seed", 1)
+    workload = s.points[0].workload
+    out = Path(out)
+    cache = out / "points"
+    cache.mkdir(parents=True, exist_ok=True)
+    code = code_fingerprint()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    say = progress or (lambda done, total, row: None)
+    rows, total, computed = [], trials * len(raw["design"]), 0
+    for d in raw["design"]:
+        axes = {k: _axis_values(v, k, _Errors()) for k, v in d.get("axes", {}).items()}
+        fixed = d.get("params", {})
+        cols = list(s.objectives)
+
+        def objective(trial):
+            nonlocal computed
+            params = {**fixed, **{k: trial.suggest_categorical(k, v) for k, v in axes.items()}}
+            try:
+                from tokenfab import registry
+                from tokenfab.params import build
+                params = build(registry.get(d["name"]).Params, params).to_dict()
+            except UsageError as exc:
+                params = {"__invalid__": str(exc), **params}
+            point = Point(d["name"], params, workload, s.levels, s.points[0].options)
+            h = point.hash(code)
+            f = cache / f"{h}.json"
+            if f.exists():
+                row = json.loads(f.read_text())
+            else:
+                row = run_point(point, str(out))
+                _write_json(f, row)
+                computed += 1
+            rows.append(_point_row(point, h, row))
+            say(len(rows), total, row)
+            if row["status"] != "ok" or any(row.get(c) is None for c in cols):
+                raise optuna.TrialPruned(row["message"] or "no value")
+            return tuple(float(row[c]) for c in cols)
+
+        study = optuna.create_study(
+            directions=["minimize" if how == "min" else "maximize"
+                        for how in s.objectives.values()],
+            sampler=optuna.samplers.NSGAIISampler(seed=seed))
+        study.optimize(objective, n_trials=trials, catch=())
+    df = pd.DataFrame(rows)
+    df.attrs.update(objectives=s.objectives, computed=computed,
+                    pareto=pareto(df, s.objectives))
     return df
 
 
