@@ -435,7 +435,7 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or not 1 <= workers <= 256):
         raise UsageError(f"workers must be an integer from 1 to 256, not {workers!r}")
-    say = progress or (lambda done, total, row: None)
+    say = progress_bar() if progress is True else (progress or (lambda d, t, r: None))
     code = code_fingerprint()
     prov = provenance()
     hashes = [p.hash(code) for p in s.points]
@@ -491,6 +491,29 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
                  else (lambda tmp: df.to_csv(tmp, index=False)))
     df.attrs.update(objectives=s.objectives, results=str(target), computed=len(todo))
     return df
+
+
+def progress_bar(stream=None, width: int = 30):
+    """A ``progress`` callback drawing one updating text line with an ETA (on a terminal
+    and in a notebook's output alike); pass ``progress=True`` to :func:`sweep`."""
+    import sys
+    out = stream or sys.stderr
+    state = {"t0": None, "first": 0, "bad": 0}
+
+    def say(done, total, row):
+        now = time.time()
+        if row is None:
+            state.update(t0=now, first=done)
+        elif row["status"] != "ok":
+            state["bad"] += 1
+        ran = done - state["first"]
+        eta = ((now - state["t0"]) / ran * (total - done)) if ran else None
+        fill = int(width * done / max(total, 1))
+        bad = f", {state['bad']} not ok" if state["bad"] else ""
+        left = f", ETA {eta:.0f} s" if eta is not None and done < total else ""
+        text = f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} points{bad}{left}   "
+        print(text, end="" if done < total else "\n", file=out, flush=True)
+    return say
 
 
 def _run_dask(todo, out: str, workers, scheduler, record) -> None:
