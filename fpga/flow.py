@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from tokenfab.errors import ToolError, UsageError
+from tokenfab.proc import die_with_parent
 from tokenfab.results import Frameable
 
 
@@ -99,22 +100,11 @@ def tool(name: str) -> str:
     return exe
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGKILL it when its parent dies (a caller's
-    timeout killing ``tokenfab fpga`` must not leave nextpnr running for minutes)."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PDEATHSIG
-    except (OSError, AttributeError):
-        pass                                     # not Linux: the finally below still helps
-
-
 def run_child(cmd, cwd: Path) -> subprocess.CompletedProcess:
     """``subprocess.run`` that never outlives us: the child dies with this process (Linux)
     and is killed when we stop early (an exception, Ctrl-C, SIGTERM via the CLI)."""
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=_die_with_parent)
+                            text=True, preexec_fn=die_with_parent)
     try:
         out, err = proc.communicate()
     except BaseException:

@@ -156,6 +156,18 @@ def test_search_finds_a_pareto_front(tmp_path, capsys):
     assert again["computed"] == 0 and again["pareto"] == a["pareto"]
 
 
+def _running_with(text: str) -> list[int]:
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if text in (d / "cmdline").read_bytes().decode(errors="replace"):
+                    pids.append(int(d.name))
+            except OSError:
+                pass
+    return pids
+
+
 @pytest.mark.slow
 def test_a_sweep_killed_with_sigkill_resumes_with_no_point_lost_or_repeated(tmp_path):
     """A real sweep is killed with SIGKILL after some points are written; the re-run
@@ -183,6 +195,11 @@ gen = 4
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # its pool workers die with it (no process still holds the spec on its command line)
+    deadline = time.time() + 10
+    while time.time() < deadline and _running_with(str(spec)):
+        time.sleep(0.1)
+    assert not _running_with(str(spec))
     before = {f.name: f.stat().st_mtime_ns for f in points.glob("*.json")}
     assert 5 <= len(before) < 32 and not (out / "results.parquet").exists()
     r = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=300)

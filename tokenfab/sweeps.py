@@ -479,7 +479,9 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
         for p, h in todo:
             record(p, h, run_point(p, str(out)))
     elif todo:
-        with ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+        from tokenfab.proc import die_with_parent
+        with ProcessPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1),
+                                 initializer=die_with_parent) as pool:
             futs = {pool.submit(run_point, p, str(out)): (p, h) for p, h in todo}
             for fut in as_completed(futs):
                 record(*futs[fut], fut.result())
