@@ -273,7 +273,7 @@ def _design_points(d, where, err, rng) -> list[dict]:
             return []
         combos = (_random(values, n, rng) if method == "random" else _lhs(values, n, rng))
     out = []
-    for i, combo in enumerate(combos):
+    for combo in combos:
         p = {**fixed, **dict(zip(names, combo))}
         try:
             out.append(build(entry.Params, p).to_dict())
@@ -307,11 +307,10 @@ def code_fingerprint() -> str:
     reuses a cached point."""
     global _CODE
     if _CODE is None:
+        import importlib
         import tokenfab
         h = hashlib.sha256()
         roots = [Path(tokenfab.__file__).parent]
-        from tokenfab import registry  # noqa: F401  (the level packages' locations)
-        import importlib
         for level in ("hw", "sim", "rtl", "fpga", "arch_models", "cost_models"):
             roots.append(Path(importlib.import_module(f"tokenfab.{level}").__file__).parent)
         for root in roots:
