@@ -48,6 +48,11 @@ class Components:
         return dyn * frac / (1 - frac)
 
 
+def times(counter: Counter, n: float) -> Counter:
+    """``n`` copies of the gates in ``counter`` (``n`` may be a fraction)."""
+    return Counter({g: v * n for g, v in counter.items()})
+
+
 def adder(bits: int) -> Counter:
     return Counter(fa=bits)
 

@@ -330,21 +330,10 @@ def cmd_sweep(args):
     from tokenfab import sweeps as sw
     raw = _sweep_spec(args)
     spec = sw.load_spec(raw, source=args.spec)
-    show = _progress(not args.quiet and not args.json)
     t0 = time.time()
-    counts = {"refused": 0, "failed": 0}
-
-    def say(done, total, row):
-        if row is not None and row["status"] != "ok":
-            counts[row["status"]] += 1
-        if show:
-            rate = (time.time() - t0) / max(1, done - say.first) if done > say.first else 0
-            eta = f", ETA {rate * (total - done):.0f} s" if rate else ""
-            show(f"sweep: {done}/{total} points, {counts['refused']} refused, "
-                 f"{counts['failed']} failed{eta}")
-        if row is None:
-            say.first = done
-    say.first = 0
+    # the sweep's own bar (done/total, not-ok points, ETA), on a terminal only
+    say = (sw.progress_bar() if not (args.quiet or args.json) and sys.stderr.isatty()
+           else None)
     if args.search is not None:
         df = sw.search(raw, args.search, out=args.out, progress=say)
         df.attrs["results"] = None
@@ -352,7 +341,6 @@ def cmd_sweep(args):
         df = sw.sweep(spec, out=args.out, workers=args.workers, resume=args.resume,
                       progress=say, fmt="csv" if args.csv else "parquet",
                       scheduler=args.scheduler)
-    _done_progress(show is not None)
     status = df["status"].value_counts().to_dict()
     summary = {"points": len(df), "ok": status.get("ok", 0),
                "refused": status.get("refused", 0), "failed": status.get("failed", 0),

@@ -15,12 +15,8 @@ from collections import Counter
 from tokenfab.cost_models import tile_arrays
 from tokenfab.cost_models.components import (Components, adder, barrel_shifter,
                                              fp32_adder, int_times_fp16_to_fp32, mux_tree,
-                                             register)
+                                             register, times)
 from tokenfab.hw.mixpe.params import WEIGHT_BITS
-
-
-def _times(c: Counter, n: float) -> Counter:
-    return Counter({g: v * n for g, v in c.items()})
 
 
 def _pe_datapath(p) -> Counter:
@@ -32,11 +28,11 @@ def _pe_datapath(p) -> Counter:
     if p.pe == "parallel":
         # per plane: L AND-gated activations summed with the accumulator (L adders)
         c += Counter(nand2=WEIGHT_BITS * L * b)
-        c += _times(adder(p.plane_bits), WEIGHT_BITS * L)
+        c += times(adder(p.plane_bits), WEIGHT_BITS * L)
         c += register(WEIGHT_BITS * p.plane_bits)
-        c += _times(adder(p.psum_bits), WEIGHT_BITS - 1)                   # combine
+        c += times(adder(p.psum_bits), WEIGHT_BITS - 1)                   # combine
     else:
-        c += Counter(nand2=L * b) + _times(adder(p.psum_bits), L)
+        c += Counter(nand2=L * b) + times(adder(p.psum_bits), L)
         c += mux_tree(2, p.psum_bits) + register(p.psum_bits)             # doubling
     return c
 
@@ -45,7 +41,7 @@ def dequant_unit(p) -> Counter:
     """One unit: ``P - z * sum(a)``, the scale multiply to FP32, the FP32 add."""
     d = p.dsum_bits
     return (Counter(nand2=WEIGHT_BITS * p.psum_bits)
-            + _times(adder(p.psum_bits), WEIGHT_BITS - 1)                  # z * sum(a)
+            + times(adder(p.psum_bits), WEIGHT_BITS - 1)                  # z * sum(a)
             + adder(d) + int_times_fp16_to_fp32(d + 1) + fp32_adder()
             + mux_tree(2, 32))                                             # y or first
 
@@ -76,19 +72,19 @@ def unit_components(p) -> Components:
     row_w = L * p.act_bits + 5 + 1 + 5
     col_w = L * qbits + (16 + WEIGHT_BITS if p.dequant == "pe" else 0)
     edge = register(row_w * R * (R - 1) // 2 + col_w * C * (C - 1) // 2)
-    edge += _times(adder(p.psum_bits), R * L) + register(p.psum_bits * R)   # row sums
+    edge += times(adder(p.psum_bits), R * L) + register(p.psum_bits * R)   # row sums
     if p.mode == "w4a16":
         align = barrel_shifter(p.act_bits - 1, 30) + adder(p.act_bits) + adder(7)
-        edge += _times(align, R * L)
-    per_step = _times(pe.per_step, R * C) + edge
-    per_group = _times(pe.per_tile, R * C)
+        edge += times(align, R * L)
+    per_step = times(pe.per_step, R * C) + edge
+    per_group = times(pe.per_tile, R * C)
     if p.dequant == "pe":
         return Components(per_step, per_group, p.group_beats)
     # row multiplexers, bottom chain and the scale registers of the column units
-    per_step += (_times(mux_tree(R, p.psum_bits + 32), C)
+    per_step += (times(mux_tree(R, p.psum_bits + 32), C)
                  + register(C * (p.psum_bits + 5 + max(1, (R - 1).bit_length()) + 2))
                  + register(2 * C * (16 + WEIGHT_BITS)))
-    shared = _times(_group_registers(p), R * C) + _times(dequant_unit(p), C)
+    shared = times(_group_registers(p), R * C) + times(dequant_unit(p), C)
     return Components(per_step, per_group, p.group_beats, shared=shared)
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 
 from tokenfab.cost_models import tech, tile_arrays
 from tokenfab.cost_models.components import (Components, adder, array_multiplier,
-                                             int_times_fp16_to_fp32, register)
+                                             int_times_fp16_to_fp32, register, times)
 
 
 def _multiplier(p) -> Counter:
@@ -35,10 +35,10 @@ def unit_components(p) -> Components:
     else:
         pe += register(b) + register(acc)
         skew = register((b + 3) * R * (R - 1) // 2 + acc * C * (C - 1) // 2)
-    per_step = Counter({g: n * R * C for g, n in pe.items()}) + skew
+    per_step = times(pe, R * C) + skew
     if p.weights == "int4":
         dequant = adder(5) + int_times_fp16_to_fp32(5) + register(16 + 4)
-        per_step += Counter({g: n * C for g, n in dequant.items()})
+        per_step += times(dequant, C)
     return Components(per_step, Counter(), 1)
 
 

@@ -166,7 +166,3 @@ class Params(ParamsBase):
     @property
     def cycles_per_tile(self) -> int:
         return self.planes
-
-    @property
-    def group_bits(self) -> int:
-        return max(1, math.ceil(math.log2(self.group + 1)))

@@ -61,16 +61,12 @@ class MixPETestbench(ArrayTestbench):
         i = 0
         while total < n_beats:
             M, Kr, N = (int(x) for x in rng.integers(1, [2 * R + 2, 3 * G + 2, 2 * C + 2]))
-            name, beats = case(f"random_{i}_{M}x{Kr}x{N}",
-                               *dataclass_tuple(golden.random_gemm(p, M, Kr, N, rng)))
+            g = golden.random_gemm(p, M, Kr, N, rng)
+            name, beats = case(f"random_{i}_{M}x{Kr}x{N}", g.A, g.Q, g.S, g.Z)
             cases.append((name, beats))
             total += len(beats)
             i += 1
         return cases
-
-
-def dataclass_tuple(g):
-    return g.A, g.Q, g.S, g.Z
 
 
 TESTBENCH = MixPETestbench()
