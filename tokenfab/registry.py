@@ -79,6 +79,12 @@ DESIGNS: dict[str, DesignEntry] = {
                   "LLM Inference (arXiv 2411.16158)",
             package="mixpe", top_name="mixpe"),
         DesignEntry(
+            name="sail",
+            title="SAIL: LUT-GEMV in SRAM arrays beside each LLC slice of a many-core CPU",
+            paper="Zhang et al., SAIL: SRAM-Accelerated LLM Inference System with "
+                  "Lookup-Table-based GEMV (arXiv 2509.25853)",
+            package="sail", top_name="sail"),
+        DesignEntry(
             name="hnlpu",
             title="HNLPU: hardwired-neuron GEMV with weights fixed in metal",
             paper="Liu et al., Hardwired-Neurons Language Processing Units, ASPLOS 2026 "

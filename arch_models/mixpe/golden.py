@@ -16,20 +16,12 @@ import math
 
 import numpy as np
 
+from tokenfab.arch_models.common.fp import fp16_fields, fp32_bits, scaled_int_to_fp32
 from tokenfab.errors import UsageError
 from tokenfab.hw.mixpe.params import ALIGN_GUARD_BITS, WEIGHT_BITS, Params
 
 
 # ---------------------------------------------------------------- number formats
-def fp16_fields(bits):
-    """(sign, effective exponent, 11-bit significand) of FP16 bit patterns (subnormals:
-    exponent 1, no implicit bit)."""
-    bits = np.asarray(bits, np.int64) & 0xFFFF
-    exp = (bits >> 10) & 0x1F
-    sig = (bits & 0x3FF) | np.where(exp != 0, 1 << 10, 0)
-    return bits >> 15, np.maximum(exp, 1), sig
-
-
 def group_exponent(bits) -> np.ndarray:
     """The largest effective FP16 exponent along the last axis (the feeder's ``emax``)."""
     return fp16_fields(bits)[1].max(axis=-1)
@@ -60,13 +52,8 @@ def dequant(p: Params, P, total, z, s_bits, emax=0) -> np.ndarray:
     a zero difference gives +0. Broadcasts."""
     d = np.asarray(P, np.int64) - np.asarray(z, np.int64) * np.asarray(total, np.int64)
     sign, eff, sig = fp16_fields(s_bits)
-    val = np.where(sign == 1, -d, d) * sig                # exact: below 2**53
-    off = scale_offset(p, eff, np.asarray(emax, np.int64))
-    return np.ldexp(val.astype(np.float64), off).astype(np.float32)
-
-
-def fp32_bits(x) -> np.ndarray:
-    return np.asarray(x, np.float32).view(np.uint32).astype(np.int64)
+    return scaled_int_to_fp32(np.where(sign == 1, -d, d), sig,     # exact: below 2**53
+                              scale_offset(p, eff, np.asarray(emax, np.int64)))
 
 
 # ---------------------------------------------------------------- beat by beat
