@@ -31,7 +31,7 @@ UNITS = {  # unit name -> factor to SI (m, m2, J, W, s, B, USD, kg, V, Hz)
     "GB": 1e9, "TB_per_s": 1e12, "TFLOPS": 1e12, "V": 1.0, "GHz": 1e9,
     "MTr_per_mm2": 1e12, "kWh_per_cm2": _KWH / 1e-4, "g_per_cm2": 1e-3 / 1e-4, "g": 1e-3,
     "kg": 1.0, "kg_per_kWh": 1 / _KWH, "g_per_kWh": 1e-3 / _KWH, "USD_per_kWh": 1 / _KWH,
-    "USD_per_W": 1.0, "USD_per_GB": 1e-9, "year": 365.25 * 24 * 3600,
+    "USD_per_W": 1.0, "USD_per_GB": 1e-9, "USD_per_h": 1 / 3600, "year": 365.25 * 24 * 3600,
 }
 TEXT_KEYS = ("title",)
 

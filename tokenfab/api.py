@@ -61,7 +61,10 @@ class Design:
         run = self.entry.timing.simulate(self.params, request,
                                          system or self.entry.timing.SYSTEMS[0],
                                          progress=progress, trace=trace, **kw)
-        return SimulationResult(run, self.entry.cost.pricing(self.params, run))
+        result = SimulationResult(run, self.entry.cost.pricing(self.params, run))
+        if hasattr(self.entry.cost, "companions"):       # a design's own comparisons
+            result.companions = self.entry.cost.companions(self.params, result)
+        return result
 
     def gemm(self, M: int, K: int, N: int) -> dict:
         """Cycles of ``A[M, K] @ B[K, N]`` on one unit or array of this design: ``cycles``

@@ -204,6 +204,7 @@ class SimulationResult(Frameable):
         self.run = run
         self.pricing = pricing
         self._dict = None
+        self.companions = {}       # top-level keys a design adds (SAIL: its baseline)
         for ph in run.phases:
             for r in ph.rows:
                 pricing.price(r)
@@ -223,17 +224,12 @@ class SimulationResult(Frameable):
 
     def __getattr__(self, name):
         """Every key of :meth:`to_dict` is also an attribute (``r.ttft_s``)."""
-        if name.startswith("_") or name in ("run", "pricing"):
+        if name.startswith("_") or name in ("run", "pricing", "companions"):
             raise AttributeError(name)
         d = self.to_dict()
         if name in d:
             return d[name]
         raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
-
-    def to_dict(self) -> dict:
-        if getattr(self, "_dict", None) is None:
-            self._dict = self._build_dict()
-        return dict(self._dict)
 
     def _build_dict(self) -> dict:
         run, pre, dec = self.run, self.run.prefill, self.run.decode
@@ -274,6 +270,11 @@ class SimulationResult(Frameable):
         if not (dec and run.gen):
             out["tokens_per_j"] = out["prefill_tokens_per_j"]
         return out
+
+    def to_dict(self) -> dict:
+        if getattr(self, "_dict", None) is None:
+            self._dict = self._build_dict()
+        return {**self._dict, **self.companions}
 
     # -- tables -------------------------------------------------------------------------
     def breakdown_rows(self) -> list[dict]:

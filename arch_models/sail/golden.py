@@ -34,7 +34,6 @@ from tokenfab.arch_models.common.fp import fp16_fields, fp32_bits, scaled_int_to
 from tokenfab.errors import UsageError
 from tokenfab.hw.sail.params import FP16_PER_LINE, LINE_BITS, Y_PER_LINE, Params
 
-OPS = {"write": 0, "read": 1, "gemv": 2, "nop": 3}
 LINE_MASK = (1 << LINE_BITS) - 1
 
 
@@ -138,6 +137,37 @@ def build_table(p: Params, w) -> np.ndarray:
     return t
 
 
+def patterns(p: Params, xg) -> np.ndarray:
+    """``[tokens, act_bits]`` table indices: bit ``i`` of a group's ``nbw`` activations
+    ``xg[tokens, nbw]`` (two's complement), activation ``j`` at bit ``j``."""
+    bits = (np.asarray(xg, np.int64)[:, None, :] >> np.arange(p.act_bits)[None, :, None]) & 1
+    return (bits << np.arange(p.nbw)).sum(axis=-1)
+
+
+def lookup_kinds(p: Params, q) -> np.ndarray:
+    """``[groups, tokens, act_bits]``: how the data-feeding module serves each lookup of
+    activations ``q[tokens, K]``, group by group, token by token, LSB first: 0 the
+    all-zero pattern, 1 a reuse-table hit, 2 an array read (which fills the table, first
+    in first out; the table is cleared per group). With no table every lookup reads."""
+    q = np.asarray(q, np.int64)
+    G = q.shape[1] // p.nbw
+    kinds = np.full((G, q.shape[0], p.act_bits), 2, np.int64)
+    if not p.prt_entries:
+        return kinds
+    for g in range(G):
+        pats = patterns(p, q[:, g * p.nbw:(g + 1) * p.nbw])
+        table, ptr = [None] * p.prt_entries, 0
+        for t, row in enumerate(pats.tolist()):
+            for i, pat in enumerate(row):
+                if pat == 0:
+                    kinds[g, t, i] = 0
+                elif pat in table:
+                    kinds[g, t, i] = 1
+                else:
+                    table[ptr], ptr = pat, (ptr + 1) % p.prt_entries
+    return kinds
+
+
 # ---------------------------------------------------------------- the block
 @dataclasses.dataclass
 class GemvStats:
@@ -182,29 +212,19 @@ class Block:
                 self.mem[(d.q + t * L + ln) % p.lines] = pack_fields(
                     q[ln * FP16_PER_LINE:(ln + 1) * FP16_PER_LINE], p.act_bits)
         acc = np.zeros((B, A * O), np.int64)
-        kinds = np.zeros((G, B, p.act_bits), np.int64)
-        per_line = FP16_PER_LINE // p.nbw
+        xs = np.stack([np.concatenate([unpack_fields(v, p.act_bits, FP16_PER_LINE)
+                                       for v in self._lines(d.q + t * L, L)])
+                       for t in range(B)])            # what the lookups read back
+        kinds = lookup_kinds(p, xs)
         for g in range(G):                       # 2. build and look up, group by group
             wl = self._lines(d.w + g * p.nbw * A, p.nbw * A)
             w = np.stack([np.concatenate([unpack_fields(wl[j * A + a], p.weight_bits, O)
                                           for a in range(A)]) for j in range(p.nbw)])
             table = wrap(build_table(p, w), p.entry_bits)
-            prt, ptr = [None] * p.prt_entries, 0
+            pats = patterns(p, xs[:, g * p.nbw:(g + 1) * p.nbw])
             for t in range(B):
-                line = self.mem[(d.q + t * L + g // per_line) % p.lines]
-                xg = unpack_fields(line >> ((g % per_line) * p.nbw * p.act_bits),
-                                   p.act_bits, p.nbw)
                 for i in range(p.act_bits):
-                    pat = int(sum(((int(v) >> i) & 1) << j for j, v in enumerate(xg)))
-                    if p.prt_entries and pat == 0:
-                        kinds[g, t, i] = 0
-                    elif p.prt_entries and pat in prt:
-                        kinds[g, t, i] = 1
-                    else:
-                        kinds[g, t, i] = 2
-                        if p.prt_entries:
-                            prt[ptr], ptr = pat, (ptr + 1) % p.prt_entries
-                    term = table[pat] << i
+                    term = table[pats[t, i]] << i
                     acc[t] = wrap(acc[t] - term if i == p.act_bits - 1 else acc[t] + term,
                                   p.acc_bits)
         s_lines = self._lines(d.s, -(-d.n // FP16_PER_LINE))

@@ -35,14 +35,19 @@ def dequant_cycles(n: int) -> int:
     return -(-n // golden.Y_PER_LINE) + 1
 
 
+def fixed_cycles(p: Params, k_lines: int, b: int, n: int) -> int:
+    """Every cycle of a GEMV but the lookups' own: acceptance, conversion, per group the
+    weight load, the table build and one line fetch per token, and dequantisation."""
+    G = k_lines * golden.FP16_PER_LINE // p.nbw
+    return (1 + b * quantise_cycles(k_lines) + G * (load_cycles(p) + build_cycles(p) + b)
+            + b * dequant_cycles(n))
+
+
 def gemv_cycles(p: Params, stats: golden.GemvStats) -> int:
     """Cycles of one GEMV instruction from its acceptance to the block's next free cycle."""
     d = stats.desc
-    G = d.groups(p)
-    lookups = int(LOOKUP_CYCLES[stats.lookups].sum())
-    return (1 + d.b * quantise_cycles(d.k_lines)
-            + G * (load_cycles(p) + build_cycles(p) + d.b) + lookups
-            + d.b * dequant_cycles(d.n))
+    return (fixed_cycles(p, d.k_lines, d.b, d.n)
+            + int(LOOKUP_CYCLES[stats.lookups].sum()))
 
 
 def beats_cycles(p: Params, beats) -> int:
@@ -68,3 +73,104 @@ def unit_cycles(p: Params, n_beats: int) -> int:
     """``n_beats`` reads back to back: the first line leaves one cycle after the first
     handshake, then one per cycle."""
     return n_beats
+
+
+def gemv_model_cycles(p: Params, k_lines: int, b: int, n: int, miss: float) -> float:
+    """``gemv_cycles`` when each lookup reads the array with probability ``miss`` (the
+    others take one cycle): the system model's expected cycles."""
+    G = k_lines * golden.FP16_PER_LINE // p.nbw
+    return fixed_cycles(p, k_lines, b, n) + G * b * p.act_bits * (1 + miss)
+
+
+# ---------------------------------------------------------------- the system level
+def system(p: Params, name: str = "graviton2", node: int | None = None, *,
+           sail: bool = True):
+    """A CPU preset with a SAIL block per LLC slice (``sail=False``: the plain CPU)."""
+    import dataclasses
+
+    from tokenfab.arch_models.common.system import check_system
+    from tokenfab.arch_models.sail.system import presets
+    from tokenfab.errors import UsageError
+    check_system(name, presets())
+    if node not in (None, 7):
+        raise UsageError(f"the {name} preset is a 7 nm part; --node must be 7, not {node}")
+    return dataclasses.replace(presets()[name], sail=sail)
+
+
+def simulate(p: Params, request, system_name: str = "graviton2", *, node=None,
+             progress=None, trace: bool = False, sail: bool = True):
+    """Prefill of ``batch x prompt`` tokens and ``gen`` decode steps of ``batch`` tokens
+    (one step at the mean context standing for all), on the CPU with SAIL (or, with
+    ``sail=False``, the same CPU running T-MAC-class kernels)."""
+    from tokenfab.arch_models.sail.system import (TRACE_OUTLIER_FRACTION, check_capacity,
+                                                  run_phase)
+    from tokenfab.arch_models.workloads import decode_ops, prefill_ops
+    from tokenfab.calibration import get
+    from tokenfab.errors import UsageError
+    from tokenfab.results import SystemRun, merge_samples
+    say = progress or (lambda msg: None)
+    sys = system(p, system_name, node, sail=sail)
+    cfg = request.model
+    if cfg.experts or cfg.mla:
+        raise UsageError(f"the SAIL model covers dense models with standard attention, "
+                         f"not {cfg.name!r}")
+    if request.allow_spill:
+        raise UsageError("--allow-spill is not modelled for SAIL: DRAM is the CPU's only "
+                         "memory")
+    fit = check_capacity(p, cfg, sys, request.batch, request.context)
+    events = [] if trace else None
+    who = "sail" if sail else "n1 baseline"
+    say(f"{who}: prefill of {request.batch} x {request.prompt} tokens")
+    pre = run_phase(p, cfg, sys, prefill_ops(cfg, request.batch, request.prompt), "prefill",
+                    request.batch * request.prompt, trace=events)
+    dec = None
+    if request.gen:
+        ctx = request.prompt + request.gen // 2
+        say(f"{who}: decode, batch {request.batch} at {ctx} cached tokens")
+        step = run_phase(p, cfg, sys, decode_ops(cfg, request.batch, ctx), "decode",
+                         request.batch, trace=events)
+        dec = merge_samples("decode", [(request.gen, step)], request.batch * request.gen)
+    if sail:
+        peak = 2 * sys.slices * p.outputs * p.nbw / p.act_bits * sys.csram_hz
+        engine = (f"SAIL blocks ({p.arrays} arrays, {p.slots} token slots, PRT "
+                  f"{p.prt_entries}) at {sys.csram_hz / 1e9:.2f} GHz on every slice")
+    else:
+        from tokenfab.arch_models.sail.system import TMAC_MACS_PER_CYCLE_W4
+        peak = 2 * sys.cores * TMAC_MACS_PER_CYCLE_W4 * 4 / p.weight_bits * sys.core_hz
+        engine = "T-MAC-class LUT kernels on the cores"
+    return SystemRun(
+        design="sail", params=p.to_dict(), model=cfg.name, system=sys.name,
+        system_description=sys.describe(), batch=request.batch, prompt=request.prompt,
+        gen=request.gen, prefill=pre, decode=dec, peak_ops_per_s=peak,
+        memory_bytes_per_s=sys.dram_bytes_per_s, memory_capacity_bytes=sys.memory_bytes,
+        assumptions=[
+            f"linear layers: {p.weight_bits}-bit signed weights, one FP16 scale per output, "
+            f"on {engine}; activations quantised per token to {p.act_bits} bits",
+            "attention, norms and element-wise work on the cores' FP16 NEON pipes; KV cache "
+            "FP16 in DRAM; weights stream from DRAM once per step, one layer ahead",
+            f"pattern-reuse hit rates from a stated activation distribution (Laplace, "
+            f"{TRACE_OUTLIER_FRACTION:.1%} outlier channels x20; no real trace installs "
+            "from the package registries)", fit] + request.assumptions(
+                honours_window=False),
+        calibrations=[] if sail else [get("sail_tmac_macs_per_cycle_w4")],
+        trace=events or [], spec=sys, config=cfg)
+
+
+def gemm(p: Params, M: int, K: int, N: int) -> dict:
+    """One block's cycles for ``A[M, K] @ W[K, N]``: GEMV instructions of ``outputs``
+    outputs and ``slots`` tokens, lookups at the activation trace's reuse rate."""
+    from tokenfab.arch_models.sail.system import lookup_mix
+    from tokenfab.errors import UsageError
+    if K % golden.FP16_PER_LINE:
+        raise UsageError(f"K must be a multiple of {golden.FP16_PER_LINE}, not {K}")
+    tiles = -(-N // p.outputs)
+    cycles = 0.0
+    for m0 in range(0, M, p.slots):
+        b = min(p.slots, M - m0)
+        miss = lookup_mix(p.nbw, p.act_bits, p.prt_entries, b)[2]
+        for n0 in range(0, N, p.outputs):
+            cycles += gemv_model_cycles(p, K // golden.FP16_PER_LINE, b,
+                                        min(p.outputs, N - n0), miss)
+    ideal = M * K * N * p.act_bits / (p.outputs * p.nbw)      # one lookup per cycle
+    return {"cycles": round(cycles), "rtl_cycles": round(cycles), "utilization": ideal / cycles,
+            "mapping_efficiency": N / (tiles * p.outputs), "folds": tiles * -(-M // p.slots)}

@@ -19,6 +19,7 @@ FP16_PER_LINE = LINE_BITS // 16
 Y_PER_LINE = LINE_BITS // 32        # FP32 results (or INT32 accumulators) per line
 FIELD_BITS = 16                     # descriptor address and size fields
 NBW_CHOICES = (2, 4, 8)
+OPS = {"write": 0, "read": 1, "gemv": 2, "nop": 3}      # instruction codes of a beat
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

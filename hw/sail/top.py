@@ -36,11 +36,10 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigne
 from amaranth.lib import data
 from amaranth.lib.memory import Memory
 
-from tokenfab.arch_models.sail.golden import OPS
 from tokenfab.hw.common import fp
 from tokenfab.hw.common.sequencer import StreamUnit
-from tokenfab.hw.sail.params import (FIELD_BITS, FP16_PER_LINE, LINE_BITS, WORDLINES,
-                                     Y_PER_LINE, Params)
+from tokenfab.hw.sail.params import (FIELD_BITS, FP16_PER_LINE, LINE_BITS, OPS,
+                                     WORDLINES, Y_PER_LINE, Params)
 
 
 def desc_layout(p: Params) -> data.StructLayout:

@@ -1,0 +1,136 @@
+"""Cost hooks of SAIL: the C-SRAM block's area and energy from its components, the CPU's
+energy prices, and the comparisons the paper reports (speed-up and tokens per dollar
+against the same CPU without SAIL, cost efficiency against a V100).
+
+Per block (one per LLC slice): ``arrays`` 8 KB SRAM arrays; the periphery as the RTL
+builds it (``tokenfab.hw.sail.top``): accumulator banks with one adder per output, the
+pattern-reuse table and its tag compare, the weight latches and table-build adders, the
+16 conversion shifters and the 8 dequantisation units. The die it sits on: Graviton2's
+30 billion transistors at TSMC N7's logic density.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+from tokenfab.cost_models import energy, tech
+from tokenfab.cost_models.components import (Components, adder, barrel_shifter,
+                                             int_times_fp16_to_fp32, mux_tree, register,
+                                             times)
+from tokenfab.results import Frameable, Price, Pricing, SimulationResult
+
+NODE = 7
+ARRAY_BYTES = 8 * 1024
+
+
+def block_components(p) -> Components:
+    """The periphery of one block. ``per_step``: one lookup's work (the accumulate of
+    every output, the table compare); ``per_tile``: one table build step."""
+    O, A, N = p.outputs_per_array, p.arrays, p.outputs
+    row = O * p.entry_bits
+    lookup = (times(adder(p.acc_bits), N) + times(mux_tree(p.slots, p.acc_bits), N)
+              + Counter(xor2=p.prt_entries * p.nbw) + mux_tree(max(p.prt_entries, 1), A * row))
+    build = times(adder(p.entry_bits) + mux_tree(p.nbw, p.weight_bits), N)
+    storage = (register(p.slots * N * p.acc_bits)
+               + register(p.prt_entries * (A * row + p.nbw + 1))
+               + register(p.nbw * A * O * p.weight_bits))
+    convert = (times(barrel_shifter(11, 31) + adder(6), 16) + times(adder(5), 15)
+               + times(int_times_fp16_to_fp32(p.acc_bits + 1), 8))
+    return Components(lookup, build, 1, shared=storage + build + convert)
+
+
+def block_area_m2(p) -> dict:
+    sram = energy.sram_macro_area_m2(p.arrays * ARRAY_BYTES * 8, NODE)
+    logic = block_components(p).area_m2(NODE)
+    return {"sram_m2": sram, "periphery_m2": logic, "total_m2": sram + logic}
+
+
+def die_area_m2() -> float:
+    """Graviton2's die from its transistor count at N7's logic density (an estimate: no
+    die area is published)."""
+    return (tech.value("graviton2", "transistors", file="platforms")
+            / tech.node_value(NODE, "logic_density"))
+
+
+def overhead(p, slices: int) -> float:
+    return slices * block_area_m2(p)["total_m2"] / die_area_m2()
+
+
+def instance_price_per_s(p, sys) -> float:
+    """The c6g.16xlarge price, SAIL's scaled by its area overhead (sail_mixpe.md A.5 [D])."""
+    base = tech.value("graviton2", "instance_price", file="platforms")
+    return base * (1 + overhead(p, sys.slices)) if sys.sail else base
+
+
+def pricing(p, run) -> Pricing:
+    sys = run.spec
+    tdp = tech.value("graviton2", "power", file="platforms")
+    leak = tech.value("gates_28nm", "leakage_fraction")
+    core_w = tdp * (1 - leak) / sys.cores
+    per_event = {
+        "dram_bytes": Price("dram", 8 * energy.offchip_energy_per_bit("ddr"), False),
+        "core_s": Price("compute", core_w, True),
+        "csram_row_reads": Price("sram", 256 * energy.sram_energy_per_bit(ARRAY_BYTES, NODE),
+                                 True),
+        "csram_row_writes": Price("sram", 256 * energy.sram_energy_per_bit(
+            ARRAY_BYTES, NODE, write=True), True),
+        "slice_line_accesses": Price("sram", 256 * energy.sram_energy_per_bit(
+            sys.llc_slice_bytes, NODE), True),
+        "acc_updates": Price("compute", energy.op_energy("int_add", p.acc_bits, NODE), True),
+        "prt_lookups": Price("compute", _prt_energy(p), True),
+    }
+    power = {"cpu_static": Price("static", tdp * leak, True)}
+    area = die_area_m2()
+    if sys.sail:
+        comps = block_components(p)
+        power["sail_leakage"] = Price("static", sys.slices * comps.leakage_w(NODE, sys.csram_hz),
+                                      True)
+        area += sys.slices * block_area_m2(p)["total_m2"]
+    return Pricing(per_event=per_event, power_w=power, area_mm2=area * 1e6, assumptions=[
+        f"Graviton2 package power {tdp:.0f} W [W]: {leak:.0%} static (tech.json's leakage "
+        "share), the rest spread over busy core-seconds; DDR4 at "
+        f"{energy.offchip_energy_per_bit('ddr') * 1e12:.0f} pJ/bit",
+        "die area estimated from Graviton2's transistor count at N7 logic density"])
+
+
+def _prt_energy(p) -> float:
+    """One reuse-table probe: the tag compare of every entry and, on use, one row read
+    of every array's slot in the table (register-file bits at SRAM energy)."""
+    bits = p.prt_entries * p.nbw + p.arrays * 256
+    size = max(p.prt_entries * (p.arrays * 256 + p.nbw) / 8, 64)
+    return bits * energy.sram_energy_per_bit(size, NODE)
+
+
+def tokens_per_usd(tokens_per_s: float, usd_per_s: float) -> float:
+    return tokens_per_s / usd_per_s if usd_per_s else 0.0
+
+
+def companions(p, result: SimulationResult) -> dict:
+    """The paper's comparisons for the same request: ``baseline`` (the CPU without SAIL,
+    every key of a result), ``speedup`` (decode tokens/s), ``tokens_per_usd_ratio``
+    (decode tokens per dollar of instance time) and ``cost_efficiency_vs_v100``."""
+    from tokenfab.arch_models.sail import timing
+    from tokenfab.arch_models.sail.system import gpu_decode
+    from tokenfab.arch_models.workloads import Request
+    run = result.run
+    req = Request(run.config, run.batch, run.prompt, run.gen, extend_context=True)
+    base_run = timing.simulate(p, req, run.system, sail=False)
+    base = SimulationResult(base_run, pricing(p, base_run))
+    ours, theirs = result.to_dict(), base.to_dict()
+    price = instance_price_per_s(p, run.spec)
+    base_price = instance_price_per_s(p, base_run.spec)
+    tpd = tokens_per_usd(ours["decode_tokens_per_s"], price)
+    base_tpd = tokens_per_usd(theirs["decode_tokens_per_s"], base_price)
+    gpu = gpu_decode(run.config, run.batch, run.prompt + run.gen // 2)
+    gpu_price = gpu["gpus"] * tech.value("v100", "instance_price", file="platforms")
+    gpu_tpd = tokens_per_usd(gpu["decode_tokens_per_s"], gpu_price)
+    theirs["tokens_per_usd"] = base_tpd
+    return {
+        "baseline": theirs,
+        "speedup": ours["decode_tokens_per_s"] / theirs["decode_tokens_per_s"],
+        "tokens_per_usd": tpd,
+        "tokens_per_usd_ratio": tpd / base_tpd,
+        "cost_efficiency_vs_v100": tpd / gpu_tpd,
+        "v100": {**gpu, "tokens_per_usd": gpu_tpd, "usd_per_h": gpu_price * 3600},
+        "area_overhead": overhead(p, run.spec.slices),
+    }
