@@ -237,6 +237,11 @@ def cmd_simulate(args):
     rows += [(f"energy_{k}_j", v) for k, v in obj["energy_by_category_j"].items()]
     rows += [(f"bound ({ph})", b) for ph, b in obj["bound"].items()]
     rows += [("system is", obj["system_description"])]
+    for k, v in r.companions.items():         # a design's own comparisons (SAIL)
+        if isinstance(v, dict) and "decode_tokens_per_s" in v:
+            rows.append((f"{k} decode_tokens_per_s", v["decode_tokens_per_s"]))
+        elif not isinstance(v, (dict, list)):
+            rows.append((k, v))
     print(_table(rows))
     for line in obj["assumptions"]:
         print(f"assumes: {line}")

@@ -32,10 +32,10 @@ from tokenfab.results import OpRow, Phase, TraceEvent
 # A Neoverse-N1 core running T-MAC's LUT kernels: MACs per cycle at 4-bit weights. T-MAC
 # processes weights one bit-plane at a time, so the rate scales as 4 / weight_bits.
 TMAC_MACS_PER_CYCLE_W4 = calibrated(
-    "sail_tmac_macs_per_cycle_w4", 6.79,
+    "sail_tmac_macs_per_cycle_w4", 6.662,
     fitted_to="T-MAC, Llama-2-7B W4 on one Cortex-A76 core of a Raspberry Pi 5 at "
-              "2.4 GHz: 2.42 tokens/s (microsoft/T-MAC docs/profiling_data.md); the A76 "
-              "is the N1's client sibling",
+              "2.4 GHz: 2.42 tokens/s (microsoft/T-MAC docs/profiling_data.md) x 6.607 G "
+              "linear MACs per token / 2.4e9; the A76 is the N1's client sibling",
     drives="the N1 baseline's linear-layer time, hence SAIL's speed-up and tokens per "
            "dollar ratios")
 # The measured A76 figure may itself be bandwidth-limited: the rate is a lower bound.
@@ -125,7 +125,7 @@ def lookup_mix(nbw: int, act_bits: int, prt_entries: int, batch: int) -> tuple:
     for start in range(0, x.shape[0] - batch + 1, batch):
         counts += np.bincount(lookup_kinds(p, q[start:start + batch]).ravel(),
                               minlength=3)
-    return tuple(counts / counts.sum())
+    return tuple(float(c) for c in counts / counts.sum())
 
 
 # ---------------------------------------------------------------- per operation

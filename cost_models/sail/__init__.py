@@ -124,13 +124,72 @@ def companions(p, result: SimulationResult) -> dict:
     gpu = gpu_decode(run.config, run.batch, run.prompt + run.gen // 2)
     gpu_price = gpu["gpus"] * tech.value("v100", "instance_price", file="platforms")
     gpu_tpd = tokens_per_usd(gpu["decode_tokens_per_s"], gpu_price)
-    theirs["tokens_per_usd"] = base_tpd
+    theirs["tokens_per_dollar"] = base_tpd
     return {
         "baseline": theirs,
         "speedup": ours["decode_tokens_per_s"] / theirs["decode_tokens_per_s"],
-        "tokens_per_usd": tpd,
+        "tokens_per_dollar": tpd,
         "tokens_per_usd_ratio": tpd / base_tpd,
         "cost_efficiency_vs_v100": tpd / gpu_tpd,
-        "v100": {**gpu, "tokens_per_usd": gpu_tpd, "usd_per_h": gpu_price * 3600},
+        "v100": {**gpu, "tokens_per_dollar": gpu_tpd, "usd_per_h": gpu_price * 3600},
         "area_overhead": overhead(p, run.spec.slices),
     }
+
+
+@dataclasses.dataclass
+class SailCost(Frameable):
+    design: str
+    model: str
+    node: str
+    params: dict
+    block_area_mm2: dict          # one block: SRAM arrays, periphery, total
+    block_gates: dict             # the periphery's gate counts
+    slices: int
+    die_area_mm2: float
+    area_overhead: float          # all blocks over the die (the paper's "2 %")
+    instance_usd_per_h: float
+    baseline_usd_per_h: float
+    decode_tokens_per_s: float
+    baseline_decode_tokens_per_s: float
+    speedup: float
+    tokens_per_dollar: float
+    tokens_per_usd_ratio: float
+    cost_efficiency_vs_v100: float
+    tokens_per_j: float
+    chip_power_w: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def design_cost(design, node=None, model=None, system=None, volume: int = 1,
+                rtl_area: bool = False) -> SailCost:
+    """``tokenfab cost sail``: the block's area from its components, the overhead on the
+    Graviton2 die, instance prices and, for ``model`` (batch 8, prompt 128, gen 64), the
+    comparisons with the N1 baseline and the V100."""
+    from tokenfab.errors import UsageError
+    if node not in (None, "7nm", 7):
+        raise UsageError(f"SAIL sits in a 7 nm Graviton2-class CPU; --node must be 7nm, "
+                         f"not {node!r}")
+    if rtl_area:
+        raise UsageError("--rtl-area applies to ASIC tile designs; for SAIL the block's "
+                         "area comes from its component counts (and `tokenfab fpga sail`)")
+    p = design.params
+    sim = design.simulate(model=model or "llama-2-7b", batch=p.slots, prompt=128, gen=64,
+                          system=system)
+    out = sim.to_dict()
+    sys = sim.run.spec
+    blk = block_area_m2(p)
+    return SailCost(
+        design=design.name, model=sim.run.config.name, node="7nm", params=p.to_dict(),
+        block_area_mm2={k.replace("_m2", ""): v * 1e6 for k, v in blk.items()},
+        block_gates=dict(block_components(p).gates()), slices=sys.slices,
+        die_area_mm2=die_area_m2() * 1e6, area_overhead=overhead(p, sys.slices),
+        instance_usd_per_h=instance_price_per_s(p, sys) * 3600,
+        baseline_usd_per_h=tech.value("graviton2", "instance_price", file="platforms") * 3600,
+        decode_tokens_per_s=out["decode_tokens_per_s"],
+        baseline_decode_tokens_per_s=out["baseline"]["decode_tokens_per_s"],
+        speedup=out["speedup"], tokens_per_dollar=out["tokens_per_dollar"],
+        tokens_per_usd_ratio=out["tokens_per_usd_ratio"],
+        cost_efficiency_vs_v100=out["cost_efficiency_vs_v100"],
+        tokens_per_j=out["tokens_per_j"], chip_power_w=out["chip_power_w"])
