@@ -71,7 +71,7 @@ def test_die_json_keys(capsys):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["verify", "tpu"], "design must be one of lut-tensor-core, mac-array, systolic-array, mixpe, hnlpu, tellme, "
+    (["verify", "tpu"], "design must be one of lut-tensor-core, mac-array, systolic-array, mixpe, sail, hnlpu, tellme, "
                             "not 'tpu'"),
     (["simulate", "mac-array", "-p", "m=0"], "m must be an integer from 1 to 64, not 0"),
     (["simulate", "mac-array", "-p", "m=two"], "m must be an integer, not 'two'"),

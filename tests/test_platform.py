@@ -141,6 +141,7 @@ RUNS = {
     "systolic-array": dict(model="llama-2-7b", batch=3, prompt=40, gen=3),
     "hnlpu": dict(model="gpt-oss-120b", batch=16, prompt=128, gen=4),
     "tellme": dict(model="bitnet-b1.58-large", batch=1, prompt=32, gen=8),
+    "sail": dict(model="llama-2-7b", batch=3, prompt=32, gen=4),
 }
 
 
@@ -315,7 +316,8 @@ def test_every_calibration_is_listed_once(capsys):
     assert len(names) == len(set(names))
     assert set(names) >= {"a100_efficiency", "hnlpu_link_efficiency",
                           "hnlpu_weights_per_chip", "hnlpu_logic_static_w_per_m2",
-                          "tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w"}
+                          "tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
+                          "sail_tmac_macs_per_cycle_w4"}
     assert all(c["fitted_to"] and c["drives"] for c in cals)
 
 
@@ -325,7 +327,8 @@ def test_results_name_the_calibrations_they_used(result):
     expected = {"lut-tensor-core": set(), "mac-array": set(), "systolic-array": set(),
                 "hnlpu": {"hnlpu_link_efficiency", "hnlpu_weights_per_chip",
                           "hnlpu_logic_static_w_per_m2"},
-                "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w"}}
+                "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w"},
+                "sail": {"sail_tmac_macs_per_cycle_w4"}}
     assert used == expected[name]
 
 

@@ -342,11 +342,16 @@ def provenance() -> dict:
 
 
 # ---------------------------------------------------------------- one point
-def _scalars(prefix: str, d: dict) -> dict:
+def _scalars(prefix: str, d: dict, depth: int = 1) -> dict:
+    """The scalar outputs of a level, and those of its dicts ``depth`` levels down
+    (``simulate.energy_by_category_j.dram``, SAIL's ``simulate.baseline.*``); the
+    parameters are columns already."""
     out = {}
     for k, v in d.items():
         if isinstance(v, bool) or isinstance(v, (int, float, str)) or v is None:
             out[f"{prefix}.{k}"] = v
+        elif isinstance(v, dict) and depth and k != "params":
+            out.update(_scalars(f"{prefix}.{k}", v, depth - 1))
     return out
 
 

@@ -235,7 +235,6 @@ def run_phase(p, cfg, sys: CpuSystem, ops: list, name: str, tokens: int,
     def compute():
         for op in ops:
             if isinstance(op, Linear):
-                t0 = env.now
                 yield loaded.get()
                 if sys.sail:
                     secs, reduce_s, ev = gemv_seconds(p, sys, op)
@@ -249,10 +248,10 @@ def run_phase(p, cfg, sys: CpuSystem, ops: list, name: str, tokens: int,
                     yield work("cores", reduce_s, f"{op.name} partial sums")
                     secs += reduce_s
                 wb = weight_bytes(p, op)
-                waited = (env.now - t0) - secs
                 ev = dict(ev, dram_bytes=wb,
                           core_s=(reduce_s if sys.sail else secs) * sys.cores)
-                row(op, engine, secs, "memory" if waited > secs else "compute",
+                row(op, engine, secs, "memory" if wb / sys.dram_sustained > secs
+                    else "compute",
                     macs=op.macs, dram_bytes=wb, events=ev)
             elif isinstance(op, Attention):
                 kv = (op.kv_read_elems + op.kv_write_elems) * 2.0

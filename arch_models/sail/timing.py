@@ -152,7 +152,7 @@ def simulate(p: Params, request, system_name: str = "graviton2", *, node=None,
             f"{TRACE_OUTLIER_FRACTION:.1%} outlier channels x20; no real trace installs "
             "from the package registries)", fit] + request.assumptions(
                 honours_window=False),
-        calibrations=[] if sail else [get("sail_tmac_macs_per_cycle_w4")],
+        calibrations=[get("sail_tmac_macs_per_cycle_w4")],      # the baseline's rate
         trace=events or [], spec=sys, config=cfg)
 
 

@@ -129,7 +129,7 @@ class SailBlock(StreamUnit):
         last_t = t == d.b - 1
 
         # ---- the data-feeding module: this lookup's pattern and the reuse table
-        acts = lr.data.word_select(gsub, NBW * AB) if per_line > 1 else lr.data[:NBW * AB]
+        acts = lr.data.word_select(gsub, NBW * AB)          # this group's activations
         pattern = Signal(NBW)
         m.d.comb += pattern.eq(Cat(acts.word_select(j, AB).bit_select(i, 1)
                                    for j in range(NBW)))
@@ -146,7 +146,8 @@ class SailBlock(StreamUnit):
             rows = [Mux(hits[e], prt_data[e][a], 0) for e in range(E_prt)]
             m.d.comb += hit_rows[a].eq(_or_all(rows) if rows else 0)
         short = Signal()                     # served without an array read
-        m.d.comb += short.eq(Const(E_prt > 0) & ((pattern == 0) | Cat(*hits, Const(0)).any()))
+        if E_prt:
+            m.d.comb += short.eq((pattern == 0) | Cat(*hits).any())
 
         # ---- the periphery: accumulate a row (from the arrays or the table) << i
         rows_now = [Signal(O * E, name=f"row{a}") for a in range(A)]
