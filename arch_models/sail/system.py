@@ -160,7 +160,7 @@ def gemv_seconds(p, sys: CpuSystem, op: Linear) -> tuple[float, float, dict]:
     n_tile = min(p.outputs, per_slice)
     cycles = 0.0
     ev = dict.fromkeys(("csram_row_reads", "csram_row_writes", "prt_lookups",
-                        "slice_line_accesses", "acc_updates"), 0.0)
+                        "slice_line_accesses", "acc_updates", "bank_row_accesses"), 0.0)
     blocks = sys.slices * tiles            # GEMV instructions per pass, all slices
     passes = [p.slots] * (op.m // p.slots) + ([op.m % p.slots] if op.m % p.slots else [])
     for b in passes:
@@ -171,6 +171,7 @@ def gemv_seconds(p, sys: CpuSystem, op: Linear) -> tuple[float, float, dict]:
         ev["csram_row_writes"] += blocks * groups * p.patterns * p.arrays
         ev["prt_lookups"] += blocks * lookups * (1.0 if p.prt_entries else 0.0)
         ev["acc_updates"] += blocks * lookups * (1 - zero) * p.outputs
+        ev["bank_row_accesses"] += blocks * b * (2 * groups + 1)    # per token and group
         ev["slice_line_accesses"] += blocks * (4 * b * k_lines + groups * (
             p.nbw * p.arrays + b) + b * (2 * n_tile / 8))
     reduce_s = (op.m * n_total * (split - 1)

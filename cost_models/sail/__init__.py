@@ -2,10 +2,12 @@
 energy prices, and the comparisons the paper reports (speed-up and tokens per dollar
 against the same CPU without SAIL, cost efficiency against a V100).
 
-Per block (one per LLC slice): ``arrays`` 8 KB SRAM arrays; the periphery as the RTL
-builds it (``tokenfab.hw.sail.top``): accumulator banks with one adder per output, the
-pattern-reuse table and its tag compare, the weight latches and table-build adders, the
-16 conversion shifters and the 8 dequantisation units. The die it sits on: Graviton2's
+Per block (one per LLC slice), as the RTL builds it (``tokenfab.hw.sail.top``): SRAM for
+the ``arrays`` 8 KB table arrays, the accumulator banks (one row of every output's
+accumulator per token slot) and the pattern-reuse table's rows; flip-flops and logic for
+the working accumulators with one adder per output, the table's tags and compare, the
+weight latches and table-build adders, the 16 conversion shifters and the 8
+dequantisation units. The die it sits on: Graviton2's
 30 billion transistors at TSMC N7's logic density.
 """
 from __future__ import annotations
@@ -24,23 +26,29 @@ ARRAY_BYTES = 8 * 1024
 
 
 def block_components(p) -> Components:
-    """The periphery of one block. ``per_step``: one lookup's work (the accumulate of
-    every output, the table compare); ``per_tile``: one table build step."""
+    """The block's logic. ``per_step``: one lookup's work (the accumulate of every
+    output, the table compare); ``per_tile``: one table build step."""
     O, A, N = p.outputs_per_array, p.arrays, p.outputs
-    row = O * p.entry_bits
-    lookup = (times(adder(p.acc_bits), N) + times(mux_tree(p.slots, p.acc_bits), N)
-              + Counter(xor2=p.prt_entries * p.nbw) + mux_tree(max(p.prt_entries, 1), A * row))
+    lookup = (times(adder(p.acc_bits), N) + times(mux_tree(2, p.acc_bits), N)
+              + Counter(xor2=p.prt_entries * p.nbw))
     build = times(adder(p.entry_bits) + mux_tree(p.nbw, p.weight_bits), N)
-    storage = (register(p.slots * N * p.acc_bits)
-               + register(p.prt_entries * (A * row + p.nbw + 1))
-               + register(p.nbw * A * O * p.weight_bits))
+    storage = (register(N * p.acc_bits)                         # the working sums
+               + register(p.prt_entries * (p.nbw + 1))          # the table's tags
+               + register(p.nbw * A * O * p.weight_bits))       # the weight latches
     convert = (times(barrel_shifter(11, 31) + adder(6), 16) + times(adder(5), 15)
                + times(int_times_fp16_to_fp32(p.acc_bits + 1), 8))
     return Components(lookup, build, 1, shared=storage + build + convert)
 
 
+def sram_bits(p) -> dict:
+    """SRAM per block: the table arrays, the accumulator banks, the reuse table's rows."""
+    return {"arrays": p.arrays * ARRAY_BYTES * 8,
+            "banks": p.slots * p.outputs * p.acc_bits,
+            "prt": p.prt_entries * p.arrays * p.outputs_per_array * p.entry_bits}
+
+
 def block_area_m2(p) -> dict:
-    sram = energy.sram_macro_area_m2(p.arrays * ARRAY_BYTES * 8, NODE)
+    sram = sum(energy.sram_macro_area_m2(b, NODE) for b in sram_bits(p).values())
     logic = block_components(p).area_m2(NODE)
     return {"sram_m2": sram, "periphery_m2": logic, "total_m2": sram + logic}
 
@@ -78,6 +86,8 @@ def pricing(p, run) -> Pricing:
             sys.llc_slice_bytes, NODE), True),
         "acc_updates": Price("compute", energy.op_energy("int_add", p.acc_bits, NODE), True),
         "prt_lookups": Price("compute", _prt_energy(p), True),
+        "bank_row_accesses": Price("sram", p.outputs * p.acc_bits * energy.sram_energy_per_bit(
+            max(sram_bits(p)["banks"] / 8, 64), NODE), True),
     }
     power = {"cpu_static": Price("static", tdp * leak, True)}
     area = die_area_m2()

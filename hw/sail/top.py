@@ -24,11 +24,15 @@ A GEMV, state by state (cycles per state in brackets; the cycle model restates t
   pattern-reuse table (fully associative, FIFO, cleared per group) take the row from
   the table in the same cycle; a miss reads the word-line in every array (a synchronous
   SRAM read: the next lookup cannot start before it, since it may hit the row being
-  filled) and fills the table. The periphery adds row << i to the token's accumulator
-  bank, or subtracts it at the sign bit.
+  filled) and fills the table (its rows in a register file read in the cycle of the hit,
+  its tags in flip-flops). The periphery adds row << i to the token's sums, or subtracts
+  it at the sign bit. The sums live in an SRAM bank row per token slot; a token's row is
+  read at FETCH into a working register and written back at its last lookup (the first
+  group starts from zero).
 - ``DEQ`` [ceil(n / 8) + 1 per token]: per output line, read the scales' line; eight
   units give ``fl32(acc * s * 2**(emax - 13 - act_bits))`` (one RNE rounding) or the raw
-  accumulator; the bank shifts by eight outputs.
+  accumulator, from the token's bank row (read in the first cycle) moved up by eight
+  outputs a line.
 """
 from __future__ import annotations
 
@@ -117,8 +121,15 @@ class SailBlock(StreamUnit):
         emax_t = Array(emax)[t]
         emax_run = Signal(5)
         wl = [Signal(O * p.weight_bits, name=f"wl{k}") for k in range(NBW * A)]
-        acc = [[Signal(signed(p.acc_bits), name=f"acc{s}_{n}") for n in range(N)]
-               for s in range(p.slots)]
+        # accumulator banks: one SRAM row of N accumulators per token slot, worked on in
+        # a register while one token's lookups run (read at FETCH, written at its last)
+        acc_shape = data.ArrayLayout(signed(p.acc_bits), N)
+        m.submodules.banks = banks = Memory(shape=acc_shape, depth=p.slots, init=[])
+        bank_w = banks.write_port()
+        bank_r = banks.read_port()
+        m.d.comb += bank_r.addr.eq(t)
+        work = Signal(acc_shape)
+        first_group = Signal()
         o_valid = Signal()
         rd_addr = Signal(abits)
 
@@ -136,15 +147,22 @@ class SailBlock(StreamUnit):
         E_prt = p.prt_entries
         prt_valid = [Signal(name=f"prt_v{e}") for e in range(E_prt)]
         prt_tag = [Signal(NBW, name=f"prt_tag{e}") for e in range(E_prt)]
-        prt_data = [[Signal(O * E, name=f"prt{e}_a{a}") for a in range(A)]
-                    for e in range(E_prt)]
         prt_ptr = Signal(range(max(E_prt, 2)))
         hits = [Signal(name=f"prt_hit{e}") for e in range(E_prt)]
         m.d.comb += [h.eq(v & (tag == pattern)) for h, v, tag in zip(hits, prt_valid, prt_tag)]
         hit_rows = [Signal(O * E, name=f"prt_row{a}") for a in range(A)]
-        for a in range(A):
-            rows = [Mux(hits[e], prt_data[e][a], 0) for e in range(E_prt)]
-            m.d.comb += hit_rows[a].eq(_or_all(rows) if rows else 0)
+        if E_prt:
+            # the table's rows: a register file read in the cycle of the hit
+            m.submodules.prt = prt_mem = Memory(shape=unsigned(A * O * E), depth=E_prt,
+                                                init=[])
+            prt_w = prt_mem.write_port()
+            prt_r = prt_mem.read_port(domain="comb")
+            for e in range(E_prt):
+                with m.If(hits[e]):
+                    m.d.comb += prt_r.addr.eq(e)
+            m.d.comb += [hit_rows[a].eq(Mux(pattern == 0, 0, prt_r.data[a * O * E:
+                                                                       (a + 1) * O * E]))
+                         for a in range(A)]
         short = Signal()                     # served without an array read
         if E_prt:
             m.d.comb += short.eq((pattern == 0) | Cat(*hits).any())
@@ -152,16 +170,21 @@ class SailBlock(StreamUnit):
         # ---- the periphery: accumulate a row (from the arrays or the table) << i
         rows_now = [Signal(O * E, name=f"row{a}") for a in range(A)]
         do_acc = Signal()
-        sel = [Array(acc[s][n] for s in range(p.slots))[t] for n in range(N)]
+        base = Signal(acc_shape)              # the token's sums before this lookup
+        with m.If(i != 0):
+            m.d.comb += base.eq(work)
+        with m.Elif(~first_group):
+            m.d.comb += base.eq(bank_r.data)
+        summed = Signal(acc_shape)
         for a in range(A):
             for o in range(O):
                 n = a * O + o
-                entry = rows_now[a][o * E:(o + 1) * E].as_signed()
-                term = entry << i
-                nxt = Mux(i == AB - 1, sel[n] - term, sel[n] + term)
-                for s in range(p.slots):
-                    with m.If(do_acc & (t == s)):
-                        m.d.sync += acc[s][n].eq(nxt)
+                term = rows_now[a][o * E:(o + 1) * E].as_signed() << i
+                m.d.comb += summed[n].eq(Mux(i == AB - 1, base[n] - term, base[n] + term))
+        with m.If(do_acc):
+            m.d.sync += work.eq(summed)
+            with m.If(i == AB - 1):
+                m.d.comb += [bank_w.addr.eq(t), bank_w.data.eq(summed), bank_w.en.eq(1)]
 
         def advance():
             """After a token's last activation bit: next token, next group or DEQ."""
@@ -175,6 +198,7 @@ class SailBlock(StreamUnit):
                     with m.Else():
                         nq = Mux(gsub == per_line - 1, qg + 1, qg)
                         m.d.sync += [g.eq(g + 1), wrow.eq(wrow + NBW * A), cnt.eq(0),
+                                     first_group.eq(0),
                                      gsub.eq(Mux(gsub == per_line - 1, 0, gsub + 1)),
                                      qg.eq(nq), qrow.eq(nq)]
                         m.next = "WLOAD"
@@ -207,11 +231,13 @@ class SailBlock(StreamUnit):
 
         # ---- dequantisation: eight output lanes
         half = Signal()
+        deq_src = Signal(acc_shape)          # the token's sums, moved up a line at a time
+        m.d.comb += deq_src.eq(Mux(cnt == 1, bank_r.data, work))
         yline = []
         for k in range(Y_PER_LINE):
             s_bits = lr.data.word_select(Cat(Const(k, 3), half), 16)
             s_sign, s_eff, s_sig = fp.fp16_fields(m, s_bits, f"s{k}")
-            a_k = Array(acc[s][k] for s in range(p.slots))[t] if k < N else Const(0)
+            a_k = deq_src[k] if k < N else Const(0)
             val = Signal(signed(p.acc_bits + 1), name=f"dq_v{k}")
             m.d.comb += val.eq(Mux(s_sign, -a_k, a_k))
             off = Signal(signed(8), name=f"dq_off{k}")
@@ -243,7 +269,7 @@ class SailBlock(StreamUnit):
                                  gsub.eq(0), tok_x.eq(desc.x), tok_q.eq(desc.q),
                                  qg.eq(desc.q), qrow.eq(desc.q), wrow.eq(desc.w),
                                  n_groups.eq(desc.k_lines * per_line), n_out.eq(desc.n)]
-                    m.d.sync += [a.eq(0) for bank in acc for a in bank]
+                    m.d.sync += first_group.eq(1)        # the banks start from zero
                     m.next = "QMAX"
 
             with m.State("QMAX"):
@@ -328,7 +354,8 @@ class SailBlock(StreamUnit):
                     for e in range(E_prt):
                         with m.If(prt_ptr == e):
                             m.d.sync += [prt_valid[e].eq(1), prt_tag[e].eq(pattern)]
-                            m.d.sync += [prt_data[e][a].eq(rps[a].data) for a in range(A)]
+                    m.d.comb += [prt_w.addr.eq(prt_ptr), prt_w.en.eq(1),
+                                 prt_w.data.eq(Cat(*(rp.data for rp in rps)))]
                     m.d.sync += prt_ptr.eq(Mux(prt_ptr == E_prt - 1, 0, prt_ptr + 1))
                 advance()
 
@@ -340,11 +367,8 @@ class SailBlock(StreamUnit):
                 with m.If(cnt != 0):
                     m.d.comb += [lw.addr.eq(tok_y + cnt - 1), lw.data.eq(Cat(*yline)),
                                  lw.en.eq(1)]
-                    for s in range(p.slots):     # the bank moves up by one output line
-                        with m.If(t == s):
-                            m.d.sync += [acc[s][n].eq(acc[s][n + Y_PER_LINE] if
-                                                      n + Y_PER_LINE < N else 0)
-                                         for n in range(N)]
+                    m.d.sync += [work[n].eq(deq_src[n + Y_PER_LINE] if n + Y_PER_LINE < N
+                                            else 0) for n in range(N)]
                 n_lines = (n_out + Y_PER_LINE - 1) >> 3
                 with m.If(cnt == n_lines):
                     m.d.sync += [cnt.eq(0), tok_y.eq(tok_y + n_lines)]
