@@ -42,8 +42,7 @@ PARAM_SETS = {
         dict(rows=2, cols=1, lanes=4, fuse="mn", group=8),        # 4 x 2 one-product cells
     ],
     "sail": [
-        # the demo's block; the default 8-array block takes Verilator over an hour
-        dict(arrays=1, slots=2, prt_entries=4, lines=128),
+        dict(),                                                   # 8 arrays, ~2.5 min
         dict(nbw=4, weight_bits=2, act_bits=6, slots=3, arrays=1, prt_entries=0,
              acc_bits=16, lines=128),                              # no table; acc wraps
         dict(nbw=2, weight_bits=3, act_bits=4, arrays=2, slots=1, prt_entries=2, lines=128),

@@ -16,8 +16,8 @@ def _say(msg):
 # Designs whose default array is too large for a quick Verilator build verify a smaller
 # array of the same PE in the demo (the simulation uses the default): MixPE's authors'
 # 64 x 64 array has 4,096 PEs, each with an FP32 dequantiser. SAIL's default block (8
-# arrays, 8 token banks, a 32-entry reuse table: ~140k flip-flops) takes Verilator over
-# an hour to build; the demo verifies one array with 2 banks and a 4-entry table.
+# arrays of 36 outputs) takes Verilator about 2.5 minutes to build; the demo verifies one
+# array with 2 token slots and a 4-entry reuse table (the tests verify the default).
 DEMO_RTL_PARAMS = {"mixpe": {"rows": 8, "cols": 8},
                    "sail": {"arrays": 1, "slots": 2, "prt_entries": 4, "lines": 128}}
 

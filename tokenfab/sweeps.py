@@ -14,6 +14,8 @@ The spec, in TOML::
     levels = ["simulate", "cost"]          # simulate, cost, fpga, verify
     objectives = { "simulate.tokens_per_j" = "max", "cost.area_mm2" = "min" }
     seed = 1                               # for random and Latin-hypercube samples
+    fpga_target = "ecp5-25k"               # fpga level: the part, and whether to place
+    fpga_place = true                      # and route (false: synthesis only)
 
     [[design]]
     name = "lut-tensor-core"
@@ -120,9 +122,10 @@ def load_spec(spec, source: str = "") -> Spec:
         err.add("sweep", "must be a table")
         head = {}
     for key in head:
-        if key not in ("levels", "objectives", "seed", "fpga_target", "verify_vectors"):
+        if key not in ("levels", "objectives", "seed", "fpga_target", "fpga_place",
+                       "verify_vectors"):
             err.add(f"sweep.{key}", "unknown key; allowed: levels, objectives, seed, "
-                                    "fpga_target, verify_vectors")
+                                    "fpga_target, fpga_place, verify_vectors")
     levels = head.get("levels", ["simulate"])
     if (not isinstance(levels, list) or not levels
             or any(lv not in LEVELS for lv in levels)):
@@ -142,6 +145,12 @@ def load_spec(spec, source: str = "") -> Spec:
     options = {}
     if "fpga" in levels:
         options["fpga_target"] = head.get("fpga_target", "ecp5-25k")
+        place = head.get("fpga_place", True)
+        if not isinstance(place, bool):
+            err.add("sweep.fpga_place", f"must be true (place and route) or false "
+                                        f"(synthesis only), not {place!r}")
+        elif not place:                  # the default stays out of existing points' hashes
+            options["fpga_place"] = False
     if "verify" in levels:
         vv = head.get("verify_vectors", 50)
         if isinstance(vv, bool) or not isinstance(vv, int) or vv < 1:
@@ -378,6 +387,7 @@ def run_point(point: Point, work_dir: str) -> dict:
                 row.update(_scalars("cost", r))
             elif level == "fpga":
                 r = d.fpga(target=point.options["fpga_target"],
+                           place=point.options.get("fpga_place", True),
                            work_dir=Path(work_dir) / "fpga")
                 row.update(_scalars("fpga", {k: getattr(r, k) for k in
                                              ("luts", "ffs", "dsps", "brams", "fmax_mhz")}))
