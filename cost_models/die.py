@@ -82,12 +82,16 @@ def die_cost(area_mm2: float, node, d0_per_cm2: float | None = None,
              yield_model: str = "murphy", wafer_price_usd: float | None = None,
              alpha: float | None = None) -> DieCost:
     """Die economics of one die of ``area_mm2`` at ``node``; defaults from ``nodes.json``."""
+    from tokenfab.params import check_number
     n = tech.check_node(node)
-    if isinstance(area_mm2, bool) or not (isinstance(area_mm2, (int, float)) and 0 < area_mm2):
-        raise UsageError(f"die area must be a positive number of mm2, not {area_mm2!r}")
+    check_number("die area (mm2)", area_mm2, 0, lo_open=True)
     check_reticle(area_mm2)
-    if d0_per_cm2 is not None and not (0 <= d0_per_cm2 <= 100):
-        raise UsageError(f"defect density must be in [0, 100] per cm2, not {d0_per_cm2!r}")
+    if d0_per_cm2 is not None:
+        check_number("defect density (per cm2)", d0_per_cm2, 0, 100)
+    if wafer_price_usd is not None:
+        check_number("wafer price (USD)", wafer_price_usd, 0, lo_open=True)
+    if alpha is not None:
+        check_number("alpha (clustering)", alpha, 0, lo_open=True)
     if yield_model not in YIELD_MODELS:
         raise UsageError(f"yield model must be one of {', '.join(YIELD_MODELS)}, "
                          f"not {yield_model!r}")

@@ -50,6 +50,7 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
            work_dir="build/verify", waves=False, backpressure: bool = True,
            progress=None) -> VerifyResult:
     check_int("vectors", vectors, 1, 10_000_000)
+    check_int("seed", seed, 0, 2**32 - 1)
     runner.check_simulator(simulator)
     waves = runner.wave_format(waves, simulator) or False
     say = progress or (lambda msg: None)

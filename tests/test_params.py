@@ -50,3 +50,40 @@ def test_api_design_validates():
         tokenfab.design("tpu")
     with pytest.raises(UsageError, match="parameter must be one of"):
         tokenfab.design("mac-array", bogus=1)
+
+
+def test_numpy_scalars_and_paths_are_taken_as_plain_values(tmp_path):
+    """A notebook's sweep passes numpy integers and floats and pathlib paths; they are
+    accepted where a plain int, float or str is, and stored as plain values."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    import tokenfab
+    d = tokenfab.design("lut-tensor-core", n=np.int64(16), weight_bits=np.int32(2))
+    assert type(d.params.n) is int and d.params.n == 16
+    t = tokenfab.design("tellme", clock_mhz=np.float32(200.0))
+    assert type(t.params.clock_mhz) is float
+    w = tmp_path / "w.npy"
+    np.save(w, np.full((8, 3), 0.5))
+    h = tokenfab.design("hnlpu", rows=8, cols=3, weights=Path(w))
+    assert h.params.weights == str(w)
+    r = d.simulate(model="llama-2-7b", batch=np.int64(2), prompt=np.int32(16),
+                   gen=np.int64(2)).to_dict()
+    json.dumps(r, allow_nan=False)
+    assert type(r["batch"]) is int
+    assert d.gemm(np.int64(2), 16, 64)["cycles"] > 0
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda t: t.design("lut-tensor-core", n=16.0), "n must be an integer, not 16.0"),
+    (lambda t: t.design("lut-tensor-core").simulate(batch=2.5), "batch must be an integer"),
+    (lambda t: t.design("lut-tensor-core").verify(seed=-3), "seed must be an integer from 0"),
+    (lambda t: t.design("lut-tensor-core").cost(volume=-1), "volume must be an integer of at"),
+    (lambda t: t.design("tellme", clock_mhz=float("nan")), "clock_mhz must be a finite"),
+])
+def test_bad_numbers_raise_the_documented_error(call, fragment):
+    import tokenfab
+    with pytest.raises(tokenfab.UsageError, match=fragment):
+        call(tokenfab)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenfab import registry
-from tokenfab.params import build, defaults
+from tokenfab.params import as_int, build, defaults
 
 
 class Design:
@@ -38,6 +38,7 @@ class Design:
         """cocotb on the generated Verilog against the golden model; ``waves``: True (FST),
         ``"fst"`` or ``"vcd"``. The result's ``files`` names what the run wrote."""
         from tokenfab.sim.verify import verify
+        vectors, seed = as_int("vectors", vectors), as_int("seed", seed)
         return verify(self.entry, self.params, vectors=vectors, simulator=simulator,
                       seed=seed, waves=waves, work_dir=work_dir, progress=progress)
 
@@ -55,6 +56,8 @@ class Design:
         (``.to_dict()``, ``.breakdown``, ``.to_frame()``, ``.write_trace(path)``)."""
         from tokenfab.arch_models.workloads import Request, load_model
         from tokenfab.results import SimulationResult
+        batch, prompt, gen = (as_int(k, v) for k, v in
+                              (("batch", batch), ("prompt", prompt), ("gen", gen)))
         request = Request(load_model(model), batch, prompt, gen,
                           extend_context=extend_context, allow_spill=allow_spill)
         kw = {} if node is None else {"node": node}
@@ -70,6 +73,7 @@ class Design:
         """Cycles of ``A[M, K] @ B[K, N]`` on one unit or array of this design: ``cycles``
         (SCALE-Sim's convention for systolic arrays), ``rtl_cycles`` (the RTL's
         schedule), ``utilization``, ``mapping_efficiency``, ``folds``."""
+        M, K, N = (as_int(k, v, 1) for k, v in (("M", M), ("K", K), ("N", N)))
         out = self.entry.timing.gemm(self.params, M, K, N)
         return {"design": self.name, "params": self.params.to_dict(), "shape": [M, K, N],
                 **out}
@@ -96,6 +100,7 @@ class Design:
         tokens of the ``system`` built from this design's units at ``node`` (28 nm unless
         the design says otherwise). A design's cost package may define ``design_cost`` to
         replace this tile-array path (HNLPU does)."""
+        volume = as_int("volume", volume, 1)
         if hasattr(self.entry.cost, "design_cost"):
             return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,

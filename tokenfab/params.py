@@ -81,7 +81,8 @@ class ParamsBase:
             meta = f.metadata
             if "help" not in meta:
                 continue
-            value = getattr(self, f.name)
+            value = _plain(getattr(self, f.name), f.default)
+            object.__setattr__(self, f.name, value)
             if meta["choices"] is not None:
                 check_choice(f.name, value, meta["choices"])
             elif isinstance(f.default, bool):
@@ -99,6 +100,32 @@ class ParamsBase:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _plain(value, default):
+    """numpy scalars and paths as the plain Python values a field holds (a notebook's
+    sweep passes ``np.int64(32)`` or a ``pathlib.Path``); anything else unchanged, for
+    the checks to judge (an integral float is not taken for an integer)."""
+    import numbers
+    import os
+    numpy = type(value).__module__ == "numpy"
+    if isinstance(default, bool):
+        return bool(value) if numpy and type(value).__name__.startswith("bool") else value
+    if isinstance(default, int) and numpy and isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(default, float) and numpy and isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(default, str) and isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def as_int(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
+    """``value`` checked as by :func:`check_int` (numpy integers accepted) and returned as
+    a plain ``int``."""
+    value = _plain(value, 0)
+    check_int(name, value, lo, hi)
+    return value
 
 
 def param_fields(params_cls) -> dict[str, dataclasses.Field]:
