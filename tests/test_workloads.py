@@ -7,6 +7,9 @@ from tokenfab.arch_models.workloads import (Attention, Linear, decode_ops, load_
                                             shipped_models)
 from tokenfab.errors import UsageError
 
+CONFIGS = (__import__("pathlib").Path(__import__("tokenfab.arch_models.workloads").arch_models
+           .workloads.__file__).parent / "configs")
+
 # Published totals (linear weights incl. LM head, no embeddings), billions.
 PUBLISHED = {"llama-2-7b": 6.6, "llama-2-13b": 12.9, "llama-2-70b": 68.7, "llama-3-8b": 7.5,
              "qwq-32b": 32.0, "gpt-oss-120b": 116.2, "deepseek-v3": 670.0, "kimi-k2": 1025.0,
@@ -155,3 +158,38 @@ def test_config_that_is_not_utf8(tmp_path):
     bad.write_bytes(b"\xff\xfe{}")
     with pytest.raises(UsageError, match="not UTF-8 text"):
         load_model(bad)
+
+
+BAD_CONFIGS = [
+    ({"num_key_value_heads": 0}, "num_key_value_heads must be positive"),
+    ({"head_dim": 0}, "head_dim must be positive"),
+    ({"intermediate_size": 0}, "intermediate_size must be positive"),
+    ({"hidden_size": None}, "hidden_size is missing"),
+    ({"num_hidden_layers": 1_000_000}, "num_hidden_layers must be at most 4,096"),
+    ({"hidden_size": int("9" * 400)}, "hidden_size must be at most 16,777,216"),
+    ({"vocab_size": -5}, "vocab_size must be a non-negative integer"),
+    ({"num_hidden_layers": 32.5}, "num_hidden_layers must be a non-negative integer"),
+]
+
+
+@pytest.mark.parametrize("change, fragment", BAD_CONFIGS, ids=[f for _, f in BAD_CONFIGS])
+def test_absurd_configs_are_refused_in_one_line(change, fragment, tmp_path, capsys):
+    from tokenfab.cli import main
+    raw = json.loads((CONFIGS / "llama-2-7b.json").read_text())
+    raw.update(change)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    code = main(["simulate", "mac-array", "--model", str(path), "--prompt", "8", "--gen", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (lambda raw: ('{"hidden_size": ' + "9" * 5000 + "}").encode(), "too long to read"),
+    (lambda raw: raw.encode("utf-16"), "not UTF-8 text"),
+    (lambda raw: b"{hidden_size: 5", "not valid JSON")])
+def test_unreadable_configs_are_refused(text, fragment, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_bytes(text((CONFIGS / "llama-2-7b.json").read_text()))
+    with pytest.raises(UsageError, match=fragment):
+        load_model(path)

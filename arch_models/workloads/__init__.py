@@ -119,6 +119,17 @@ FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3
 NESTED = ("text_config", "llm_config", "language_config")
 
 
+# Size limits of a model config (far above every published model; they keep a typo such
+# as a million layers from running for hours).
+MAX_LAYERS = 4096
+MAX_DIM = 1 << 24
+
+
+def _short(v) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+
+
 def parse_config(raw: dict, name: str = "model", origin: str = "config") -> ModelConfig:
     """Validate a Hugging Face style config dict; report every problem at once.
 
@@ -142,7 +153,13 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
             if k in raw:
                 v = raw[k]
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                    errors.append(f"{k} must be a non-negative integer, not {v!r}")
+                    errors.append(f"{k} must be a non-negative integer, not {_short(v)}")
+                    return default
+                hi = MAX_LAYERS if k in _REQUIRED["num_hidden_layers"] else MAX_DIM
+                if v > hi:
+                    errors.append(f"{k} must be at most {hi:,} (tokenfab's limit; the "
+                                  f"largest published models are far below it), not "
+                                  f"{_short(v)}")
                     return default
                 return v
         if required:
@@ -168,7 +185,9 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
     if topk and experts and topk > experts:
         errors.append(f"num_experts_per_tok must be at most {experts}, not {topk}")
     for label, v in (("hidden_size", hidden), ("num_hidden_layers", layers),
-                     ("num_attention_heads", heads), ("vocab_size", vocab)):
+                     ("num_attention_heads", heads), ("vocab_size", vocab),
+                     ("num_key_value_heads", kv_heads), ("head_dim", head_dim),
+                     ("intermediate_size", inter)):
         if v == 0:
             errors.append(f"{label} must be positive, not 0")
     if heads and kv_heads and heads % kv_heads:
@@ -277,6 +296,8 @@ def load_model(model: str | Path) -> ModelConfig:
         raise UsageError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text") from None
+    except ValueError as exc:            # an integer of thousands of digits
+        raise UsageError(f"{path}: a number in it is too long to read ({exc})") from None
     return parse_config(raw, name=name, origin=str(path))
 
 
