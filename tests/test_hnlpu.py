@@ -75,6 +75,22 @@ def test_bad_params(kwargs, fragment):
         Params(**kwargs)
 
 
+@pytest.mark.parametrize("save, fragment", [
+    (lambda p: np.savez(p.with_suffix(".npz"), a=np.ones((2, 3))), "is an .npz archive"),
+    (lambda p: np.save(p, np.array([["a"] * 3] * 2)), "holds <U1 values"),
+    (lambda p: np.save(p, np.ones((2, 3)) * 1j), "holds complex128 values"),
+    (lambda p: np.save(p, np.ones((2, 3), bool)), "holds bool values"),
+    (lambda p: np.save(p, np.full((2, 3), np.nan)), "weight nan is not a fp4 value"),
+    (lambda p: np.save(p, np.array([{"a": 1}]), allow_pickle=True), "cannot be read as .npy")])
+def test_weight_files_that_are_not_numeric_arrays(save, fragment, tmp_path):
+    path = tmp_path / "w.npy"
+    save(path)
+    if not path.exists():
+        path = path.with_suffix(".npz")
+    with pytest.raises(UsageError, match=fragment):
+        Params(rows=2, cols=3, weights=str(path))
+
+
 def test_bad_weight_files(tmp_path):
     bad = tmp_path / "bad.npy"
     np.save(bad, np.full((2, 3), 0.7))

@@ -58,6 +58,12 @@ def _weights(path: str, fmt: str, rows: int, cols: int, seed: int, density: floa
             raw = np.load(p, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise UsageError(f"weights file {path!r} cannot be read as .npy ({exc})") from None
+        if not isinstance(raw, np.ndarray):
+            raise UsageError(f"weights file {path!r} is an .npz archive; save one matrix "
+                             "with numpy.save as a .npy file")
+        if raw.dtype.kind not in "iuf":
+            raise UsageError(f"weights file {path!r} holds {raw.dtype} values; the weights "
+                             "must be a plain integer or floating-point array")
         if raw.ndim != 2 or raw.shape != (rows, cols):
             raise UsageError(f"weights file {path!r} has shape {raw.shape}; set rows and cols "
                              f"to match it (now rows={rows}, cols={cols})")
