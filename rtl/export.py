@@ -195,9 +195,35 @@ def _versions() -> dict:
     return out
 
 
+# The largest RTL generated, in MACs per tile (``Params.macs_per_tile``): 16 times the
+# design's default configuration or 65,536, whichever is larger. Amaranth's elaboration
+# time grows with it (MixPE's default 64 x 64 array, 16,384 MACs, takes 44 s).
+RTL_SIZE_LIMIT = 16
+RTL_SIZE_FLOOR = 65_536
+
+
+def check_rtl_size(entry, params) -> None:
+    """Refuse, before elaborating, a configuration past ``RTL_SIZE_LIMIT`` times the
+    default's size, naming the parameters that make it large."""
+    size = getattr(params, "macs_per_tile", None)
+    if size is None:
+        return
+    default = type(params)()
+    limit = max(RTL_SIZE_LIMIT * default.macs_per_tile, RTL_SIZE_FLOOR)
+    if size > limit:
+        changed = [f"{k}={v}" for k, v in params.to_dict().items()
+                   if getattr(default, k) != v]
+        raise UsageError(
+            f"{entry.name} with {', '.join(changed)} has {size:,} MACs per tile, past the "
+            f"RTL limit of {limit:,} (16 times the default's or 65,536): its Verilog would "
+            "take tens of minutes or more to elaborate; generate a smaller configuration "
+            "(the system model simulates any size)")
+
+
 def write(entry, params, out_dir, prefix: str | None = None) -> Path:
     """Write the configuration's files into ``out_dir``; return the ``.v`` path (its stem
     is the module name)."""
+    check_rtl_size(entry, params)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"output directory must be a directory, not the file {str(out_dir)!r}")

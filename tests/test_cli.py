@@ -88,6 +88,8 @@ def test_die_json_keys(capsys):
     (["die", "--area", "100", "--wafer-price", "nan"], "wafer price (USD) must be a finite"),
     (["die", "--area", "100", "--wafer-price", "-5"], "wafer price (USD) must be a number greater"),
     (["verify", "mac-array", "--seed", "-1"], "seed must be an integer from 0"),
+    (["rtl", "mixpe", "-p", "rows=1024", "-p", "cols=1024"], "past the RTL limit of 262,144"),
+    (["verify", "hnlpu", "-p", "rows=4096", "-p", "cols=1024"], "past the RTL limit of 65,536"),
     (["die", "--area", "big"], "invalid float value"),
     (["verify", "mac-array", "--simulator", "vcs"], "simulator must be one of"),
     (["simulate"], "required: design"),
