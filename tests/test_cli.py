@@ -169,3 +169,15 @@ def test_verify_writes_where_asked_and_prints_the_waveform(capsys, tmp_path, bui
 def test_progress_is_quiet_when_not_a_terminal(capfd):
     assert main(["simulate", "mac-array", "--prompt", "8", "--gen", "1"]) == 0
     assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["rtl", "mac-array", "-o", "/tmp/" + "a" * 300], "File name too long"),
+    (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--csv", "/proc/x.csv"],
+     "cannot write '/proc/x.csv'"),
+    (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--trace",
+      "/etc/passwd/t.json"], "a part of its folder is a file"),
+])
+def test_unwritable_outputs_are_one_line_exit_2(capsys, argv, fragment):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1

@@ -546,6 +546,10 @@ def _main(argv) -> int:
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:             # a path the user gave that cannot be written or read
+        where = f" {exc.filename!r}" if exc.filename else ""
+        print(f"tokenfab: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 

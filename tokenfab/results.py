@@ -340,8 +340,14 @@ def write_atomic(path: Path, writer) -> None:
     """``writer(tmp_path)`` then rename: the file appears whole or not at all."""
     import os
     import tempfile
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"cannot write {str(path)!r}: a part of its folder is a file, "
+                         "not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         writer(tmp)
