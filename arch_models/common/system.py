@@ -216,6 +216,34 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
     return Phase(phase, tokens, env.now, rows, dict(busy))
 
 
+class PhaseLog:
+    """The rows and busy times of one SimPy phase that runs its operations in order:
+    ``work`` spends time on an engine (traced when ``trace`` is a list), ``row`` closes an
+    operation's row at the current time (each row runs from the previous row's end, so
+    the rows add up to the phase), ``phase`` returns the :class:`Phase`."""
+
+    def __init__(self, env, name: str, engines, trace: list | None = None):
+        self.env, self.name, self.trace = env, name, trace
+        self.busy = dict.fromkeys(engines, 0.0)
+        self.rows: list[OpRow] = []
+        self.last = 0.0
+
+    def work(self, engine: str, seconds: float, label: str):
+        if self.trace is not None and seconds:
+            self.trace.append(TraceEvent(self.name, engine, label, self.env.now, seconds))
+        self.busy[engine] = self.busy.get(engine, 0.0) + seconds
+        return self.env.timeout(seconds)
+
+    def row(self, layer: int, op: str, engine: str, busy_s: float, bound: str, **kw) -> None:
+        self.rows.append(OpRow(phase=self.name, layer=layer, op=op, engine=engine,
+                               bound=bound, time_s=self.env.now - self.last,
+                               compute_s=busy_s, **kw))
+        self.last = self.env.now
+
+    def phase(self, tokens: int) -> Phase:
+        return Phase(self.name, tokens, self.env.now, self.rows, self.busy)
+
+
 def check_system(name: str, presets: dict) -> None:
     from tokenfab.params import did_you_mean
     if name not in presets:

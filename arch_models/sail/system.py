@@ -27,7 +27,8 @@ from tokenfab.arch_models.workloads import (Attention, Elementwise, Linear, fmt_
                                             kv_cache_bytes)
 from tokenfab.calibration import calibrated
 from tokenfab.errors import UsageError
-from tokenfab.results import OpRow, Phase, TraceEvent
+from tokenfab.arch_models.common.system import PhaseLog
+from tokenfab.results import Phase
 
 # A Neoverse-N1 core running T-MAC's LUT kernels: MACs per cycle at 4-bit weights. T-MAC
 # processes weights one bit-plane at a time, so the rate scales as 4 / weight_bits.
@@ -210,22 +211,14 @@ def run_phase(p, cfg, sys: CpuSystem, ops: list, name: str, tokens: int,
     env = simpy.Environment()
     buffers = simpy.Container(env, capacity=2, init=2)      # two layers of weights in LLC
     loaded = simpy.Store(env)
-    busy = dict.fromkeys(["csram" if sys.sail else "cores_gemv", "cores", "dram"], 0.0)
-    rows: list[OpRow] = []
-    last = [0.0]
+    log = PhaseLog(env, name, ["csram" if sys.sail else "cores_gemv", "cores", "dram"],
+                   trace)
+    work = log.work
     linears = [op for op in ops if isinstance(op, Linear)]
     core_flops = sys.cores * sys.fp16_fma_per_cycle * 2 * sys.core_hz
 
     def row(op, engine, busy_s, bound, **kw):
-        rows.append(OpRow(phase=name, layer=op.layer, op=op.name, engine=engine,
-                          bound=bound, time_s=env.now - last[0], compute_s=busy_s, **kw))
-        last[0] = env.now
-
-    def work(engine, seconds, label):
-        if trace is not None and seconds:
-            trace.append(TraceEvent(name, engine, label, env.now, seconds))
-        busy[engine] += seconds
-        return env.timeout(seconds)
+        log.row(op.layer, op.name, engine, busy_s, bound, **kw)
 
     def dma():
         for op in linears:
@@ -270,7 +263,7 @@ def run_phase(p, cfg, sys: CpuSystem, ops: list, name: str, tokens: int,
     env.process(dma())
     done = env.process(compute())
     env.run(until=done)
-    return Phase(name, tokens, env.now, rows, busy)
+    return log.phase(tokens)
 
 
 # ---------------------------------------------------------------- the GPU it is priced against

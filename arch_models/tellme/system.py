@@ -25,7 +25,8 @@ import simpy
 from tokenfab.arch_models.workloads import Attention, fmt_bytes, kv_cache_bytes
 from tokenfab.calibration import calibrated
 from tokenfab.errors import UsageError
-from tokenfab.results import OpRow, Phase, TraceEvent
+from tokenfab.arch_models.common.system import PhaseLog
+from tokenfab.results import Phase
 
 # The Arm cores' effective bandwidth for the FP16 LM head: in truth an unattributed
 # decode overhead (the paper never says where the LM head runs). TTFT, prefill tokens/J
@@ -111,21 +112,9 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
     env = simpy.Environment()
     slots = simpy.Container(env, capacity=2, init=2)       # URAM double buffer
     loaded = simpy.Store(env)
-    busy = dict.fromkeys(["tlmm", "dma", "attention", "vector", "lm_head"], 0.0)
+    log = PhaseLog(env, name, ["tlmm", "dma", "attention", "vector", "lm_head"], trace)
+    work, row = log.work, log.row
     mats = [(layer, m) for layer in range(cfg.layers) for m in layer_matrices(cfg)]
-    rows: list[OpRow] = []
-    last = [0.0]
-
-    def row(layer, op, engine, busy_s, bound, **kw):
-        rows.append(OpRow(phase=name, layer=layer, op=op, engine=engine, bound=bound,
-                          time_s=env.now - last[0], compute_s=busy_s, **kw))
-        last[0] = env.now
-
-    def work(engine, seconds, label):
-        if trace is not None and seconds:
-            trace.append(TraceEvent(name, engine, label, env.now, seconds))
-        busy[engine] += seconds
-        return env.timeout(seconds)
 
     def dma():
         for layer, (op, n, k) in mats:
@@ -190,7 +179,7 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
     env.process(dma())
     done = env.process(compute())
     env.run(until=done)
-    return Phase(name, tokens, env.now, rows, busy)
+    return log.phase(tokens)
 
 
 def check_model(cfg) -> None:
