@@ -247,3 +247,15 @@ def test_dask_local_cluster_survives_a_killed_worker(tmp_path):
     assert df.attrs["computed"] == 12
     assert len(list((tmp_path / "d" / "points").glob("*.json"))) == 12
     assert syn["status"].tolist() == ["ok"] and syn["fpga.luts"].iloc[0] > 100
+
+
+def test_cost_points_take_a_node_and_a_volume(tmp_path):
+    """A volume axis in the workload and the cost level's node: the NRE spreads over the
+    units built, so the cost per token falls with volume."""
+    df = tokenfab.sweep({"sweep": {"levels": ["cost"], "cost_node": "7nm"},
+                         "design": [{"name": "mac-array"}],
+                         "workload": [{"model": "llama-2-7b", "prompt": 16, "gen": 2,
+                                       "volume": [100, 1_000_000]}]}, out=tmp_path / "sw")
+    assert (df["status"] == "ok").all() and set(df["cost.node"]) == {"7nm"}
+    usd = df.set_index("volume")["cost.usd_per_mtoken"]
+    assert usd[100] > usd[1_000_000]

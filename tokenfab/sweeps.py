@@ -16,6 +16,7 @@ The spec, in TOML::
     seed = 1                               # for random and Latin-hypercube samples
     fpga_target = "ecp5-25k"               # fpga level: the part, and whether to place
     fpga_place = true                      # and route (false: synthesis only)
+    cost_node = "7nm"                      # cost level: the node (default: the design's)
 
     [[design]]
     name = "lut-tensor-core"
@@ -28,6 +29,7 @@ The spec, in TOML::
     batch = [1, 8]
     prompt = 512
     gen = 128
+    volume = 10000                         # units built, over which cost spreads the NRE
 
 Every error of a spec is reported at once, each with its place (``design[0].axes.n``).
 A point's hash covers its design, parameters, workload, levels, options, the tokenfab
@@ -51,9 +53,10 @@ from pathlib import Path
 from tokenfab.errors import UsageError
 
 LEVELS = ("simulate", "cost", "fpga", "verify")
-WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system": str}
+WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system": str,
+                 "volume": int}
 WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
-                     "system": None}
+                     "system": None, "volume": 10_000}     # volume: units built (cost)
 SAMPLE_METHODS = ("grid", "random", "lhs")
 MAX_POINTS = 1_000_000
 
@@ -123,9 +126,9 @@ def load_spec(spec, source: str = "") -> Spec:
         head = {}
     for key in head:
         if key not in ("levels", "objectives", "seed", "fpga_target", "fpga_place",
-                       "verify_vectors"):
+                       "verify_vectors", "cost_node"):
             err.add(f"sweep.{key}", "unknown key; allowed: levels, objectives, seed, "
-                                    "fpga_target, fpga_place, verify_vectors")
+                                    "fpga_target, fpga_place, verify_vectors, cost_node")
     levels = head.get("levels", ["simulate"])
     if (not isinstance(levels, list) or not levels
             or any(lv not in LEVELS for lv in levels)):
@@ -151,6 +154,11 @@ def load_spec(spec, source: str = "") -> Spec:
                                         f"(synthesis only), not {place!r}")
         elif not place:                  # the default stays out of existing points' hashes
             options["fpga_place"] = False
+    if "cost" in levels and "cost_node" in head:
+        node = head["cost_node"]
+        if not isinstance(node, str):
+            err.add("sweep.cost_node", f"must be a node name such as '7nm', not {node!r}")
+        options["cost_node"] = node
     if "verify" in levels:
         vv = head.get("verify_vectors", 50)
         if isinstance(vv, bool) or not isinstance(vv, int) or vv < 1:
@@ -383,7 +391,9 @@ def run_point(point: Point, work_dir: str) -> dict:
                 r.pop("params", None)
                 row.update(_scalars("simulate", r))
             elif level == "cost":
-                r = d.cost(model=w["model"], system=w["system"]).to_dict()
+                r = d.cost(model=w["model"], system=w["system"],
+                           node=point.options.get("cost_node"),
+                           volume=w.get("volume", WORKLOAD_DEFAULTS["volume"])).to_dict()
                 row.update(_scalars("cost", r))
             elif level == "fpga":
                 r = d.fpga(target=point.options["fpga_target"],
