@@ -259,3 +259,13 @@ def test_cost_points_take_a_node_and_a_volume(tmp_path):
     assert (df["status"] == "ok").all() and set(df["cost.node"]) == {"7nm"}
     usd = df.set_index("volume")["cost.usd_per_mtoken"]
     assert usd[100] > usd[1_000_000]
+
+
+def test_area_points_run_yosys_on_the_generated_verilog(tmp_path):
+    df = tokenfab.sweep({"sweep": {"levels": ["area"], "cost_node": "5nm"},
+                         "design": [{"name": "hnlpu", "params": {"cols": 2},
+                                     "axes": {"rows": [4, 8]}}],
+                         "workload": [{"prompt": 1, "gen": 0}]}, out=tmp_path / "sw")
+    assert (df["status"] == "ok").all() and set(df["area.node"]) == {"5nm"}
+    t = df.set_index("p.rows")["area.transistors"]
+    assert 0 < t[4] < t[8]

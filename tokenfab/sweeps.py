@@ -11,12 +11,12 @@ by a content hash, the results one row per point.
 The spec, in TOML::
 
     [sweep]
-    levels = ["simulate", "cost"]          # simulate, cost, fpga, verify
+    levels = ["simulate", "cost"]          # simulate, cost, fpga, verify, area (Yosys)
     objectives = { "simulate.tokens_per_j" = "max", "cost.area_mm2" = "min" }
     seed = 1                               # for random and Latin-hypercube samples
     fpga_target = "ecp5-25k"               # fpga level: the part, and whether to place
     fpga_place = true                      # and route (false: synthesis only)
-    cost_node = "7nm"                      # cost level: the node (default: the design's)
+    cost_node = "7nm"                      # cost and area levels: the node
 
     [[design]]
     name = "lut-tensor-core"
@@ -52,7 +52,7 @@ from pathlib import Path
 
 from tokenfab.errors import UsageError
 
-LEVELS = ("simulate", "cost", "fpga", "verify")
+LEVELS = ("simulate", "cost", "fpga", "verify", "area")
 WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system": str,
                  "volume": int}
 WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
@@ -154,7 +154,7 @@ def load_spec(spec, source: str = "") -> Spec:
                                         f"(synthesis only), not {place!r}")
         elif not place:                  # the default stays out of existing points' hashes
             options["fpga_place"] = False
-    if "cost" in levels and "cost_node" in head:
+    if ("cost" in levels or "area" in levels) and "cost_node" in head:
         node = head["cost_node"]
         if not isinstance(node, str):
             err.add("sweep.cost_node", f"must be a node name such as '7nm', not {node!r}")
@@ -401,6 +401,11 @@ def run_point(point: Point, work_dir: str) -> dict:
                            work_dir=Path(work_dir) / "fpga")
                 row.update(_scalars("fpga", {k: getattr(r, k) for k in
                                              ("luts", "ffs", "dsps", "brams", "fmax_mhz")}))
+            elif level == "area":                 # Yosys on the generated Verilog
+                r = d.rtl_area(point.options.get("cost_node") or "28nm",
+                               work_dir=Path(work_dir) / "area")
+                row.update(_scalars("area", {k: v for k, v in r.to_dict().items()
+                                             if k != "cells"}))
             elif level == "verify":
                 r = d.verify(vectors=point.options["verify_vectors"],
                              work_dir=Path(work_dir) / "verify")
