@@ -421,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="shipped name (list --models), config.json path or cached Hub id")
     sp.add_argument("--system", default=None,
                     help="system preset: asic or a100 (tile designs), asic or mixpe-paper "
-                         "(systolic-array, mixpe), hnlpu, kv260 (tellme); none: the "
+                         "(systolic-array, mixpe), hnlpu, kv260 (tellme), graviton2 (sail); none: the "
                          "design's first")
     sp.add_argument("--batch", type=int, default=1, help="sequences served together")
     sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per sequence")
