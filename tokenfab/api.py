@@ -73,7 +73,8 @@ class Design:
         """Cycles of ``A[M, K] @ B[K, N]`` on one unit or array of this design: ``cycles``
         (SCALE-Sim's convention for systolic arrays), ``rtl_cycles`` (the RTL's
         schedule), ``utilization``, ``mapping_efficiency``, ``folds``."""
-        M, K, N = (as_int(k, v, 1) for k, v in (("M", M), ("K", K), ("N", N)))
+        M, K, N = (as_int(f"GEMM dimension {k}", v) for k, v in (("M", M), ("K", K),
+                                                                  ("N", N)))
         out = self.entry.timing.gemm(self.params, M, K, N)
         return {"design": self.name, "params": self.params.to_dict(), "shape": [M, K, N],
                 **out}
