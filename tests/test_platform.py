@@ -335,3 +335,14 @@ def test_results_name_the_calibrations_they_used(result):
 def test_weights_per_chip_is_gpt_oss_over_sixteen():
     from tokenfab.arch_models.hnlpu.system import WEIGHTS_PER_CHIP
     assert WEIGHTS_PER_CHIP == load_model("gpt-oss-120b").linear_params() / 16
+
+
+def test_the_demo_note_names_every_reduced_rtl():
+    """The demo verifies some designs at reduced sizes: its note names each one (it once
+    assumed every reduced design had rows and cols)."""
+    from tokenfab.demo import DEMO_RTL_PARAMS, demo_note
+    note = demo_note(3)
+    for name, params in DEMO_RTL_PARAMS.items():
+        assert name in note
+        for key, value in params.items():
+            assert f"{key}={value}" in note

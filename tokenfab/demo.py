@@ -71,11 +71,7 @@ def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
     if sys.stderr.isatty() and not (quiet or json_out):
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     plot = _plot(rows, work)
-    note = (f"lut-tensor-core runs {scale}x the units (array_scale={scale}) so that its "
-            "silicon equals the mac-array's; "
-            + "; ".join(f"{n} verifies its default PE in an "
-                        f"{p['rows']}x{p['cols']} array (the simulation uses the default)"
-                        for n, p in DEMO_RTL_PARAMS.items()))
+    note = demo_note(scale)
     if json_out:
         print(json.dumps({"designs": rows, "plot": str(plot), "note": note}))
     else:
@@ -93,12 +89,22 @@ def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
         widths = [max(len(str(l[c])) for l in lines) for c in range(len(hdr))]
         print("llama-2-7b, batch 1, prompt 512, gen 128, each design on its default system "
               "(asic: 16 units per array_scale, 1 GHz, LPDDR5X; hnlpu: hardwired chips; "
-              "kv260: TeLLMe on the board)")
+              "kv260: TeLLMe on the board; graviton2: a 64-core CPU with a SAIL block per "
+              "LLC slice, its silicon the whole CPU die)")
         print(note)
         for l in lines:
             print("  ".join(f"{str(x):<{w}}" for x, w in zip(l, widths)))
         print(f"plot: {plot}   ({time.time() - t0:.0f} s)")
     return rows
+
+
+def demo_note(scale: int) -> str:
+    """What the demo's table does differently from the defaults, in one line."""
+    return (f"lut-tensor-core runs {scale}x the units (array_scale={scale}) so that its "
+            "silicon equals the mac-array's; "
+            + "; ".join(f"{n} verifies the RTL with "
+                        f"{', '.join(f'{k}={v}' for k, v in p.items())} (the simulation "
+                        "uses the default)" for n, p in DEMO_RTL_PARAMS.items()))
 
 
 def _silicon(r) -> str:
