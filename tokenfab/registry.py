@@ -5,7 +5,10 @@ A design is a package name that exists in each level, found by convention:
 - ``tokenfab.hw.<pkg>.params.Params`` and ``tokenfab.hw.<pkg>.top.top(params)``
 - ``tokenfab.arch_models.<pkg>.golden`` and ``tokenfab.arch_models.<pkg>.timing``
 - ``tokenfab.sim.<pkg>.testbench``
-- ``tokenfab.cost_models.<pkg>``
+- ``tokenfab.cost_models.<pkg>``: ``pricing(params, run)``; optionally ``design_cost``
+  (replaces the tile-array ``cost``, as for HNLPU, TeLLMe and SAIL) and
+  ``companions(params, result)`` (top-level keys a design adds to ``simulate``'s result:
+  SAIL's ``baseline``, ``speedup``, ...)
 
 Modules are imported when first used, so ``tokenfab list`` stays fast.
 """
