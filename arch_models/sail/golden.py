@@ -31,6 +31,7 @@ import dataclasses
 import numpy as np
 
 from tokenfab.arch_models.common.fp import fp16_fields, fp32_bits, scaled_int_to_fp32
+from tokenfab.arch_models.common.tiles import wrap_signed
 from tokenfab.errors import UsageError
 from tokenfab.hw.sail.params import FP16_PER_LINE, LINE_BITS, Y_PER_LINE, Params
 
@@ -53,8 +54,6 @@ class Descriptor:
     b: int
     dequant: int = 1
 
-    FIELDS = ("x", "q", "w", "s", "y", "n", "k_lines", "b")
-
     def check(self, p: Params) -> "Descriptor":
         if not 1 <= self.n <= p.outputs:
             raise UsageError(f"a GEMV computes 1..{p.outputs} outputs on this block, "
@@ -75,7 +74,7 @@ class Descriptor:
         return self
 
     def groups(self, p: Params) -> int:
-        return self.k_lines * FP16_PER_LINE // p.nbw
+        return p.groups(self.k_lines)
 
     def out_lines(self) -> int:
         return -(-self.n // Y_PER_LINE)
@@ -119,11 +118,6 @@ def dequantise(p: Params, acc, s_bits, emax) -> np.ndarray:
     acc = np.asarray(acc, np.int64)
     return scaled_int_to_fp32(np.where(sign == 1, -acc, acc), sig,
                               eff - 25 + np.asarray(emax, np.int64) - 13 - p.act_bits)
-
-
-def wrap(v, bits: int):
-    v = np.asarray(v, np.int64) & ((1 << bits) - 1)
-    return np.where(v >> (bits - 1), v - (1 << bits), v)
 
 
 def build_table(p: Params, w) -> np.ndarray:
@@ -220,13 +214,13 @@ class Block:
             wl = self._lines(d.w + g * p.nbw * A, p.nbw * A)
             w = np.stack([np.concatenate([unpack_fields(wl[j * A + a], p.weight_bits, O)
                                           for a in range(A)]) for j in range(p.nbw)])
-            table = wrap(build_table(p, w), p.entry_bits)
+            table = wrap_signed(build_table(p, w), p.entry_bits)
             pats = patterns(p, xs[:, g * p.nbw:(g + 1) * p.nbw])
             for t in range(B):
                 for i in range(p.act_bits):
                     term = table[pats[t, i]] << i
-                    acc[t] = wrap(acc[t] - term if i == p.act_bits - 1 else acc[t] + term,
-                                  p.acc_bits)
+                    acc[t] = wrap_signed(acc[t] - term if i == p.act_bits - 1
+                                         else acc[t] + term, p.acc_bits)
         s_lines = self._lines(d.s, -(-d.n // FP16_PER_LINE))
         s = np.concatenate([unpack_fields(v, 16, FP16_PER_LINE, signed=False)
                             for v in s_lines])[:d.n]
@@ -260,6 +254,17 @@ def expected(p: Params, beats) -> list[int]:
 
 
 # ---------------------------------------------------------------- programs
+def region_sizes(p: Params, b: int, k_lines: int, n: int) -> dict:
+    """Lines each region of a GEMV of ``b`` tokens, ``16 k_lines`` inputs and ``n``
+    outputs takes, as ``(0, size)`` (a descriptor's regions from line 0)."""
+    return Descriptor(x=0, q=0, w=0, s=0, y=0, n=n, k_lines=k_lines, b=b).regions(p)
+
+
+def program_lines(p: Params, b: int, k_lines: int, n: int) -> int:
+    """Lines of the window a GEMV program takes."""
+    return sum(size for _, size in region_sizes(p, b, k_lines, n).values())
+
+
 def gemv_program(p: Params, x_bits, w, s_bits, *, dequant: int = 1, base: int = 0,
                  reads: bool = True) -> tuple[list[dict], Descriptor]:
     """Beats that store FP16 activations ``x_bits[b, K]``, signed weights ``w[K, n]`` and
@@ -277,15 +282,11 @@ def gemv_program(p: Params, x_bits, w, s_bits, *, dequant: int = 1, base: int = 
         raise UsageError(f"weights must be {p.weight_bits}-bit signed ({lo}..{hi})")
     L = K // FP16_PER_LINE
     O, A = p.outputs_per_array, p.arrays
-    G = K // p.nbw
-    wl = G * p.nbw * A
-    sl = -(-n // FP16_PER_LINE)
-    yl = B * -(-n // Y_PER_LINE)
-    addr = {"x": base, "q": base + B * L, "w": base + 2 * B * L}
-    addr["s"] = addr["w"] + wl
-    addr["y"] = addr["s"] + sl
-    d = Descriptor(x=addr["x"], q=addr["q"], w=addr["w"], s=addr["s"], y=addr["y"], n=n,
-                   k_lines=L, b=B, dequant=dequant).check(p)
+    G = p.groups(L)
+    addr, at = {}, base
+    for name, (_, size) in region_sizes(p, B, L, n).items():   # one after another
+        addr[name], at = at, at + size
+    d = Descriptor(**addr, n=n, k_lines=L, b=B, dequant=dequant).check(p)
     beats = []
     for t in range(B):
         for ln in range(L):
@@ -299,6 +300,7 @@ def gemv_program(p: Params, x_bits, w, s_bits, *, dequant: int = 1, base: int = 
                 beats.append({"op": "write", "addr": d.w + (g * p.nbw + j) * A + a,
                               "data": pack_fields(wpad[g * p.nbw + j, a * O:(a + 1) * O],
                                                   p.weight_bits)})
+    sl = d.regions(p)["s"][1] - d.s
     s_pad = np.zeros(sl * FP16_PER_LINE, np.int64)
     s_pad[:n] = np.asarray(s_bits, np.int64)
     for i in range(sl):
@@ -306,7 +308,7 @@ def gemv_program(p: Params, x_bits, w, s_bits, *, dequant: int = 1, base: int = 
             s_pad[i * FP16_PER_LINE:(i + 1) * FP16_PER_LINE], 16)})
     beats.append({"op": "gemv", "desc": d})
     if reads:
-        beats += [{"op": "read", "addr": d.y + i} for i in range(yl)]
+        beats += [{"op": "read", "addr": line} for line in range(*d.regions(p)["y"])]
     return beats, d
 
 
@@ -314,7 +316,7 @@ def reference(p: Params, x_bits, w, s_bits, dequant: int = 1) -> np.ndarray:
     """The same GEMV as plain numpy (``q @ w``, no tables): FP32 results ``[b, n]`` or the
     wrapped integer sums."""
     q, emax = quantise(p, np.asarray(x_bits, np.int64))
-    acc = wrap(q @ np.asarray(w, np.int64), p.acc_bits)
+    acc = wrap_signed(q @ np.asarray(w, np.int64), p.acc_bits)
     if not dequant:
         return acc
     return dequantise(p, acc, np.asarray(s_bits, np.int64)[None, :], emax[:, None])

@@ -95,10 +95,9 @@ class Params(ParamsBase):
     def addr_bits(self) -> int:
         return max(1, (self.lines - 1).bit_length())
 
-    @property
-    def out_lines(self) -> int:
-        """Result lines per token at the largest N."""
-        return -(-self.outputs // Y_PER_LINE)
+    def groups(self, k_lines: int) -> int:
+        """Groups of ``nbw`` inputs in ``k_lines`` lines of 16 activations."""
+        return k_lines * FP16_PER_LINE // self.nbw
 
     @property
     def macs_per_tile(self) -> int:

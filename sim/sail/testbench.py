@@ -3,6 +3,8 @@
 the results back, checked line by line against the golden model."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tokenfab.arch_models.sail import golden
@@ -64,7 +66,7 @@ class SailTestbench:
             kl = int(rng.integers(1, 4))
             n = int(rng.integers(1, N + 1))
             scale = float(10.0 ** rng.uniform(-3, 3))
-            while self._lines_needed(p, b, kl, n) > p.lines and kl > 1:
+            while golden.program_lines(p, b, kl, n) > p.lines and kl > 1:
                 kl -= 1                           # a small window: shorter K
             beats = gemv(rand_x(b, kl * K, scale), rand_w(kl * K, n), rand_s(n),
                          dequant=int(rng.random() < 0.8))
@@ -73,21 +75,13 @@ class SailTestbench:
             k += 1
         return cases
 
-    @staticmethod
-    def _lines_needed(p, b, k_lines, n):
-        groups = k_lines * FP16_PER_LINE // p.nbw
-        return (2 * b * k_lines + groups * p.nbw * p.arrays + -(-n // FP16_PER_LINE)
-                + b * -(-n // 8))
-
     def expected(self, p, beats):
         return golden.expected(p, beats)
 
     def pack_in(self, p, beat) -> int:
         data = beat.get("data", 0)
         if beat["op"] == "gemv":
-            d = beat["desc"]
-            data = pack(top.desc_layout(p), {**{f: getattr(d, f) for f in d.FIELDS},
-                                             "dequant": d.dequant})
+            data = pack(top.desc_layout(p), dataclasses.asdict(beat["desc"]))
         return pack(top.in_layout(p), {"op": OPS[beat["op"]],
                                        "addr": beat.get("addr", 0), "data": data})
 
