@@ -109,8 +109,6 @@ class SailBlock(StreamUnit):
         i = Signal(range(max(AB, 2)))
         g = Signal(FIELD_BITS + 1)
         gsub = Signal(range(max(per_line, 2)))
-        n_groups = Signal(FIELD_BITS + 1)
-        n_out = Signal(FIELD_BITS)
         tok_x = Signal(abits)
         tok_q = Signal(abits)
         tok_y = Signal(abits)
@@ -192,7 +190,7 @@ class SailBlock(StreamUnit):
                 m.d.sync += i.eq(0)
                 with m.If(last_t):
                     m.d.sync += t.eq(0)
-                    with m.If(g == n_groups - 1):
+                    with m.If(g == d.k_lines * per_line - 1):      # the last group
                         m.d.sync += [cnt.eq(0), tok_y.eq(d.y)]
                         m.next = "DEQ"
                     with m.Else():
@@ -244,7 +242,7 @@ class SailBlock(StreamUnit):
             m.d.comb += off.eq(s_eff - 25 + emax_t - 13 - AB)
             f32 = fp.scaled_int_to_fp32(m, val, s_sig, off, f"dq{k}")
             y = Signal(32, name=f"y{k}")
-            lane_ok = ((cnt - 1) << 3) + k < n_out
+            lane_ok = ((cnt - 1) << 3) + k < d.n
             m.d.comb += y.eq(Mux(lane_ok, Mux(d.dequant, f32, a_k), 0))
             yline.append(y)
 
@@ -267,8 +265,7 @@ class SailBlock(StreamUnit):
                     desc = data.View(desc_layout(p), i_pl.data[:desc_layout(p).size])
                     m.d.sync += [d.eq(desc), t.eq(0), cnt.eq(0), i.eq(0), g.eq(0),
                                  gsub.eq(0), tok_x.eq(desc.x), tok_q.eq(desc.q),
-                                 qg.eq(desc.q), qrow.eq(desc.q), wrow.eq(desc.w),
-                                 n_groups.eq(desc.k_lines * per_line), n_out.eq(desc.n)]
+                                 qg.eq(desc.q), qrow.eq(desc.q), wrow.eq(desc.w)]
                     m.d.sync += first_group.eq(1)        # the banks start from zero
                     m.next = "QMAX"
 
@@ -369,7 +366,7 @@ class SailBlock(StreamUnit):
                                  lw.en.eq(1)]
                     m.d.sync += [work[n].eq(deq_src[n + Y_PER_LINE] if n + Y_PER_LINE < N
                                             else 0) for n in range(N)]
-                n_lines = (n_out + Y_PER_LINE - 1) >> 3
+                n_lines = (d.n + Y_PER_LINE - 1) >> 3
                 with m.If(cnt == n_lines):
                     m.d.sync += [cnt.eq(0), tok_y.eq(tok_y + n_lines)]
                     with m.If(last_t):
@@ -377,13 +374,6 @@ class SailBlock(StreamUnit):
                     with m.Else():
                         m.d.sync += t.eq(t + 1)
         return m
-
-
-def _or_all(values):
-    out = values[0]
-    for v in values[1:]:
-        out = out | v
-    return out
 
 
 def top(params: Params) -> SailBlock:
