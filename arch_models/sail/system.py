@@ -23,11 +23,12 @@ import math
 import numpy as np
 import simpy
 
+from tokenfab.arch_models.common.system import PhaseLog
 from tokenfab.arch_models.workloads import (Attention, Elementwise, Linear, fmt_bytes,
                                             kv_cache_bytes)
 from tokenfab.calibration import calibrated
+from tokenfab.hw.sail.params import FP16_PER_LINE
 from tokenfab.errors import UsageError
-from tokenfab.arch_models.common.system import PhaseLog
 from tokenfab.results import Phase
 
 # A Neoverse-N1 core running T-MAC's LUT kernels: MACs per cycle at 4-bit weights. T-MAC
@@ -40,6 +41,11 @@ TMAC_MACS_PER_CYCLE_W4 = calibrated(
     drives="the N1 baseline's linear-layer time, hence SAIL's speed-up and tokens per "
            "dollar ratios")
 # The measured A76 figure may itself be bandwidth-limited: the rate is a lower bound.
+
+
+def tmac_macs_per_cycle(p) -> float:
+    """A core's T-MAC rate at ``p.weight_bits`` (one bit-plane at a time)."""
+    return TMAC_MACS_PER_CYCLE_W4 * 4 / p.weight_bits
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,12 +136,18 @@ def lookup_mix(nbw: int, act_bits: int, prt_entries: int, batch: int) -> tuple:
 
 
 # ---------------------------------------------------------------- per operation
+def passes(m: int, slots: int) -> list[tuple[int, int]]:
+    """``m`` tokens in GEMV passes of at most ``slots``: (tokens per pass, passes)."""
+    full = [(slots, m // slots)] if m >= slots else []
+    return full + ([(m % slots, 1)] if m % slots else [])
+
+
 def k_split(p, sys: CpuSystem, op: Linear) -> int:
     """Tensor-level scheduling: into how many K chunks a layer is cut so that the slices'
     output columns fill (each chunk a whole number of 16-input lines and ``nbw`` groups);
     the chunks' FP32 partial sums are added on the cores."""
     n_total = op.n * op.count
-    k_lines = math.ceil(op.k / 16)
+    k_lines = math.ceil(op.k / FP16_PER_LINE)
     best, best_cost = 1, None
     s = 1
     while s <= min(k_lines, sys.slices):
@@ -156,18 +168,17 @@ def gemv_seconds(p, sys: CpuSystem, op: Linear) -> tuple[float, float, dict]:
     split = k_split(p, sys, op)
     per_slice = math.ceil(n_total * split / sys.slices)
     tiles = math.ceil(per_slice / p.outputs)
-    k_lines = math.ceil(op.k / 16) // split
-    groups = k_lines * 16 // p.nbw
+    k_lines = math.ceil(op.k / FP16_PER_LINE) // split
+    groups = p.groups(k_lines)
     n_tile = min(p.outputs, per_slice)
     cycles = 0.0
     ev = dict.fromkeys(("csram_row_reads", "csram_row_writes", "prt_lookups",
                         "slice_line_accesses", "acc_updates", "bank_row_accesses"), 0.0)
-    blocks = sys.slices * tiles            # GEMV instructions per pass, all slices
-    passes = [p.slots] * (op.m // p.slots) + ([op.m % p.slots] if op.m % p.slots else [])
-    for b in passes:
+    for b, count in passes(op.m, p.slots):
         zero, hit, miss = lookup_mix(p.nbw, p.act_bits, p.prt_entries, b)
         lookups = groups * b * p.act_bits
-        cycles += tiles * timing.gemv_model_cycles(p, k_lines, b, n_tile, miss)
+        cycles += count * tiles * timing.gemv_model_cycles(p, k_lines, b, n_tile, miss)
+        blocks = count * sys.slices * tiles    # GEMV instructions of these passes
         ev["csram_row_reads"] += blocks * (lookups * miss + groups * p.patterns) * p.arrays
         ev["csram_row_writes"] += blocks * groups * p.patterns * p.arrays
         ev["prt_lookups"] += blocks * lookups * (1.0 if p.prt_entries else 0.0)
@@ -181,8 +192,7 @@ def gemv_seconds(p, sys: CpuSystem, op: Linear) -> tuple[float, float, dict]:
 
 
 def tmac_seconds(p, sys: CpuSystem, op: Linear) -> float:
-    rate = TMAC_MACS_PER_CYCLE_W4 * 4 / p.weight_bits
-    return op.macs / (sys.cores * rate * sys.core_hz)
+    return op.macs / (sys.cores * tmac_macs_per_cycle(p) * sys.core_hz)
 
 
 def weight_bytes(p, op: Linear) -> float:

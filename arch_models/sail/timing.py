@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tokenfab.arch_models.sail import golden
-from tokenfab.hw.sail.params import Params
+from tokenfab.hw.sail.params import FP16_PER_LINE, Y_PER_LINE, Params
 
 SYSTEMS = ("graviton2",)
 LOOKUP_CYCLES = np.array([1, 1, 2])          # zero pattern, PRT hit, array read
@@ -32,14 +32,14 @@ def build_cycles(p: Params) -> int:
 
 
 def dequant_cycles(n: int) -> int:
-    return -(-n // golden.Y_PER_LINE) + 1
+    return -(-n // Y_PER_LINE) + 1
 
 
 def fixed_cycles(p: Params, k_lines: int, b: int, n: int) -> int:
     """Every cycle of a GEMV but the lookups' own: acceptance, conversion, per group the
     weight load, the table build and one line fetch per token, and dequantisation."""
-    G = k_lines * golden.FP16_PER_LINE // p.nbw
-    return (1 + b * quantise_cycles(k_lines) + G * (load_cycles(p) + build_cycles(p) + b)
+    return (1 + b * quantise_cycles(k_lines)
+            + p.groups(k_lines) * (load_cycles(p) + build_cycles(p) + b)
             + b * dequant_cycles(n))
 
 
@@ -78,8 +78,7 @@ def unit_cycles(p: Params, n_beats: int) -> int:
 def gemv_model_cycles(p: Params, k_lines: int, b: int, n: int, miss: float) -> float:
     """``gemv_cycles`` when each lookup reads the array with probability ``miss`` (the
     others take one cycle): the system model's expected cycles."""
-    G = k_lines * golden.FP16_PER_LINE // p.nbw
-    return fixed_cycles(p, k_lines, b, n) + G * b * p.act_bits * (1 + miss)
+    return fixed_cycles(p, k_lines, b, n) + p.groups(k_lines) * b * p.act_bits * (1 + miss)
 
 
 # ---------------------------------------------------------------- the system level
@@ -135,8 +134,8 @@ def simulate(p: Params, request, system_name: str = "graviton2", *, node=None,
         engine = (f"SAIL blocks ({p.arrays} arrays, {p.slots} token slots, PRT "
                   f"{p.prt_entries}) at {sys.csram_hz / 1e9:.2f} GHz on every slice")
     else:
-        from tokenfab.arch_models.sail.system import TMAC_MACS_PER_CYCLE_W4
-        peak = 2 * sys.cores * TMAC_MACS_PER_CYCLE_W4 * 4 / p.weight_bits * sys.core_hz
+        from tokenfab.arch_models.sail.system import tmac_macs_per_cycle
+        peak = 2 * sys.cores * tmac_macs_per_cycle(p) * sys.core_hz
         engine = "T-MAC-class LUT kernels on the cores"
     return SystemRun(
         design="sail", params=p.to_dict(), model=cfg.name, system=sys.name,
@@ -159,18 +158,17 @@ def simulate(p: Params, request, system_name: str = "graviton2", *, node=None,
 def gemm(p: Params, M: int, K: int, N: int) -> dict:
     """One block's cycles for ``A[M, K] @ W[K, N]``: GEMV instructions of ``outputs``
     outputs and ``slots`` tokens, lookups at the activation trace's reuse rate."""
-    from tokenfab.arch_models.sail.system import lookup_mix
+    from tokenfab.arch_models.sail.system import lookup_mix, passes
     from tokenfab.errors import UsageError
-    if K % golden.FP16_PER_LINE:
-        raise UsageError(f"K must be a multiple of {golden.FP16_PER_LINE}, not {K}")
+    if K % FP16_PER_LINE:
+        raise UsageError(f"K must be a multiple of {FP16_PER_LINE}, not {K}")
     tiles = -(-N // p.outputs)
     cycles = 0.0
-    for m0 in range(0, M, p.slots):
-        b = min(p.slots, M - m0)
+    for b, count in passes(M, p.slots):
         miss = lookup_mix(p.nbw, p.act_bits, p.prt_entries, b)[2]
         for n0 in range(0, N, p.outputs):
-            cycles += gemv_model_cycles(p, K // golden.FP16_PER_LINE, b,
-                                        min(p.outputs, N - n0), miss)
+            cycles += count * gemv_model_cycles(p, K // FP16_PER_LINE, b,
+                                                min(p.outputs, N - n0), miss)
     ideal = M * K * N * p.act_bits / (p.outputs * p.nbw)      # one lookup per cycle
     return {"cycles": round(cycles), "rtl_cycles": round(cycles), "utilization": ideal / cycles,
             "mapping_efficiency": N / (tiles * p.outputs), "folds": tiles * -(-M // p.slots)}
