@@ -19,10 +19,11 @@ from tokenfab.cost_models import energy, tech
 from tokenfab.cost_models.components import (Components, adder, barrel_shifter,
                                              int_times_fp16_to_fp32, mux_tree, register,
                                              times)
+from tokenfab.hw.sail.params import BITLINES, LINE_BITS, WORDLINES
 from tokenfab.results import Frameable, Price, Pricing, SimulationResult
 
 NODE = 7
-ARRAY_BYTES = 8 * 1024
+ARRAY_BYTES = WORDLINES * BITLINES // 8
 
 
 def block_components(p) -> Components:
@@ -78,11 +79,11 @@ def pricing(p, run) -> Pricing:
     per_event = {
         "dram_bytes": Price("dram", 8 * energy.offchip_energy_per_bit("ddr"), False),
         "core_s": Price("compute", core_w, True),
-        "csram_row_reads": Price("sram", 256 * energy.sram_energy_per_bit(ARRAY_BYTES, NODE),
-                                 True),
-        "csram_row_writes": Price("sram", 256 * energy.sram_energy_per_bit(
+        "csram_row_reads": Price("sram", BITLINES * energy.sram_energy_per_bit(
+            ARRAY_BYTES, NODE), True),
+        "csram_row_writes": Price("sram", BITLINES * energy.sram_energy_per_bit(
             ARRAY_BYTES, NODE, write=True), True),
-        "slice_line_accesses": Price("sram", 256 * energy.sram_energy_per_bit(
+        "slice_line_accesses": Price("sram", LINE_BITS * energy.sram_energy_per_bit(
             sys.llc_slice_bytes, NODE), True),
         "acc_updates": Price("compute", energy.op_energy("int_add", p.acc_bits, NODE), True),
         "prt_lookups": Price("compute", _prt_energy(p), True),
@@ -106,8 +107,8 @@ def pricing(p, run) -> Pricing:
 def _prt_energy(p) -> float:
     """One reuse-table probe: the tag compare of every entry and, on use, one row read
     of every array's slot in the table (register-file bits at SRAM energy)."""
-    bits = p.prt_entries * p.nbw + p.arrays * 256
-    size = max(p.prt_entries * (p.arrays * 256 + p.nbw) / 8, 64)
+    bits = p.prt_entries * p.nbw + p.arrays * BITLINES
+    size = max(p.prt_entries * (p.arrays * BITLINES + p.nbw) / 8, 64)
     return bits * energy.sram_energy_per_bit(size, NODE)
 
 
