@@ -421,8 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="shipped name (list --models), config.json path or cached Hub id")
     sp.add_argument("--system", default=None,
                     help="system preset: asic or a100 (tile designs), asic or mixpe-paper "
-                         "(systolic-array, mixpe), hnlpu, kv260 (tellme), graviton2 (sail); none: the "
-                         "design's first")
+                         "(systolic-array, mixpe), hnlpu, kv260 (tellme), graviton2 "
+                         "(sail); none: the design's first")
     sp.add_argument("--batch", type=int, default=1, help="sequences served together")
     sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per sequence")
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")

@@ -388,12 +388,11 @@ def run_point(point: Point, work_dir: str) -> dict:
             if level == "simulate":
                 r = d.simulate(model=w["model"], batch=w["batch"], prompt=w["prompt"],
                                gen=w["gen"], system=w["system"]).to_dict()
-                r.pop("params", None)
-                row.update(_scalars("simulate", r))
+                row.update(_scalars("simulate", r))       # params are columns already
             elif level == "cost":
                 r = d.cost(model=w["model"], system=w["system"],
                            node=point.options.get("cost_node"),
-                           volume=w.get("volume", WORKLOAD_DEFAULTS["volume"])).to_dict()
+                           volume=w["volume"]).to_dict()
                 row.update(_scalars("cost", r))
             elif level == "fpga":
                 r = d.fpga(target=point.options["fpga_target"],
@@ -402,7 +401,8 @@ def run_point(point: Point, work_dir: str) -> dict:
                 row.update(_scalars("fpga", {k: getattr(r, k) for k in
                                              ("luts", "ffs", "dsps", "brams", "fmax_mhz")}))
             elif level == "area":                 # Yosys on the generated Verilog
-                r = d.rtl_area(point.options.get("cost_node") or "28nm",
+                node = point.options.get("cost_node")
+                r = d.rtl_area(**({"node": node} if node else {}),
                                work_dir=Path(work_dir) / "area")
                 row.update(_scalars("area", {k: v for k, v in r.to_dict().items()
                                              if k != "cells"}))
