@@ -91,6 +91,17 @@ def test_cycle_model_counts_every_state():
     assert timing.beats_cycles(p, beats) == writes + timing.gemv_cycles(p, stats) + reads
 
 
+def test_gemv_cycles_counted_by_hand():
+    """One token of 16 zero activations, one output, no reuse table, nbw 2, one array:
+    accept 1 + conversion 2 x (1 line + 1) + 8 groups x (load 2 x 1 + 1, build 4, fetch
+    1) + 8 groups x 8 bits x 2 (every lookup reads the array) + dequant 1 line + 1."""
+    p = Params(nbw=2, arrays=1, slots=1, prt_entries=0, lines=64)
+    beats, _ = golden.gemv_program(p, np.zeros((1, 16), np.int64), np.ones((16, 1), np.int64),
+                                   fp16(np.ones(1)))
+    stats = golden.run(p, beats)[1][0]
+    assert timing.gemv_cycles(p, stats) == 1 + 4 + 8 * (3 + 4 + 1) + 8 * 8 * 2 + 2 == 199
+
+
 @pytest.mark.parametrize("kw, fragment", [
     (dict(nbw=3), "nbw must be one of"), (dict(lines=100), "power of two"),
     (dict(weight_bits=8, nbw=8), None)])
