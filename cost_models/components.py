@@ -48,6 +48,13 @@ class Components:
         return dyn * frac / (1 - frac)
 
 
+def leakage_w_per_m2(node: int, clock_hz: float) -> float:
+    """Static power per m2 of logic at ``node`` by the same rule as ``leakage_w``: a full
+    adder's share of full-load power over its area (the gate model's own average)."""
+    fa = Components(Counter(fa=1), Counter(), 1)
+    return fa.leakage_w(node, clock_hz) / fa.area_m2(node)
+
+
 def times(counter: Counter, n: float) -> Counter:
     """``n`` copies of the gates in ``counter`` (``n`` may be a fraction)."""
     return Counter({g: v * n for g, v in counter.items()})
@@ -73,6 +80,12 @@ def array_multiplier(a_bits: int, b_bits: int) -> Counter:
 def scaled_horowitz(op: str, node: int) -> float:
     """A Horowitz 45 nm operation energy scaled to ``node``."""
     return tech.value("horowitz_45nm", op) * tech.scale(node, "energy", ref=45)
+
+
+def fp16_fma() -> Counter:
+    """One FP16 multiply with FP32 accumulate: an 11 x 11 significand multiplier and the
+    FP32 adder (a vector-unit lane)."""
+    return array_multiplier(11, 11) + adder(6) + fp32_adder()
 
 
 def sram_energy_per_byte(node: int) -> float:

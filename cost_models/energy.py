@@ -19,12 +19,15 @@ from collections.abc import Mapping
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
-from tokenfab.results import Frameable
+from tokenfab.results import Frameable, Price
 
 OPS = ("int_add", "int_mult", "fp_add", "fp_mult")
-OFFCHIP = {"hbm": ("dram", "hbm_energy_per_bit"), "lpddr": ("dram", "lpddr_energy_per_bit"),
-           "ddr": ("dram", "ddr_energy_per_bit"), "gddr6": ("dram", "gddr6_energy_per_bit"),
-           "cxl": ("links", "cxl_serdes_energy_per_bit")}
+LINKS = {"pcie": ("links", "pcie_energy_per_bit")}
+
+
+def memory_technologies() -> list[str]:
+    """The off-chip memory technologies with an energy per bit (``tech.json``)."""
+    return [k for k in tech.tech()["offchip_memory"] if not k.startswith("_")]
 
 
 def _h(name: str) -> float:
@@ -76,6 +79,16 @@ def sram_energy_per_bit(size_bytes: float, node, write: bool = False) -> float:
     return e * tech.value("sram_28nm", "write_to_read") if write else e
 
 
+def sram_leakage_w(size_bytes: float, node) -> float:
+    """Leakage of ``size_bytes`` of SRAM: the CACTI run's per-bit leakage of its 8 KB macro
+    at the reference node below ``node`` (not scaled: leakage does not follow the dynamic
+    scaling factors)."""
+    ref = str(_cacti_ref(tech.check_node(node)))
+    per_bit = (tech.value("sram_cacti", ref, "8KB", "leakage")
+               / (8 * tech.value("sram_cacti", ref, "8KB", "size_bytes")))
+    return 8 * size_bytes * per_bit
+
+
 def sram_macro_area_m2(bits: float, node) -> float:
     """Area of ``bits`` of SRAM at ``node``: bit cells over the array efficiency."""
     n = tech.check_node(node)
@@ -83,10 +96,42 @@ def sram_macro_area_m2(bits: float, node) -> float:
     return bits * tech.node_value(n, "sram_bitcell_area") / eff
 
 
+def _offchip_path(kind: str) -> tuple:
+    if kind in LINKS:
+        return LINKS[kind]
+    if kind not in memory_technologies():
+        raise UsageError(f"memory or link must be one of "
+                         f"{', '.join(memory_technologies() + list(LINKS))}, not {kind!r}")
+    return ("offchip_memory", kind)
+
+
 def offchip_energy_per_bit(kind: str) -> float:
-    if kind not in OFFCHIP:
-        raise UsageError(f"memory or link must be one of {', '.join(OFFCHIP)}, not {kind!r}")
-    return tech.value(*OFFCHIP[kind])
+    """Joules per bit moved over an off-chip memory technology (``hbm3``, ``lpddr5x``,
+    ``ddr4``, ...) or a link (``pcie``)."""
+    return tech.value(*_offchip_path(kind))
+
+
+def offchip_energy_range(kind: str) -> tuple[float, float]:
+    """The ``(low, high)`` joules per bit that the sources give for ``kind``."""
+    return tech.bounds(*_offchip_path(kind))
+
+
+def dram_price(kind: str, bits_per_event: float = 8) -> Price:
+    """The off-chip ``dram`` price of one event moving ``bits_per_event`` bits of the
+    memory technology ``kind``, with the sources' low and high ends."""
+    lo, hi = offchip_energy_range(kind)
+    return Price("dram", bits_per_event * offchip_energy_per_bit(kind), False,
+                 bits_per_event * lo, bits_per_event * hi)
+
+
+def memory_summary(kind: str) -> dict:
+    """What a result reports of its memory's energy: technology, the pJ/bit used and the
+    sources' range, with the source and its confidence."""
+    node = tech.leaf("offchip_memory", kind)
+    lo, hi = offchip_energy_range(kind)
+    return {"technology": kind, "pj_per_bit": offchip_energy_per_bit(kind) * 1e12,
+            "pj_per_bit_low": lo * 1e12, "pj_per_bit_high": hi * 1e12,
+            "confidence": node["confidence"], "source": node["source"]}
 
 
 @dataclasses.dataclass

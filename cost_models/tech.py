@@ -1,7 +1,7 @@
 """Technology and cost data with sources: loading, validation and SI conversion.
 
 Every number in ``data/*.json`` is a leaf ``{"value", "unit", "source", "confidence"}``
-(plus ``derived`` where it was computed). The loader checks every leaf of a file and
+(plus ``derived`` where it was computed, and ``low``/``high`` where the sources spread). The loader checks every leaf of a file and
 reports all problems at once, naming the file and the field. Files:
 
 - ``tech.json``: gate areas and energies, node scaling factors, operation, SRAM, DRAM
@@ -51,6 +51,12 @@ def _validate(node, path, errors):
                           f"not {node.get('unit')!r}")
         if node.get("confidence") == "D" and not node.get("derived"):
             errors.append(f"{where}.derived must say how a derived number was derived")
+        if ("low" in node or "high" in node) and not (
+                all(isinstance(node.get(k), (int, float)) and not isinstance(node.get(k), bool)
+                    for k in ("low", "value", "high"))
+                and node["low"] <= node["value"] <= node["high"]):
+            errors.append(f"{where}: low <= value <= high must hold, not "
+                          f"{node.get('low')!r} <= {node.get('value')!r} <= {node.get('high')!r}")
         return
     if isinstance(node, dict):
         for key, val in node.items():
@@ -98,6 +104,13 @@ def value(*path: str, file: str = "tech") -> float:
     ``value("5", "wafer_price", file="nodes")``."""
     node = leaf(*path, file=file)
     return float(node["value"]) * UNITS[node["unit"]]
+
+
+def bounds(*path: str, file: str = "tech") -> tuple[float, float]:
+    """The SI ``(low, high)`` range of a leaf that gives one (its value twice otherwise)."""
+    node = leaf(*path, file=file)
+    f = UNITS[node["unit"]]
+    return float(node.get("low", node["value"])) * f, float(node.get("high", node["value"])) * f
 
 
 def econ(*path: str) -> float:

@@ -9,6 +9,7 @@ tokens on a model (packaged die, NRE spread over ``volume``, DRAM for the weight
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import die, energy, nre, tco, tech
@@ -36,6 +37,7 @@ def pricing(p, run, unit_components) -> Pricing:
         step = fp16_mac * spec.tile_macs
         att_mac = fp16_mac
         area, leak = None, 0.0
+        power = static_power(spec, leak)
     else:
         comps = unit_components(p)
         step = comps.energy_per_step_j(node)
@@ -43,27 +45,58 @@ def pricing(p, run, unit_components) -> Pricing:
                    else 2 * fp_flop)
         area = spec.units * comps.area_m2(node) * 1e6
         leak = spec.units * comps.leakage_w(node, spec.clock_hz)
-    dram_kind = "hbm" if spec.name == "a100" else "lpddr"
+    power = static_power(spec, leak)
+    dram_kind = spec.memory.kind
     dram_bit = energy.offchip_energy_per_bit(dram_kind)
-    link_bit = energy.offchip_energy_per_bit("cxl")
+    link_bit = energy.offchip_energy_per_bit("pcie")
     per_event = {
         "unit_steps": Price("compute", step, True),
         "attention_macs": Price("compute", att_mac, True),
         "vector_flops": Price("compute", fp_flop, True),
         "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
-        "dram_bytes": Price("dram", 8 * dram_bit, False),
-        "host_bytes": Price("interconnect", 8 * link_bit, False),
+        "dram_bytes": energy.dram_price(dram_kind),
+        "host_bytes": Price("interconnect", 8 * link_bit, False,
+                            *(8 * b for b in energy.offchip_energy_range("pcie"))),
     }
-    power = {"unit_leakage": Price("static", leak, True)} if leak else {}
-    lines = [f"DRAM energy {dram_bit * 1e12:.1f} pJ/bit ({dram_kind} figure of "
-             "cost_models/data/tech.json)"]
+    lo, hi = energy.offchip_energy_range(dram_kind)
+    lines = [f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
+             f"{lo * 1e12:.2f} - {hi * 1e12:.2f}, cost_models/data/tech.json)"]
     if fp16_tc:
         lines.append("FP16 tensor cores priced per MAC (Horowitz FP16 multiply + FP32 add); "
                      "their area is not modelled")
     if spec.name == "a100":
-        lines.append("no static power is counted on the a100 preset; area_mm2 counts the "
-                     "tile units only")
-    return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines)
+        lines.append("static power: the A100's idle draw (platforms.json, [W]); area_mm2 "
+                     "counts the tile units only")
+    else:
+        lines.append("static power: unit leakage, activation-buffer SRAM leakage (CACTI), "
+                     "the vector unit's leakage and the memory PHY and controller "
+                     "(LLMCompass areas x the gate model's leakage density)")
+    return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
+                   memory=energy.memory_summary(dram_kind))
+
+
+def static_power(spec, unit_leakage_w: float) -> dict:
+    """Constant draws of a tile system while it runs. ``a100``: the GPU's idle power (the
+    tensor cores' own leakage is inside it). ``asic``: the units' leakage, the activation
+    buffer's SRAM leakage, the vector unit's (FP16 FMA lanes) and the memory interface's
+    (PHY and controller areas at the gate model's leakage density)."""
+    if spec.name == "a100":
+        idle = ("a100-sxm", "idle_power")
+        return {"gpu_static": Price("static", tech.value(*idle, file="platforms"), True,
+                                    *tech.bounds(*idle, file="platforms"))}
+    node, f = spec.node_nm, spec.clock_hz
+    lanes = cc.times(cc.fp16_fma(), spec.vector_flops_per_cycle / 2)
+    links = spec.memory.bus_bits / 32
+    interface_m2 = links * (tech.value("phy", "ddr5_link_phy_area")
+                            + tech.value("phy", "ddr5_link_controller_transistors")
+                            / tech.node_value(node, "logic_density"))
+    power = {
+        "unit_leakage": unit_leakage_w,
+        "buffer_leakage": energy.sram_leakage_w(spec.buffer_bytes, node),
+        "vector_leakage": cc.Components(lanes, Counter(), 1).leakage_w(node, f),
+        "memory_interface_static": interface_m2 * cc.leakage_w_per_m2(node, f),
+    }
+    return {k: Price("static", v, True) for k, v in power.items() if v}
 
 
 @dataclasses.dataclass

@@ -50,6 +50,67 @@ def test_bad_file_reports_every_error_with_file_and_field(tmp_path):
         tech.load_file(tmp_path / "missing.json")
 
 
+MEMORIES = ["lpddr4", "lpddr4x", "lpddr5", "lpddr5x", "ddr4", "ddr5", "gddr6", "hbm2",
+            "hbm2e", "hbm3", "hbm3e"]
+
+
+def test_every_memory_technology_has_a_sourced_range():
+    assert energy.memory_technologies() == MEMORIES
+    for kind in MEMORIES:
+        leaf = tech.leaf("offchip_memory", kind)
+        lo, hi = energy.offchip_energy_range(kind)
+        assert leaf["source"] and leaf["confidence"] in "SMWD"
+        assert 1e-12 < lo <= energy.offchip_energy_per_bit(kind) <= hi < 50e-12
+    # the CV^2 derivations keep the generations in order
+    per_bit = energy.offchip_energy_per_bit
+    assert per_bit("lpddr4") > per_bit("lpddr4x") > per_bit("lpddr5")
+    assert per_bit("ddr4") > per_bit("ddr5") and per_bit("hbm2") > per_bit("hbm3")
+    with pytest.raises(UsageError, match="memory or link must be one of lpddr4, .*not 'hbm'"):
+        energy.offchip_energy_per_bit("hbm")
+
+
+def test_a_range_must_hold_its_value(tmp_path):
+    bad = tmp_path / "tech.json"
+    bad.write_text(json.dumps({"m": {"x": {"value": 5, "low": 6, "high": 9, "unit": "pJ",
+                                           "source": "s", "confidence": "W"}}}))
+    with pytest.raises(UsageError, match=r"m.x: low <= value <= high must hold, not 6 <= 5"):
+        tech.load_file(bad)
+
+
+@pytest.mark.parametrize("design, system, kind", [
+    ("lut-tensor-core", "asic", "lpddr5x"), ("mac-array", "a100", "hbm2"),
+    ("tellme", "kv260", "ddr4"), ("hnlpu", "hnlpu", "hbm3e")])
+def test_results_name_their_memory_and_its_energy_range(design, system, kind):
+    model = {"tellme": "bitnet-b1.58-large", "hnlpu": "gpt-oss-120b"}.get(design, "llama-2-7b")
+    # HNLPU touches HBM only once its KV cache outgrows the attention buffers
+    batch, prompt = (216, 2048) if design == "hnlpu" else (1, 64)
+    d = tokenfab.design(design).simulate(model=model, batch=batch, prompt=prompt, gen=2,
+                                         system=system).to_dict()
+    assert d["memory_energy"]["technology"] == kind
+    mem = d["memory_energy"]
+    assert mem["pj_per_bit_low"] <= mem["pj_per_bit"] <= mem["pj_per_bit_high"]
+    assert d["tokens_per_j_low"] <= d["tokens_per_j"] <= d["tokens_per_j_high"]
+    assert d["tokens_per_j_low"] < d["tokens_per_j_high"]
+
+
+def test_static_power_of_the_tile_presets():
+    """a100: the GPU's idle draw; asic: units, buffer SRAM, vector unit and memory
+    interface, each non-zero."""
+    a100 = tokenfab.design("mac-array").simulate(model="llama-2-7b", prompt=64, gen=4,
+                                                 system="a100")
+    assert set(a100.pricing.power_w) == {"gpu_static"}
+    assert 45 <= a100.pricing.power_w["gpu_static"].value <= 90
+    asic = tokenfab.design("lut-tensor-core").simulate(model="llama-2-7b", prompt=64, gen=4)
+    watts = {k: p.value for k, p in asic.pricing.power_w.items()}
+    assert set(watts) == {"unit_leakage", "buffer_leakage", "vector_leakage",
+                          "memory_interface_static"}
+    assert all(w > 0 for w in watts.values())
+    # 4 MiB of CACTI SRAM leakage, by hand
+    per_bit = (tech.value("sram_cacti", "22", "8KB", "leakage")
+               / (8 * tech.value("sram_cacti", "22", "8KB", "size_bytes")))
+    assert within(watts["buffer_leakage"], 8 * 4 * 2**20 * per_bit, 1e-9)
+
+
 def test_later_node_never_has_cheaper_masks_or_wafers():
     prices = [tech.node_value(n, "mask_set_price") for n in NODES]
     wafers = [tech.node_value(n, "wafer_price") for n in NODES]

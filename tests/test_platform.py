@@ -316,7 +316,7 @@ def test_every_calibration_is_listed_once(capsys):
     assert len(names) == len(set(names))
     assert set(names) >= {"a100_efficiency", "hnlpu_link_efficiency",
                           "hnlpu_weights_per_chip", "hnlpu_logic_static_w_per_m2",
-                          "tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
+                          "hnlpu_cxl_energy_per_bit", "tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
                           "sail_tmac_macs_per_cycle_w4"}
     assert all(c["fitted_to"] and c["drives"] for c in cals)
 
@@ -326,7 +326,7 @@ def test_results_name_the_calibrations_they_used(result):
     used = {c["name"] for c in r.to_dict()["calibrations"]}
     expected = {"lut-tensor-core": set(), "mac-array": set(), "systolic-array": set(),
                 "hnlpu": {"hnlpu_link_efficiency", "hnlpu_weights_per_chip",
-                          "hnlpu_logic_static_w_per_m2"},
+                          "hnlpu_logic_static_w_per_m2", "hnlpu_cxl_energy_per_bit"},
                 "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w"},
                 "sail": {"sail_tmac_macs_per_cycle_w4"}}
     assert used == expected[name]

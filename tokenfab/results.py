@@ -48,6 +48,7 @@ class OpRow:
     events: dict = dataclasses.field(default_factory=dict)
     energy_j: dict = dataclasses.field(default_factory=dict)     # by category (priced)
     chip_energy_j: float = 0.0                                   # the on-chip part
+    energy_range_j: tuple = (0.0, 0.0)     # total at every price's low and high end
 
     def scaled(self, w: float) -> "OpRow":
         return dataclasses.replace(
@@ -157,6 +158,8 @@ class Price:
     category: str
     value: float               # J per event, or W for a constant draw
     on_chip: bool
+    low: float | None = None   # the sources' range where they spread (None: value)
+    high: float | None = None
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -175,6 +178,7 @@ class Pricing:
     calibrations: list = dataclasses.field(default_factory=list)
     assumptions: list = dataclasses.field(default_factory=list)
     extra: dict = dataclasses.field(default_factory=dict)
+    memory: dict | None = None     # the off-chip memory's technology and energy per bit
 
     def price(self, row: OpRow) -> None:
         missing = sorted(k for k, v in row.events.items() if v and k not in self.per_event)
@@ -182,15 +186,18 @@ class Pricing:
             raise RuntimeError(f"no energy per event for {', '.join(missing)} "
                                f"(known: {', '.join(sorted(self.per_event))})")
         energy = dict.fromkeys(CATEGORIES, 0.0)
-        chip = 0.0
+        chip = lo = hi = 0.0
         terms = [(self.per_event[k], v) for k, v in row.events.items() if v]
         terms += [(p, row.time_s) for p in self.power_w.values()]
         for price, amount in terms:
             e = price.value * amount
             energy[price.category] += e
             chip += e if price.on_chip else 0.0
+            lo += (price.value if price.low is None else price.low) * amount
+            hi += (price.value if price.high is None else price.high) * amount
         row.energy_j = energy
         row.chip_energy_j = chip
+        row.energy_range_j = (lo, hi)
 
 
 def _sum(rows, key) -> float:
@@ -240,6 +247,8 @@ class SimulationResult(Frameable):
         main_j = dec_j if main is dec else pre_j
         chip_j = _sum(main.rows, "chip_energy_j")
         decode_latency = dec.seconds / run.gen if dec and run.gen else 0.0
+        lo_j = math.fsum(r.energy_range_j[0] for r in main.rows)
+        hi_j = math.fsum(r.energy_range_j[1] for r in main.rows)
         cals = {c.name: c for c in list(run.calibrations) + list(self.pricing.calibrations)}
         out = {
             "design": run.design, "params": run.params, "model": run.model,
@@ -252,6 +261,10 @@ class SimulationResult(Frameable):
             "prefill_energy_j": pre_j, "decode_energy_j": dec_j, "energy_j": pre_j + dec_j,
             "tokens_per_j": (dec.tokens / dec_j if dec and dec_j else 0.0),
             "prefill_tokens_per_j": pre.tokens / pre_j,
+            # tokens/J with every price at the high and at the low end of its sources
+            "tokens_per_j_low": main.tokens / hi_j if hi_j else 0.0,
+            "tokens_per_j_high": main.tokens / lo_j if lo_j else 0.0,
+            "memory_energy": self.pricing.memory,
             "energy_by_category_j": by_cat,
             "chip_power_w": chip_j / main.seconds / run.chips,
             "system_power_w": main_j / main.seconds,

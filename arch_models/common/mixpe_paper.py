@@ -17,7 +17,9 @@ DRAM_BYTES = 32e9
 def spec(*, rows: int, cols: int, lanes: int, weight_bits: float, act_bytes: float,
          gemm_cycles, attention_on: str, what: str, node: int, assumptions) -> SystemSpec:
     bw = OFFCHIP_BITS_PER_CYCLE / 8 * CLOCK_HZ
-    mem = Memory("DRAM behind a 1,024-bit interface (capacity: assumption)", DRAM_BYTES, bw)
+    # 1,024 bits wide is one HBM2 stack's interface; priced as HBM2 (assumption)
+    mem = Memory("DRAM behind a 1,024-bit interface (HBM2-class; capacity: assumption)",
+                 DRAM_BYTES, bw, "hbm2")
     return SystemSpec(
         name="mixpe-paper",
         description=(f"MixPE authors' simulator: one {what} at 500 MHz, {node} nm, "

@@ -29,10 +29,14 @@ PREFETCH_SLOTS = 2    # double buffering
 
 @dataclasses.dataclass(frozen=True)
 class Memory:
-    """An off-chip memory: technology, capacity and bandwidth (each preset sources them)."""
+    """An off-chip memory: its description, capacity and bandwidth (each preset sources
+    them), and ``kind``, the technology its energy per bit is priced by (a key of
+    ``offchip_memory`` in ``cost_models/data/tech.json``: ``hbm2``, ``lpddr5x``, ...)."""
     technology: str
     capacity_bytes: float
     bytes_per_s: float
+    kind: str
+    bus_bits: int = 0          # interface width, for the PHY and controller (0: not modelled)
 
 
 @dataclasses.dataclass(frozen=True)

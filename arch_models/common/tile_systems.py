@@ -15,7 +15,7 @@ from tokenfab.calibration import calibrated, get
 A100_SMS = 108
 A100_TCS_PER_SM = 4
 A100_CLOCK_HZ = 1.41e9
-A100_HBM = Memory("HBM2 (A100 SXM4 40 GB)", 40e9, 1.555e12)     # datasheet [S]
+A100_HBM = Memory("HBM2 (A100 SXM4 40 GB)", 40e9, 1.555e12, "hbm2", 5120)  # datasheet [S]
 A100_L2_BYTES = 40 * 2**20          # A100 whitepaper: 40 MB L2 [S]
 A100_FP16_NON_TENSOR_FLOPS = 78e12
 A100_FP16_TC_TILE = (8, 4, 8)      # 256 FP16 MACs per tensor core per cycle -> 312 TFLOPS
@@ -36,7 +36,7 @@ PCIE4_X16_BYTES_PER_S = 31.5e9
 # The asic preset's memory: a 128-bit LPDDR5X-8533 interface (8533 MT/s x 16 bytes =
 # 136.5 GB/s, taken as 128 GB/s sustained) with 16 GB (two 64 Gb x64 packages): an
 # assumption for an edge accelerator [W], not a product.
-ASIC_LPDDR = Memory("LPDDR5X (128-bit, 16 GB; assumption)", 16e9, 128e9)
+ASIC_LPDDR = Memory("LPDDR5X (128-bit, 16 GB; assumption)", 16e9, 128e9, "lpddr5x", 128)
 ASIC_BUFFER_BYTES = 4 * 2**20       # on-chip activation SRAM (assumption [W])
 
 

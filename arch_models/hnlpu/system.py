@@ -77,7 +77,7 @@ class HnlpuSystem:
     cols: int = 4
     clock_hz: float = 1e9                     # paper: 1.0 GHz sign-off
     link_bytes_per_s: float = 128e9           # paper: 128 GB/s per x16 CXL 3.0 link
-    link_latency_s: float = 100e-9            # paper: under 100 ns
+    link_latency_s: float = 100e-9            # paper: "under 100 ns" (its upper bound)
     link_efficiency: float = LINK_EFFICIENCY  # calibrated, see above
     act_bytes: float = 2.0                    # BF16 activations on the links (assumption)
     kv_bytes: float = 2.0                     # BF16 KV cache (assumption, as zjk0/HNLPU sim)
@@ -101,9 +101,11 @@ class HnlpuSystem:
 
     def describe(self) -> str:
         return (f"HNLPU: {self.chips} chips ({self.rows}x{self.cols} row/column CXL, "
-                f"{self.link_bytes_per_s / 1e9:.0f} GB/s links x {self.link_efficiency}), "
+                f"{self.link_bytes_per_s / 1e9:.0f} GB/s links x {self.link_efficiency}, "
+                f"{self.link_latency_s * 1e9:g} ns link latency), "
                 f"{self.clock_hz / 1e9:g} GHz, {self.input_bits}-bit bit-serial inputs, "
-                f"{self.buffer_bytes / 1e6:.0f} MB attention buffer per chip")
+                f"{self.buffer_bytes / 1e6:.0f} MB attention buffer and "
+                f"{self.hbm_bytes_per_s / 1e12:g} TB/s of HBM per chip")
 
 
 def chips_for(cfg, weight_format: str = "fp4") -> int:
@@ -114,13 +116,15 @@ def chips_for(cfg, weight_format: str = "fp4") -> int:
     return max(1, math.ceil(cfg.linear_params() / WEIGHTS_PER_CHIP - 1e-9))
 
 
-def system_for(cfg, chips: int, input_bits: int = 8) -> HnlpuSystem:
+def system_for(cfg, chips: int, input_bits: int = 8, **fields) -> HnlpuSystem:
     """The grid for ``chips`` chips: columns split the KV heads (a divisor of them, at least
-    the square root of the chip count), rows make up the rest."""
+    the square root of the chip count), rows make up the rest. ``fields`` override other
+    :class:`HnlpuSystem` fields (link latency, HBM bandwidth)."""
     root = math.isqrt(max(chips - 1, 0)) + 1 if chips > 1 else 1
     cols = next((c for c in range(root, cfg.kv_heads + 1) if cfg.kv_heads % c == 0),
                 cfg.kv_heads)
-    return HnlpuSystem(rows=math.ceil(chips / cols), cols=cols, input_bits=input_bits)
+    return HnlpuSystem(rows=math.ceil(chips / cols), cols=cols, input_bits=input_bits,
+                       **fields)
 
 
 def check_mapping(cfg, sys: HnlpuSystem) -> None:
@@ -242,6 +246,8 @@ class PipelineReport:
     stage_s: dict                # mean time per token spent in each stage (all layers)
     stage_bound: dict            # what each stage's time went to most (waiting included)
     seconds: float = 0.0         # simulated time
+    link_bytes: dict = dataclasses.field(default_factory=dict)   # per token, one chip, all
+                                                                  # its links, per stage
 
     @property
     def tokens_per_s(self) -> float:
@@ -332,7 +338,12 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     # Little's law on the middle round, which runs with the pipeline full on both sides.
     steady = latencies[tokens_per_sequence // 2]
     latency = sum(steady) / len(steady)
-    return PipelineReport(tokens=inflight, token_latency_s=latency,
+    # bytes one chip sends per token in each stage (every layer), over all its links
+    link_bytes = {s: cfg.layers * (c.row_bytes * peers["row"] * bool(c.row_hops)
+                                   + c.col_bytes * peers["col"] * bool(c.col_hops))
+                  for s, c in costs.items()}
+    link_bytes["head"] = (head.row_bytes * peers["row"] + head.col_bytes * peers["col"])
+    return PipelineReport(tokens=inflight, token_latency_s=latency, link_bytes=link_bytes,
                           busy_s={k: v / env.now for k, v in busy.items()},
                           kv_resident=resident, stall_s=stall[0],
                           stage_s={k: v / inflight for k, v in stage_s.items()},

@@ -30,7 +30,13 @@ def system(p, name: str = "hnlpu", node: int = 5):
     check_system(name, dict.fromkeys(SYSTEMS))
     if node != 5:
         raise UsageError(f"the HNLPU system is modelled at 5nm only, not {node}nm")
-    return HnlpuSystem(input_bits=p.input_bits)
+    return HnlpuSystem(**system_fields(p))
+
+
+def system_fields(p) -> dict:
+    """The :class:`HnlpuSystem` fields ``Params`` set."""
+    return dict(input_bits=p.input_bits, link_latency_s=p.link_latency_ns * 1e-9,
+                hbm_bytes_per_s=p.hbm_tb_per_s * 1e12)
 
 
 def _phase(name, cfg, sys, report, seconds: float, tokens: int, context: int) -> Phase:
@@ -44,7 +50,8 @@ def _phase(name, cfg, sys, report, seconds: float, tokens: int, context: int) ->
     engine = {"attention": "vex", "norm_router": "vex"}
     rows = []
     for stage, share in report.stage_s.items():
-        ev = {"hn_weight_bits": tokens * weights[stage] * sys.input_bits}
+        ev = {"hn_weight_bits": tokens * weights[stage] * sys.input_bits,
+              "link_bits": tokens * sys.chips * 8 * report.link_bytes[stage]}
         if stage == "attention":
             ev.update(kv_buffer_read_bits=tokens * kv_bits * (1 + spilled),
                       kv_buffer_write_bits=tokens * kv_bits * spilled,
@@ -73,7 +80,7 @@ def simulate(p, request, system_name: str = "hnlpu", *, node: int = 5, progress=
     say = progress or (lambda msg: None)
     system(p, system_name, node)                     # validates the preset and node
     cfg = request.model
-    sys = system_for(cfg, chips_for(cfg, p.weight_format), p.input_bits)
+    sys = system_for(cfg, chips_for(cfg, p.weight_format), **system_fields(p))
     if request.allow_spill:
         raise UsageError("--allow-spill is not modelled for HNLPU: nothing sits behind a "
                          "chip's HBM")

@@ -96,14 +96,18 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
 # regulators, idle DDR, the FP16 vector and attention units). Prefill power and tokens/J
 # are predictions.
 STATIC_W = calibrated(
-    "tellme_static_w", 2.878,
+    "tellme_static_w", 3.251,
     fitted_to="4.8 W board power decoding BitNet 0.73B after a 64-token prompt (TeLLMe v2, "
               "FPGA '26, Table 2)",
     drives="every TeLLMe energy and tokens/J figure")
 
 
+# The K26 SOM's 64-bit DDR4 (AMD DS987 [S]); priced by tech.json's DDR4 row.
+MEMORY = "ddr4"
+
+
 def pricing(p, run) -> Pricing:
-    """Joules per event of a KV260 run: DDR traffic (DDR4, Horowitz), the TLMM's table
+    """Joules per event of a KV260 run: DDR traffic (DDR4), the TLMM's table
     lookups (ASIC adder energy at 16 nm x the FPGA dynamic-power gap), the Arm cores while
     they run the LM head; the calibrated board static power as a constant draw."""
     from tokenfab.calibration import get
@@ -112,14 +116,14 @@ def pricing(p, run) -> Pricing:
     gap = tech.value("fpga", "asic_dynamic_power_gap")
     lookup = energy.op_energy("int_add", 8 + math.ceil(math.log2(max(sys.g, 2))), 16) * gap
     per_event = {
-        "ddr_bytes": Price("dram", 8 * energy.offchip_energy_per_bit("ddr"), False),
+        "ddr_bytes": energy.dram_price(MEMORY),
         "tlmm_lookups": Price("compute", lookup, True),
         "arm_core_s": Price("compute", tech.value("fpga", "arm_cluster_active_power"), True),
     }
     return Pricing(
         per_event=per_event, power_w={"board_static": Price("static", STATIC_W, True)},
         fpga_resources=engine_resources(sys, run.config)["total"],
-        calibrations=[get("tellme_static_w")],
+        calibrations=[get("tellme_static_w")], memory=energy.memory_summary(MEMORY),
         assumptions=["the calibrated board static power (PS, PL, regulators, idle DDR, FP16 "
                      "vector and attention units) counts as FPGA (chip) power"])
 
