@@ -17,6 +17,10 @@ PARAM_SETS = {
         dict(m=3, n=5, k=3, weight_bits=3, act_bits=16),
         dict(m=1, n=4, k=6, weight_bits=4, acc_bits=14),          # narrow acc: wraps
         dict(m=2, n=4, k=2, weight_bits=2, act_bits=4, acc_bits=10),
+        # the paper's boundary: tables from the vector unit, accumulators in the RF
+        dict(precompute="external", accumulators="regfile"),
+        dict(m=3, n=5, k=3, weight_bits=3, acc_bits=12, accumulators="regfile"),
+        dict(k=5, act_bits=5, weight_bits=1, precompute="external"),
     ],
     "mac-array": [
         dict(),

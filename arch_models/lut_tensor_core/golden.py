@@ -43,7 +43,12 @@ def pack_weights(codes, weight_bits: int, k: int) -> np.ndarray:
 
 def ref_tile(act_tile, packed, weight_bits: int, k: int) -> np.ndarray:
     """One beat through the datapath: [M, K] activations x packed [N, B] -> [M, N]."""
-    tab = tables(act_tile, k)                                # [M, E]
+    return lookup_tile(tables(act_tile, k), packed, weight_bits, k)
+
+
+def lookup_tile(tab, packed, weight_bits: int, k: int) -> np.ndarray:
+    """The lookups of one beat: tables [M, 2**(K-1)] x packed [N, B] -> [M, N]."""
+    tab = np.asarray(tab, dtype=np.int64)
     packed = np.asarray(packed, dtype=np.int64)
     total = np.zeros((tab.shape[0], packed.shape[0]), dtype=np.int64)
     for b in range(weight_bits):
@@ -56,10 +61,16 @@ def ref_tile(act_tile, packed, weight_bits: int, k: int) -> np.ndarray:
 
 
 def ref_beats(p: Params, beats) -> list[np.ndarray]:
-    """Outputs of a beat sequence; beats are dicts with ``act`` [M,K], ``w`` (packed [N,B])
-    and ``last``."""
-    return run_beats(beats, lambda bt: ref_tile(bt["act"], bt["w"], p.weight_bits, p.k),
-                     p.acc_bits)
+    """Outputs of a beat sequence; beats are dicts with ``act`` [M,K] (or ``tab``, the
+    external tables), ``w`` (packed [N,B]) and ``last`` (or ``acc``, the register-file
+    partial sums: then every beat gives ``acc + A x W``, wrapped)."""
+    def tile(bt):
+        tab = bt["tab"] if p.precompute == "external" else tables(bt["act"], p.k)
+        return lookup_tile(tab, bt["w"], p.weight_bits, p.k)
+    if p.accumulators == "regfile":
+        return [wrap_signed(np.asarray(bt["acc"], dtype=np.int64) + tile(bt), p.acc_bits)
+                for bt in beats]
+    return run_beats(beats, tile, p.acc_bits)
 
 
 def ref_matmul(acts, codes, weight_bits: int) -> np.ndarray:
@@ -74,11 +85,31 @@ def ref_gemm(p: Params, acts, codes) -> np.ndarray:
     return gemm_via_tiles(acts, codes, p.m, p.n, p.k, tile, p.acc_bits)
 
 
-def encode_beat(p: Params, act_tile, code_tile, last: bool) -> dict:
-    """The beat the unit's input stream carries for one tile of activations and codes."""
-    return {"act": np.asarray(act_tile, dtype=np.int64),
-            "w": pack_weights(code_tile, p.weight_bits, p.k), "last": int(bool(last))}
+def encode_beat(p: Params, act_tile, code_tile, last: bool, acc=None) -> dict:
+    """The beat the unit's input stream carries for one tile of activations and codes:
+    with ``precompute="external"`` also the tables (the vector unit's precompute), with
+    ``accumulators="regfile"`` the partial sums ``acc`` it adds to (default zero)."""
+    act = np.asarray(act_tile, dtype=np.int64)
+    beat = {"act": act, "w": pack_weights(code_tile, p.weight_bits, p.k),
+            "last": int(bool(last))}
+    if p.precompute == "external":
+        beat["tab"] = tables(act, p.k)
+    if p.accumulators == "regfile":
+        beat["acc"] = np.zeros((p.m, p.n), np.int64) if acc is None else np.asarray(acc)
+    return beat
 
 
-__all__ = ["tables", "pack_weights", "ref_tile", "ref_beats", "ref_matmul", "ref_gemm",
-           "encode_beat", "wrap_signed"]
+def chain_regfile(p: Params, beats, first_acc=None) -> list[dict]:
+    """One accumulation sequence as a register file runs it: each beat brings the partial
+    sums the previous one left (the first brings ``first_acc``, default zero)."""
+    acc = np.zeros((p.m, p.n), np.int64) if first_acc is None else np.asarray(first_acc)
+    out = []
+    for bt in beats:
+        bt = {**bt, "acc": acc}
+        out.append(bt)
+        acc = ref_beats(p, [bt])[0]
+    return out
+
+
+__all__ = ["tables", "pack_weights", "ref_tile", "lookup_tile", "ref_beats", "ref_matmul",
+           "ref_gemm", "encode_beat", "chain_regfile", "wrap_signed"]

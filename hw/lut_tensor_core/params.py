@@ -7,16 +7,29 @@ from tokenfab.hw.common.params import TileParams, signed_width
 from tokenfab.params import param
 
 
+PRECOMPUTE = ("internal", "external")
+ACCUMULATORS = ("unit", "regfile")
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Params(TileParams):
     """LUT Tensor Core tile; defaults are the paper's M2 N64 K4 with 2-bit weights.
 
     The weights are processed bit-serially, one bit-plane per cycle; each plane's K bits
     index one of M symmetrized tables of ``2**(k-1)`` activation sums.
+
+    ``precompute="external"`` and ``accumulators="regfile"`` give the paper's tensor-core
+    boundary: tables computed once outside the unit and accumulators in the register file.
     """
 
     k: int = param(4, "weight bits per table index K (tables of 2**(K-1) entries)",
                    lo=2, hi=8)
+    precompute: str = param("internal", "where the tables are computed: in the unit from "
+                            "each beat's activations, or outside it (the paper's vector-unit "
+                            "precompute, broadcast to every unit)", choices=PRECOMPUTE)
+    accumulators: str = param("unit", "where the accumulators live between beats: in the "
+                              "unit, or in a register file (each beat brings C and leaves "
+                              "with C + A x W, as a GPU MMA)", choices=ACCUMULATORS)
 
     @property
     def table_entries(self) -> int:
