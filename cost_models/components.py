@@ -25,9 +25,16 @@ class Components:
     per_tile: Counter
     cycles_per_tile: float
     shared: Counter | None = None
+    # Gates the unit's RTL holds that the cost boundary places outside the unit (a GPU
+    # tensor core's accumulators in the register file): not in ``gates`` or the area,
+    # switched once per tile in the energy, reported by ``outside_area_m2``.
+    outside: Counter | None = None
 
     def gates(self) -> Counter:
         return self.per_step + (self.per_tile if self.shared is None else self.shared)
+
+    def outside_area_m2(self, node: int) -> float:
+        return Components(Counter(), self.outside or Counter(), 1).area_m2(node)
 
     def area_m2(self, node: int) -> float:
         a = sum(n * tech.value("gates_28nm", f"{g}_area") for g, n in self.gates().items())
@@ -38,7 +45,8 @@ class Components:
         def e(counter):
             return sum(n * tech.value("gates_28nm", f"{g}_energy") for g, n in counter.items())
         act = tech.value("gates_28nm", "activity")
-        dyn = act * (e(self.per_step) + e(self.per_tile) / self.cycles_per_tile)
+        per_tile = self.per_tile + (self.outside or Counter())
+        dyn = act * (e(self.per_step) + e(per_tile) / self.cycles_per_tile)
         return dyn * tech.scale(node, "energy")
 
     def leakage_w(self, node: int, clock_hz: float) -> float:
@@ -80,6 +88,38 @@ def array_multiplier(a_bits: int, b_bits: int) -> Counter:
 def scaled_horowitz(op: str, node: int) -> float:
     """A Horowitz 45 nm operation energy scaled to ``node``."""
     return tech.value("horowitz_45nm", op) * tech.scale(node, "energy", ref=45)
+
+
+def fp16_multiplier(b_bits: int = 11) -> Counter:
+    """An FP16 product kept exact for the adder: the 11 x ``b_bits`` significand multiplier
+    (11 for FP16 x FP16; the weight width for FP16 x INT), the exponent sum and the sign."""
+    return array_multiplier(11, b_bits) + adder(6) + Counter(xor2=1)
+
+
+def fused_dot_product(n: int, width: int = 24) -> Counter:
+    """An ``n``-input floating-point sum as tensor cores build it (one alignment to the
+    largest exponent, one integer adder tree, one normalise and round; Fasi et al., 'Numerical
+    behavior of NVIDIA tensor cores', PeerJ CS 2021, describe this structure): the
+    exponent maximum (n-1 compare-and-select), ``n`` alignment shifters of ``width`` bits,
+    the adder tree, then the leading-one detector, normalising shifter, rounding and
+    exponent arithmetic of one FP32 result."""
+    tree = width + math.ceil(math.log2(n))
+    return (times(adder(8) + Counter(mux2=8), n - 1)
+            + times(barrel_shifter(width, width), n)
+            + times(adder(tree), n - 1)
+            + Counter(nand2=tree) + barrel_shifter(tree, tree) + adder(25) + adder(12))
+
+
+def fp16_tensor_core(m: int, n: int, k: int, weight_bits: int = 0) -> Components:
+    """One FP16 tensor core of ``m x n x k`` MACs per cycle, FP32 accumulate: ``m*n*k``
+    FP16 multipliers, per output one fused dot product of its ``k`` products and the
+    accumulator C, and the A and B operand registers. C and D stay in the register file
+    (the GPU boundary the LUT Tensor Core paper uses). ``weight_bits``: B holds integer
+    weights of that width (a mixed FP16 x INT multiplier); 0: FP16 B."""
+    b = weight_bits or 11
+    per_step = (times(fp16_multiplier(b), m * n * k) + times(fused_dot_product(k + 1), m * n)
+                + register(16 * m * k + (weight_bits or 16) * n * k))
+    return Components(per_step, Counter(), 1)
 
 
 def fp16_fma() -> Counter:

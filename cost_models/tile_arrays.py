@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from tokenfab.arch_models.common.tile_systems import paper_boundary
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import die, energy, nre, tco, tech
 from tokenfab.errors import UsageError
@@ -24,27 +25,28 @@ def _fp16_flop_j(node: int) -> float:
     return (cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp16_add", node)) / 2
 
 
+def system_components(p, spec, unit_components) -> cc.Components:
+    """The components of one unit of ``spec``: A100's own FP16 tensor core on the MAC
+    baseline of the ``a100`` preset, otherwise the design's unit (at the paper's tensor-core
+    boundary on the ``a100`` preset, see ``tile_systems.paper_boundary``)."""
+    if spec.fp16_tensor_cores:
+        return cc.fp16_tensor_core(*spec.tile)
+    return unit_components(paper_boundary(p, spec.name))
+
+
 def pricing(p, run, unit_components) -> Pricing:
     """Joules per event of a tile system (``run.spec``) built from units whose components
-    ``unit_components(p)`` counts; the FP16 tensor-core baseline of the ``a100`` preset
-    is priced as FP16 multiply + FP32 add per MAC (Horowitz)."""
+    ``unit_components(p)`` counts (``system_components``), one gate model for every
+    unit; the tables an external precompute builds are priced as integer adds."""
     spec = run.spec
     node = spec.node_nm
     fp_flop = _fp16_flop_j(node)
-    fp16_tc = spec.fp16_tensor_cores
-    if fp16_tc:
-        fp16_mac = cc.scaled_horowitz("fp16_mult", node) + cc.scaled_horowitz("fp32_add", node)
-        step = fp16_mac * spec.tile_macs
-        att_mac = fp16_mac
-        area, leak = None, 0.0
-        power = static_power(spec, leak)
-    else:
-        comps = unit_components(p)
-        step = comps.energy_per_step_j(node)
-        att_mac = (step * p.cycles_per_tile / p.macs_per_tile if spec.attention_on == "matrix"
-                   else 2 * fp_flop)
-        area = spec.units * comps.area_m2(node) * 1e6
-        leak = spec.units * comps.leakage_w(node, spec.clock_hz)
+    comps = system_components(p, spec, unit_components)
+    step = comps.energy_per_step_j(node)
+    macs_per_step = spec.tile_macs / spec.cycles_per_tile
+    att_mac = (step / macs_per_step if spec.attention_on == "matrix" else 2 * fp_flop)
+    area = spec.units * comps.area_m2(node) * 1e6
+    leak = spec.units * comps.leakage_w(node, spec.clock_hz)
     power = static_power(spec, leak)
     dram_kind = spec.memory.kind
     dram_bit = energy.offchip_energy_per_bit(dram_kind)
@@ -53,6 +55,7 @@ def pricing(p, run, unit_components) -> Pricing:
         "unit_steps": Price("compute", step, True),
         "attention_macs": Price("compute", att_mac, True),
         "vector_flops": Price("compute", fp_flop, True),
+        "precompute_ops": Price("compute", _precompute_op_j(p, node), True),
         "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
         "dram_bytes": energy.dram_price(dram_kind),
         "host_bytes": Price("interconnect", 8 * link_bit, False,
@@ -61,18 +64,42 @@ def pricing(p, run, unit_components) -> Pricing:
     lo, hi = energy.offchip_energy_range(dram_kind)
     lines = [f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
              f"{lo * 1e12:.2f} - {hi * 1e12:.2f}, cost_models/data/tech.json)"]
-    if fp16_tc:
-        lines.append("FP16 tensor cores priced per MAC (Horowitz FP16 multiply + FP32 add); "
-                     "their area is not modelled")
+    if spec.fp16_tensor_cores:
+        lines.append("A100's FP16 tensor cores counted as 8x4x8 FP16 multipliers with one "
+                     "fused dot-product adder per output (components.fp16_tensor_core)")
+    if comps.outside:
+        lines.append(f"accumulators in the register file: {spec.units * comps.outside_area_m2(node) * 1e6:.3g} mm2 "
+                     "of registers outside area_mm2, their switching in the unit energy")
     if spec.name == "a100":
         lines.append("static power: the A100's idle draw (platforms.json, [W]); area_mm2 "
-                     "counts the tile units only")
+                     "counts the tensor-core units only")
     else:
         lines.append("static power: unit leakage, activation-buffer SRAM leakage (CACTI), "
                      "the vector unit's leakage and the memory PHY and controller "
                      "(LLMCompass areas x the gate model's leakage density)")
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
-                   memory=energy.memory_summary(dram_kind))
+                   memory=energy.memory_summary(dram_kind),
+                   extra=precompute_overhead(run, per_event))
+
+
+def _precompute_op_j(p, node: int) -> float:
+    """One add of an external table precompute, at the table entry's width."""
+    return energy.op_energy("int_add", getattr(p, "lut_bits", 16), node)
+
+
+def precompute_overhead(run, per_event) -> dict:
+    """What the external table precompute (on the vector unit, once per activation group,
+    broadcast to every unit) adds: its operations, vector-unit seconds and joules, as a
+    share of the run's time and energy. Empty when the units build their own tables."""
+    spec = run.spec
+    ops = sum(r.events.get("precompute_ops", 0.0) for ph in run.phases for r in ph.rows)
+    if not ops:
+        return {}
+    seconds = ops / spec.vector_flops_per_cycle / spec.vector_efficiency / spec.clock_hz
+    total_s = sum(ph.seconds for ph in run.phases)
+    return {"precompute_overhead": {
+        "ops": ops, "seconds": seconds, "energy_j": ops * per_event["precompute_ops"].value,
+        "share_of_time": seconds / total_s}}
 
 
 def static_power(spec, unit_leakage_w: float) -> dict:
@@ -126,6 +153,8 @@ class CostResult(Frameable):
     usd_per_mtoken: float
     tco: dict
     dram_usd: float
+    regfile_area_mm2: float = 0.0   # accumulators the boundary puts in a register file
+    unit: str = ""                  # what was priced (the system's description)
     unit_area_rtl_mm2: float | None = None
     unit_area_rtl_cmos_mm2: float | None = None
     scope: str = ("accelerator die (logic from component counts) packaged and tested, NRE "
@@ -150,11 +179,11 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
                           node=n if system == "asic" else None)
     spec = sim.run.spec
     out = sim.to_dict()
-    comps = design.entry.cost.unit_components(design.params)
+    comps = system_components(design.params, spec, design.entry.cost.unit_components)
     unit_area = comps.area_m2(n)
     step_j = comps.energy_per_step_j(n)
     peak = spec.units * (step_j * spec.clock_hz + comps.leakage_w(n, spec.clock_hz))
-    macs_per_step = design.params.macs_per_tile / design.params.cycles_per_tile
+    macs_per_step = spec.tile_macs / spec.cycles_per_tile
     area_mm2 = spec.units * unit_area * 1e6
     dc = die.die_cost(area_mm2, n)
     gates = spec.units * comps.area_m2(28) / tech.value("gates_28nm", "nand2_area")
@@ -177,7 +206,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
         decode_tokens_per_s=out["decode_tokens_per_s"],
         tokens_per_s_per_mm2=out["decode_tokens_per_s"] / area_mm2,
         usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]), tco=t.to_dict(),
-        dram_usd=dram_usd)
+        dram_usd=dram_usd, regfile_area_mm2=spec.units * comps.outside_area_m2(n) * 1e6,
+        unit=spec.description)
     if rtl_area:
         ra = design.rtl_area(n)
         result.unit_area_rtl_mm2 = ra.area_cells_mm2

@@ -54,3 +54,82 @@ def test_lut_advantage_shrinks_with_weight_bits():
     e = [tokenfab.design("lut-tensor-core", weight_bits=b).cost().energy_per_mac_j
          for b in (1, 2, 3, 4)]
     assert e == sorted(e)
+
+
+# ---------------------------------------------------------------- LUT Tensor Core's boundary
+def test_boundary_parameters_move_exactly_their_gates():
+    """external precompute removes the table adders; regfile accumulators move the
+    accumulator and output registers outside the unit's area (still in its energy)."""
+    from tokenfab.cost_models.lut_tensor_core import unit_components
+    from tokenfab.hw.lut_tensor_core.params import Params
+    base = unit_components(Params())
+    ext = unit_components(Params(precompute="external"))
+    rf = unit_components(Params(precompute="external", accumulators="regfile"))
+    p = Params()
+    adders = p.m * p.table_entries * (p.k - 1) * p.lut_bits
+    assert base.gates()["fa"] - ext.gates()["fa"] == adders
+    acc_regs = 2 * p.m * p.n * p.acc_bits
+    assert ext.gates()["dff"] - rf.gates()["dff"] == acc_regs == rf.outside["dff"]
+    assert rf.outside_area_m2(28) == pytest.approx(acc_regs * 3.68e-12)
+    assert rf.energy_per_step_j(28) > 0.8 * ext.energy_per_step_j(28)
+
+
+def test_a100_preset_runs_the_paper_boundary_and_reports_the_precompute():
+    d = tokenfab.design("lut-tensor-core", array_scale=8)
+    r = d.simulate(model="llama-2-7b", prompt=128, gen=4, system="a100").to_dict()
+    assert (r["params"]["precompute"], r["params"]["accumulators"]) == ("external", "regfile")
+    over = r["extra"]["precompute_overhead"]
+    assert over["ops"] > 0 and over["energy_j"] > 0 and 0 < over["share_of_time"] < 0.01
+    c = d.cost(system="a100")
+    assert c.regfile_area_mm2 > 0 and c.units == 108 * 4 * 8
+
+
+def test_precompute_ops_by_hand():
+    """One decode GEMM of 1 x 4096 x 4096 with K = 4: 1 x 1024 groups x (8 + 4 - 2) adds."""
+    from tokenfab.arch_models.common.system import op_cost
+    from tokenfab.arch_models.workloads import Linear
+    d = tokenfab.design("lut-tensor-core", precompute="external")
+    spec = d.system("asic")
+    op = Linear(name="q", layer=0, m=1, k=4096, n=4096)
+    assert op_cost(spec, op).events["precompute_ops"] == 1024 * 10
+    assert "precompute_ops" not in op_cost(tokenfab.design("lut-tensor-core").system("asic"),
+                                           op).events
+
+
+def test_mac_array_on_the_a100_prices_its_fp16_tensor_cores():
+    c = tokenfab.design("mac-array").cost(system="a100")
+    tc = components.fp16_tensor_core(8, 4, 8)
+    assert c.units == 432 and c.unit_area_mm2 == pytest.approx(tc.area_m2(28) * 1e6)
+    assert c.energy_per_mac_j == pytest.approx(tc.energy_per_step_j(28) / 256)
+    assert "8x4x8" in c.unit
+
+
+@pytest.fixture(scope="module")
+def ltc_paper():
+    from tokenfab.cost_models.lut_tensor_core import paper_checks
+    return paper_checks()
+
+
+def test_fp16_tensor_core_area_and_density_predicted(ltc_paper):
+    """PREDICTED from component counts: Table 1's FP16 TC area per SM (0.975 mm2, ours
+    +14%) and its density (2.96 TFLOPs/mm2, ours -12%)."""
+    assert abs(ltc_paper["fp16_area_per_sm_mm2"]["error"]) < 0.16
+    assert abs(ltc_paper["fp16_density_tflops_per_mm2"]["error"]) < 0.14
+
+
+def test_lut_area_gap_to_table_1_is_what_the_note_reports(ltc_paper):
+    """GAP, not a match: LUT-8X per SM is 1.55 mm2 against the paper's 0.373 (4.2x), so
+    its density is 14.9 against 61.95 TOPs/mm2. The paper's figure leaves 91 um2 per PE
+    (4,096 PEs per SM), less than one 32-bit adder at these cell areas. Guarded here so
+    a change that moves it is seen."""
+    assert 3.6 < ltc_paper["lut8x_area_per_sm_mm2"]["ours"] / 0.373 < 4.6
+
+
+def test_lut_against_mac_claims(ltc_paper):
+    """PREDICTED: the LUT unit stays smaller than a FP16 x INT-W MAC tensor core of the
+    same throughput up to 6-bit weights (Fig. 13: 6); at 1 bit a mixed FP16 x INT1 MAC
+    tensor core is 5.7x the LUT unit (paper 4-6x). Against the dequantise-then-FP16 MAC
+    it is 12x: our LUT unit adds integer sums, the paper's A_FP16 unit adds FP16."""
+    assert ltc_paper["lut_smaller_than_mac_up_to_bits"]["ours"] == 6
+    assert 4.0 <= ltc_paper["mac_over_lut_area_1bit"]["ours_mixed_mac"] <= 6.0
+    assert 10 < ltc_paper["mac_over_lut_area_1bit"]["ours"] < 14

@@ -10,7 +10,7 @@ from tokenfab.params import parse_assignments
 @pytest.mark.parametrize("kw, msg", [
     ({"m": 0}, "m must be an integer from 1 to 64, not 0"),
     ({"k": 1}, "k must be an integer from 2 to 8, not 1"),
-    ({"weight_bits": 5}, "weight_bits must be an integer from 1 to 4, not 5"),
+    ({"weight_bits": 9}, "weight_bits must be an integer from 1 to 8, not 9"),
     ({"act_bits": 8.0}, "act_bits must be an integer, not 8.0"),
     ({"acc_bits": True}, "acc_bits must be an integer, not True"),
 ])

@@ -72,6 +72,9 @@ class SystemSpec:
     # is not tiles x cycles per tile (a systolic array's folds); None: the tile formula
     gemm_cycles: object = None
     fp16_tensor_cores: bool = False    # the units are A100's own FP16 tensor cores
+    # (K, ops): the units take tables precomputed on the vector unit, ``ops`` adds per
+    # group of K activations, once per GEMM (broadcast to every unit); None: built inside
+    table_precompute: tuple | None = None
 
     @property
     def tile_macs(self) -> int:
@@ -112,6 +115,11 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             tiles = gemm_tiles(op.m, op.n, op.k, m, n, k) * op.count
             per_unit = math.ceil(tiles / spec.units)
             cycles = sequence_cycles(per_unit, spec.cycles_per_tile) / spec.matrix_efficiency
+        if spec.table_precompute:
+            group, ops = spec.table_precompute
+            pre = op.m * math.ceil(op.k / group) * op.count * ops
+            ev["precompute_ops"] = pre
+            cycles += pre / spec.vector_flops_per_cycle / spec.vector_efficiency
         weights = op.weight_elems * spec.weight_bits / 8
         acts = (op.m * op.k + op.m * op.n) * op.count * spec.act_bytes
         spills = spec.activations_in_dram or acts > spec.buffer_bytes

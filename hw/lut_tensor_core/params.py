@@ -20,7 +20,10 @@ class Params(TileParams):
 
     ``precompute="external"`` and ``accumulators="regfile"`` give the paper's tensor-core
     boundary: tables computed once outside the unit and accumulators in the register file.
+    Weights up to 8 bits (the paper's unit takes INT1-INT4; its Fig. 13 sweeps to 8).
     """
+
+    MAX_WEIGHT_BITS = 8
 
     k: int = param(4, "weight bits per table index K (tables of 2**(K-1) entries)",
                    lo=2, hi=8)

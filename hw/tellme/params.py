@@ -24,7 +24,10 @@ class Params(ParamsBase):
         acc_bits : width of the output accumulators (the paper's INT32).
     System (the KV260 model; other boards are these parameters)
         clock_mhz : fabric clock (the paper does not give it; 250 from a third-party note);
-        ddr_gbps : DDR bandwidth (the paper's 17.1 GB/s).
+        ddr_gbps : DDR bandwidth (the paper's 17.1 GB/s; the K26's 64-bit DDR4 peaks at
+            19.2 GB/s at 2,400 MT/s);
+        lm_head_gbps : the rate the FP16 LM head streams at, 0 for the calibrated value:
+            what it stands for is a decode overhead fitted to 25 tokens/s.
     RMS-MAX (``unit=rmsmax``)
         d : vector length; x_bits : signed input width; gamma_bits : signed RMSNorm
         weight width; frac_bits : fraction bits of the 1/RMS output.
@@ -46,6 +49,9 @@ class Params(ParamsBase):
     frac_bits: int = param(16, "RMS-MAX: fraction bits of the 1/RMS output", lo=4, hi=24)
     clock_mhz: float = param(250.0, "system: fabric clock in MHz", lo=1, hi=1000)
     ddr_gbps: float = param(17.1, "system: DDR bandwidth in GB/s", lo=0.1, hi=1000)
+    lm_head_gbps: float = param(0.0, "system: the LM head's bandwidth on the Arm cores in "
+                                "GB/s; 0 = the calibrated 3.33 (a decode overhead the paper "
+                                "does not attribute)", lo=0.0, hi=1000)
 
     # ---- TLMM
     @property
