@@ -181,3 +181,19 @@ def test_progress_is_quiet_when_not_a_terminal(capfd):
 def test_unwritable_outputs_are_one_line_exit_2(capsys, argv, fragment):
     code, out, err = run(capsys, *argv)
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_breakdown_shows_compute_energy_to_compare(capsys):
+    """A decode step's matrix rows carry their compute energy: the LUT unit's is below
+    the MAC array's for the same GEMMs (and DRAM energy is its own column)."""
+    compute = {}
+    for design in ("lut-tensor-core", "mac-array"):
+        code, out, _ = run(capsys, "simulate", design, "--prompt", "16", "--gen", "2",
+                           "--breakdown", "--json")
+        rows = [r for r in json.loads(out)["breakdown"]
+                if r["phase"] == "decode" and r["op"] == "down"]
+        compute[design] = sum(r["compute_j"] for r in rows)
+        code, out, _ = run(capsys, "simulate", design, "--prompt", "16", "--gen", "2",
+                           "--breakdown")
+        assert "compute_j" in out and "dram_j" in out
+    assert 0 < compute["lut-tensor-core"] < compute["mac-array"]

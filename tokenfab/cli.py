@@ -255,7 +255,7 @@ def cmd_simulate(args):
 
 def _breakdown_table(df) -> str:
     cols = ["phase", "layer", "op", "engine", "count", "macs", "compute_s", "dram_bytes",
-            "time_s", "energy_j", "bound"]
+            "time_s", "compute_j", "dram_j", "energy_j", "bound"]
     return df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
 
 
