@@ -155,6 +155,8 @@ class CostResult(Frameable):
     dram_usd: float
     regfile_area_mm2: float = 0.0   # accumulators the boundary puts in a register file
     unit: str = ""                  # what was priced (the system's description)
+    # Yosys on the unit's Verilog (with --rtl-area): every register the RTL holds,
+    # the register-file accumulators too
     unit_area_rtl_mm2: float | None = None
     unit_area_rtl_cmos_mm2: float | None = None
     scope: str = ("accelerator die (logic from component counts) packaged and tested, NRE "
@@ -209,6 +211,14 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
         dram_usd=dram_usd, regfile_area_mm2=spec.units * comps.outside_area_m2(n) * 1e6,
         unit=spec.description)
     if rtl_area:
+        if spec.fp16_tensor_cores:
+            raise UsageError("--rtl-area: the a100 preset's MAC baseline is A100's own FP16 "
+                             "tensor core, which has no RTL here; use the asic preset")
+        # the unit the system ran (the paper's boundary on the a100 preset); its RTL
+        # holds the accumulators that regfile_area_mm2 counts apart
+        boundary = paper_boundary(design.params, spec.name)
+        if boundary is not design.params:
+            design = type(design)(design.name, **boundary.to_dict())
         ra = design.rtl_area(n)
         result.unit_area_rtl_mm2 = ra.area_cells_mm2
         result.unit_area_rtl_cmos_mm2 = ra.area_cmos_mm2
