@@ -156,6 +156,7 @@ def test_hnlpu_die_economics():
     assert within(r.cost_per_good_die_usd, 629, 0.02)
 
 
+@pytest.mark.prediction
 def test_costdata_worked_example_prediction():
     """costdata.md 3.3 (ttm-cas formulas): 814 mm2 at D0 0.2: NB 0.27, Murphy 0.24,
     Poisson 0.20; 400 mm2 at 28 nm, D0 0.05: 143 dies, $24.5 per good die (NB)."""

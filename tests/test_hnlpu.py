@@ -151,12 +151,14 @@ def paper_run():
     return d.simulate(model="gpt-oss-120b", batch=216, prompt=2048, gen=2).to_dict()
 
 
+@pytest.mark.calibration
 def test_throughput_at_2k_is_the_calibration_point(paper_run):
     """CALIBRATED (link efficiency) to 249,960 tokens/s; the test guards the fit."""
     assert within(paper_run["decode_tokens_per_s"], 249_960, 0.02)
     assert paper_run["chips"] == 16
 
 
+@pytest.mark.prediction
 def test_energy_and_power_predicted(paper_run):
     """PREDICTED: 36.2 tokens/J at 6.9 kW (paper Table 2). Observed: 46.0 tokens/J
     (+27%) at 5.43 kW (-21%), 289 W per chip (-6%). The paper's figure lies inside the
@@ -168,6 +170,7 @@ def test_energy_and_power_predicted(paper_run):
     assert within(paper_run["chip_power_w"], 308.39, 0.08)
 
 
+@pytest.mark.prediction
 def test_interconnect_power_follows_the_traffic():
     """At 2K the links are busy (the calibration point, 49.65 W per chip); at 64K
     attention dominates and the links idle, so the interconnect draws far less."""
@@ -261,6 +264,7 @@ def test_chip_table_from_the_cost_models(gpt_cost):
     ("interconnect", "area", 0.65),         # (+62.0%) 96 PCIe 5 lanes of LLMCompass PHY
     ("hbm_phy", "area", 0.65),              # (+60.8%) 8 LLMCompass HBM2e stack PHYs
 ])
+@pytest.mark.prediction
 def test_each_predicted_block_against_table_1(gpt_cost, block, what, error):
     row = gpt_cost.blocks[block]
     assert row[f"{what}_basis"] == "predicted"

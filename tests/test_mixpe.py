@@ -203,6 +203,7 @@ def _ttft(design, model, **kw):
                                                   system="mixpe-paper").ttft_s
 
 
+@pytest.mark.prediction
 @pytest.mark.parametrize("model", ["opt-6.7b", "llama-2-13b"])
 def test_mixpe_paper_time_normalised_to_fp16(model):
     """PREDICTED (nothing fitted): the authors' simulator gives W4A8 0.10, W4A16 0.19 and
@@ -221,6 +222,7 @@ def test_mixpe_paper_time_normalised_to_fp16(model):
     assert ours["w4a8"] < 0.7 * 0.10          # K-lanes fill the array at batch 64
 
 
+@pytest.mark.prediction
 def test_pe_power_ratios_against_the_authors_synthesis():
     """PREDICTED from component counts (nothing fitted): per-PE power at 500 MHz of the
     W4A8 (8,4) and W4A16 (16,8) MixPE PEs relative to the FP16 PE, against the authors'

@@ -154,6 +154,7 @@ def test_baseline_sits_under_its_memory_roofline_and_matches_tmac():
     assert 30 < r["decode_tokens_per_s"] < 64 * 2.42 * 2.5 / 2.4
 
 
+@pytest.mark.prediction
 def test_tmac_rate_predicts_the_two_bit_figure():
     """Calibrated on T-MAC's one-core W4 2.42 tokens/s (Raspberry Pi 5, 2.4 GHz); the
     model's bit-serial scaling predicts the W2 figure, 4.40 tokens/s, within 15%."""

@@ -28,6 +28,7 @@ def table1():
     }
 
 
+@pytest.mark.calibration
 def test_calibration_point_is_reproduced(table1):
     # CALIBRATED: A100_EFFICIENCY was fitted to this one number.
     assert table1["fp16_b1024"] == pytest.approx(41.15, rel=0.01)
@@ -39,10 +40,12 @@ def test_calibration_point_is_reproduced(table1):
 @pytest.mark.parametrize("key,paper,tol", [("lut8_b1024", 7.47, 0.06),       # (+3.8%)
                                            ("fp16_s2048", 106.71, 0.18),     # (-16.4%)
                                            ("lut8_s2048", 38.02, 0.18)])     # (-16.3%)
+@pytest.mark.prediction
 def test_predicted_table1_latencies(table1, key, paper, tol):
     assert table1[key] == pytest.approx(paper, rel=tol)
 
 
+@pytest.mark.prediction
 def test_predicted_table1_ratios(table1):
     # (-3.7%) and (-0.2%)
     assert table1["fp16_b1024"] / table1["lut8_b1024"] == pytest.approx(41.15 / 7.47, rel=0.05)

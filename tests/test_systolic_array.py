@@ -158,6 +158,7 @@ def test_fpga_flow_takes_the_array(build_dir):
 
 
 # ---------------------------------------------------------------- the MixPE paper's baselines
+@pytest.mark.prediction
 @pytest.mark.parametrize("model", ["opt-6.7b", "llama-2-13b"])
 def test_mixpe_paper_int8_over_fp16_is_predicted(model):
     """PREDICTED (nothing fitted): the authors' simulator gives INT8 0.86 of FP16 time on

@@ -109,6 +109,7 @@ def runs(bitnet):
             for n in (64, 128)}
 
 
+@pytest.mark.calibration
 def test_decode_rate_and_energy_are_the_calibration_points(runs):
     """CALIBRATED: LM-head bandwidth to 25 tokens/s, static power to 4.8 W."""
     assert within(runs[64]["decode_tokens_per_s"], 25, 0.02)
@@ -116,11 +117,16 @@ def test_decode_rate_and_energy_are_the_calibration_points(runs):
     assert within(runs[64]["tokens_per_j"], 5.2, 0.02)
 
 
-def test_ttft_within_15_percent(runs):
-    """0.45 s at 64 tokens (Q calibrated to the nearest integer) and 0.96 s at 128
-    tokens (predicted)."""
-    assert within(runs[64]["ttft_s"], 0.45, 0.15)
-    assert within(runs[128]["ttft_s"], 0.96, 0.15)
+@pytest.mark.calibration
+def test_ttft_at_64_tokens_is_the_q_calibration(runs):
+    """0.45 s at 64 tokens: Q is the nearest integer to it (observed +7.6%)."""
+    assert within(runs[64]["ttft_s"], 0.45, 0.08)
+
+
+@pytest.mark.prediction
+def test_ttft_at_128_tokens_predicted(runs):
+    """0.96 s at 128 tokens (observed +1.7%)."""
+    assert within(runs[128]["ttft_s"], 0.96, 0.03)
 
 
 def test_decode_is_not_ddr_bound_on_weights_alone(bitnet):

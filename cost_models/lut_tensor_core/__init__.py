@@ -51,7 +51,8 @@ def paper_checks(node: int = 28) -> dict:
     Fig. 13). The LUT units sit at the paper's boundary (external precompute, accumulators
     in the register file) with INT8 activations; the MAC side is an FP16 tensor core with
     the same boundary (``components.fp16_tensor_core``)."""
-    from tokenfab.cost_models.components import fp16_tensor_core
+    from tokenfab.cost_models.components import (fp16_multiplier, fp16_tensor_core,
+                                                 fused_dot_product)
     from tokenfab.hw.lut_tensor_core.params import Params
 
     def lut(**kw):
@@ -81,4 +82,15 @@ def paper_checks(node: int = 28) -> dict:
     checks["lut_smaller_than_mac_up_to_bits"] = {
         "ours": max(smaller) if smaller and smaller == list(range(1, max(smaller) + 1)) else 0,
         "paper": 6}
+    # Fig. 12's DP4 units at 1 GHz, by components only (our LUT RTL takes integer
+    # activations): LUT W_INT1 A_FP16 with N = 4 columns sharing one 8-entry FP16 table
+    # (precomputed outside), each column an 8:1 mux, a sign flip and an FP16 accumulating
+    # adder; MAC W_FP16 A_FP16: 4 FP16 multipliers and a 5-input fused adder.
+    lut_dp4 = Components(times(mux_tree(8, 16) + Counter(xor2=1) + fused_dot_product(2, 14), 4)
+                         + register(8 * 16 + 4 * 4), Counter(), 1)
+    mac_dp4 = Components(times(fp16_multiplier(), 4) + fused_dot_product(5), Counter(), 1)
+    for name, comps, flops, paper in (("lut_dp4_tflops_per_mm2", lut_dp4, 4 * 8, 61.55),
+                                      ("mac_dp4_tflops_per_mm2", mac_dp4, 8, 3.39)):
+        ours = flops * 1e9 / (comps.area_m2(node) * 1e6) / 1e12
+        checks[name] = {"ours": ours, "paper": paper, "error": ours / paper - 1}
     return checks
