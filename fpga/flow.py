@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tokenfab.errors import ToolError, UsageError
 from tokenfab.proc import die_with_parent
-from tokenfab.results import Frameable
+from tokenfab.results import Frameable, folder_lock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,6 +228,13 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     from tokenfab.rtl.export import verilog_text
     text = verilog_text(ShiftWrap(entry.top(params)), "top")
     key = _input_key(text, target, dsp, place)
+    with folder_lock(out_dir):       # runs of one configuration take turns (the 2nd: cached)
+        return _synthesize(entry, params, target, text, key, out_dir, work, dsp, place,
+                           deadline, say)
+
+
+def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, deadline,
+                say) -> FpgaResult:
     record = out_dir / "result.json"
     if record.exists():
         try:

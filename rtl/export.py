@@ -31,7 +31,7 @@ from amaranth.hdl import Shape, Value
 from amaranth.lib import data, wiring
 
 from tokenfab.errors import UsageError
-from tokenfab.results import write_atomic
+from tokenfab.results import folder_lock, write_atomic
 
 # Verilator -Wall kinds that Yosys-written Verilog raises by construction, not design
 # faults; waived in the lint target and in the lint test:
@@ -258,9 +258,13 @@ def write(entry, params, out_dir, prefix: str | None = None) -> Path:
              f"{module}.f": f"{module}.v\n", f"{module}.core": _core(module, entry),
              f"{module}.v": text,
              f"{module}.manifest.json": json.dumps(manifest, indent=2) + "\n"}
-    for name, body in files.items():
-        try:
-            write_atomic(out_dir / name, lambda tmp, body=body: Path(tmp).write_text(body))
-        except OSError as exc:
-            raise UsageError(f"cannot write {str(out_dir / name)!r}: {exc.strerror}") from None
+    # One writer at a time per folder: the files of one configuration land together
+    # (each atomically, the manifest last, carrying the Verilog's sha256).
+    with folder_lock(out_dir):
+        for name, body in files.items():
+            try:
+                write_atomic(out_dir / name, lambda tmp, body=body: Path(tmp).write_text(body))
+            except OSError as exc:
+                raise UsageError(f"cannot write {str(out_dir / name)!r}: "
+                                 f"{exc.strerror}") from None
     return out_dir / f"{module}.v"

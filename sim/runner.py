@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tokenfab.errors import ToolError, UsageError
+from tokenfab.results import folder_lock
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -91,8 +92,6 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     """Compile once per distinct Verilog text, simulator, waveform format and build flags;
     return the build folder (reused while those are unchanged). ``waves``: False, True
     (FST) or ``"fst"`` / ``"vcd"`` (Icarus writes FST)."""
-    from cocotb_tools.runner import get_runner
-
     check_simulator(simulator)
     expose_tools()
     fmt = wave_format(waves, simulator)
@@ -107,7 +106,18 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     stamp = build_dir / ".built"
     if stamp.exists():
         return build_dir
-    build_dir.mkdir(parents=True, exist_ok=True)
+    # Runs that share the folder take turns; the stamp is written last, so a build that
+    # was interrupted is never taken for a finished one.
+    with folder_lock(build_dir):
+        if not stamp.exists():
+            _compile(verilog_path, toplevel, build_dir, simulator, flags, waves)
+            stamp.write_text("ok\n")
+    return build_dir
+
+
+def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves) -> None:
+    from cocotb_tools.runner import get_runner
+
     args = list(flags)
     if simulator == "verilator":
         args.append(str(_port_config(build_dir, toplevel)))
@@ -123,8 +133,6 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     except (SystemExit, Exception) as exc:  # the runner raises SystemExit under pytest
         tail = log.read_text()[-2000:] if log.exists() else ""
         raise ToolError(f"{simulator} build failed: {exc}\n{tail}") from None
-    stamp.write_text("ok\n")
-    return build_dir
 
 
 def waveform(run_dir: Path) -> Path | None:
@@ -139,12 +147,16 @@ def waveform(run_dir: Path) -> Path | None:
 def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="verilator",
                 waves=False, tag: str = "run") -> dict:
     """Drive ``vectors`` (see ``tokenfab.sim.stream_tb``) through a built simulation; return results."""
-    from cocotb_tools.runner import get_runner
-
     expose_tools()
     build_dir = Path(build_dir)
     run_dir = build_dir / tag
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(run_dir):                  # identical runs take turns
+        return _run(build_dir, run_dir, toplevel, vectors, simulator, waves)
+
+
+def _run(build_dir, run_dir, toplevel, vectors, simulator, waves) -> dict:
+    from cocotb_tools.runner import get_runner
+
     vec_path = run_dir / "vectors.json"
     res_path = run_dir / "results.json"
     vec_path.write_text(json.dumps(vectors))

@@ -46,6 +46,13 @@ class VerifyResult(Frameable):
         return d
 
 
+def case_names(cases) -> list[str]:
+    """The named cases, then the random ones as one entry with their count."""
+    named = [name for name, _ in cases if not name.startswith("random")]
+    randoms = len(cases) - len(named)
+    return named + ([f"random x {randoms}"] if randoms else [])
+
+
 def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
            work_dir="build/verify", waves=False, backpressure: bool = True,
            progress=None) -> VerifyResult:
@@ -91,6 +98,6 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
         rtl_cycles=b2b["cycles"], model_cycles=model_cycles,
         timeouts=bool(b2b["timeout"] or bp["timeout"]),
         first_mismatches=b2b["first_mismatches"] + bp["first_mismatches"],
-        sim_cycles_per_s=rate, cases=[name for name, _ in cases],
+        sim_cycles_per_s=rate, cases=case_names(cases),
         files={"verilog": str(v_path.resolve()), "build": str(build_dir),
                **res.get("files", {})})

@@ -1,4 +1,6 @@
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "tests"
 
 expose_tools()
+
+
+def pytest_configure(config):
+    """One verification seed per run, rotating (the workers inherit it); set
+    TOKENFAB_VERIFY_SEED to replay a run."""
+    os.environ.setdefault("TOKENFAB_VERIFY_SEED", str(time.time_ns() % 2**32))
+
+
+def pytest_report_header(config):
+    seed = os.environ["TOKENFAB_VERIFY_SEED"]
+    return f"verification seed {seed} (replay: TOKENFAB_VERIFY_SEED={seed})"
 
 
 @pytest.fixture(scope="session")

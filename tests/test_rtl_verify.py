@@ -1,6 +1,8 @@
 """The generated Verilog under cocotb: bit-exact against the golden model, and the timing
 model's cycles equal to the measured ones, over several parameter sets."""
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -27,6 +29,7 @@ PARAM_SETS = {
         dict(m=2, n=8, k=4, weight_bits=1),
         dict(m=3, n=5, k=3, weight_bits=6, act_bits=16),
         dict(m=1, n=4, k=6, weight_bits=4, acc_bits=14),
+        dict(m=1, n=1, k=1, weight_bits=8, act_bits=2, acc_bits=8),   # extremes: wraps
     ],
     "systolic-array": [
         dict(),                                                   # 16 x 16 OS, int8
@@ -50,6 +53,9 @@ PARAM_SETS = {
         dict(nbw=4, weight_bits=2, act_bits=6, slots=3, arrays=1, prt_entries=0,
              acc_bits=16, lines=128),                              # no table; acc wraps
         dict(nbw=2, weight_bits=3, act_bits=4, arrays=2, slots=1, prt_entries=2, lines=128),
+        dict(nbw=2, weight_bits=2, act_bits=3, arrays=1, slots=2, prt_entries=1, lines=64,
+             acc_bits=12),                                         # narrowest: wraps
+        dict(nbw=4, weight_bits=4, act_bits=8, arrays=1, slots=1, prt_entries=4, lines=96),
     ],
     "hnlpu": [
         dict(),                                                   # 64 x 16 FP4, neuron
@@ -72,6 +78,36 @@ PARAM_SETS = {
 }
 CASES = [(d, p) for d, ps in PARAM_SETS.items() for p in ps]
 
+# Verification at volume: every CI run drives at least VOLUME random beats per design
+# through the generated Verilog (every word compared, cycles counted), spread over its
+# parameter sets; the large default configurations take HEAVY beats, the small and odd
+# ones share the rest. The seed rotates per run; a failure names it, and
+# TOKENFAB_VERIFY_SEED=<seed> replays it. The fixed-seed run (seed 7, 150 beats) stays.
+VOLUME = 100_000
+HEAVY = {("lut-tensor-core", ()): 3000, ("systolic-array", ()): 1500,
+         ("hnlpu", ()): 4000, ("tellme", ()): 1500}
+SAIL_VOLUME = 12_000          # SAIL's beats are instructions; a GEMV runs ~1,000 cycles
+SEED = int(os.environ.get("TOKENFAB_VERIFY_SEED") or time.time_ns() % 2**32)
+
+
+def volume(design: str, params: dict) -> int:
+    """Random beats for one parameter set (see VOLUME)."""
+    key = (design, tuple(sorted(params.items())))
+    if design == "sail":
+        return 300 if not params else SAIL_VOLUME // (len(PARAM_SETS["sail"]) - 1)
+    if key in HEAVY:
+        return HEAVY[key]
+    heavy = sum(b for (d, _), b in HEAVY.items() if d == design)
+    light = len(PARAM_SETS[design]) - sum(1 for d, _ in HEAVY if d == design)
+    return -(-(VOLUME - heavy) // light)
+
+
+def test_volume_reaches_the_goal_with_five_sets_per_design():
+    for design, sets in PARAM_SETS.items():
+        assert len(sets) >= 5, design
+        if design != "sail":
+            assert sum(volume(design, p) for p in sets) >= VOLUME, design
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("design,params", CASES,
@@ -83,6 +119,12 @@ def test_rtl_bit_exact_and_cycles_match(design, params, build_dir):
     assert r.mismatches == 0, r.first_mismatches
     assert not r.timeouts
     assert r.rtl_cycles == r.model_cycles
+    n = volume(design, params)
+    r = d.verify(vectors=n, seed=SEED, work_dir=build_dir / "verify")
+    replay = f"seed {SEED} ({n} beats): replay with TOKENFAB_VERIFY_SEED={SEED}"
+    assert r.vectors >= n
+    assert r.mismatches == 0 and not r.timeouts, f"{replay}: {r.first_mismatches}"
+    assert r.rtl_cycles == r.model_cycles, f"{replay}: {r.rtl_cycles} != {r.model_cycles}"
     assert r.outputs >= 9 and r.passed
 
 

@@ -11,6 +11,7 @@ This module is part of the small core every level may import.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -347,6 +348,23 @@ def write_trace(events: list, path) -> Path:
     path = Path(path)
     write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps({"traceEvents": out})))
     return path
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold an exclusive lock on ``folder`` for the block (``flock`` on its
+    ``.tokenfab.lock``): runs that share a folder take turns, and a run that dies releases
+    the lock with its process."""
+    import fcntl
+    import os
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".tokenfab.lock", os.O_CREAT | os.O_RDWR, 0o666 & ~_umask())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, writer) -> None:
