@@ -197,3 +197,31 @@ def test_breakdown_shows_compute_energy_to_compare(capsys):
                            "--breakdown")
         assert "compute_j" in out and "dram_j" in out
     assert 0 < compute["lut-tensor-core"] < compute["mac-array"]
+
+
+def _strict(text):
+    def refuse(name):
+        raise ValueError(f"non-strict JSON constant {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "--json"], ["list", "--models", "--json"], ["list", "--calibrations", "--json"],
+    ["list", "sail", "--json"],
+    ["simulate", "lut-tensor-core", "--prompt", "8", "--gen", "2", "--json"],
+    ["simulate", "mac-array", "--system", "a100", "--prompt", "8", "--gen", "2", "--json"],
+    ["simulate", "systolic-array", "--prompt", "8", "--gen", "2", "--json"],
+    ["simulate", "mixpe", "--prompt", "8", "--gen", "2", "--json"],
+    ["simulate", "tellme", "--model", "bitnet-b1.58-large", "--prompt", "8", "--gen", "2",
+     "--json"],
+    ["simulate", "sail", "--prompt", "8", "--gen", "2", "--json"],
+    ["simulate", "hnlpu", "--model", "gpt-oss-120b", "--prompt", "8", "--gen", "2", "--json"],
+    ["cost", "mac-array", "--json"], ["cost", "hnlpu", "--json"],
+    ["die", "--area", "100", "--node", "7nm", "--json"],
+    ["gemm", "lut-tensor-core", "--shape", "4,64,32", "--json"],
+])
+def test_every_json_output_is_strict_json(capsys, argv):
+    """--json prints one strict JSON document (no NaN or Infinity) on every command."""
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert isinstance(_strict(out), (dict, list))

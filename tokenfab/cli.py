@@ -110,9 +110,14 @@ def _json_safe(obj):
     return obj
 
 
+def _print_json(obj) -> None:
+    """Every --json output: one strict JSON document."""
+    print(json.dumps(_json_safe(obj), default=str, allow_nan=False))
+
+
 def _emit(args, obj: dict, rows=None) -> None:
     if args.json:
-        print(json.dumps(_json_safe(obj), default=str, allow_nan=False))
+        _print_json(obj)
     else:
         print(_table(rows if rows is not None else [(k, v) for k, v in obj.items()
                                                      if not isinstance(v, (dict, list))]))
@@ -131,7 +136,7 @@ def cmd_list(args):
         from tokenfab.calibration import all_calibrations
         cals = [c.to_dict() for c in all_calibrations()]
         if args.json:
-            print(json.dumps(cals))
+            _print_json(cals)
         else:
             for c in cals:
                 print(f"{c['name']} = {c['value']:.6g}\n    fitted to: {c['fitted_to']}\n"
@@ -141,7 +146,7 @@ def cmd_list(args):
         from tokenfab.arch_models.workloads import load_model, shipped_models
         names = shipped_models()
         if args.json:
-            print(json.dumps(names))
+            _print_json(names)
             return
         print(f"{'model':<22}{'params':>10}{'layers':>8}{'hidden':>8}{'context':>9}  kind")
         for n in names:
@@ -157,8 +162,8 @@ def cmd_list(args):
         entry = get(args.design)
         rows = describe(entry.Params)
         if args.json:
-            print(json.dumps({"name": entry.name, "title": entry.title, "paper": entry.paper,
-                              "params": rows}))
+            _print_json({"name": entry.name, "title": entry.title, "paper": entry.paper,
+                         "params": rows})
             return
         print(f"{entry.name}: {entry.title}\npaper: {entry.paper}\n")
         w = max(len(r["name"]) for r in rows)
@@ -169,7 +174,7 @@ def cmd_list(args):
     from tokenfab.api import designs
     ds = designs()
     if args.json:
-        print(json.dumps([{k: d[k] for k in ("name", "title", "params", "paper")} for d in ds]))
+        _print_json([{k: d[k] for k in ("name", "title", "params", "paper")} for d in ds])
         return
     for d in ds:
         print(f"{d['name']:<16} {d['title']}\n{'':<16} paper: {d['paper']}")
@@ -358,7 +363,7 @@ def cmd_sweep(args):
         out = dict(summary)
         if front is not None:
             out["pareto"] = json.loads(front.to_json(orient="records"))
-        print(json.dumps(out))
+        _print_json(out)
         return
     for k, v in summary.items():
         print(f"{k:<10} {v}")
