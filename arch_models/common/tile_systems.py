@@ -119,7 +119,10 @@ def a100(p, *, fp16_tensor_cores: bool, node: int = 7) -> SystemSpec:
         tile=(p.m, p.n, p.k), cycles_per_tile=p.cycles_per_tile, weight_bits=p.weight_bits,
         attention_on="vector", table_precompute=_precompute(p),
         assumptions=(f"weights quantised to {p.weight_bits} bits; activations moved as FP16 "
-                     "between kernels; KV cache FP16",) + switches,
+                     "between kernels; KV cache FP16",) + switches + (
+            ("the LUT unit at the paper's boundary whatever its parameters say: tables "
+             "precomputed on the CUDA cores, accumulators in the register file",)
+            if hasattr(p, "precompute") else ()),
         **common)
 
 
