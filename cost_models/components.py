@@ -125,7 +125,7 @@ def fp16_tensor_core(m: int, n: int, k: int, weight_bits: int = 0) -> Components
 def fp16_fma() -> Counter:
     """One FP16 multiply with FP32 accumulate: an 11 x 11 significand multiplier and the
     FP32 adder (a vector-unit lane)."""
-    return array_multiplier(11, 11) + adder(6) + fp32_adder()
+    return fp16_multiplier() + fp32_adder()
 
 
 def sram_energy_per_byte(node: int) -> float:

@@ -116,12 +116,20 @@ def offchip_energy_range(kind: str) -> tuple[float, float]:
     return tech.bounds(*_offchip_path(kind))
 
 
-def dram_price(kind: str, bits_per_event: float = 8) -> Price:
-    """The off-chip ``dram`` price of one event moving ``bits_per_event`` bits of the
-    memory technology ``kind``, with the sources' low and high ends."""
+def offchip_price(kind: str, bits_per_event: float = 8, category: str = "dram",
+                  minus_j_per_bit: float = 0.0) -> Price:
+    """The off-chip price of one event moving ``bits_per_event`` bits over the memory or
+    link ``kind``, with the sources' low and high ends; ``minus_j_per_bit`` is a part
+    counted elsewhere (a memory PHY's own power holds the I/O share)."""
     lo, hi = offchip_energy_range(kind)
-    return Price("dram", bits_per_event * offchip_energy_per_bit(kind), False,
-                 bits_per_event * lo, bits_per_event * hi)
+    return Price(category, bits_per_event * (offchip_energy_per_bit(kind) - minus_j_per_bit),
+                 False, bits_per_event * (lo - minus_j_per_bit),
+                 bits_per_event * (hi - minus_j_per_bit))
+
+
+def dram_price(kind: str, bits_per_event: float = 8) -> Price:
+    """The ``dram`` price of one event moving ``bits_per_event`` bits of ``kind``."""
+    return offchip_price(kind, bits_per_event)
 
 
 def memory_summary(kind: str) -> dict:

