@@ -100,12 +100,17 @@ def test_grid_points_run_and_are_cached(tmp_path):
 def test_refused_and_failed_points_do_not_stop_the_sweep(tmp_path):
     spec = {"design": [{"name": "mixpe", "axes": {"dequant": ["pe", "edge"]},
                         "params": {"rows": 8, "cols": 8, "group": 16}}],
-            "workload": [SMALL, {**SMALL, "model": "no-such-model"}]}
+            "workload": [SMALL, {**SMALL, "prompt": 5000}]}
     df = tokenfab.sweep(spec, out=tmp_path / "s")
     assert df["status"].tolist().count("ok") == 1
     refused = df[df["status"] == "refused"]["message"].tolist()
     assert any("dequant 'edge'" in m for m in refused)
-    assert any("no-such-model" in m for m in refused)
+    assert any("max_position_embeddings" in m for m in refused)
+    # a model no point could load is an error of the spec, reported before any point runs
+    spec["workload"][1] = {**SMALL, "model": "no-such-model"}
+    with pytest.raises(tokenfab.UsageError, match="workload.1..model.*'no-such-model'"):
+        tokenfab.sweep(spec, out=tmp_path / "s2")
+    assert not (tmp_path / "s2").exists()
 
 
 def test_pareto_front():
@@ -120,14 +125,14 @@ def test_pareto_front():
 def test_random_and_latin_hypercube_samples_are_seeded():
     def points(method, seed):
         spec = {"sweep": {"seed": seed},
-                "design": [{"name": "lut-tensor-core", "sample": {"method": method, "n": 8},
-                            "axes": {"n": {"range": [8, 64, 8]}, "k": [1, 2, 3, 4, 5, 6, 7, 8]}}]}
+                "design": [{"name": "lut-tensor-core", "sample": {"method": method, "n": 7},
+                            "axes": {"n": {"range": [8, 56, 8]}, "k": [2, 3, 4, 5, 6, 7, 8]}}]}
         return [(p.params["n"], p.params["k"]) for p in sw.load_spec(spec).points]
     assert points("lhs", 1) == points("lhs", 1) != points("lhs", 2)
     lhs = points("lhs", 3)
-    assert sorted(n for n, _ in lhs) == list(range(8, 65, 8))   # every stratum once
-    assert sorted(k for _, k in lhs) == list(range(1, 9))
-    assert len(points("random", 1)) == 8
+    assert sorted(n for n, _ in lhs) == list(range(8, 57, 8))   # every stratum once
+    assert sorted(k for _, k in lhs) == list(range(2, 9))
+    assert len(points("random", 1)) == 7
 
 
 def test_quick_sweep_from_the_command_line(tmp_path, capsys):

@@ -70,6 +70,26 @@ def _bound(bound, cls):
     return bound(cls) if callable(bound) else bound
 
 
+def check_field(cls, f: dataclasses.Field, value):
+    """``value`` for field ``f`` of the ``Params`` class ``cls``, checked against the
+    field's own declaration (type, range or choices; not the cross-field checks) and
+    returned as the plain value the field holds."""
+    meta = f.metadata
+    value = _plain(value, f.default)
+    if meta["choices"] is not None:
+        check_choice(f.name, value, meta["choices"])
+    elif isinstance(f.default, bool):
+        if not isinstance(value, bool):
+            raise UsageError(f"{f.name} must be a boolean, not {value!r}")
+    elif isinstance(f.default, int):
+        check_int(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
+    elif isinstance(f.default, float):
+        check_number(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
+    elif isinstance(f.default, str) and not isinstance(value, str):
+        raise UsageError(f"{f.name} must be a string, not {value!r}")
+    return value
+
+
 class ParamsBase:
     """What every design's ``Params`` dataclass offers besides its fields: validation of
     every field declared with :func:`param` (subclasses add cross-field checks in their
@@ -78,22 +98,8 @@ class ParamsBase:
     def __post_init__(self):
         cls = type(self)
         for f in dataclasses.fields(self):
-            meta = f.metadata
-            if "help" not in meta:
-                continue
-            value = _plain(getattr(self, f.name), f.default)
-            object.__setattr__(self, f.name, value)
-            if meta["choices"] is not None:
-                check_choice(f.name, value, meta["choices"])
-            elif isinstance(f.default, bool):
-                if not isinstance(value, bool):
-                    raise UsageError(f"{f.name} must be a boolean, not {value!r}")
-            elif isinstance(f.default, int):
-                check_int(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
-            elif isinstance(f.default, float):
-                check_number(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
-            elif isinstance(f.default, str) and not isinstance(value, str):
-                raise UsageError(f"{f.name} must be a string, not {value!r}")
+            if "help" in f.metadata:
+                object.__setattr__(self, f.name, check_field(cls, f, getattr(self, f.name)))
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

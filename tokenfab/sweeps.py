@@ -57,6 +57,7 @@ WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system"
                  "volume": int}
 WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
                      "system": None, "volume": 10_000}     # volume: units built (cost)
+WORKLOAD_MINIMA = {"batch": 1, "volume": 1}
 SAMPLE_METHODS = ("grid", "random", "lhs")
 MAX_POINTS = 1_000_000
 
@@ -141,6 +142,12 @@ def load_spec(spec, source: str = "") -> Spec:
         err.add("sweep.objectives", f"must map output columns to 'min' or 'max', not "
                                     f"{objectives!r}")
         objectives = {}
+    for col in objectives:
+        level = str(col).split(".")[0]
+        if "." not in str(col) or level not in levels:
+            err.add(f"sweep.objectives.{col}", f"an objective is a result column "
+                    f"LEVEL.KEY of a level this sweep runs ({', '.join(levels)}), e.g. "
+                    f"simulate.tokens_per_s; not {col!r}")
     seed = head.get("seed", 1)
     if isinstance(seed, bool) or not isinstance(seed, int):
         err.add("sweep.seed", f"must be an integer, not {seed!r}")
@@ -194,16 +201,23 @@ def _workloads(w, where, err) -> list[dict]:
     for key in w:
         if key not in WORKLOAD_KEYS:
             err.add(f"{where}.{key}", f"unknown key; allowed: {', '.join(WORKLOAD_KEYS)}")
+    from tokenfab.arch_models.workloads import load_model
     axes = {}
     for key, kind in WORKLOAD_KEYS.items():
         v = w.get(key, WORKLOAD_DEFAULTS[key])
         vals = v if isinstance(v, list) else [v]
+        least = WORKLOAD_MINIMA.get(key, 0)
         for x in vals:
             if x is None and key == "system":
                 continue
-            if isinstance(x, bool) or not isinstance(x, kind) or (kind is int and x < 0):
-                err.add(f"{where}.{key}", f"must be {'a non-negative integer' if kind is int else 'a string'}"
-                                          f" or a list of them, not {x!r}")
+            if isinstance(x, bool) or not isinstance(x, kind) or (kind is int and x < least):
+                what = f"an integer of at least {least}" if kind is int else "a string"
+                err.add(f"{where}.{key}", f"must be {what} or a list of them, not {x!r}")
+            elif key == "model":
+                try:
+                    load_model(x)                # every point shares it: refuse it once
+                except UsageError as exc:
+                    err.add(f"{where}.model", str(exc))
         axes[key] = vals
     return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
@@ -267,8 +281,12 @@ def _design_points(d, where, err, rng) -> list[dict]:
     for key, spec in axes.items():
         if key in known:
             v = _axis_values(spec, f"{where}.axes.{key}", err)
-            if v is not None:
+            if v is not None and _declared(entry.Params, known[key], v,
+                                           f"{where}.axes.{key}", err):
                 values[key] = v
+    for key, value in fixed.items():
+        if key in known:
+            _declared(entry.Params, known[key], [value], f"{where}.params.{key}", err)
     sample = d.get("sample", {"method": "grid"})
     method = sample.get("method", "grid") if isinstance(sample, dict) else None
     if method not in SAMPLE_METHODS:
@@ -298,6 +316,21 @@ def _design_points(d, where, err, rng) -> list[dict]:
             # an invalid combination is a point the sweep reports as refused
             out.append({"__invalid__": str(exc), **p})
     return out
+
+
+def _declared(cls, field, values, where, err) -> bool:
+    """Each value within its parameter's own range or choices: a value no point could
+    take is an error of the spec (combinations the design refuses are refused points)."""
+    from tokenfab.params import check_field
+    ok = True
+    for v in values:
+        if "help" in field.metadata:
+            try:
+                check_field(cls, field, v)
+            except UsageError as exc:
+                err.add(where, str(exc))
+                ok = False
+    return ok
 
 
 def _random(values: dict, n: int, rng) -> list[tuple]:
@@ -453,6 +486,12 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     s = spec if isinstance(spec, Spec) else load_spec(spec)
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"format must be 'parquet' or 'csv', not {fmt!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
+                                or not 1 <= workers <= 256):
+        raise UsageError(f"workers must be an integer from 1 to 256, not {workers!r}")
+    if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
+        raise UsageError(f"scheduler must be a Dask address such as tcp://host:8786, "
+                         f"not {scheduler!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"sweep output {str(out)!r} is a file, not a directory")
@@ -461,9 +500,6 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"sweep output {str(out)!r} cannot be created: {exc}") from None
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or not 1 <= workers <= 256):
-        raise UsageError(f"workers must be an integer from 1 to 256, not {workers!r}")
     say = progress_bar() if progress is True else (progress or (lambda d, t, r: None))
     code = code_fingerprint()
     prov = provenance()
@@ -554,9 +590,6 @@ def _run_dask(todo, out: str, workers, scheduler, record) -> None:
         raise UsageError("workers and scheduler run the sweep on Dask: pip install "
                          "'tokenfab[cluster]' (dask[distributed])") from None
     if scheduler is not None:
-        if not isinstance(scheduler, str) or "://" not in scheduler:
-            raise UsageError(f"scheduler must be a Dask address such as tcp://host:8786, "
-                             f"not {scheduler!r}")
         try:
             client, cluster = Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as exc:
