@@ -38,7 +38,8 @@ def die_yield(area_m2: float, d0_per_m2: float, model: str = "murphy",
     if model == "poisson":
         return math.exp(-x)
     if model == "murphy":
-        return 1.0 if x == 0 else ((1 - math.exp(-x)) / x) ** 2
+        # expm1: 1 - exp(-x) loses its digits for a small die (a yield above 1)
+        return 1.0 if x == 0 else min(1.0, (-math.expm1(-x) / x) ** 2)
     if model == "negative-binomial":
         a = alpha if alpha is not None else tech.econ("wafer", "negative_binomial_alpha")
         return (1 + x / a) ** -a

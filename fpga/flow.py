@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tokenfab.errors import ToolError, UsageError
 from tokenfab.proc import die_with_parent
-from tokenfab.results import Frameable, folder_lock
+from tokenfab.results import Frameable, folder_lock, make_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +157,7 @@ def run_tool(cmd, cwd: Path, log: str, *, deadline: float | None = None,
 def tool_dir(work: Path) -> Path:
     """The folder to run YoWASP tools in for results wanted in ``work``: YoWASP tools see
     a private ``/tmp``, so work folders under it get a mirror in the user's cache."""
-    work = Path(work).resolve()
-    work.mkdir(parents=True, exist_ok=True)
+    work = make_dir(Path(work).resolve(), "work folder")
     if str(work).startswith("/tmp/"):
         work = Path.home() / ".cache" / "tokenfab" / "yowasp" / work.name
         work.mkdir(parents=True, exist_ok=True)
@@ -218,7 +217,6 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     deadline = None if timeout is None else time.monotonic() + timeout
     tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
-    work.mkdir(parents=True, exist_ok=True)
     out_dir, work = work, tool_dir(work)
     if work != out_dir:
         say(f"{entry.name}: YoWASP cannot see /tmp; running in {work}, results copied to "

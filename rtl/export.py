@@ -31,7 +31,7 @@ from amaranth.hdl import Shape, Value
 from amaranth.lib import data, wiring
 
 from tokenfab.errors import UsageError
-from tokenfab.results import folder_lock, write_atomic
+from tokenfab.results import folder_lock, make_dir, write_atomic
 
 # Verilator -Wall kinds that Yosys-written Verilog raises by construction, not design
 # faults; waived in the lint target and in the lint test:
@@ -248,11 +248,7 @@ def write(entry, params, out_dir, prefix: str | None = None) -> Path:
                   "fusesoc_core": f"{module}.core"},
         "lint_waivers": LINT_WAIVERS,
     }
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"output directory {str(out_dir)!r} cannot be created: "
-                         f"{exc.strerror}") from None
+    make_dir(out_dir, "output folder")
     files = {f"{module}_inst.v": _inst(module, port_list),
              f"{module}_params.vh": _params_header(module, port_list),
              f"{module}.f": f"{module}.v\n", f"{module}.core": _core(module, entry),

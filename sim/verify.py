@@ -64,9 +64,8 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
     tb = entry.testbench
     key = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
     design_dir = Path(work_dir) / f"{entry.name}-{key}"
-    say(f"{entry.name}: generating Verilog")
-    v_path = export.write(entry, params, design_dir / "rtl")
-
+    # The stimulus and the expected words first: a configuration the bench cannot drive
+    # is refused before anything is written.
     rng = np.random.default_rng(seed)
     cases = tb.cases(params, vectors, rng)
     beats = [b for _, bs in cases for b in bs]
@@ -77,6 +76,8 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
         model_cycles = entry.timing.beats_cycles(params, beats)
     else:
         model_cycles = entry.timing.unit_cycles(params, len(beats))
+    say(f"{entry.name}: generating Verilog")
+    v_path = export.write(entry, params, design_dir / "rtl")
     vec = {
         "beats": [hex(tb.pack_in(params, b)) for b in beats],
         "expected": [hex(tb.pack_out(params, o)) for o in expected],

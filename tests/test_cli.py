@@ -176,7 +176,7 @@ def test_progress_is_quiet_when_not_a_terminal(capfd):
     (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--csv", "/proc/x.csv"],
      "cannot write '/proc/x.csv'"),
     (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--trace",
-      "/etc/passwd/t.json"], "a part of its folder is a file"),
+      "/etc/passwd/t.json"], "a part of its path is a file"),
 ])
 def test_unwritable_outputs_are_one_line_exit_2(capsys, argv, fragment):
     code, out, err = run(capsys, *argv)

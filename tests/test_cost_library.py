@@ -169,7 +169,7 @@ def test_costdata_worked_example_prediction():
 @pytest.mark.parametrize("model", die.YIELD_MODELS)
 @pytest.mark.parametrize("d0", [0.01, 0.1, 0.5, 2.0])
 def test_a_larger_die_never_yields_better(model, d0):
-    areas = [a * 1e-6 for a in (1, 10, 50, 100, 300, 600, 858, 2000, 20000)]
+    areas = [a * 1e-6 for a in (1e-9, 1e-4, 1, 10, 50, 100, 300, 600, 858, 2000, 20000)]
     ys = [die.die_yield(a, d0 * 1e4, model) for a in areas]
     assert all(b <= a for a, b in zip(ys, ys[1:])) and all(0 < y <= 1 for y in ys)
 

@@ -196,8 +196,9 @@ def cmd_rtl(args):
 def cmd_verify(args):
     d = _design(args)
     show = not (args.json or args.quiet)
-    waves = (True if args.waves_format == "auto" else args.waves_format) if args.waves \
-        else False
+    # a format named implies a waveform
+    waves = (True if args.waves_format == "auto" else args.waves_format) \
+        if args.waves or args.waves_format != "auto" else False
     r = d.verify(vectors=args.vectors, simulator=args.simulator, seed=args.seed,
                  waves=waves, work_dir=args.work_dir, progress=_progress(show))
     _done_progress(show)
@@ -320,7 +321,9 @@ def _sweep_spec(args) -> dict | str:
     entry = registry.get(target)
     axes = {}
     for item in args.param or []:
-        key, _, text = item.partition("=")
+        key, eq, text = item.partition("=")
+        if not eq:
+            raise UsageError(f"a sweep axis must be written KEY=V1,V2,..., not {item!r}")
         values = [parse_assignments(entry.Params, [f"{key}={v}"]) for v in text.split(",")]
         axes[next(iter(values[0]))] = [next(iter(v.values())) for v in values]
     levels = [lv.strip() for lv in args.levels.split(",")]
@@ -418,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--waves-format", default="auto",
                     type=_choice("waveform format", ("auto", "fst", "vcd")),
                     metavar="{auto,fst,vcd}",
-                    help="auto: FST where the simulator can write it, else VCD")
+                    help="auto: FST where the simulator can write it, else VCD; fst or "
+                         "vcd implies --waves")
     sp.add_argument("-o", "--work-dir", default="build/verify",
                     help="folder for the Verilog, the simulator build, logs and waveforms")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")

@@ -34,8 +34,11 @@ def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
     """Every design on defaults into ``work_dir``: Verilog, verification, simulation, a
     table and ``demo.png``."""
     from tokenfab import api, registry
+    from tokenfab.params import as_int
+    from tokenfab.results import make_dir
 
-    work = Path(work_dir)
+    vectors = as_int("vectors", vectors, 1, 10_000_000)
+    work = make_dir(work_dir, "work folder")
     say = (lambda msg: None) if quiet or json_out else _say
     rows = []
     t0 = time.time()
@@ -118,7 +121,6 @@ def _plot(rows, work: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    work.mkdir(parents=True, exist_ok=True)
     names = [r["design"] for r in rows]
     fig, axes = plt.subplots(1, 5, figsize=(17, 3.4))
     for ax, key, label in zip(axes, ["prefill_tokens_per_s", "decode_tokens_per_s",

@@ -350,6 +350,27 @@ def write_trace(events: list, path) -> Path:
     return path
 
 
+def make_dir(folder, what: str = "folder") -> Path:
+    """Create ``folder`` (and its parents) or refuse with a ``UsageError`` naming it:
+    a part of the path that is a file, no permission, a name too long."""
+    folder = Path(folder)
+    why = _mkdir(folder)
+    if why:
+        raise UsageError(f"cannot create the {what} {str(folder)!r}: {why}")
+    return folder
+
+
+def _mkdir(folder: Path) -> str | None:
+    """Create ``folder`` and its parents; ``None``, or why it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        return "a part of its path is a file, not a folder"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 @contextlib.contextmanager
 def folder_lock(folder):
     """Hold an exclusive lock on ``folder`` for the block (``flock`` on its
@@ -357,8 +378,7 @@ def folder_lock(folder):
     the lock with its process."""
     import fcntl
     import os
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dir(folder)
     fd = os.open(folder / ".tokenfab.lock", os.O_CREAT | os.O_RDWR, 0o666 & ~_umask())
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -371,12 +391,11 @@ def write_atomic(path: Path, writer) -> None:
     """``writer(tmp_path)`` then rename: the file appears whole or not at all."""
     import os
     import tempfile
+    why = _mkdir(path.parent)
+    if why:
+        raise UsageError(f"cannot write {str(path)!r}: {why}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"cannot write {str(path)!r}: a part of its folder is a file, "
-                         "not a folder") from None
     except OSError as exc:
         raise UsageError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
     os.close(fd)

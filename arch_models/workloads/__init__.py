@@ -163,7 +163,7 @@ def parse_config(raw: dict, name: str = "model", origin: str = "config") -> Mode
                     return default
                 return v
         if required:
-            errors.append(f"{keys[0]} is missing")
+            errors.append(f"{keys[0]} is missing (or null)")
         return default
 
     hidden = get(_REQUIRED["hidden_size"], required=True)

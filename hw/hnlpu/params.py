@@ -56,8 +56,9 @@ def _weights(path: str, fmt: str, rows: int, cols: int, seed: int, density: floa
         p = Path(path)
         try:
             raw = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"weights file {path!r} cannot be read as .npy ({exc})") from None
+        except (OSError, ValueError, EOFError) as exc:   # EOFError: an empty file
+            raise UsageError(f"weights file {path!r} cannot be read as .npy "
+                             f"({exc or type(exc).__name__})") from None
         if not isinstance(raw, np.ndarray):
             raise UsageError(f"weights file {path!r} is an .npz archive; save one matrix "
                              "with numpy.save as a .npy file")
