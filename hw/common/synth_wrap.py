@@ -33,11 +33,7 @@ class ShiftWrap(wiring.Component):
         m.d.comb += Cat(*ins).eq(chain)
         flat = Cat(*outs)
         folded = Signal(FOLD)
-        for i in range(FOLD):
-            bits = [flat[j] for j in range(i, len(flat), FOLD)]
-            acc = bits[0]
-            for b in bits[1:]:
-                acc = acc ^ b
-            m.d.comb += folded[i].eq(acc)
+        for i in range(FOLD):       # one reduction each (a chain of ^ recurses per bit)
+            m.d.comb += folded[i].eq(Cat(*(flat[j] for j in range(i, len(flat), FOLD))).xor())
         m.d.sync += self.sout.eq(folded)
         return m

@@ -145,6 +145,10 @@ class Params(ParamsBase):
         """Cycles per input vector."""
         return self.input_bits if self.style == "neuron" else 1
 
+    # The largest RTL generated (rtl.export.check_rtl_size), in weights: 256 x 256
+    # elaborates in 39 s and 1 GB (BENCHMARKS.md).
+    rtl_max_macs = 65_536
+
     @property
     def macs_per_tile(self) -> int:
         return self.rows * self.cols

@@ -159,6 +159,11 @@ class Params(ParamsBase):
         span = top * self.group * (hi - lo)
         return signed_width(-span - top * self.group, span + top * self.group)
 
+    # The largest RTL generated (rtl.export.check_rtl_size), in products per cycle: the
+    # default 64 x 64 x 4 elaborates in 13 s (its cells are Verilog instances); twice
+    # that is about 30 s (BENCHMARKS.md).
+    rtl_max_macs = 32_768
+
     @property
     def macs_per_tile(self) -> int:
         return self.R * self.C * self.L

@@ -52,6 +52,11 @@ class Params(ParamsBase):
     acc_bits: int = param(32, "width of the signed accumulators (sums wrap)", lo=8, hi=64)
     array_scale: int = param(1, "arrays per 16 in the asic preset (not RTL)", lo=1, hi=1024)
 
+    # The largest RTL generated (rtl.export.check_rtl_size), in PEs: elaboration grows
+    # about as the square of the PEs (32 x 32 18 s, 40 x 40 49 s; BENCHMARKS.md). The
+    # timing and cost levels take any size up to 1024 x 1024.
+    rtl_max_macs = 1024
+
     def __post_init__(self):
         super().__post_init__()
         if self.weights == "int4" and self.dtype != "fp16":

@@ -96,3 +96,11 @@ class Params(ParamsBase):
     @property
     def macs_per_tile(self) -> int:
         return self.q * self.t * self.g if self.unit == "tlmm" else self.d
+
+    @property
+    def rtl_max_macs(self) -> int:
+        """The largest RTL generated (rtl.export.check_rtl_size), in ``macs_per_tile``.
+        TLMM, q x t x g: elaboration is about linear (the default 420 in 2.2 s, 8,192 in
+        84 s and 2.2 GB). RMS-MAX, d: d = 64 takes 15 s, 128 63 s, and 256 runs Amaranth's
+        Yosys out of memory after 4 min (BENCHMARKS.md)."""
+        return 4096 if self.unit == "tlmm" else 128
