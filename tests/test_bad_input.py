@@ -92,6 +92,8 @@ FILES = {
 }
 
 
+HN8x3 = ["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p"]
+
 CLI = {
     "unknown names": [
         (["rtl", "tpu"], "'tpu'"), (["verify", "tpu"], "'tpu'"),
@@ -242,28 +244,13 @@ CLI = {
          "num_key_value_heads"),
     ],
     "weight files": [
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights=/no/such.npy"],
-         "/no/such.npy"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_npz.npz}"],
-         "npz"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_strings.npy}"],
-         "w_strings.npy"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_object.npy}"],
-         "w_object.npy"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_shape.npy}"],
-         "(4, 4)"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_3d.npy}"],
-         "(8, 3, 2)"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_nan.npy}"],
-         "nan"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_range.npy}"],
-         "100"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_empty.npy}"],
-         "w_empty.npy"),
-        (["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={plain_file}"],
-         "plain_file"),
-        (["cost", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p", "weights={w_shape.npy}"],
-         "(4, 4)"),
+        *[(HN8x3 + [f"weights={w}"], names) for w, names in [
+            ("/no/such.npy", "/no/such.npy"), ("{w_npz.npz}", "npz"),
+            ("{w_strings.npy}", "w_strings.npy"), ("{w_object.npy}", "w_object.npy"),
+            ("{w_shape.npy}", "(4, 4)"), ("{w_3d.npy}", "(8, 3, 2)"), ("{w_nan.npy}", "nan"),
+            ("{w_range.npy}", "100"), ("{w_empty.npy}", "w_empty.npy"),
+            ("{plain_file}", "plain_file")]],
+        (["cost", *HN8x3[1:], "weights={w_shape.npy}"], "(4, 4)"),
     ],
     "what does not fit": [
         (["rtl", "mixpe", "-p", "rows=1024", "-p", "cols=1024"], "32,768"),
