@@ -161,7 +161,7 @@ class Params(ParamsBase):
 
     # The largest RTL generated (rtl.export.check_rtl_size), in products per cycle: the
     # default 64 x 64 x 4 elaborates in 13 s (its cells are Verilog instances); twice
-    # that is about 30 s (BENCHMARKS.md).
+    # that, 128 x 64, in 29 s and 1.2 GB (BENCHMARKS.md).
     rtl_max_macs = 32_768
 
     @property
