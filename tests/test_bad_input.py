@@ -469,6 +469,16 @@ def test_numpy_numbers_and_paths_are_accepted(tmp_path):
     assert math.isfinite(d.cost(volume=np.int64(1000)).to_dict()["area_mm2"])
 
 
+def test_a_notebook_sweep_spec_may_hold_numpy_values_and_paths(tmp_path):
+    spec = {"design": [{"name": "mac-array",
+                        "axes": {"m": list(np.arange(1, 3)), "n": np.array([4, 8])}}],
+            "workload": [{"model": CONFIG_DIR / "llama-2-7b.json", "prompt": np.int64(8),
+                          "gen": 1, "batch": (np.int32(1),)}]}
+    df = tokenfab.sweep(spec, out=tmp_path / "sweep")
+    assert len(df) == 4 and (df["status"] == "ok").all()
+    assert sorted(zip(df["p.m"], df["p.n"])) == [(1, 4), (1, 8), (2, 4), (2, 8)]
+
+
 def test_the_tables_cover_every_command_and_class():
     commands = {argv[0] for _, argv, _ in CLI_CASES}
     assert commands >= {"list", "rtl", "verify", "simulate", "gemm", "fpga", "cost", "die",

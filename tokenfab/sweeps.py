@@ -116,6 +116,7 @@ def load_spec(spec, source: str = "") -> Spec:
             raise UsageError(f"sweep spec {str(path)!r} cannot be read: {exc}") from None
     if not isinstance(spec, dict):
         raise UsageError(f"a sweep spec must be a TOML file or a dict, not {spec!r}")
+    spec = plain(spec)
     source = source or "(dict)"
     err = _Errors()
     for key in spec:
@@ -192,6 +193,21 @@ def load_spec(spec, source: str = "") -> Spec:
     if not points:
         raise UsageError(f"the sweep spec {source} has no points")
     return Spec(points, tuple(levels), dict(objectives), source)
+
+
+def plain(obj):
+    """A spec built in a notebook as TOML would give it: numpy arrays and tuples as lists,
+    numpy scalars as Python numbers, paths as strings."""
+    import os
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if type(obj).__module__ == "numpy":
+        return plain(obj.tolist())                # an array's list, a scalar's number
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
 
 
 def _workloads(w, where, err) -> list[dict]:
@@ -621,10 +637,10 @@ def search(spec, trials: int, out="build/sweep", progress=None):
         raise UsageError("search needs Optuna: pip install 'tokenfab[search]'") from None
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 100_000:
         raise UsageError(f"trials must be an integer from 1 to 100000, not {trials!r}")
-    raw = spec
+    s = load_spec(spec)                        # validates everything first
+    raw = plain(spec)
     if isinstance(spec, (str, Path)):
         raw = tomllib.loads(Path(spec).read_text(encoding="utf-8"))
-    s = load_spec(spec)                        # validates everything first
     if not s.objectives:
         raise UsageError("search needs objectives: [sweep] objectives = { column = "
                          "\"min\" | \"max\" }")
