@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -210,7 +209,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
     ``place`` run nextpnr too (resources after packing and Fmax). ``timeout``: seconds
     for the whole run, after which the tools are stopped and a ``UsageError`` raised."""
     import time
-    from tokenfab.params import check_number
+    from tokenfab.params import check_number, folder_tag
     from tokenfab.rtl.export import check_rtl_size
     target = get_target(target_name)
     say = progress or (lambda msg: None)
@@ -218,10 +217,7 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         check_number("timeout (s)", timeout, 0, lo_open=True)
     deadline = None if timeout is None else time.monotonic() + timeout
     check_rtl_size(entry, params)
-    tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
-    if len(tag) > 120 or not re.fullmatch(r"[\w.-]*", tag):    # a weights path, many params
-        tag = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()
-                             ).hexdigest()[:12]
+    tag = folder_tag(params)
     work = Path(work_dir).resolve() / f"{entry.name}-{target.name}-{tag}-{'dsp' if dsp else 'nodsp'}"
     out_dir, work = work, tool_dir(work)
     if work != out_dir:

@@ -377,6 +377,18 @@ API = {
         (lambda i: _design().gemm(4, -64, 32), "-64"),
         (lambda i: _design().gemm(4, 64, 2.5), "2.5"),
         (lambda i: _design().verilog(prefix="1bad"), "'1bad'"),
+        (lambda i: _design().fpga(dsp="no"), "'no'"),
+        (lambda i: _design().fpga(place=1), "1"),
+        (lambda i: _design().simulate(prompt=8, gen=1, extend_context="yes"), "'yes'"),
+        (lambda i: _design().simulate(prompt=8, gen=1, node="4nm"), "'4nm'"),
+        (lambda i: _design().simulate(prompt=8, gen=1, progress=5), "5"),
+        (lambda i: _design().system(node=4), "4"),
+        (lambda i: _design().cost(rtl_area="yes"), "'yes'"),
+        (lambda i: _design().verify(work_dir=5), "5"),
+        (lambda i: _design().verilog(None), "None"),
+        (lambda i: tokenfab.sweep(_spec(), resume="no"), "'no'"),
+        (lambda i: tokenfab.sweep(_spec(), progress=5), "5"),
+        (lambda i: tokenfab.sweep(_spec(), workers=2.0), "2.0"),
         (lambda i: tokenfab.sweep(_spec({"m": [1, 0]})), "not 0"),
         (lambda i: tokenfab.sweep(_spec({"bogus": [1]})), "'bogus'"),
         (lambda i: tokenfab.sweep(_spec({"m": {"range": [4, 1]}})), "[4, 1]"),
@@ -467,6 +479,8 @@ def test_numpy_numbers_and_paths_are_accepted(tmp_path):
     v = d.verilog(tmp_path / "rtl")
     assert v.exists()
     assert math.isfinite(d.cost(volume=np.int64(1000)).to_dict()["area_mm2"])
+    r7 = d.simulate(prompt=8, gen=1, node="7nm", extend_context=np.bool_(False))
+    assert r7.to_dict()["decode_tokens_per_s"] > 0
 
 
 def test_a_notebook_sweep_spec_may_hold_numpy_values_and_paths(tmp_path):

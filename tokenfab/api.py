@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenfab import registry
-from tokenfab.params import as_int, build, defaults
+from tokenfab.params import (as_bool, as_int, as_path, build, check_callback, defaults,
+                             folder_tag)
+
+
+def _node(node):
+    """``None`` or a process node checked against the technology table (7 or "7nm")."""
+    from tokenfab.cost_models import tech
+    return None if node is None else tech.check_node(node)
 
 
 class Design:
@@ -31,7 +38,8 @@ class Design:
         into ``out_dir`` under a module name unique to the configuration (or ``prefix``);
         return the ``.v`` path (its stem is the module name)."""
         from tokenfab.rtl import export
-        return export.write(self.entry, self.params, out_dir, prefix=prefix)
+        return export.write(self.entry, self.params, as_path("out_dir", out_dir),
+                            prefix=prefix)
 
     def verify(self, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
                waves=False, work_dir="build/verify", progress=None):
@@ -39,12 +47,15 @@ class Design:
         ``"fst"`` or ``"vcd"``. The result's ``files`` names what the run wrote."""
         from tokenfab.sim.verify import verify
         vectors, seed = as_int("vectors", vectors), as_int("seed", seed)
+        check_callback("progress", progress)
         return verify(self.entry, self.params, vectors=vectors, simulator=simulator,
-                      seed=seed, waves=waves, work_dir=work_dir, progress=progress)
+                      seed=seed, waves=waves, work_dir=as_path("work_dir", work_dir),
+                      progress=progress)
 
     def system(self, name: str | None = None, node: int | None = None):
         """A system preset of this design (the first of ``timing.SYSTEMS`` by default)."""
         name = name or self.entry.timing.SYSTEMS[0]
+        node = _node(node)
         kw = {} if node is None else {"node": node}
         return self.entry.timing.system(self.params, name, **kw)
 
@@ -58,8 +69,12 @@ class Design:
         from tokenfab.results import SimulationResult
         batch, prompt, gen = (as_int(k, v) for k, v in
                               (("batch", batch), ("prompt", prompt), ("gen", gen)))
+        trace, extend_context, allow_spill = (as_bool(k, v) for k, v in (
+            ("trace", trace), ("extend_context", extend_context), ("allow_spill", allow_spill)))
+        check_callback("progress", progress)
         request = Request(load_model(model), batch, prompt, gen,
                           extend_context=extend_context, allow_spill=allow_spill)
+        node = _node(node)
         kw = {} if node is None else {"node": node}
         run = self.entry.timing.simulate(self.params, request,
                                          system or self.entry.timing.SYSTEMS[0],
@@ -84,15 +99,16 @@ class Design:
         """Yosys (and with ``place`` nextpnr) on the generated Verilog: resources and
         Fmax; ``timeout`` seconds stops the tools (``UsageError``)."""
         from tokenfab.fpga import flow
-        return flow.run(self.entry, self.params, target, work_dir, dsp=dsp, place=place,
+        check_callback("progress", progress)
+        return flow.run(self.entry, self.params, target, as_path("work_dir", work_dir),
+                        dsp=as_bool("dsp", dsp), place=as_bool("place", place),
                         progress=progress, timeout=timeout)
 
     def rtl_area(self, node="28nm", work_dir="build/area"):
         """Area of one unit from its generated Verilog (Yosys; see ``tokenfab.cost_models.area``)."""
         from tokenfab.cost_models import area, tech
         n = tech.check_node(node)
-        tag = "-".join(f"{k}{v}" for k, v in self.params.to_dict().items())
-        out = Path(work_dir) / f"{self.name}-{tag}"
+        out = as_path("work_dir", work_dir) / f"{self.name}-{folder_tag(self.params)}"
         v_path = self.verilog(out)
         cells = area.synth_cells(v_path, v_path.stem, out)
         return area.from_cells(self.name, cells, n)
@@ -104,6 +120,7 @@ class Design:
         the design says otherwise). A design's cost package may define ``design_cost`` to
         replace this tile-array path (HNLPU does)."""
         volume = as_int("volume", volume, 1)
+        rtl_area = as_bool("rtl_area", rtl_area)
         if hasattr(self.entry.cost, "design_cost"):
             return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,

@@ -134,6 +134,46 @@ def as_int(name: str, value, lo: int | None = None, hi: int | None = None) -> in
     return value
 
 
+def as_bool(name: str, value) -> bool:
+    """``value`` as a plain ``bool`` (numpy booleans accepted); a string such as ``"no"``
+    is refused rather than taken for true."""
+    if type(value).__module__ == "numpy" and type(value).__name__.startswith("bool"):
+        value = bool(value)
+    if not isinstance(value, bool):
+        raise UsageError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
+def as_path(name: str, value):
+    """``value`` (a ``str`` or a path) as a ``Path``."""
+    import os
+    from pathlib import Path
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise UsageError(f"{name} must be a folder or file path (str or pathlib.Path), "
+                         f"not {value!r}")
+    return Path(value)
+
+
+def check_callback(name: str, value, allow_true: bool = False) -> None:
+    """A progress callback: ``None``, a callable (or ``True`` where a default exists)."""
+    if value is None or callable(value) or (allow_true and value is True):
+        return
+    what = "None, True or a callable" if allow_true else "None or a callable"
+    raise UsageError(f"{name} must be {what}, not {value!r}")
+
+
+def folder_tag(params) -> str:
+    """A folder name for a configuration: its parameters when short and path-safe, else
+    a hash of them (a weights file's path, many parameters)."""
+    import hashlib
+    import json
+    d = params.to_dict()
+    tag = "-".join(f"{k}{v}" for k, v in d.items())
+    if len(tag) > 120 or not re.fullmatch(r"[\w.-]*", tag):
+        tag = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+    return tag
+
+
 def param_fields(params_cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(params_cls)}
 

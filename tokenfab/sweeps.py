@@ -499,23 +499,20 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     (Dask reruns its points elsewhere) never duplicates a point."""
     import pandas as pd
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from tokenfab.params import as_bool, as_int, as_path, check_callback
+    from tokenfab.results import make_dir
     s = spec if isinstance(spec, Spec) else load_spec(spec)
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"format must be 'parquet' or 'csv', not {fmt!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
-                                or not 1 <= workers <= 256):
-        raise UsageError(f"workers must be an integer from 1 to 256, not {workers!r}")
+    resume = as_bool("resume", resume)
+    check_callback("progress", progress, allow_true=True)
+    out = as_path("out", out)
+    if workers is not None:
+        workers = as_int("workers", workers, 1, 256)
     if scheduler is not None and (not isinstance(scheduler, str) or "://" not in scheduler):
         raise UsageError(f"scheduler must be a Dask address such as tcp://host:8786, "
                          f"not {scheduler!r}")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"sweep output {str(out)!r} is a file, not a directory")
-    cache = out / "points"
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"sweep output {str(out)!r} cannot be created: {exc}") from None
+    cache = make_dir(out / "points", "sweep output folder")
     say = progress_bar() if progress is True else (progress or (lambda d, t, r: None))
     code = code_fingerprint()
     prov = provenance()
@@ -637,7 +634,10 @@ def search(spec, trials: int, out="build/sweep", progress=None):
         raise UsageError("search needs Optuna: pip install 'tokenfab[search]'") from None
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 100_000:
         raise UsageError(f"trials must be an integer from 1 to 100000, not {trials!r}")
+    from tokenfab.params import as_path, check_callback
     s = load_spec(spec)                        # validates everything first
+    check_callback("progress", progress, allow_true=True)
+    out = as_path("out", out)
     raw = plain(spec)
     if isinstance(spec, (str, Path)):
         raw = tomllib.loads(Path(spec).read_text(encoding="utf-8"))
@@ -646,12 +646,11 @@ def search(spec, trials: int, out="build/sweep", progress=None):
                          "\"min\" | \"max\" }")
     seed = raw.get("sweep", {}).get("seed", 1)
     workload = s.points[0].workload
-    out = Path(out)
-    cache = out / "points"
-    cache.mkdir(parents=True, exist_ok=True)
+    from tokenfab.results import make_dir
+    cache = make_dir(out / "points", "sweep output folder")
     code = code_fingerprint()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    say = progress or (lambda done, total, row: None)
+    say = progress_bar() if progress is True else (progress or (lambda d, t, r: None))
     rows, total, computed = [], trials * len(raw["design"]), 0
     for d in raw["design"]:
         axes = {k: _axis_values(v, k, _Errors()) for k, v in d.get("axes", {}).items()}
