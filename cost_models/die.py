@@ -90,7 +90,8 @@ def die_cost(area_mm2: float, node, d0_per_cm2: float | None = None,
     if d0_per_cm2 is not None:
         check_number("defect density (per cm2)", d0_per_cm2, 0, 100)
     if wafer_price_usd is not None:
-        check_number("wafer price (USD)", wafer_price_usd, 0, lo_open=True)
+        # at most $1M: 50x the dearest wafer in nodes.json ($20k at 3 nm): a typo, not a price
+        check_number("wafer price (USD)", wafer_price_usd, 0, 1e6, lo_open=True)
     if alpha is not None:
         check_number("alpha (clustering)", alpha, 0, lo_open=True)
     if yield_model not in YIELD_MODELS:

@@ -169,6 +169,7 @@ CLI = {
         (["die", "--area", "100", "--wafer-price", "inf"], "inf"),
         (["die", "--area", "100", "--wafer-price", "-5"], "-5"),
         (["die", "--area", "100", "--wafer-price", "0"], "0"),
+        (["die", "--area", "100", "--wafer-price", "1e30"], "1e+30"),
         (["die"], "--area"),
         (["simulate", "mac-array", "--batch", "0"], "0"),
         (["simulate", "mac-array", "--batch", "-3"], "-3"),
