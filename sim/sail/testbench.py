@@ -21,9 +21,9 @@ class SailTestbench:
     """Edge programs (largest and smallest FP16, all zero, subnormals, weights aligned in
     sign with the activations, raw accumulators that wrap, every output and token slot,
     repeated activations that hit the reuse table, reads after writes), then random
-    GEMVs of random shapes, some run again over the operands already in the window with
-    a narrower shape and the other output format (the block's state from the previous
-    GEMV must not leak into the next)."""
+    GEMVs of random shapes, each followed by 1.5 more on average over the operands
+    already in the window, in a narrower shape and either output format (the block's
+    state from the previous GEMV must not leak into the next)."""
 
     def cases(self, p, n_beats, rng):
         wlo, whi = -(1 << (p.weight_bits - 1)), (1 << (p.weight_bits - 1)) - 1
@@ -72,10 +72,10 @@ class SailTestbench:
                 kl -= 1                           # a small window: shorter K
             beats, d = golden.gemv_program(p, rand_x(b, kl * K, scale), rand_w(kl * K, n),
                                            rand_s(n), dequant=int(rng.random() < 0.8))
-            if rng.random() < 0.4:
+            for _ in range(int(rng.geometric(0.4)) - 1):       # 1.5 more on average
                 again = dataclasses.replace(d, n=int(rng.integers(1, n + 1)),
                                             b=int(rng.integers(1, b + 1)),
-                                            dequant=1 - d.dequant).check(p)
+                                            dequant=int(rng.integers(0, 2))).check(p)
                 beats = beats + [{"op": "gemv", "desc": again}] + [
                     {"op": "read", "addr": line} for line in range(*again.regions(p)["y"])]
             cases.append((f"random_{k}", beats))
