@@ -11,6 +11,7 @@ Files named ``{name}`` in an argv are made by the ``inputs`` fixture (``FILES``)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
@@ -310,8 +311,18 @@ class _Hang(Exception):
     pass
 
 
-def _alarm(signum, frame):
-    raise _Hang(f"no answer in {HANG_S} s")
+@contextlib.contextmanager
+def _answers_in_time():
+    """Fail (rather than hang) a call that has not answered within ``HANG_S``."""
+    def alarm(signum, frame):
+        raise _Hang(f"no answer in {HANG_S} s")
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(HANG_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _fill(argv, inputs):
@@ -326,13 +337,8 @@ def test_cli_refuses_with_one_line(cls, argv, names, inputs, tmp_path, monkeypat
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(HANG_S)
-    try:
+    with _answers_in_time():
         code = main(_fill(argv, inputs))
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
     out, err = capsys.readouterr()
     assert code == 2, f"exit {code}: {out[-300:]}"
     lines = err.strip().splitlines()
@@ -455,14 +461,8 @@ API_CASES = [(cls, fn, names) for cls, rows in API.items() for fn, names in rows
                          ids=[f"{c.split()[0]}-{i}" for i, (c, _, _) in enumerate(API_CASES)])
 def test_api_raises_usage_error(cls, fn, names, inputs, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(HANG_S)
-    try:
-        with pytest.raises(UsageError) as info:
-            fn(inputs)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    with _answers_in_time(), pytest.raises(UsageError) as info:
+        fn(inputs)
     assert names in str(info.value), str(info.value)
     assert list(tmp_path.iterdir()) == [], "a refused call left files behind"
 
