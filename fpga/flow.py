@@ -137,9 +137,9 @@ def run_tool(cmd, cwd: Path, log: str, *, deadline: float | None = None,
     try:
         proc = run_child(cmd, cwd, deadline=deadline, tick=tick)
     except TimeoutError as exc:
+        hint = " or synthesise only with --no-place" if name.startswith("nextpnr") else ""
         raise UsageError(f"{name} stopped at the time limit after {exc.args[0]:.0f} s (the "
-                         "tool is no longer running); raise --timeout, or synthesise only "
-                         "with --no-place") from None
+                         f"tool is no longer running); raise --timeout{hint}") from None
     out = proc.stdout + proc.stderr
     (cwd / log).write_text(out)
     over = [ln.split("Info:")[-1].strip() for ln in out.splitlines()

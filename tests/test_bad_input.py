@@ -90,6 +90,7 @@ FILES = {
     "sweep_bad_fixed.toml": ('[[design]]\nname = "mac-array"\nparams = { weight_bits = 9 }\n'
                              'axes = { m = [1, 2] }\n'),
     "plain_file": "x",
+    "a_folder": lambda p: p.mkdir(),
 }
 
 
@@ -120,6 +121,7 @@ CLI = {
         (["sweep", "mac-array", "-p", "m=1,2", "--objective", "speed=max"], "speed"),
         (["sweep", "mac-array", "-p", "m=1,2", "--objective", "tokens_per_s=most"], "most"),
         (["frobnicate"], "'frobnicate'"),
+        (["list", "--models", "tpu"], "'tpu'"),
     ],
     "parameters": [
         (["simulate", "mac-array", "-p", "m=0"], "not 0"),
@@ -213,6 +215,10 @@ CLI = {
           "/proc/t.json"], "/proc/t.json"),
         (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--csv",
           "/tmp/" + LONG + ".csv"], "File name too long"),
+        (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--csv", "/tmp"],
+         "'/tmp': it is a folder"),
+        (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--trace", "{a_folder}"],
+         "a_folder': it is a folder"),
         (["sweep", "mac-array", "-p", "m=1,2", "--out", "/proc/sweep"], "/proc/sweep"),
         (["sweep", "mac-array", "-p", "m=1,2", "--out", "{plain_file}/sweep"], "plain_file"),
         (["demo", "-o", "/proc/demo"], "/proc/demo"),

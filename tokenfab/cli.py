@@ -132,6 +132,10 @@ def _design(args):
 
 
 def cmd_list(args):
+    if args.design is not None and (args.models or args.calibrations):
+        raise UsageError(f"list takes a design, --models or --calibrations, not both "
+                         f"(got {args.design!r} with "
+                         f"{'--models' if args.models else '--calibrations'})")
     if args.calibrations:
         from tokenfab.calibration import all_calibrations
         cals = [c.to_dict() for c in all_calibrations()]

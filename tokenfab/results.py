@@ -394,6 +394,8 @@ def write_atomic(path: Path, writer) -> None:
     why = _mkdir(path.parent)
     if why:
         raise UsageError(f"cannot write {str(path)!r}: {why}")
+    if path.is_dir():
+        raise UsageError(f"cannot write {str(path)!r}: it is a folder; give a file name")
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     except OSError as exc:
