@@ -3,15 +3,13 @@ model."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 
 from tokenfab.rtl import export
 from tokenfab.sim import runner
-from tokenfab.params import check_int
+from tokenfab.params import check_int, params_key
 from tokenfab.results import Frameable
 
 
@@ -62,8 +60,7 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
     waves = runner.wave_format(waves, simulator) or False
     say = progress or (lambda msg: None)
     tb = entry.testbench
-    key = hashlib.sha256(json.dumps(params.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-    design_dir = Path(work_dir) / f"{entry.name}-{key}"
+    design_dir = Path(work_dir) / f"{entry.name}-{params_key(params, 10)}"
     # The stimulus and the expected words first: a configuration the bench cannot drive
     # is refused before anything is written.
     rng = np.random.default_rng(seed)

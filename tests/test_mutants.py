@@ -43,8 +43,8 @@ def _delay_one_short(m, en, value, depth, name):
     return _DELAY(m, en, value, max(0, depth - 1), name)
 
 
-_ADDER_TREE = importlib.import_module("tokenfab.hw.common.arith").adder_tree
-_DELAY = importlib.import_module("tokenfab.hw.common.skew").delay
+from tokenfab.hw.common.arith import adder_tree as _ADDER_TREE  # noqa: E402
+from tokenfab.hw.common.skew import delay as _DELAY  # noqa: E402
 
 # Configurations that tests/test_rtl_verify.py verifies unmutated (so each failure here is
 # the mutant's own): one of each design's parameter sets.

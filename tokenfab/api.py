@@ -106,8 +106,8 @@ class Design:
 
     def rtl_area(self, node="28nm", work_dir="build/area"):
         """Area of one unit from its generated Verilog (Yosys; see ``tokenfab.cost_models.area``)."""
-        from tokenfab.cost_models import area, tech
-        n = tech.check_node(node)
+        from tokenfab.cost_models import area
+        n = _node(node)
         out = as_path("work_dir", work_dir) / f"{self.name}-{folder_tag(self.params)}"
         v_path = self.verilog(out)
         cells = area.synth_cells(v_path, v_path.stem, out)

@@ -162,15 +162,20 @@ def check_callback(name: str, value, allow_true: bool = False) -> None:
     raise UsageError(f"{name} must be {what}, not {value!r}")
 
 
-def folder_tag(params) -> str:
-    """A folder name for a configuration: its parameters when short and path-safe, else
-    a hash of them (a weights file's path, many parameters)."""
+def params_key(params, length: int = 12) -> str:
+    """A hash of a configuration's parameters, for folder names."""
     import hashlib
     import json
-    d = params.to_dict()
-    tag = "-".join(f"{k}{v}" for k, v in d.items())
+    text = json.dumps(params.to_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def folder_tag(params) -> str:
+    """A folder name for a configuration: its parameters when short and path-safe, else
+    their hash (a weights file's path, many parameters)."""
+    tag = "-".join(f"{k}{v}" for k, v in params.to_dict().items())
     if len(tag) > 120 or not re.fullmatch(r"[\w.-]*", tag):
-        tag = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+        tag = params_key(params)
     return tag
 
 

@@ -338,14 +338,15 @@ def _declared(cls, field, values, where, err) -> bool:
     """Each value within its parameter's own range or choices: a value no point could
     take is an error of the spec (combinations the design refuses are refused points)."""
     from tokenfab.params import check_field
+    if "help" not in field.metadata:            # not a declared parameter
+        return True
     ok = True
     for v in values:
-        if "help" in field.metadata:
-            try:
-                check_field(cls, field, v)
-            except UsageError as exc:
-                err.add(where, str(exc))
-                ok = False
+        try:
+            check_field(cls, field, v)
+        except UsageError as exc:
+            err.add(where, str(exc))
+            ok = False
     return ok
 
 
