@@ -32,7 +32,7 @@ def system_components(p, spec, unit_components) -> cc.Components:
     boundary on the ``a100`` preset, see ``tile_systems.paper_boundary``)."""
     if spec.fp16_tensor_cores:
         return cc.fp16_tensor_core(*spec.tile)
-    return unit_components(paper_boundary(p, spec.name))
+    return unit_components(paper_boundary(p, spec))
 
 
 def pricing(p, run, unit_components) -> Pricing:
@@ -56,12 +56,13 @@ def pricing(p, run, unit_components) -> Pricing:
         "attention_macs": Price("compute", att_mac, True),
         "vector_flops": Price("compute", fp_flop, True),
         "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
-        "dram_bytes": energy.dram_price(dram_kind),
+        "dram_bytes": dataclasses.replace(energy.dram_price(dram_kind), level="dram"),
         "host_bytes": energy.offchip_price("pcie", category="interconnect"),
+        **level_prices(spec),
     }
     if spec.table_precompute:       # one add at the table entry's width per operation
         per_event["precompute_ops"] = Price("compute", energy.op_energy(
-            "int_add", paper_boundary(p, spec.name).lut_bits, node), True)
+            "int_add", paper_boundary(p, spec).lut_bits, node), True)
     lo, hi = energy.offchip_energy_range(dram_kind)
     lines = [f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
              f"{lo * 1e12:.2f} - {hi * 1e12:.2f}, cost_models/data/tech.json)"]
@@ -71,16 +72,41 @@ def pricing(p, run, unit_components) -> Pricing:
     if comps.outside:
         lines.append(f"accumulators in the register file: {spec.units * comps.outside_area_m2(node) * 1e6:.3g} mm2 "
                      "of registers outside area_mm2, their switching in the unit energy")
-    if spec.name == "a100":
+    if spec.template == "gpu":
         lines.append("static power: the A100's idle draw (platforms.json, [W]); area_mm2 "
                      "counts the tensor-core units only")
     else:
-        lines.append("static power: unit leakage, activation-buffer SRAM leakage (CACTI), "
+        lines.append("static power: unit leakage, on-chip SRAM leakage of every level (CACTI), "
                      "the vector unit's leakage and the memory PHY and controller "
                      "(LLMCompass areas x the gate model's leakage density)")
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
                    memory=energy.memory_summary(dram_kind),
                    extra=precompute_overhead(run, per_event))
+
+
+def level_prices(spec) -> dict:
+    """J per byte read and written at each on-chip level of ``spec``: the file's own
+    sourced figure, or CACTI's per-bit energy for one instance's size at the node
+    (``energy.sram_energy_per_bit``; a register file as a small SRAM)."""
+    out = {}
+    platform = spec.platform
+    for lv in (platform.levels if platform is not None else ()):
+        read = (lv.read_energy if lv.read_energy is not None
+                else 8 * energy.sram_energy_per_bit(lv.capacity, spec.node_nm))
+        write = (lv.write_energy if lv.write_energy is not None
+                 else 8 * energy.sram_energy_per_bit(lv.capacity, spec.node_nm, write=True))
+        out[f"{lv.name}_read_bytes"] = Price("sram", read, True, level=lv.name)
+        out[f"{lv.name}_write_bytes"] = Price("sram", write, True, level=lv.name)
+    return out
+
+
+def onchip_leakage_w(spec) -> float:
+    """Leakage of every on-chip level at its real size (CACTI per bit), or of the
+    activation buffer on a system without a hierarchy."""
+    platform = spec.platform
+    if platform is None or not platform.levels:
+        return energy.sram_leakage_w(spec.buffer_bytes, spec.node_nm)
+    return sum(energy.sram_leakage_w(lv.total_bytes, spec.node_nm) for lv in platform.levels)
 
 
 def precompute_overhead(run, per_event) -> dict:
@@ -99,11 +125,11 @@ def precompute_overhead(run, per_event) -> dict:
 
 
 def static_power(spec, unit_leakage_w: float) -> dict:
-    """Constant draws of a tile system while it runs. ``a100``: the GPU's idle power (the
-    tensor cores' own leakage is inside it). ``asic``: the units' leakage, the activation
-    buffer's SRAM leakage, the vector unit's (FP16 FMA lanes) and the memory interface's
+    """Constant draws of a tile system while it runs. ``gpu`` template: the A100's idle
+    power (the tensor cores' own leakage is inside it). Otherwise the units' leakage, the
+    on-chip levels' SRAM leakage, the vector unit's (FP16 FMA lanes) and the memory interface's
     (PHY and controller areas at the gate model's leakage density)."""
-    if spec.name == "a100":
+    if spec.template == "gpu":
         idle = ("a100-sxm", "idle_power")
         return {"gpu_static": Price("static", tech.value(*idle, file="platforms"), True,
                                     *tech.bounds(*idle, file="platforms"))}
@@ -115,7 +141,7 @@ def static_power(spec, unit_leakage_w: float) -> dict:
                             / tech.node_value(node, "logic_density"))
     power = {
         "unit_leakage": unit_leakage_w,
-        "buffer_leakage": energy.sram_leakage_w(spec.buffer_bytes, node),
+        "buffer_leakage": onchip_leakage_w(spec),
         "vector_leakage": cc.Components(lanes, Counter(), 1).leakage_w(node, f),
         "memory_interface_static": interface_m2 * cc.leakage_w_per_m2(node, f),
     }
@@ -164,18 +190,17 @@ class CostResult(Frameable):
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 10_000,
-                rtl_area: bool = False) -> CostResult:
+                rtl_area: bool = False, overrides=()) -> CostResult:
     """The tile-array cost of ``design`` (a ``tokenfab.api.Design``) at ``node``; power,
     tokens/J and $ per million tokens from simulating ``model`` (default llama-2-7b,
     prompt 512, gen 128)."""
     from tokenfab.arch_models.workloads import load_model
-    system = system or "asic"
-    n = tech.check_node(node or "28nm")
     if isinstance(volume, bool) or not isinstance(volume, int) or volume < 1:
         raise UsageError(f"volume must be an integer >= 1, not {volume!r}")
     sim = design.simulate(model=model or DEFAULT_MODEL, prompt=512, gen=128, system=system,
-                          node=n if system == "asic" else None)
+                          node=node, overrides=overrides)
     spec = sim.run.spec
+    n = spec.node_nm            # the node the system ran at (the file's, or --node)
     out = sim.to_dict()
     comps = system_components(design.params, spec, design.entry.cost.unit_components)
     unit_area = comps.area_m2(n)
@@ -212,7 +237,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
                              "tensor core, which has no RTL here; use the asic preset")
         # the unit the system ran (the paper's boundary on the a100 preset); its RTL
         # holds the accumulators that regfile_area_mm2 counts apart
-        boundary = paper_boundary(design.params, spec.name)
+        boundary = paper_boundary(design.params, spec)
         if boundary is not design.params:
             design = type(design)(design.name, **boundary.to_dict())
         ra = design.rtl_area(n)

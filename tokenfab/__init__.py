@@ -1,6 +1,6 @@
 """tokenfab: design, generate, verify, simulate and cost accelerators for low-bit LLM
 inference."""
-from tokenfab.api import Design, design, designs
+from tokenfab.api import Design, design, designs, systems
 from tokenfab.errors import ToolError, UsageError
 
 
@@ -12,5 +12,5 @@ def sweep(spec, out="build/sweep", workers=None, resume=False, progress=None,
                         fmt=fmt, scheduler=scheduler)
 
 
-__all__ = ["Design", "design", "designs", "sweep", "UsageError", "ToolError"]
+__all__ = ["Design", "design", "designs", "systems", "sweep", "UsageError", "ToolError"]
 __version__ = "0.1.0"

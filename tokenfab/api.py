@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenfab import registry
+from tokenfab.errors import UsageError
 from tokenfab.params import (as_bool, as_int, as_path, build, check_callback, defaults,
                              folder_tag)
 
@@ -52,19 +53,52 @@ class Design:
                       seed=seed, waves=waves, work_dir=as_path("work_dir", work_dir),
                       progress=progress)
 
-    def system(self, name: str | None = None, node: int | None = None):
-        """A system preset of this design (the first of ``timing.SYSTEMS`` by default)."""
-        name = name or self.entry.timing.SYSTEMS[0]
+    @property
+    def takes_files(self) -> bool:
+        """Whether this design's systems are files (``systems/*.yaml``, or a user's)."""
+        return hasattr(self.entry.timing, "TEMPLATES")
+
+    def _system_args(self, system, overrides) -> tuple:
+        """``system`` and ``overrides`` checked at the boundary: a preset name, a path, a
+        dict or a ``systems.Spec`` for designs whose systems are files; a preset name for
+        the others (which take no overrides yet)."""
+        from tokenfab.arch_models import systems
+        overrides = systems.parse_overrides(overrides)
+        if system is None:
+            system = self.entry.timing.SYSTEMS[0]
+        if self.takes_files:
+            if not isinstance(system, (str, Path, dict, systems.Spec)):
+                raise UsageError(f"system must be a preset name, a YAML path, a dict or a "
+                                 f"spec from tokenfab.systems(...), not {type(system).__name__}")
+            return system, overrides
+        if not isinstance(system, str):
+            raise UsageError(f"system of {self.name} must be one of "
+                             f"{', '.join(self.entry.timing.SYSTEMS)}, not "
+                             f"{type(system).__name__} (its systems are not files yet)")
+        if overrides:
+            raise UsageError(f"overrides (--set) apply to the system files of "
+                             f"{', '.join(file_designs())}; {self.name}'s {system} system "
+                             "is not a file yet")
+        return system, overrides
+
+    def system(self, name=None, node: int | None = None, overrides=None):
+        """The system this design runs on: ``name`` a preset (the first of
+        ``timing.SYSTEMS`` by default), a YAML path, a dict or a ``systems.Spec``;
+        ``overrides`` ``{"levels.gbuf.capacity": "1MiB"}`` or ``["clock=2GHz"]``."""
+        name, overrides = self._system_args(name, overrides)
         node = _node(node)
         kw = {} if node is None else {"node": node}
+        if overrides:
+            kw["overrides"] = overrides
         return self.entry.timing.system(self.params, name, **kw)
 
     def simulate(self, model="llama-2-7b", batch: int = 1, prompt: int = 512, gen: int = 128,
-                 system: str | None = None, *, node: int | None = None, progress=None,
+                 system=None, *, node: int | None = None, progress=None,
                  trace: bool = False, extend_context: bool = False,
-                 allow_spill: bool = False):
-        """Prefill and decode of ``model`` on ``system``: a :class:`SimulationResult`
-        (``.to_dict()``, ``.breakdown``, ``.to_frame()``, ``.write_trace(path)``)."""
+                 allow_spill: bool = False, overrides=None):
+        """Prefill and decode of ``model`` on ``system`` (see :meth:`system`): a
+        :class:`SimulationResult` (``.to_dict()``, ``.breakdown``, ``.to_frame()``,
+        ``.write_trace(path)``)."""
         from tokenfab.arch_models.workloads import Request, load_model
         from tokenfab.results import SimulationResult
         batch, prompt, gen = (as_int(k, v) for k, v in
@@ -74,10 +108,12 @@ class Design:
         check_callback("progress", progress)
         request = Request(load_model(model), batch, prompt, gen,
                           extend_context=extend_context, allow_spill=allow_spill)
+        system, overrides = self._system_args(system, overrides)
         node = _node(node)
         kw = {} if node is None else {"node": node}
-        run = self.entry.timing.simulate(self.params, request,
-                                         system or self.entry.timing.SYSTEMS[0],
+        if overrides:
+            kw["overrides"] = overrides
+        run = self.entry.timing.simulate(self.params, request, system,
                                          progress=progress, trace=trace, **kw)
         result = SimulationResult(run, self.entry.cost.pricing(self.params, run))
         if hasattr(self.entry.cost, "companions"):       # a design's own comparisons
@@ -113,21 +149,22 @@ class Design:
         cells = area.synth_cells(v_path, v_path.stem, out)
         return area.from_cells(self.name, cells, n)
 
-    def cost(self, node=None, model=None, system: str | None = None, volume: int = 10_000,
-             rtl_area: bool = False):
+    def cost(self, node=None, model=None, system=None, volume: int = 10_000,
+             rtl_area: bool = False, overrides=None):
         """Area, power, die cost, NRE and (with ``model``) tokens/J and $ per million
         tokens of the ``system`` built from this design's units at ``node`` (28 nm unless
         the design says otherwise). A design's cost package may define ``design_cost`` to
         replace this tile-array path (HNLPU does)."""
         volume = as_int("volume", volume, 1)
         rtl_area = as_bool("rtl_area", rtl_area)
+        system, overrides = self._system_args(system, overrides)
         if hasattr(self.entry.cost, "design_cost"):
             return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,
                                                rtl_area=rtl_area)
         from tokenfab.cost_models.tile_arrays import design_cost
         return design_cost(self, node=node, model=model, system=system, volume=volume,
-                           rtl_area=rtl_area)
+                           rtl_area=rtl_area, overrides=overrides)
 
 
 def design(name: str, **params) -> Design:
@@ -135,9 +172,23 @@ def design(name: str, **params) -> Design:
     return Design(name, **params)
 
 
+def file_designs() -> list[str]:
+    """The designs whose systems are files."""
+    return [n for n in registry.DESIGNS if Design(n).takes_files]
+
+
+def systems(name=None, overrides=None):
+    """The shipped system files (names), or one of them (or a path, dict or spec) loaded
+    and validated, with ``overrides`` applied: a ``tokenfab.systems.Spec``."""
+    from tokenfab.arch_models import systems as sysmod
+    if name is None and not overrides:
+        return sysmod.preset_names()
+    return sysmod.load(name, overrides)
+
+
 def designs() -> list[dict]:
     return [{"name": e.name, "title": e.title, "paper": e.paper,
              "params": defaults(e.Params)} for e in registry.DESIGNS.values()]
 
 
-__all__ = ["Design", "design", "designs"]
+__all__ = ["Design", "design", "designs", "systems", "file_designs"]

@@ -131,7 +131,39 @@ def _design(args):
     return api.Design(args.design, **parse_assignments(entry.Params, args.param))
 
 
+def _list_systems(args):
+    from tokenfab import api
+    from tokenfab.arch_models import systems
+    if args.systems is True:
+        names = systems.preset_names()
+        if args.json:
+            _print_json(names)
+            return
+        for n in names:
+            s = systems.load(n)
+            print(f"{n:<14} {s.template:<12} {s.description}")
+        print(f"\n(designs that take these files: {', '.join(api.file_designs())}; "
+              "--system PATH takes your own, --set PATH=VALUE changes a field)")
+        return
+    spec = systems.load(args.systems, args.set)
+    if args.json:
+        _print_json({"name": spec.name, "spec": spec.model_dump(),
+                     "sources": spec.sources, "yaml": spec.to_yaml()})
+        return
+    print(f"{spec.name}: {spec.description}  [{spec.origin}]")
+    w = max(len(p) for p, _, _ in spec.fields())
+    for path, value, source in spec.fields():
+        print(f"  {path:<{w}}  {value!s:<14} {source}")
+
+
 def cmd_list(args):
+    if args.systems is not None:
+        if args.design is not None or args.models or args.calibrations:
+            raise UsageError("list takes a design, --models, --calibrations or --systems, "
+                             "one at a time")
+        return _list_systems(args)
+    if args.set:
+        raise UsageError("--set on list goes with --systems NAME")
     if args.design is not None and (args.models or args.calibrations):
         raise UsageError(f"list takes a design, --models or --calibrations, not both "
                          f"(got {args.design!r} with "
@@ -222,7 +254,7 @@ def cmd_simulate(args):
     r = d.simulate(model=args.model, batch=args.batch, prompt=args.prompt, gen=args.gen,
                    system=args.system, progress=_progress(show),
                    trace=bool(args.trace), extend_context=args.extend_context,
-                   allow_spill=args.allow_spill)
+                   allow_spill=args.allow_spill, overrides=args.set)
     _done_progress(show)
     obj = r.to_dict()
     written = {}
@@ -245,6 +277,7 @@ def cmd_simulate(args):
             "memory_capacity_bytes", "area_mm2"]
     rows = [(k, obj[k]) for k in keys]
     rows += [(f"energy_{k}_j", v) for k, v in obj["energy_by_category_j"].items()]
+    rows += [(f"energy_level_{k}_j", v) for k, v in obj["energy_by_level_j"].items()]
     rows += [(f"bound ({ph})", b) for ph, b in obj["bound"].items()]
     rows += [("system is", obj["system_description"])]
     for k, v in r.companions.items():         # a design's own comparisons (SAIL)
@@ -265,8 +298,15 @@ def cmd_simulate(args):
 
 def _breakdown_table(df) -> str:
     cols = ["phase", "layer", "op", "engine", "count", "macs", "compute_s", "dram_bytes",
-            "time_s", "compute_j", "dram_j", "energy_j", "bound"]
-    return df[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+            "time_s", "stall_s", "compute_j", "dram_j", "energy_j", "bound"]
+    levels = [c for c in df.columns if c.startswith("level_") and c != "level_dram_j"]
+    table = df[cols + levels].to_string(index=False, float_format=lambda v: f"{v:.4g}")
+    maps = df[df["mapping"] != ""][["phase", "layer", "op", "mapping"]]
+    if len(maps):
+        table += ("\nmappings (tile m x k x n per level, outermost first, and the loop "
+                  "order its parent walks them in):\n"
+                  + maps.to_string(index=False))
+    return table
 
 
 def cmd_gemm(args):
@@ -294,7 +334,7 @@ def cmd_fpga(args):
 def cmd_cost(args):
     d = _design(args)
     r = d.cost(node=args.node, model=args.model, system=args.system, volume=args.volume,
-               rtl_area=args.rtl_area)
+               rtl_area=args.rtl_area, overrides=args.set)
     _emit(args, r.to_dict())
 
 
@@ -328,6 +368,9 @@ def _sweep_spec(args) -> dict | str:
         key, eq, text = item.partition("=")
         if not eq:
             raise UsageError(f"a sweep axis must be written KEY=V1,V2,..., not {item!r}")
+        if key.strip().startswith("system."):      # a field of the system file
+            axes[key.strip()] = [v.strip() for v in text.split(",")]
+            continue
         values = [parse_assignments(entry.Params, [f"{key}={v}"]) for v in text.split(",")]
         axes[next(iter(values[0]))] = [next(iter(v.values())) for v in values]
     levels = [lv.strip() for lv in args.levels.split(",")]
@@ -339,7 +382,8 @@ def _sweep_spec(args) -> dict | str:
             "design": [{"name": entry.name, "axes": axes}],
             "workload": [{"model": args.model, "batch": args.batch, "prompt": args.prompt,
                           "gen": args.gen, **({"system": args.system} if args.system
-                                                else {})}]}
+                                                else {}),
+                          **({"set": list(args.set)} if args.set else {})}]}
 
 
 def cmd_sweep(args):
@@ -384,6 +428,13 @@ def cmd_sweep(args):
         print(front[cols].to_string(index=False))
 
 
+def _add_set(sp) -> None:
+    sp.add_argument("--set", action="append", metavar="PATH=VALUE",
+                    help="override a field of the system file, repeatable: "
+                         "memory.bandwidth=819GB/s, levels.gbuf.capacity=1MiB, clock=2GHz "
+                         "(SI and binary prefixes)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from tokenfab import __version__
     sets = _closed_sets()
@@ -410,6 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--models", action="store_true", help="list the shipped models instead")
     sp.add_argument("--calibrations", action="store_true",
                     help="list every constant fitted to a published figure")
+    sp.add_argument("--systems", nargs="?", const=True, default=None, metavar="NAME|PATH",
+                    help="the shipped system files; with NAME (or a YAML path) every field "
+                         "of one, its value and its source")
+    _add_set(sp)
     sp = add("rtl", cmd_rtl, "write Verilog and manifest.json")
     sp.add_argument("-o", "--output", default="build/rtl", help="output folder")
     sp.add_argument("--prefix", default=None,
@@ -433,9 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default="llama-2-7b",
                     help="shipped name (list --models), config.json path or cached Hub id")
     sp.add_argument("--system", default=None,
-                    help="system preset: asic or a100 (tile designs), asic or mixpe-paper "
-                         "(systolic-array, mixpe), hnlpu, kv260 (tellme), graviton2 "
-                         "(sail); none: the design's first")
+                    help="system: a shipped file (list --systems: asic, a100 for the tile "
+                         "designs, asic or mixpe-paper for systolic-array and mixpe) or "
+                         "the path of your YAML file; hnlpu, kv260 (tellme), graviton2 "
+                         "(sail) are presets of those designs; none: the design's first")
+    _add_set(sp)
     sp.add_argument("--batch", type=int, default=1, help="sequences served together")
     sp.add_argument("--prompt", type=int, default=512, help="prompt tokens per sequence")
     sp.add_argument("--gen", type=int, default=128, help="generated tokens (0: prefill only)")
@@ -470,7 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="technology node (none: 28nm; HNLPU 5nm, TeLLMe 16nm)")
     sp.add_argument("--model", default=None, help="also report tokens/J on this model")
     sp.add_argument("--system", default=None,
-                    help="system preset (default: the design's first; see simulate --help)")
+                    help="system file or preset (default: the design's first; see "
+                         "simulate --help)")
+    _add_set(sp)
     sp.add_argument("--volume", type=int, default=10_000,
                     help="units the NRE is spread over (for $ per million tokens)")
     sp.add_argument("--rtl-area", action="store_true",
@@ -498,7 +557,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", type=int, default=1, help="quick sweep: sequences")
     sp.add_argument("--prompt", type=int, default=512, help="quick sweep: prompt tokens")
     sp.add_argument("--gen", type=int, default=128, help="quick sweep: generated tokens")
-    sp.add_argument("--system", default=None, help="quick sweep: the system preset")
+    sp.add_argument("--system", default=None,
+                    help="quick sweep: the system file or preset (-p system.FIELD=A,B "
+                         "sweeps a field of it)")
+    _add_set(sp)
     sp.add_argument("--levels", default="simulate",
                     help="quick sweep: comma-separated levels of simulate, cost, fpga, verify")
     sp.add_argument("--objective", action="append", metavar="COLUMN=min|max",

@@ -50,16 +50,19 @@ class OpRow:
     energy_j: dict = dataclasses.field(default_factory=dict)     # by category (priced)
     chip_energy_j: float = 0.0                                   # the on-chip part
     energy_range_j: tuple = (0.0, 0.0)     # total at every price's low and high end
+    mapping: str = ""          # tiles per level and loop order (mapped GEMMs)
+    stall_s: float = 0.0       # time beyond the units' own compute (memory, ports)
+    energy_by_level_j: dict = dataclasses.field(default_factory=dict)   # priced
 
     def scaled(self, w: float) -> "OpRow":
         return dataclasses.replace(
             self, time_s=w * self.time_s, compute_s=w * self.compute_s, macs=w * self.macs,
-            dram_bytes=w * self.dram_bytes, count=w * self.count,
+            dram_bytes=w * self.dram_bytes, count=w * self.count, stall_s=w * self.stall_s,
             events={k: w * v for k, v in self.events.items()})
 
     def merge(self, other: "OpRow") -> None:
         """Add ``other`` (the same op in another sample) into this row."""
-        for f in ("time_s", "compute_s", "macs", "dram_bytes", "count"):
+        for f in ("time_s", "compute_s", "macs", "dram_bytes", "count", "stall_s"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         for k, v in other.events.items():
             self.events[k] = self.events.get(k, 0.0) + v
@@ -161,6 +164,7 @@ class Price:
     on_chip: bool
     low: float | None = None   # the sources' range where they spread (None: value)
     high: float | None = None
+    level: str | None = None   # the memory level it is an access of (energy_by_level_j)
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -187,16 +191,20 @@ class Pricing:
             raise RuntimeError(f"no energy per event for {', '.join(missing)} "
                                f"(known: {', '.join(sorted(self.per_event))})")
         energy = dict.fromkeys(CATEGORIES, 0.0)
+        by_level: dict = {}
         chip = lo = hi = 0.0
         terms = [(self.per_event[k], v) for k, v in row.events.items() if v]
         terms += [(p, row.time_s) for p in self.power_w.values()]
         for price, amount in terms:
             e = price.value * amount
             energy[price.category] += e
+            if price.level:
+                by_level[price.level] = by_level.get(price.level, 0.0) + e
             chip += e if price.on_chip else 0.0
             lo += (price.value if price.low is None else price.low) * amount
             hi += (price.value if price.high is None else price.high) * amount
         row.energy_j = energy
+        row.energy_by_level_j = by_level
         row.chip_energy_j = chip
         row.energy_range_j = (lo, hi)
 
@@ -224,6 +232,14 @@ class SimulationResult(Frameable):
         for r in phase.rows if phase else []:
             for k, v in r.energy_j.items():
                 out[k] += v
+        return out
+
+    def energy_by_level(self) -> dict:
+        out: dict = {}
+        for ph in self.run.phases:
+            for r in ph.rows:
+                for k, v in r.energy_by_level_j.items():
+                    out[k] = out.get(k, 0.0) + v
         return out
 
     @classmethod
@@ -267,6 +283,8 @@ class SimulationResult(Frameable):
             "tokens_per_j_high": main.tokens / lo_j if lo_j else 0.0,
             "memory_energy": self.pricing.memory,
             "energy_by_category_j": by_cat,
+            # each memory level's accesses (on-chip levels and DRAM), both phases
+            "energy_by_level_j": self.energy_by_level(),
             "chip_power_w": chip_j / main.seconds / run.chips,
             "system_power_w": main_j / main.seconds,
             "peak_ops_per_s": run.peak_ops_per_s,
@@ -297,8 +315,12 @@ class SimulationResult(Frameable):
             for r in ph.rows:
                 d = {"phase": r.phase, "layer": r.layer, "op": r.op, "engine": r.engine,
                      "count": r.count, "macs": r.macs, "compute_s": r.compute_s,
-                     "dram_bytes": r.dram_bytes, "time_s": r.time_s, "bound": r.bound}
+                     "dram_bytes": r.dram_bytes, "time_s": r.time_s, "bound": r.bound,
+                     "stall_s": r.stall_s, "mapping": r.mapping}
                 d.update({f"{k}_j": v for k, v in r.energy_j.items()})
+                d.update({f"level_{k}_j": v for k, v in r.energy_by_level_j.items()})
+                d.update({f"{k}": v for k, v in r.events.items()
+                          if k.endswith(("_read_bytes", "_write_bytes"))})
                 d["energy_j"] = math.fsum(r.energy_j.values())
                 rows.append(d)
         return rows

@@ -58,6 +58,10 @@ WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system"
 WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
                      "system": None, "volume": 10_000}     # volume: units built (cost)
 WORKLOAD_MINIMA = {"batch": 1, "volume": 1}
+# a design axis or parameter named system.PATH sets a field of the point's system file
+# (``system.levels.gbuf.capacity = ["64KiB", "1MiB"]``); a workload's ``set`` lists fixed
+# overrides ("PATH=VALUE") of its system
+SYSTEM_AXIS = "system."
 SAMPLE_METHODS = ("grid", "random", "lhs")
 MAX_POINTS = 1_000_000
 
@@ -187,8 +191,14 @@ def load_spec(spec, source: str = "") -> Spec:
     points = []
     for i, d in enumerate(designs):
         for params in _design_points(d, f"design[{i}]", err, rng):
+            fields = {k: v for k, v in params.items() if k.startswith(SYSTEM_AXIS)}
+            params = {k: v for k, v in params.items() if k not in fields}
             for w in wl_points:
+                if fields:      # system-file fields: overrides of the point's system
+                    w = {**w, "set": tuple(w.get("set", ())) + tuple(
+                        f"{k[len(SYSTEM_AXIS):]}={v}" for k, v in fields.items())}
                 points.append(Point(d["name"], params, w, tuple(levels), options))
+    _check_systems(points, err)
     err.raise_if_any(source)
     if not points:
         raise UsageError(f"the sweep spec {source} has no points")
@@ -215,8 +225,14 @@ def _workloads(w, where, err) -> list[dict]:
         err.add(where, "must be a table")
         return []
     for key in w:
-        if key not in WORKLOAD_KEYS:
-            err.add(f"{where}.{key}", f"unknown key; allowed: {', '.join(WORKLOAD_KEYS)}")
+        if key not in WORKLOAD_KEYS and key != "set":
+            err.add(f"{where}.{key}", f"unknown key; allowed: "
+                                      f"{', '.join(WORKLOAD_KEYS)}, set")
+    fixed_set = w.get("set")
+    if fixed_set is not None and (not isinstance(fixed_set, list) or not all(
+            isinstance(x, str) and "=" in x for x in fixed_set)):
+        err.add(f"{where}.set", f"must be a list of 'PATH=VALUE' strings, not {fixed_set!r}")
+        fixed_set = None
     from tokenfab.arch_models.workloads import load_model
     axes = {}
     for key, kind in WORKLOAD_KEYS.items():
@@ -235,6 +251,8 @@ def _workloads(w, where, err) -> list[dict]:
                 except UsageError as exc:
                     err.add(f"{where}.model", str(exc))
         axes[key] = vals
+    if fixed_set:                 # absent, it stays out of the points' hashes
+        axes["set"] = [tuple(fixed_set)]
     return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
 
 
@@ -266,6 +284,22 @@ def _axis_values(spec, where, err) -> list | tuple | None:
     return None
 
 
+def _check_systems(points, err) -> None:
+    """Every distinct system file and override set of the sweep loads and validates, so a
+    bad field value is an error of the spec before any point runs."""
+    import tokenfab
+    seen = set()
+    for pt in points:
+        key = (pt.design, pt.workload.get("system"), tuple(pt.workload.get("set", ())))
+        if key in seen or not (key[1] or key[2]):
+            continue
+        seen.add(key)
+        try:
+            tokenfab.design(pt.design).system(key[1], overrides=list(key[2]) or None)
+        except UsageError as exc:
+            err.add(f"{pt.design} system", str(exc))
+
+
 def _design_points(d, where, err, rng) -> list[dict]:
     from tokenfab import registry
     from tokenfab.params import build, param_fields
@@ -288,6 +322,8 @@ def _design_points(d, where, err, rng) -> list[dict]:
             err.add(f"{where}.{part}", "must be a table")
             return []
         for key in table:
+            if key.startswith(SYSTEM_AXIS):     # a field of the system file
+                continue
             if key not in known:
                 from tokenfab.params import did_you_mean
                 err.add(f"{where}.{part}.{key}", f"{entry.name} has no parameter {key!r}"
@@ -295,6 +331,10 @@ def _design_points(d, where, err, rng) -> list[dict]:
                                                  f"{', '.join(known)}")
     values = {}
     for key, spec in axes.items():
+        if key.startswith(SYSTEM_AXIS):
+            v = _axis_values(spec, f"{where}.axes.{key}", err)
+            if v is not None:
+                values[key] = v
         if key in known:
             v = _axis_values(spec, f"{where}.axes.{key}", err)
             if v is not None and _declared(entry.Params, known[key], v,
@@ -326,8 +366,10 @@ def _design_points(d, where, err, rng) -> list[dict]:
     out = []
     for combo in combos:
         p = {**fixed, **dict(zip(names, combo))}
+        fields = {k: v for k, v in p.items() if k.startswith(SYSTEM_AXIS)}
+        p = {k: v for k, v in p.items() if k not in fields}
         try:
-            out.append(build(entry.Params, p).to_dict())
+            out.append({**build(entry.Params, p).to_dict(), **fields})
         except UsageError as exc:
             # an invalid combination is a point the sweep reports as refused
             out.append({"__invalid__": str(exc), **p})
@@ -436,13 +478,19 @@ def run_point(point: Point, work_dir: str) -> dict:
         w = point.workload
         for level in point.levels:
             if level == "simulate":
-                r = d.simulate(model=w["model"], batch=w["batch"], prompt=w["prompt"],
-                               gen=w["gen"], system=w["system"]).to_dict()
+                sim = d.simulate(model=w["model"], batch=w["batch"], prompt=w["prompt"],
+                                 gen=w["gen"], system=w["system"],
+                                 overrides=list(w.get("set", ())) or None)
+                r = sim.to_dict()
                 row.update(_scalars("simulate", r))       # params are columns already
+                platform = getattr(sim.run.spec, "platform", None)
+                if platform is not None:      # the whole resolved system, as provenance
+                    row["system_spec"] = platform.to_yaml()
             elif level == "cost":
                 r = d.cost(model=w["model"], system=w["system"],
                            node=point.options.get("cost_node"),
-                           volume=w["volume"]).to_dict()
+                           volume=w["volume"],
+                           overrides=list(w.get("set", ())) or None).to_dict()
                 row.update(_scalars("cost", r))
             elif level == "fpga":
                 r = d.fpga(target=point.options["fpga_target"],
@@ -473,9 +521,13 @@ def run_point(point: Point, work_dir: str) -> dict:
 # ---------------------------------------------------------------- the sweep
 def _point_row(point: Point, h: str, result: dict) -> dict:
     params = {k: v for k, v in point.params.items() if k != "__invalid__"}
+    sets = point.workload.get("set", ())
     return {"hash": h, "design": point.design,
             **{f"p.{k}": v for k, v in params.items()},
-            **{k: v for k, v in point.workload.items()}, **result}
+            **{k: v for k, v in point.workload.items() if k != "set"},
+            **({"set": "; ".join(sets)} if sets else {}),
+            # each system field set, a column of its own (for plots)
+            **{f"s.{x.split('=', 1)[0]}": x.split("=", 1)[1] for x in sets}, **result}
 
 
 def _write_json(path: Path, data: dict) -> None:

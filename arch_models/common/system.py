@@ -17,6 +17,7 @@ from collections import Counter
 
 import simpy
 
+from tokenfab.arch_models.common import mapper
 from tokenfab.arch_models.common.tile_timing import gemm_tiles, sequence_cycles
 from tokenfab.arch_models.workloads import (Attention, Elementwise, Linear, fmt_bytes,
                                             kv_cache_bytes)
@@ -75,6 +76,16 @@ class SystemSpec:
     # (K, ops): the units take tables precomputed on the vector unit, ``ops`` adds per
     # group of K activations, once per GEMM (broadcast to every unit); None: built inside
     table_precompute: tuple | None = None
+    # the on-chip hierarchy (mapper.LevelSpec, innermost first) the mapper tiles GEMMs
+    # onto; empty: the old roofline (weights once, activations by ``buffer_bytes``)
+    levels: tuple = ()
+    # (tile (m, k, n) of one unit, loop order of its dataflow outermost first, units
+    # side by side that the mapper splits over M and N)
+    unit_map: tuple = ((1, 1, 1), "mnk", 1)
+    psum_bytes: float = 4.0
+    objective: str = "latency"
+    template: str = "accelerator"
+    platform: object = None            # the validated system file (systems.Spec)
 
     @property
     def tile_macs(self) -> int:
@@ -93,16 +104,82 @@ class SystemSpec:
 @dataclasses.dataclass
 class OpCost:
     engine: str
-    compute_s: float
+    compute_s: float           # the engine's busy time, on-chip port stalls included
     dram_bytes: float
     host_bytes: float
     macs: float
     events: Counter
+    mapping: object = None     # mapper.Mapping of a mapped GEMM
+    level_bound: str | None = None    # the on-chip level whose port outlasts the compute
+    unit_s: float | None = None       # the units' own time (compute_s without stalls)
 
 
 def precompute_seconds(spec: SystemSpec, ops: float) -> float:
     """Vector-unit time of ``ops`` adds of an external table precompute."""
     return ops / spec.vector_flops_per_cycle / spec.vector_efficiency / spec.clock_hz
+
+
+def level_specs(platform, clock_hz: float) -> tuple:
+    """The mapper's view of a system file's levels (innermost first)."""
+    return tuple(mapper.LevelSpec(lv.name, lv.total_bytes, frozenset(lv.holds),
+                                  lv.double_buffered, lv.bytes_per_cycle * clock_hz)
+                 for lv in platform.levels)
+
+
+def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
+                  node: int | None = None, vector_flops: float | None = None,
+                  assumptions=(), **fields) -> SystemSpec:
+    """A :class:`SystemSpec` from a validated system file and the design's own part
+    (tile, precisions, dataflow, ``gemm_cycles``, ...: ``fields``). ``base_units`` is the
+    design's engine count when the file gives none; ``scale`` (array_scale) multiplies
+    either. ``node`` (``--node``) replaces the file's."""
+    if platform.engines.design not in (None, design):
+        raise UsageError(f"system {platform.name}: engines.design is "
+                         f"{platform.engines.design!r}; it runs that design, not {design!r}")
+    vec = platform.vector_unit.flops_per_cycle or vector_flops
+    if vec is None:
+        raise UsageError(f"system {platform.name}: vector_unit.flops_per_cycle: missing")
+    mem = platform.memory
+    units = (platform.engines.count or base_units) * scale
+    levels = level_specs(platform, platform.clock)
+    lines = list(assumptions) + list(platform.assumptions)
+    if platform.levels:
+        lines.append("on chip: " + ", ".join(
+            f"{lv.name} {_size(lv.capacity)}"
+            + (f" x {lv.instances}" if lv.instances > 1 else "")
+            + f" ({', '.join(lv.holds)})" for lv in platform.levels)
+            + "; each GEMM mapped onto them (tokenfab.arch_models.common.mapper)")
+    if platform.overrides:
+        lines.append("overridden: " + ", ".join(f"{k}={v}" for k, v in platform.overrides))
+    return SystemSpec(
+        name=platform.name, clock_hz=platform.clock, units=units,
+        memory=Memory(mem.description or mem.technology, mem.capacity, mem.bandwidth,
+                      mem.technology, mem.bus_bits),
+        buffer_bytes=platform.activation_buffer_bytes,
+        host_bytes_per_s=platform.host_link.bandwidth, vector_flops_per_cycle=vec,
+        matrix_efficiency=platform.kernels.efficiency,
+        vector_efficiency=platform.vector_unit.efficiency,
+        activations_in_dram=platform.kernels.activations_in_dram,
+        materialize_scores=platform.kernels.materialize_scores,
+        node_nm=int(node or platform.node), calibrations=platform.calibrations,
+        assumptions=tuple(lines), levels=levels,
+        psum_bytes=platform.engines.partial_sum_bits / 8, template=platform.template,
+        platform=platform, **fields)
+
+
+def _size(n: float) -> str:
+    from tokenfab.arch_models.systems.units import fmt_size
+    return fmt_size(n)
+
+
+def map_linear(spec: SystemSpec, op, compute_s: float) -> mapper.Mapping:
+    """The mapping of one of ``op``'s GEMMs onto the spec's hierarchy."""
+    tile, order, units = spec.unit_map
+    problem = mapper.Problem(op.m, op.k, op.n, op.count,
+                             (spec.act_bytes, spec.weight_bits / 8, spec.act_bytes),
+                             spec.psum_bytes, not spec.activations_in_dram)
+    return mapper.map_gemm(problem, spec.levels, tile, order, spec.dram_bytes_per_s,
+                           compute_s / op.count, spec.objective, units=units)
 
 
 def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
@@ -126,12 +203,29 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             ev["precompute_ops"] = pre
             cycles += precompute_seconds(spec, pre) * f
         weights = op.weight_elems * spec.weight_bits / 8
+        ev.update(unit_steps=tiles * spec.cycles_per_tile, host_bytes=weights * spill)
+        if spec.levels:
+            mp = map_linear(spec, op, cycles / f)
+            dram = mp.dram_bytes - weights * spill
+            for name, t in mp.traffic.items():
+                if name != mapper.DRAM:
+                    ev[f"{name}_read_bytes"] += t["reads"]
+                    ev[f"{name}_write_bytes"] += t["writes"]
+            ev["dram_bytes"] = dram
+            # on-chip ports that need longer than the compute stall it (the levels
+            # double-buffer, so transfers overlap compute; the slowest one decides)
+            slowest = max(mp.boundary_s, key=mp.boundary_s.get, default=None)
+            busy = cycles / f
+            limit = None
+            if slowest is not None and mp.boundary_s[slowest] > busy:
+                busy, limit = mp.boundary_s[slowest], slowest
+            return OpCost("matrix", busy, dram, weights * spill, op.macs, ev, mp, limit,
+                          cycles / f)
         acts = (op.m * op.k + op.m * op.n) * op.count * spec.act_bytes
         spills = spec.activations_in_dram or acts > spec.buffer_bytes
         dram = weights * (1 - spill) + (acts if spills else 0)
-        ev.update(unit_steps=tiles * spec.cycles_per_tile,
-                  sram_bytes=tiles * (m * k * spec.act_bytes + n * k * spec.weight_bits / 8),
-                  dram_bytes=dram, host_bytes=weights * spill)
+        ev.update(sram_bytes=tiles * (m * k * spec.act_bytes + n * k * spec.weight_bits / 8),
+                  dram_bytes=dram)
         return OpCost("matrix", cycles / f, dram, weights * spill, op.macs, ev)
     if isinstance(op, Attention):
         softmax_flops = 5 * op.scores
@@ -154,7 +248,7 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             dram += qo
         if spec.materialize_scores:   # write S, read S, write P, read P in FP16
             dram += 4 * 2 * op.scores
-        ev.update(sram_bytes=dram, dram_bytes=dram)
+        ev.update(_onchip(spec, dram, dram), dram_bytes=dram)
         engine = "matrix" if spec.attention_on == "matrix" else "vector"
         return OpCost(engine, cycles / f, dram, 0.0, op.macs, ev)
     if isinstance(op, Elementwise):
@@ -162,9 +256,22 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
         cycles = flops / spec.vector_flops_per_cycle / spec.vector_efficiency
         moved = op.elements * (op.inputs + 1) * spec.act_bytes
         dram = moved if spec.activations_in_dram or moved > spec.buffer_bytes else 0.0
-        ev.update(vector_flops=flops, sram_bytes=moved, dram_bytes=dram)
+        ev.update(vector_flops=flops, dram_bytes=dram,
+                  **_onchip(spec, op.elements * op.inputs * spec.act_bytes,
+                            op.elements * spec.act_bytes))
         return OpCost("vector", cycles / f, dram, 0.0, 0, ev)
     raise TypeError(f"unknown operation {op!r}")
+
+
+def _onchip(spec: SystemSpec, read: float, written: float) -> dict:
+    """On-chip bytes of an operation the mapper does not tile (attention, element-wise):
+    charged to the outermost level keeping activations, or as ``sram_bytes`` on a system
+    without a hierarchy."""
+    holders = [lv for lv in spec.levels if "activations" in lv.holds]
+    if not holders:
+        return {"sram_bytes": read + written} if spec.levels == () else {}
+    name = holders[-1].name
+    return {f"{name}_read_bytes": read, f"{name}_write_bytes": written}
 
 
 def _engine_bound(engine: str) -> str:
@@ -222,14 +329,17 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
         if max(dram_s, host_s) > c.compute_s:           # the op's own roofline
             bound = "host" if host_s > dram_s else "memory"
         else:
-            bound = _engine_bound(c.engine)
+            bound = c.level_bound or _engine_bound(c.engine)
         busy[c.engine] += c.compute_s
         busy["dram"] += dram_s
         if host_s:
             busy["host_link"] += host_s
         rows.append(OpRow(phase=phase, layer=op.layer, op=op.name, engine=c.engine,
                           bound=bound, time_s=t, compute_s=c.compute_s, macs=c.macs,
-                          dram_bytes=c.dram_bytes + c.host_bytes, events=dict(c.events)))
+                          dram_bytes=c.dram_bytes + c.host_bytes, events=dict(c.events),
+                          mapping=c.mapping.describe() if c.mapping else "",
+                          stall_s=max(0.0, t - (c.unit_s if c.unit_s is not None
+                                                else c.compute_s))))
     return Phase(phase, tokens, env.now, rows, dict(busy))
 
 
@@ -259,6 +369,16 @@ class PhaseLog:
 
     def phase(self, tokens: int) -> Phase:
         return Phase(self.name, tokens, self.env.now, self.rows, self.busy)
+
+
+def load_platform(system, overrides, templates: tuple):
+    """A validated system file for a design that runs on ``templates``."""
+    from tokenfab.arch_models import systems
+    platform = systems.load(system, overrides)
+    if platform.template not in templates:
+        raise UsageError(f"system {platform.name}: template {platform.template!r} is not "
+                         f"one this design runs on ({', '.join(templates)})")
+    return platform
 
 
 def check_system(name: str, presets: dict) -> None:

@@ -3,6 +3,7 @@ from tokenfab.arch_models.common.tile_systems import TileTiming
 
 _hooks = TileTiming("lut-tensor-core", attention_on="vector", fp16_tensor_cores=False)
 SYSTEMS = _hooks.SYSTEMS
+TEMPLATES = _hooks.TEMPLATES
 unit_cycles = _hooks.unit_cycles
 gemm = _hooks.gemm
 system = _hooks.system

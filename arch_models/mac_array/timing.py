@@ -3,6 +3,7 @@ from tokenfab.arch_models.common.tile_systems import TileTiming
 
 _hooks = TileTiming("mac-array", attention_on="matrix", fp16_tensor_cores=True)
 SYSTEMS = _hooks.SYSTEMS
+TEMPLATES = _hooks.TEMPLATES
 unit_cycles = _hooks.unit_cycles
 gemm = _hooks.gemm
 system = _hooks.system

@@ -96,15 +96,23 @@ def _geometry(p) -> str:
     return f"{pes} output-stationary, {p.L} product(s) per PE per cycle along K"
 
 
-def mixpe_paper(p, node: int = 28):
+def unit_map(p, arrays: int) -> tuple:
+    """Output-stationary arrays of R x C cells, L products each along K, side by side
+    over the output columns (the mapper's innermost level)."""
+    return (p.R, p.L, p.C), "mnk", arrays
+
+
+def mixpe_paper(p, platform, node: int | None = None):
     """The authors' simulator configuration (sail_mixpe.md B.2): one array, 64 x 64 for
     W4A8 and 32 x 32 for W4A16, each PE doing 4 products per cycle (the simulator's
     throughput factor floor(8/4)^2 and floor(16/8)^2)."""
     from tokenfab.arch_models.common import mixpe_paper as paper
     conf = "conf_mixint.ini" if p.mode == "w4a8" else "conf_mixfloat.ini"
     return paper.spec(
+        platform, design="mixpe",
         rows=p.R, cols=p.C, lanes=p.L, weight_bits=weight_bits(p), act_bytes=act_bytes(p),
         gemm_cycles=engine_gemm_cycles(p, 1), attention_on="vector", node=node,
+        unit_map=unit_map(p, 1),
         what=f"MixPE {p.mode.upper()} array ({_geometry(p)})",
         assumptions=(f"the authors' MixPE-{p.mode.upper()} ({conf}) is "
                      f"{PAPER_ARRAY[p.mode]}x{PAPER_ARRAY[p.mode]} PEs of 4 products per "
@@ -112,32 +120,32 @@ def mixpe_paper(p, node: int = 28):
                      f"{_geometry(p)}",) + _assumptions(p))
 
 
-def system(p, name: str = "asic", node: int = 28):
-    from tokenfab.arch_models.common.system import SystemSpec, check_system
-    from tokenfab.arch_models.common.tile_systems import (ASIC_BUFFER_BYTES, ASIC_LPDDR,
-                                                          PCIE4_X16_BYTES_PER_S)
-    check_system(name, dict.fromkeys(SYSTEMS))
-    if name == "mixpe-paper":
-        return mixpe_paper(p, node)
-    arrays = p.array_scale
-    mem = ASIC_LPDDR
-    return SystemSpec(
-        name="asic",
+TEMPLATES = ("accelerator", "mixpe-paper")
+
+
+def system(p, name="asic", node: int | None = None, overrides=()):
+    from tokenfab.arch_models.common.system import from_platform, load_platform
+    platform = load_platform(name, overrides, TEMPLATES)
+    if platform.template == "mixpe-paper":
+        return mixpe_paper(p, platform, node)
+    arrays = (platform.engines.count or 1) * p.array_scale
+    return from_platform(
+        platform, design="mixpe", base_units=1, scale=p.array_scale, node=node,
         description=(f"{arrays} MixPE {p.mode.upper()} array(s) ({_geometry(p)}) at "
-                     f"1 GHz, {node} nm, {mem.bytes_per_s / 1e9:.0f} GB/s LPDDR5X, "
-                     "1024 FLOP/cycle vector unit"),
-        clock_hz=1e9, units=arrays, tile=(p.R, p.C, p.L), cycles_per_tile=1,
+                     f"{platform.clock / 1e9:g} GHz, {int(node or platform.node)} nm, "
+                     f"{platform.memory.bandwidth / 1e9:.0f} GB/s "
+                     f"{platform.memory.technology.upper()}, "
+                     f"{platform.vector_unit.flops_per_cycle:.0f} FLOP/cycle vector unit"),
+        tile=(p.R, p.C, p.L), cycles_per_tile=1,
         weight_bits=weight_bits(p), act_bytes=act_bytes(p), kv_bytes=act_bytes(p),
-        memory=mem, buffer_bytes=ASIC_BUFFER_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
-        vector_flops_per_cycle=1024, attention_on="vector", node_nm=node,
-        gemm_cycles=engine_gemm_cycles(p, arrays),
-        assumptions=_assumptions(p) + (
-            "each array takes an equal share of the output columns",
-            f"{ASIC_BUFFER_BYTES // 2**20} MiB on-chip activation buffer"))
+        attention_on="vector", gemm_cycles=engine_gemm_cycles(p, arrays),
+        unit_map=unit_map(p, arrays),
+        assumptions=_assumptions(p) + ("each array takes an equal share of the output "
+                                       "columns",))
 
 
-def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
-             trace: bool = False):
+def simulate(p, request, system_name="asic", *, node: int | None = None, overrides=(),
+             progress=None, trace: bool = False):
     from tokenfab.arch_models.common.simulate import simulate as simulate_system
-    return simulate_system("mixpe", p, system(p, system_name, node), request,
+    return simulate_system("mixpe", p, system(p, system_name, node, overrides), request,
                            progress=progress, trace=trace)

@@ -158,7 +158,18 @@ def weight_assumptions(p) -> tuple:
     return ()
 
 
-def mixpe_paper(p, node: int = 28):
+def unit_map(p, arrays: int) -> tuple:
+    """The arrays as the mapper's innermost level: (m, k, n) they hold at once and the
+    order their dataflow walks tiles (the stationary operand's loop innermost); the
+    arrays side by side split the output columns."""
+    if p.dataflow == "os":
+        return (p.rows, 1, p.cols), "mnk", arrays
+    if p.dataflow == "ws":
+        return (1, p.rows, p.cols), "knm", arrays
+    return (p.cols, p.rows, 1), "mkn", arrays
+
+
+def mixpe_paper(p, platform, node: int | None = None):
     """The authors' simulator configuration for the INT8 and FP16 baselines."""
     from tokenfab.arch_models.common import mixpe_paper as paper
     if p.dtype not in MIXPE_PAPER_ARRAYS:
@@ -171,35 +182,39 @@ def mixpe_paper(p, node: int = 28):
                          f"{p.rows}x{p.cols}; leave rows and cols at their defaults")
     q = p.replace(rows=rows, cols=cols)
     return paper.spec(
+        platform, design="systolic-array",
         rows=rows, cols=cols, lanes=1, weight_bits=p.weight_storage_bits,
         act_bytes=OPERAND_BYTES[p.dtype], gemm_cycles=engine_gemm_cycles(q, 1),
-        attention_on="matrix", node=node,
+        attention_on="matrix", node=node, unit_map=unit_map(q, 1),
         what=f"{rows}x{cols} {q.dataflow.upper()} {p.dtype} array",
         assumptions=(f"the authors' {p.dtype} baseline: a {rows}x{cols} array "
                      f"({'conf_int.ini' if p.dtype == 'int8' else 'conf_float.ini'})",
                      *weight_assumptions(p)))
 
 
-def system(p, name: str = "asic", node: int = 28):
-    from tokenfab.arch_models.common.system import SystemSpec, check_system
-    from tokenfab.arch_models.common.tile_systems import (ASIC_BUFFER_BYTES, ASIC_LPDDR,
-                                                          PCIE4_X16_BYTES_PER_S)
-    check_system(name, dict.fromkeys(SYSTEMS))
-    if name == "mixpe-paper":
-        return mixpe_paper(p, node)
-    arrays = 16 * p.array_scale
+TEMPLATES = ("accelerator", "mixpe-paper")
+
+
+def system(p, name="asic", node: int | None = None, overrides=()):
+    from tokenfab.arch_models.common.system import from_platform, load_platform
+    platform = load_platform(name, overrides, TEMPLATES)
+    if platform.template == "mixpe-paper":
+        return mixpe_paper(p, platform, node)
+    arrays = (platform.engines.count or 16) * p.array_scale
     nbytes = OPERAND_BYTES[p.dtype]
-    mem = ASIC_LPDDR
-    return SystemSpec(
-        name="asic",
+    return from_platform(
+        platform, design="systolic-array", base_units=16, scale=p.array_scale, node=node,
         description=(f"{arrays} {p.rows}x{p.cols} {p.dataflow.upper()} systolic arrays "
-                     f"({p.dtype}) at 1 GHz, {node} nm, {mem.bytes_per_s / 1e9:.0f} GB/s "
-                     "LPDDR5X, 1024 FLOP/cycle vector unit, attention on the arrays"),
-        clock_hz=1e9, units=arrays, tile=(p.rows, p.cols, 1), cycles_per_tile=1,
-        weight_bits=p.weight_storage_bits, act_bytes=nbytes, kv_bytes=nbytes, memory=mem,
-        buffer_bytes=ASIC_BUFFER_BYTES, host_bytes_per_s=PCIE4_X16_BYTES_PER_S,
-        vector_flops_per_cycle=1024, attention_on="matrix", node_nm=node,
-        gemm_cycles=engine_gemm_cycles(p, arrays),
+                     f"({p.dtype}) at {platform.clock / 1e9:g} GHz, "
+                     f"{int(node or platform.node)} nm, "
+                     f"{platform.memory.bandwidth / 1e9:.0f} GB/s "
+                     f"{platform.memory.technology.upper()}, "
+                     f"{platform.vector_unit.flops_per_cycle:.0f} FLOP/cycle vector unit, "
+                     "attention on the arrays"),
+        tile=(p.rows, p.cols, 1), cycles_per_tile=1,
+        weight_bits=p.weight_storage_bits, act_bytes=nbytes, kv_bytes=nbytes,
+        attention_on="matrix", gemm_cycles=engine_gemm_cycles(p, arrays),
+        unit_map=unit_map(p, arrays),
         assumptions=(f"activations and KV cache {p.dtype}; weights "
                      + (f"{p.dtype} (the model's weights converted to {p.dtype})"
                         if p.weights == "dense" else "INT4"), *weight_assumptions(p),
@@ -207,13 +222,11 @@ def system(p, name: str = "asic", node: int = 28):
                      "fold's drain with the next fold's fill); each array takes an equal "
                      "share of the output columns",
                      "attention's QK^T and PV run as GEMMs on the arrays, the whole score "
-                     "block (no causal skipping)",
-                     f"{ASIC_BUFFER_BYTES // 2**20} MiB on-chip activation buffer; larger "
-                     "live activations stream through DRAM"))
+                     "block (no causal skipping)"))
 
 
-def simulate(p, request, system_name: str = "asic", *, node: int = 28, progress=None,
-             trace: bool = False):
+def simulate(p, request, system_name="asic", *, node: int | None = None, overrides=(),
+             progress=None, trace: bool = False):
     from tokenfab.arch_models.common.simulate import simulate as simulate_system
-    return simulate_system("systolic-array", p, system(p, system_name, node), request,
-                           progress=progress, trace=trace)
+    return simulate_system("systolic-array", p, system(p, system_name, node, overrides),
+                           request, progress=progress, trace=trace)

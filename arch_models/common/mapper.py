@@ -1,0 +1,449 @@
+"""The mapper: a GEMM ``A[M, K] x W[K, N] -> O[M, N]`` onto an on-chip hierarchy.
+
+For each on-chip level (outermost first) it chooses the tile the level holds and the order
+in which its parent level walks those tiles; the unit's own tile and dataflow are the
+innermost level. Capacity is enforced with double buffering counted: a level that double
+buffers gives a streamed operand twice its tile. Activations and outputs that fit whole
+in the outermost level keeping activations stay there between operations (their DRAM
+traffic is zero), as a fused pipeline keeps them; otherwise they stream through DRAM.
+
+Traffic follows the loop-nest reasoning of Timeloop (Parashar et al., ISPASS 2019) and
+ZigZag: with every loop above a level flattened outermost-first, the tile of operand X
+at that level is refetched once per iteration of the loops outside the innermost loop
+that indexes X; the loops inside it that do not index X reuse the tile. Outputs whose
+K loop runs outside their innermost M/N loop are drained as partial sums and read back.
+Each boundary's bytes give the level's reads, writes, fills and drains.
+
+The search is exhaustive per level over tile sizes (the unit's tile times powers of two,
+and the whole dimension) and the six loop orders, outside-in (the outer level's choice is
+fixed before the inner one is searched), minimising latency (the slowest boundary's
+transfer time against the compute time), with bytes moved, weighted by how far out the
+level is, breaking ties; ``objective="energy"`` minimises the weighted bytes instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+
+import numpy as np
+
+from tokenfab.errors import UsageError
+
+DIMS = "mkn"
+RELEVANT = {"activations": "mk", "weights": "kn", "outputs": "mn"}
+ORDERS = tuple("".join(p) for p in itertools.permutations(DIMS))
+DRAM = "dram"
+# Tie-break weight of a byte at each boundary, innermost to DRAM: moving a byte further
+# out costs more (CACTI and the DRAM tables put each step 3-20x apart); only used to
+# rank mappings of equal latency, never priced.
+_OUTER_WEIGHT = 8.0
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelSpec:
+    """An on-chip level as the mapper sees it (hashable, for the cache)."""
+    name: str
+    capacity: float            # bytes, all instances together
+    holds: frozenset
+    double_buffered: bool
+    bytes_per_s: float         # all ports of all instances
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    m: int
+    k: int
+    n: int
+    count: int                 # independent GEMMs of this shape (experts)
+    elem_bytes: tuple          # (activations, weights, outputs) bytes per element
+    psum_bytes: float
+    resident_ok: bool          # activations may stay on chip between operations
+
+    def size(self, operand: str) -> float:
+        d = {"activations": self.m * self.k, "weights": self.k * self.n,
+             "outputs": self.m * self.n}[operand]
+        return float(d)
+
+    def bytes_of(self, operand: str) -> float:
+        a, w, o = self.elem_bytes
+        return {"activations": a, "weights": w, "outputs": o}[operand]
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelMapping:
+    level: str
+    tile: tuple                # (m, k, n) this level holds (all instances)
+    order: str                 # how the parent walks this level's tiles, outermost first
+    footprint: float           # bytes it takes, double buffers counted
+
+
+@dataclasses.dataclass(frozen=True)
+class Mapping:
+    """Tiles per level (outermost first; ``unit`` last) and, per level, the bytes read,
+    written, filled and drained for one GEMM times ``count``."""
+    levels: tuple
+    traffic: dict              # level -> {"reads", "writes", "fills", "drains"} bytes
+    dram_bytes: float          # reads + writes at DRAM
+    resident: tuple            # operands kept on chip between operations
+    boundary_s: dict           # level -> seconds its port needs for this GEMM
+    score: tuple = ()          # (objective, weighted bytes) the search minimised
+
+    def describe(self) -> str:
+        parts = []
+        for lm in self.levels:
+            m, k, n = lm.tile
+            parts.append(f"{lm.level} {m}x{k}x{n} ({lm.order})")
+        return "; ".join(parts)
+
+    def reuse(self, problem: Problem) -> dict:
+        """Accesses at the innermost on-chip level per byte fetched from DRAM."""
+        inner = self.levels[-2].level if len(self.levels) > 1 else DRAM
+        r = self.traffic.get(inner, {}).get("reads", 0.0)
+        return {"inner_reads_per_dram_byte": r / self.dram_bytes if self.dram_bytes else 0.0}
+
+
+def _candidates(extent: int, unit: int) -> np.ndarray:
+    vals = {min(extent, unit)}
+    t = unit
+    while t < extent:
+        vals.add(t)
+        t *= 2
+    vals.add(extent)
+    return np.array(sorted(vals), dtype=np.int64)
+
+
+def _exact_tiles(extent: int, tiles_d: list):
+    """How many tiles of the last size in ``tiles_d`` cover ``extent`` when it is split
+    level by level (each level's tiles cut into the next's, ragged remainders kept)."""
+    chunks = [(1, extent)]
+    for t in tiles_d:
+        nxt = []
+        for count, size in chunks:
+            nxt.append((count * (size // t), t))
+            rem = size % t
+            nxt.append((count * (rem > 0), rem))
+        chunks = nxt
+    return sum(c for c, _ in chunks)
+
+
+def _fetch_mult(loops, tiles, full, operand: str):
+    """Refetch multiplier of ``operand`` under the flattened ``loops`` ((dim, level)
+    outermost first; level i walks ``tiles[i]``): the product of the trips of the loops
+    that do not index it and run outside its innermost relevant loop that iterates more
+    than once. A loop's trips are the exact count of its level's tiles over the count at
+    the level above (an average at ragged edges), so the product is exact per dimension."""
+    rel = RELEVANT[operand]
+    seen = dict.fromkeys(DIMS, 1)
+    trips = []
+    for d, lvl in loops:
+        i = DIMS.index(d)
+        count = _exact_tiles(full[i], [t[i] for t in tiles[:lvl + 1]])
+        trips.append((d, count / seen[d]))
+        seen[d] = count
+    mult, found = 1, False
+    for d, t in reversed(trips):
+        if d in rel:
+            found = np.logical_or(found, np.asarray(t) > 1)
+        else:
+            mult = mult * np.where(found, t, 1)
+    return mult
+
+
+def _traffic_for(problem: Problem, loops, operand: str, tiles=None):
+    """Bytes into a level holding ``operand`` (fills) and out of it (drains) given the
+    flattened loops above it and the tiles they walk."""
+    size = problem.size(operand)
+    b = problem.bytes_of(operand)
+    mult = _fetch_mult(loops, tiles, (problem.m, problem.k, problem.n), operand)
+    if operand != "outputs":
+        return size * b * mult, 0.0
+    # each extra visit of an output tile drains a partial sum and reads it back
+    extra = mult - 1
+    drains = size * b + size * problem.psum_bytes * extra
+    fills = size * problem.psum_bytes * extra
+    return fills, drains
+
+
+def _loops_above(tiles, orders, full):
+    """Flattened loops above the innermost entry of ``tiles``: (dim, index of the level
+    whose tiles the loop walks), outermost first."""
+    loops = []
+    for lvl, order in enumerate(orders[:len(tiles)]):
+        for d in order:
+            loops.append((d, lvl))
+    return loops
+
+
+def _ceil(a, b):
+    return -(-a // b)
+
+
+def _footprint(problem, tile, level: LevelSpec, resident):
+    total = 0
+    for op in ("activations", "weights", "outputs"):
+        if op not in level.holds:
+            continue
+        if op in resident:
+            total = total + problem.size(op) * problem.bytes_of(op)
+            continue
+        elems = 1
+        for d in RELEVANT[op]:
+            elems = elems * tile[DIMS.index(d)]
+        b = problem.bytes_of(op) if op != "outputs" else max(problem.bytes_of(op),
+                                                             problem.psum_bytes)
+        total = total + elems * b * (2 if level.double_buffered else 1)
+    return total
+
+
+def _resident(problem: Problem, levels: tuple) -> tuple:
+    """Activations and outputs kept whole in the outermost level holding activations,
+    when both take at most 3/4 of it (the rest for streamed weight tiles)."""
+    if not problem.resident_ok:
+        return ()
+    holders = [lv for lv in levels if "activations" in lv.holds]
+    if not holders:
+        return ()
+    top = holders[-1]
+    need = problem.size("activations") * problem.bytes_of("activations")
+    if "outputs" in top.holds:
+        need += problem.size("outputs") * problem.bytes_of("outputs")
+    return ("activations", "outputs") if need <= 0.75 * top.capacity else ()
+
+
+def tiers(levels: tuple) -> list:
+    """Levels grouped innermost first: consecutive levels keeping disjoint operands are
+    one tier (partitions of one buffer level, as a weight, an input and an output SRAM
+    side by side, or a register file of accumulators beside shared memory); a tier has
+    one tile and one loop order."""
+    out: list = []
+    for lv in levels:
+        if out and not (set().union(*(x.holds for x in out[-1])) & lv.holds):
+            out[-1].append(lv)
+        else:
+            out.append([lv])
+    return [tuple(t) for t in out]
+
+
+class _Nest:
+    """The flattened loop nest of a mapping and its traffic, for arrays of candidates."""
+
+    def __init__(self, problem, tier_list, unit, unit_order, resident, bws, weights):
+        self.p, self.tiers, self.unit, self.unit_order = problem, tier_list, unit, unit_order
+        self.resident, self.bws, self.weights = resident, bws, weights
+        self.full = (problem.m, problem.k, problem.n)
+        self.ops = ("activations", "weights", "outputs")
+
+    def holder(self, ti: int, op: str):
+        """The level of tier ``ti`` keeping ``op`` (None: none does)."""
+        return next((lv for lv in self.tiers[ti] if op in lv.holds), None)
+
+    def source(self, ti: int, op: str) -> int:
+        """Index of the next tier outside ``ti`` keeping ``op`` (len(tiers): DRAM)."""
+        for j in range(ti + 1, len(self.tiers)):
+            if self.holder(j, op) is not None:
+                return j
+        return len(self.tiers)
+
+    def traffic(self, tiles, orders):
+        """``tiles``/``orders``: outermost tier first, the unit last. Returns
+        {(tier index or DRAM index, level name): [reads, writes, fills, drains]}."""
+        n_t = len(self.tiers)
+        out: dict = {}
+
+        def add(key, i, v):
+            cell = out.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+            cell[i] = cell[i] + v
+
+        for op in self.ops:
+            for ti in list(range(n_t)) + [None]:
+                if ti is None:                     # the unit reads its innermost holder
+                    pos = n_t
+                    s = next((j for j in range(n_t) if self.holder(j, op) is not None), n_t)
+                    here = None
+                else:
+                    here = self.holder(ti, op)
+                    if here is None:
+                        continue
+                    pos = n_t - 1 - ti
+                    s = self.source(ti, op)
+                if op in self.resident and s == n_t:
+                    continue
+                loops = _loops_above(tiles[:pos + 1], orders[:pos + 1], self.full)
+                fills, drains = _traffic_for(self.p, loops, op, tiles[:pos + 1])
+                if here is not None:
+                    add((ti, here.name), 2, fills)
+                    add((ti, here.name), 3, drains)
+                    add((ti, here.name), 1, fills)       # a fill is a write here
+                    add((ti, here.name), 0, drains)      # a drain is a read here
+                src = (s, self.holder(s, op).name) if s < n_t else (n_t, DRAM)
+                add(src, 0, fills)
+                add(src, 1, drains)
+        return out
+
+    def score(self, tiles, orders, compute_s, objective, shape):
+        t = self.traffic(tiles, orders)
+        lat = np.full(shape, float(compute_s))
+        cost = np.zeros(shape)
+        per_level: dict = {}
+        for (ti, name), (r, w, _, _) in t.items():
+            per_level[ti] = per_level.get(ti, 0.0) + r + w
+            cost = cost + np.asarray(r + w, dtype=float) * self.weights[ti]
+        for ti, moved in per_level.items():
+            lat = np.maximum(lat, np.asarray(moved, dtype=float) / self.bws[ti])
+        return (cost if objective == "energy" else lat), cost
+
+
+def _pick(primary, cost, ok):
+    primary = np.where(ok, primary, np.inf)
+    near = primary <= primary.min() * (1 + 1e-9)
+    i = int(np.argmin(np.where(near, cost, np.inf)))
+    return i, (float(primary[i]), float(cost[i]))
+
+
+def spatial_splits(units: int, m_tiles: int) -> list[tuple[int, int]]:
+    """(units along M, units along N) for ``units`` side by side: every divisor of
+    ``units`` along M that the GEMM's ``m_tiles`` unit rows can use."""
+    out = [(d, units // d) for d in range(1, units + 1)
+           if units % d == 0 and d <= max(1, m_tiles)]
+    return out or [(1, units)]
+
+
+def map_gemm(problem: Problem, levels: tuple, unit_tile: tuple, unit_order: str,
+             dram_bytes_per_s: float, compute_s: float, objective: str = "latency",
+             units: int = 1) -> Mapping:
+    """Map ``problem`` onto ``levels`` (innermost first, DRAM implied outside them).
+    ``unit_tile`` (m, k, n) is one unit's, ``unit_order`` its dataflow; ``units`` of
+    them work side by side, split over M and N as the mapper finds best (their operands
+    broadcast to the units that share them). ``compute_s`` is one GEMM's compute time
+    (latency objective)."""
+    m, k, n = unit_tile
+    best = None
+    for sm, sn in spatial_splits(units, -(-problem.m // m)):
+        mp = _map(problem, tuple(levels), (m * sm, k, n * sn), unit_order,
+                  dram_bytes_per_s, compute_s, objective)
+        score = (mp.score, sm)
+        if best is None or score < best[0]:
+            best = (score, mp)
+    return best[1]
+
+
+@functools.lru_cache(maxsize=4096)
+def _map(problem, levels, unit_tile, unit_order, dram_bw, compute_s, objective):
+    full = (problem.m, problem.k, problem.n)
+    unit = tuple(min(u, f) for u, f in zip(unit_tile, full))
+    resident = _resident(problem, levels)
+    tier_list = tiers(levels)
+    n_t = len(tier_list)
+    # a tier's port bandwidth: its levels' ports together
+    bws = [sum(lv.bytes_per_s for lv in t) for t in tier_list] + [dram_bw]
+    nest = _Nest(problem, tier_list, unit, unit_order, resident, bws,
+                 [_OUTER_WEIGHT ** (i + 1) for i in range(n_t + 1)])
+
+    def feasible(ti, cand):
+        ok = True
+        for lv in tier_list[ti]:
+            ok = ok & (_footprint(problem, cand, lv, resident) <= lv.capacity)
+        return ok
+
+    def grid(lo, hi):
+        axes = []
+        for i in range(3):
+            c = _candidates(hi[i], unit[i])
+            axes.append(c[c >= lo[i]] if (c >= lo[i]).any() else np.array([hi[i]]))
+        g = np.meshgrid(*axes, indexing="ij")
+        return tuple(x.ravel() for x in g)
+
+    # 1. outside in: each tier's tile inside its parent's, inner tiers at the unit tile
+    tiles = [full] * n_t + [unit]
+    orders = ["mnk"] * n_t + [unit_order]
+    for ti in range(n_t - 1, -1, -1):
+        pos = n_t - 1 - ti
+        for j in range(pos + 1, n_t):
+            tiles[j] = unit
+        tiles, orders = _improve(nest, tiles, orders, pos, ti, grid, feasible, compute_s,
+                                 objective, first=True)
+    # 2. coordinate descent on the whole nest's exact score, tier by tier
+    for _ in range(2):
+        for ti in range(n_t - 1, -1, -1):
+            tiles, orders = _improve(nest, tiles, orders, n_t - 1 - ti, ti, grid, feasible,
+                                     compute_s, objective, first=False)
+
+    primary, cost = nest.score(tiles, orders, compute_s, objective, ())
+    t = nest.traffic(tiles, orders)
+    traffic = {lv.name: dict.fromkeys(("reads", "writes", "fills", "drains"), 0.0)
+               for lv in levels}
+    traffic[DRAM] = dict.fromkeys(("reads", "writes", "fills", "drains"), 0.0)
+    for (_, name), vals in t.items():
+        for key, v in zip(("reads", "writes", "fills", "drains"), vals):
+            traffic[name][key] += float(v) * problem.count
+    dram = traffic[DRAM]["reads"] + traffic[DRAM]["writes"]
+    boundary_s = {}
+    for ti, tier in enumerate(tier_list):
+        moved = sum(traffic[lv.name]["reads"] + traffic[lv.name]["writes"] for lv in tier)
+        boundary_s["+".join(lv.name for lv in tier)] = moved / bws[ti]
+    levels_out = tuple(
+        LevelMapping("+".join(lv.name for lv in tier_list[n_t - 1 - j]) if j < n_t
+                     else "unit", tiles[j], orders[j],
+                     float(sum(_footprint(problem, tiles[j], lv, resident)
+                               for lv in tier_list[n_t - 1 - j])) if j < n_t else 0.0)
+        for j in range(n_t + 1))
+    return Mapping(levels_out, traffic, dram, resident, boundary_s,
+                   (float(primary), float(cost)))
+
+
+def _improve(nest, tiles, orders, pos, ti, grid, feasible, compute_s, objective, first):
+    """Tiers' tiles and orders with tier ``ti`` (at ``pos``) re-chosen over every
+    candidate tile between its child's and its parent's and every order."""
+    full = nest.full
+    parent = tiles[pos - 1] if pos > 0 else full
+    child = tiles[pos + 1]
+    cand = grid(child, parent)
+    ok = feasible(ti, cand)
+    if not np.any(ok):
+        lv = nest.tiers[ti]
+        need = min(float(np.min(_footprint(nest.p, cand, x, nest.resident))) for x in lv)
+        names = "+".join(x.name for x in lv)
+        cap = sum(x.capacity for x in lv)
+        raise UsageError(
+            f"level {names} ({cap:.0f} bytes) cannot hold one tile of a "
+            f"{nest.p.m}x{nest.p.k}x{nest.p.n} GEMM: the smallest "
+            f"({int(cand[0][0])}x{int(cand[1][0])}x{int(cand[2][0])}"
+            f"{', double-buffered' if any(x.double_buffered for x in lv) else ''}"
+            f"{', beside the resident activations' if nest.resident else ''}) needs "
+            f"{need:.0f} bytes")
+    best = None
+    for order in ORDERS:
+        if first:        # inner tiers not chosen yet: score with the unit right below
+            primary, cost = _first_score(nest, tiles, orders, pos, ti, cand, order,
+                                         compute_s, objective, ok.shape)
+        else:
+            primary, cost = nest.score(tiles[:pos] + [cand] + tiles[pos + 1:],
+                                       orders[:pos] + [order] + orders[pos + 1:],
+                                       compute_s, objective, ok.shape)
+        i, score = _pick(primary, cost, ok)
+        if best is None or score < best[0]:
+            best = (score, order, i)
+    _, order, i = best
+    tiles = tiles[:pos] + [tuple(int(c[i]) for c in cand)] + tiles[pos + 1:]
+    orders = orders[:pos] + [order] + orders[pos + 1:]
+    return tiles, orders
+
+
+def _first_score(nest, tiles, orders, pos, ti, cand, order, compute_s, objective, shape):
+    """Score of tier ``ti``'s candidates before the tiers inside it are chosen: the
+    tiers from ``ti`` outward as they are, the unit directly below ``ti``."""
+    sub = _Nest(nest.p, nest.tiers[ti:], nest.unit, nest.unit_order, nest.resident,
+                nest.bws[ti:], nest.weights[ti:])
+    return sub.score(list(tiles[:pos]) + [cand, nest.unit],
+                     list(orders[:pos]) + [order, nest.unit_order], compute_s, objective,
+                     shape)
+
+
+def trivial_bytes(problem: Problem) -> float:
+    """Every operand crossing DRAM exactly once (the lower bound of any mapping)."""
+    return sum(problem.size(op) * problem.bytes_of(op) for op in RELEVANT) * problem.count
+
+
+__all__ = ["LevelSpec", "Problem", "Mapping", "LevelMapping", "map_gemm", "trivial_bytes",
+           "DRAM"]

@@ -1,0 +1,342 @@
+"""Systems as data: the YAML system files, their schema and overrides, and the mapper that
+tiles each GEMM onto the on-chip hierarchy."""
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+import tokenfab
+from tokenfab.arch_models import systems
+from tokenfab.arch_models.common import mapper
+from tokenfab.arch_models.common.system import op_cost
+from tokenfab.arch_models.common.tile_timing import gemm_tiles, sequence_cycles
+from tokenfab.arch_models.systems import units
+from tokenfab.arch_models.workloads import Linear, decode_ops, load_model
+from tokenfab.errors import UsageError
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "tokenfab", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=120)
+
+
+# ---------------------------------------------------------------- files and schema
+def test_every_preset_loads_and_lists():
+    names = systems.preset_names()
+    assert {"asic", "a100", "mixpe-paper"} <= set(names)
+    r = cli("list", "--systems", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == names
+
+
+def test_list_one_system_shows_values_and_sources():
+    r = cli("list", "--systems", "a100")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if "levels.l2.capacity" in x)
+    assert "40MiB" in line and "A100 whitepaper" in line
+    cal = next(x for x in r.stdout.splitlines() if "kernels.efficiency" in x)
+    assert "a100_efficiency" in cal
+
+
+@pytest.mark.parametrize("kind,text,si", [
+    ("size", "512KiB", 512 * 1024), ("size", "16GB", 16e9), ("size", "4MiB", 4 * 2**20),
+    ("size", 4096, 4096), ("bandwidth", "819GB/s", 819e9),
+    ("bandwidth", "1.5TB/s", 1.5e12), ("cycle_bandwidth", "256B/cycle", 256),
+    ("frequency", "2GHz", 2e9), ("frequency", "500MHz", 5e8),
+    ("energy", "1.2pJ", 1.2e-12), ("time", "100ns", 1e-7), ("area", "0.5mm2", 0.5e-6),
+    ("node", "7nm", 7)])
+def test_units_parse_to_si(kind, text, si):
+    assert units.parse(kind, text) == pytest.approx(si)
+
+
+@pytest.mark.parametrize("kind,text", [("size", "1MB/s"), ("bandwidth", "4MiB"),
+                                       ("frequency", "2GB"), ("size", "-1KiB"),
+                                       ("size", True), ("energy", "1pW")])
+def test_units_refuse_the_wrong_kind(kind, text):
+    with pytest.raises(ValueError, match="must be"):
+        units.parse(kind, text)
+
+
+def test_overrides_take_units_and_round_trip():
+    s = systems.load("asic", ["memory.bandwidth=819GB/s", "levels.gbuf.capacity=1MiB",
+                              "clock=2GHz"])
+    assert (s.memory.bandwidth, s.level("gbuf").capacity, s.clock) == (819e9, 2**20, 2e9)
+    assert s.sources["clock"] == "--set clock=2GHz"
+    again = systems.from_dict(yaml.safe_load(s.to_yaml()), "round trip")
+    assert again.model_dump() == s.model_dump()
+    assert again.to_yaml() == s.to_yaml()
+    assert again.sources == s.sources
+    # the API takes a dict or a spec, and a dict override
+    d = tokenfab.design("mac-array")
+    spec = d.system(s)
+    assert spec.clock_hz == 2e9 and spec.memory.bytes_per_s == 819e9
+    assert d.system("asic", overrides={"clock": "2GHz"}).clock_hz == 2e9
+    assert d.system(s.to_dict()).clock_hz == 2e9
+
+
+@pytest.mark.parametrize("overrides,fragment", [
+    (["levels.gbuf.capacity=1MB/s"],
+     "levels.gbuf.capacity: must be a size such as 512KiB or 16GB, not '1MB/s'"),
+    (["levels.l2.capacity=1MiB"], "no level 'l2' (levels: gbuf)"),
+    (["memory.bandwdith=1GB/s"], "memory.bandwdith: unknown field; allowed: technology"),
+    (["levels.gbuf.holds=[weights, cats]"], "levels.gbuf.holds[1]: must be"),
+    (["clock=fast"], "clock: must be a frequency such as 1GHz, not 'fast'"),
+    (["levels.gbuf.double_buffered=2"], "levels.gbuf.double_buffered: must be true or false"),
+    (["template=tpu"], "template: must be"),
+    (["clock"], "--set takes PATH=VALUE"),
+])
+def test_bad_overrides_name_the_field(overrides, fragment):
+    with pytest.raises(UsageError) as e:
+        systems.load("asic", overrides)
+    assert fragment in str(e.value)
+
+
+def test_energy_written_in_a_file_needs_a_source(tmp_path):
+    raw = yaml.safe_load((systems.HERE / "asic.yaml").read_text())
+    raw["levels"][0]["read_energy"] = "0.5pJ"
+    with pytest.raises(UsageError, match="levels.gbuf.read_energy: a value written in the "
+                                         "file must carry its source"):
+        systems.from_dict(raw)
+    raw["levels"][0]["read_energy"] = {"value": "0.5pJ", "source": "my CACTI run"}
+    assert systems.from_dict(raw).levels[0].read_energy == pytest.approx(0.5e-12)
+
+
+def test_a_users_file_runs_simulate_cost_and_breakdown(tmp_path):
+    raw = yaml.safe_load((systems.HERE / "asic.yaml").read_text())
+    raw["name"] = "mine"
+    raw["levels"][0]["capacity"] = "256KiB"
+    raw["memory"]["bandwidth"] = "64GB/s"
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    r = cli("simulate", "mac-array", "--system", str(path), "--prompt", "64", "--gen", "2",
+            "--set", "clock=2GHz", "--json", "--breakdown")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["system"] == "mine" and out["memory_bytes_per_s"] == 64e9
+    assert set(out["energy_by_level_j"]) == {"gbuf", "dram"}
+    q = next(x for x in out["breakdown"] if x["op"] == "q" and x["phase"] == "prefill")
+    assert q["mapping"].startswith("gbuf ") and "unit" in q["mapping"]
+    assert any("overridden: clock=2GHz" in a for a in out["assumptions"])
+    r = cli("cost", "mac-array", "--system", str(path), "--set", "node=7nm", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["node"] == "7nm"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("simulate", "mac-array", "--set", "levels.gbuf.capacity=1MB/s"),
+     "levels.gbuf.capacity: must be a size"),
+    (("simulate", "tellme", "--set", "clock=1GHz"), "tellme's kv260 system is not a file"),
+    (("simulate", "lut-tensor-core", "--system", "mixpe-paper"),
+     "template 'mixpe-paper' is not one this design runs on"),
+    (("simulate", "mac-array", "--system", "nope.yaml"), "'nope.yaml' does not exist"),
+    (("simulate", "mac-array", "--system", "asci"), "(did you mean 'asic'?)"),
+    (("list", "--systems", "asic", "--set", "clock=1"), None),
+    (("simulate", "mac-array", "--set", "clock=1GHz", "--set", "clock=2GHz"), "given twice"),
+])
+def test_cli_refuses_bad_systems_in_one_line(tmp_path, args, fragment):
+    r = cli(*args, cwd=tmp_path)
+    if fragment is None:            # a valid override of a listed file
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and not list(tmp_path.iterdir())
+
+
+def test_malformed_yaml_and_wrong_engine_design(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nclock: [1GHz\n")
+    with pytest.raises(UsageError, match="is not valid YAML at line"):
+        systems.load(bad)
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(UsageError, match="must be a mapping of fields"):
+        systems.load(bad)
+    with pytest.raises(UsageError, match="engines.design is 'mixpe'; it runs that design, "
+                                         "not 'mac-array'"):
+        tokenfab.design("mac-array").system("asic", overrides=["engines.design=mixpe"])
+
+
+# ---------------------------------------------------------------- the mapper
+GBUF = frozenset({"weights", "activations", "outputs"})
+
+
+def _brute(problem, tiles, orders):
+    """Fills and drains per (level, operand) by walking the loop nest: ``tiles`` from the
+    buffer level to the unit, ``orders`` how each parent walks them. A level refetches an
+    operand whenever the tile it needs differs from the one it holds."""
+    full = (problem.m, problem.k, problem.n)
+    dims = "mkn"
+    rel = mapper.RELEVANT
+    held = {}
+    visits = {}
+    moved = {}
+
+    def tile_of(op, origin, tile):
+        return tuple((origin[dims.index(d)], min(tile[dims.index(d)],
+                                                 full[dims.index(d)] - origin[dims.index(d)]))
+                     for d in rel[op])
+
+    def touch(level, op, origin, tile):
+        want = tile_of(op, origin, tile)
+        if held.get((level, op)) == want:
+            return
+        size = 1
+        for _, extent in want:
+            size *= extent
+        size *= problem.bytes_of(op)
+        if op == "outputs":
+            old = held.get((level, op))
+            if old is not None:
+                moved[(level, "drain")] = moved.get((level, "drain"), 0) + 1
+            n = visits.get((level, want), 0)
+            visits[(level, want)] = n + 1
+            if n:                      # a partial sum comes back
+                moved[(level, op)] = moved.get((level, op), 0) + size
+        else:
+            moved[(level, op)] = moved.get((level, op), 0) + size
+        held[(level, op)] = want
+
+    def walk(depth, origin, parent):
+        if depth == len(tiles):
+            return
+        tile = tiles[depth]
+        order = orders[depth]
+        ranges = [range(origin[dims.index(d)], origin[dims.index(d)] + parent[dims.index(d)],
+                        tile[dims.index(d)]) for d in order]
+        for idx in itertools.product(*ranges):
+            o = list(origin)
+            for d, v in zip(order, idx):
+                o[dims.index(d)] = v
+            ext = tuple(min(tile[i], origin[i] + parent[i] - o[i]) for i in range(3))
+            for op in ("activations", "weights", "outputs"):
+                touch(depth, op, tuple(o), tile)
+            walk(depth + 1, tuple(o), ext)
+
+    walk(0, (0, 0, 0), full)
+    return moved
+
+
+@pytest.mark.parametrize("shape,gbuf,unit,orders", [
+    ((6, 10, 12), (4, 4, 8), (2, 2, 4), ("mkn", "mnk")),
+    ((6, 10, 12), (4, 4, 8), (2, 2, 4), ("knm", "mnk")),
+    ((5, 9, 7), (2, 9, 4), (1, 3, 2), ("nmk", "kmn")),
+    ((8, 8, 8), (8, 4, 2), (2, 2, 2), ("kmn", "nkm")),
+])
+def test_fetch_model_matches_a_walk_of_the_loop_nest(shape, gbuf, unit, orders):
+    """The analytic refetch count (Timeloop's reasoning) against an explicit walk of the
+    same nest, ragged edges included: every operand's fills at the buffer exactly. At the
+    unit the walk also keeps a tile across the boundary of two buffer tiles when the
+    last tile of one is the first of the next; the model does not (it is never below
+    the walk, and within 5% on these nests)."""
+    m, k, n = shape
+    p = mapper.Problem(m, k, n, 1, (1.0, 2.0, 1.0), 1.0, False)
+    lv = (mapper.LevelSpec("gbuf", 1e12, GBUF, False, 1e9),)
+    nest = mapper._Nest(p, mapper.tiers(lv), unit, orders[1], (), [1e9, 1e9], [1, 1])
+    traffic = nest.traffic([gbuf, unit], [orders[0], orders[1]])
+    walked = _brute(p, [gbuf, unit], list(orders))
+    fills = traffic[(0, "gbuf")][2]
+    expect = sum(walked.get((0, op), 0) for op in ("activations", "weights", "outputs"))
+    assert fills == pytest.approx(expect)
+    # what the unit reads from the buffer: its fills of every operand
+    reads_by_unit = traffic[(0, "gbuf")][0] - traffic[(0, "gbuf")][3]
+    expect_unit = sum(walked.get((1, op), 0) for op in ("activations", "weights", "outputs"))
+    assert expect_unit * (1 - 1e-12) <= reads_by_unit <= 1.05 * expect_unit
+
+
+def _gate(cap):
+    lv = (mapper.LevelSpec("gbuf", cap, GBUF, True, 2048e9),)
+    p = mapper.Problem(2048, 4096, 11008, 1, (1.0, 0.25, 1.0), 4.0, True)
+    return p, lv, mapper.map_gemm(p, lv, (2, 4, 64), "mnk", 128e9, 0.02, units=16)
+
+
+def test_dram_traffic_responds_to_capacity():
+    """The issue's example: llama-2-7b's prefill gate GEMM (2048 x 4096 x 11008, 2-bit
+    weights, INT8 activations) moves several times more DRAM bytes with a 64 KiB buffer
+    than with 4 MiB, and only the weights once a buffer holds the activations whole."""
+    moved = {cap: _gate(cap)[2].dram_bytes for cap in (64 * 1024, 2**20, 4 * 2**20, 2**26)}
+    assert moved[64 * 1024] > 3 * moved[4 * 2**20]
+    assert moved[64 * 1024] > moved[2**20] > moved[4 * 2**20] > moved[2**26]
+    p, _, big = _gate(2**26)
+    assert big.resident == ("activations", "outputs")
+    assert big.dram_bytes == pytest.approx(4096 * 11008 * 0.25)
+
+
+def test_mappings_respect_capacity_and_the_lower_bound():
+    rng = random.Random(5)
+    for _ in range(40):
+        m, k, n = (rng.choice([1, 3, 16, 100, 512, 2048]) for _ in range(3))
+        cap = rng.choice([16 * 1024, 256 * 1024, 4 * 2**20])
+        lv = (mapper.LevelSpec("gbuf", cap, GBUF, rng.random() < 0.5, 1e12),)
+        p = mapper.Problem(m, k, n, 1, (1.0, 0.5, 2.0), 4.0, rng.random() < 0.5)
+        try:
+            mp = mapper.map_gemm(p, lv, (2, 4, 8), "mnk", 1e11, 1e-3, units=4)
+        except UsageError as exc:
+            assert "cannot hold one tile" in str(exc)
+            continue
+        for level in mp.levels[:-1]:
+            assert level.footprint <= cap
+        floor = mapper.trivial_bytes(p) - sum(p.size(o) * p.bytes_of(o) for o in mp.resident)
+        assert mp.dram_bytes >= floor * (1 - 1e-12)
+
+
+def test_a_level_too_small_for_one_tile_is_refused():
+    lv = (mapper.LevelSpec("gbuf", 64, GBUF, True, 1e12),)
+    p = mapper.Problem(64, 64, 64, 1, (1.0, 1.0, 1.0), 4.0, False)
+    with pytest.raises(UsageError, match="level gbuf .* cannot hold one tile of a "
+                                         "64x64x64 GEMM"):
+        mapper.map_gemm(p, lv, (2, 4, 64), "mnk", 1e11, 1e-3, units=1)
+
+
+def test_trivial_mapping_keeps_the_old_model_on_decode():
+    """Where everything fits (a decode step on the asic file) the mapped system gives the
+    unit formula's cycles and the weights once from DRAM: what the model gave before it
+    had a hierarchy."""
+    d = tokenfab.design("lut-tensor-core")
+    spec = d.system()
+    cfg = load_model("llama-2-7b")
+    for op in decode_ops(cfg, batch=1, kv_len=600):
+        if not isinstance(op, Linear):
+            continue
+        c = op_cost(spec, op)
+        m, n, k = spec.tile
+        tiles = gemm_tiles(op.m, op.n, op.k, m, n, k) * op.count
+        cycles = sequence_cycles(-(-tiles // spec.units), spec.cycles_per_tile)
+        assert c.unit_s == cycles / spec.clock_hz
+        assert c.dram_bytes == op.weight_elems * spec.weight_bits / 8
+
+
+def test_shrinking_the_buffer_raises_traffic_and_time():
+    d = tokenfab.design("mac-array")
+    runs = {cap: d.simulate(prompt=1024, gen=1, overrides=[f"levels.gbuf.capacity={cap}"])
+            for cap in ("32KiB", "4MiB")}
+    small, big = (runs[c].to_dict() for c in ("32KiB", "4MiB"))
+    assert small["energy_by_level_j"]["dram"] > 2 * big["energy_by_level_j"]["dram"]
+    assert small["ttft_s"] > big["ttft_s"]
+    rows = runs["32KiB"].breakdown
+    gate = rows[(rows.op == "gate") & (rows.phase == "prefill")].iloc[0]
+    assert gate.bound in ("memory", "gbuf") and gate.stall_s > 0
+
+
+def test_sweep_takes_a_system_field_as_an_axis(tmp_path):
+    df = tokenfab.sweep({"sweep": {"levels": ["simulate"]},
+                         "design": [{"name": "mac-array",
+                                     "axes": {"system.levels.gbuf.capacity":
+                                              ["64KiB", "4MiB"]}}],
+                         "workload": [{"prompt": 128, "gen": 2}]},
+                        out=tmp_path / "sw", workers=None)
+    assert list(df["s.levels.gbuf.capacity"]) == ["64KiB", "4MiB"]
+    dram = df["simulate.energy_by_level_j.dram"].tolist()
+    assert dram[0] > dram[1]
+    assert "value: 64KiB" in df["system_spec"].iloc[0]
+    with pytest.raises(UsageError, match="levels.gbuf.capacity: must be a size"):
+        tokenfab.sweep({"design": [{"name": "mac-array",
+                                    "axes": {"system.levels.gbuf.capacity": ["1MB/s"]}}]},
+                       out=tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
