@@ -210,16 +210,21 @@ def test_mixpe_paper_time_normalised_to_fp16(model):
     INT8 0.86 of FP16's time (mixpe_res.csv); the issue's tolerance is 20%.
 
     With the simulator's PE geometry (fuse=mn: a PE's 4 products are 2 tokens x 2
-    outputs, so a batch of 64 fills half of a 64-row W4A8 array) we predict 0.114 and
-    0.216. Our own PE (4 products along K) is not starved by the batch: W4A8 0.067."""
+    outputs, so a batch of 64 fills half of a 64-row W4A8 array) we predict 0.109 and
+    0.213 on OPT-6.7B (0.110, 0.215 on Llama-2-13B), each GEMM mapped onto the
+    simulator's 128/256/128 KiB weight, input and output SRAMs. Our own PE (4 products
+    along K) is not starved by the batch: W4A8 0.067 on OPT-6.7B; 0.079 on Llama-2-13B,
+    whose 64 x 13,824 down-projection input does not fit the 256 KiB input SRAM and
+    streams once per column block (before the mapper both were below 0.07)."""
     fp16 = _ttft("systolic-array", model, dtype="fp16")
     assert _ttft("systolic-array", model, dtype="int8") / fp16 == pytest.approx(0.86, rel=0.2)
+    geometry = {}
     for mode, paper in (("w4a8", 0.10), ("w4a16", 0.19)):
-        assert _ttft("mixpe", model, mode=mode, fuse="mn") / fp16 == pytest.approx(
-            paper, rel=0.20)
+        geometry[mode] = _ttft("mixpe", model, mode=mode, fuse="mn") / fp16
+        assert geometry[mode] == pytest.approx(paper, rel=0.20)
     ours = {m: _ttft("mixpe", model, mode=m) / fp16 for m in ("w4a8", "w4a16")}
     assert ours["w4a16"] == pytest.approx(0.19, rel=0.20)
-    assert ours["w4a8"] < 0.7 * 0.10          # K-lanes fill the array at batch 64
+    assert ours["w4a8"] < 0.8 * geometry["w4a8"]   # K-lanes fill the array at batch 64
 
 
 @pytest.mark.prediction
@@ -277,7 +282,7 @@ def test_the_authors_simulator_run_here():
     memory. Its compute part is ours on the same geometry (fuse=mn: a 128 x 128 array of
     one-product cells at batch 64) without the fill and drain of each fold, which its
     formula leaves out: exactly, not approximately. Over the whole model its W4A8 / FP16
-    is 0.0965; ours 0.114."""
+    is 0.0965; ours 0.109 (0.114 before the mapper)."""
     ref = json.loads((Path(__file__).parent / "data" / "mixpe_simulator_opt.json")
                      .read_text())["runs"]
     first = ref["mix_int"]["first_layer"]

@@ -37,9 +37,10 @@ def test_calibration_point_is_reproduced(table1):
 # PREDICTED: each tolerance sits just past the observed error (in brackets). The
 # sequence-2048 column is 16% fast on both designs; the paper's kernels evidently reach a
 # lower fraction of peak at batch 1 than the one fitted at batch 1024.
-@pytest.mark.parametrize("key,paper,tol", [("lut8_b1024", 7.47, 0.06),       # (+3.8%)
-                                           ("fp16_s2048", 106.71, 0.18),     # (-16.4%)
-                                           ("lut8_s2048", 38.02, 0.18)])     # (-16.3%)
+# Observed after the mapper (session 9; before it: +3.8%, -16.4%, -16.3%).
+@pytest.mark.parametrize("key,paper,tol", [("lut8_b1024", 7.47, 0.06),       # (+4.7%)
+                                           ("fp16_s2048", 106.71, 0.18),     # (-15.9%)
+                                           ("lut8_s2048", 38.02, 0.18)])     # (-15.0%)
 @pytest.mark.prediction
 def test_predicted_table1_latencies(table1, key, paper, tol):
     assert table1[key] == pytest.approx(paper, rel=tol)
@@ -47,7 +48,7 @@ def test_predicted_table1_latencies(table1, key, paper, tol):
 
 @pytest.mark.prediction
 def test_predicted_table1_ratios(table1):
-    # (-3.7%) and (-0.2%)
+    # (-4.5%) and (-1.1%); before the mapper (-3.7%) and (-0.2%)
     assert table1["fp16_b1024"] / table1["lut8_b1024"] == pytest.approx(41.15 / 7.47, rel=0.05)
     assert table1["fp16_s2048"] / table1["lut8_s2048"] == pytest.approx(106.71 / 38.02, rel=0.02)
 

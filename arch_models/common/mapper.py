@@ -5,7 +5,9 @@ in which its parent level walks those tiles; the unit's own tile and dataflow ar
 innermost level. Capacity is enforced with double buffering counted: a level that double
 buffers gives a streamed operand twice its tile. Activations and outputs that fit whole
 in the outermost level keeping activations stay there between operations (their DRAM
-traffic is zero), as a fused pipeline keeps them; otherwise they stream through DRAM.
+traffic is zero), as a fused pipeline keeps them; otherwise they stream through DRAM. An
+operand whose tile is the whole operand takes one buffer: there is no next tile to
+prefetch.
 
 Traffic follows the loop-nest reasoning of Timeloop (Parashar et al., ISPASS 2019) and
 ZigZag: with every loop above a level flattened outermost-first, the tile of operand X
@@ -18,7 +20,8 @@ The search is exhaustive per level over tile sizes (the unit's tile times powers
 and the whole dimension) and the six loop orders, outside-in (the outer level's choice is
 fixed before the inner one is searched), minimising latency (the slowest boundary's
 transfer time against the compute time), with bytes moved, weighted by how far out the
-level is, breaking ties; ``objective="energy"`` minimises the weighted bytes instead.
+level is (on chip 1, DRAM 64), breaking ties; ``objective="energy"`` minimises the
+weighted bytes instead.
 """
 from __future__ import annotations
 
@@ -34,10 +37,10 @@ DIMS = "mkn"
 RELEVANT = {"activations": "mk", "weights": "kn", "outputs": "mn"}
 ORDERS = tuple("".join(p) for p in itertools.permutations(DIMS))
 DRAM = "dram"
-# Tie-break weight of a byte at each boundary, innermost to DRAM: moving a byte further
-# out costs more (CACTI and the DRAM tables put each step 3-20x apart); only used to
-# rank mappings of equal latency, never priced.
-_OUTER_WEIGHT = 8.0
+# Tie-break weight of a byte moved at DRAM against one moved on chip: the cost library's
+# DRAM energy per byte is 10-100x an SRAM access's (tech.json); only used to rank
+# mappings of equal latency (or as the energy objective's proxy), never priced.
+DRAM_WEIGHT = 64.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Mapping:
     resident: tuple            # operands kept on chip between operations
     boundary_s: dict           # level -> seconds its port needs for this GEMM
     score: tuple = ()          # (objective, weighted bytes) the search minimised
+    outer_tiles: int = 1       # tiles of the outermost on-chip level (its DRAM fills)
 
     def describe(self) -> str:
         parts = []
@@ -180,6 +184,7 @@ def _ceil(a, b):
 
 
 def _footprint(problem, tile, level: LevelSpec, resident):
+    full = (problem.m, problem.k, problem.n)
     total = 0
     for op in ("activations", "weights", "outputs"):
         if op not in level.holds:
@@ -188,11 +193,16 @@ def _footprint(problem, tile, level: LevelSpec, resident):
             total = total + problem.size(op) * problem.bytes_of(op)
             continue
         elems = 1
+        whole = True
         for d in RELEVANT[op]:
-            elems = elems * tile[DIMS.index(d)]
+            i = DIMS.index(d)
+            elems = elems * tile[i]
+            whole = np.logical_and(whole, np.asarray(tile[i]) >= full[i])
         b = problem.bytes_of(op) if op != "outputs" else max(problem.bytes_of(op),
                                                              problem.psum_bytes)
-        total = total + elems * b * (2 if level.double_buffered else 1)
+        # a second buffer prefetches the next tile; an operand held whole has none
+        copies = np.where(whole, 1, 2) if level.double_buffered else 1
+        total = total + elems * b * copies
     return total
 
 
@@ -319,26 +329,42 @@ def map_gemm(problem: Problem, levels: tuple, unit_tile: tuple, unit_order: str,
     (latency objective)."""
     m, k, n = unit_tile
     best = None
-    for sm, sn in spatial_splits(units, -(-problem.m // m)):
-        mp = _map(problem, tuple(levels), (m * sm, k, n * sn), unit_order,
-                  dram_bytes_per_s, compute_s, objective)
-        score = (mp.score, sm)
-        if best is None or score < best[0]:
-            best = (score, mp)
+    for arrangement in arrangements(tuple(levels)):
+        for sm, sn in spatial_splits(units, -(-problem.m // m)):
+            mp = _map(problem, arrangement, (m * sm, k, n * sn), unit_order,
+                      dram_bytes_per_s, compute_s, objective)
+            score = (mp.score, sm)
+            if best is None or score < best[0]:
+                best = (score, mp)
     return best[1]
 
 
+def arrangements(levels: tuple) -> list:
+    """The ways the hierarchy can be walked: levels keeping disjoint operands side by
+    side either share one tile (one tier) or nest in any order, each bypassed by the
+    operands it does not keep (a separate input SRAM may hold its whole operand while
+    the weight SRAM beside it streams K chunks)."""
+    options = [[]]
+    for tier in tiers(levels):
+        ways = [(tier,)]
+        if len(tier) > 1:
+            ways += [tuple((lv,) for lv in perm) for perm in itertools.permutations(tier)]
+        options = [o + list(w) for o in options for w in ways]
+    return [tuple(o) for o in options]
+
+
 @functools.lru_cache(maxsize=4096)
-def _map(problem, levels, unit_tile, unit_order, dram_bw, compute_s, objective):
+def _map(problem, tier_list, unit_tile, unit_order, dram_bw, compute_s, objective):
+    """One arrangement (tiers innermost first) with one spatial split of the units."""
     full = (problem.m, problem.k, problem.n)
     unit = tuple(min(u, f) for u, f in zip(unit_tile, full))
+    levels = tuple(lv for t in tier_list for lv in t)
     resident = _resident(problem, levels)
-    tier_list = tiers(levels)
     n_t = len(tier_list)
     # a tier's port bandwidth: its levels' ports together
     bws = [sum(lv.bytes_per_s for lv in t) for t in tier_list] + [dram_bw]
     nest = _Nest(problem, tier_list, unit, unit_order, resident, bws,
-                 [_OUTER_WEIGHT ** (i + 1) for i in range(n_t + 1)])
+                 [1.0] * n_t + [DRAM_WEIGHT])
 
     def feasible(ti, cand):
         ok = True
@@ -388,8 +414,12 @@ def _map(problem, levels, unit_tile, unit_order, dram_bw, compute_s, objective):
                      float(sum(_footprint(problem, tiles[j], lv, resident)
                                for lv in tier_list[n_t - 1 - j])) if j < n_t else 0.0)
         for j in range(n_t + 1))
+    outer = 1
+    if n_t:
+        for i in range(3):
+            outer *= _exact_tiles(full[i], [tiles[0][i]])
     return Mapping(levels_out, traffic, dram, resident, boundary_s,
-                   (float(primary), float(cost)))
+                   (float(primary), float(cost)), int(outer))
 
 
 def _improve(nest, tiles, orders, pos, ti, grid, feasible, compute_s, objective, first):

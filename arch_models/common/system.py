@@ -24,7 +24,8 @@ from tokenfab.arch_models.workloads import (Attention, Elementwise, Linear, fmt_
 from tokenfab.errors import UsageError
 from tokenfab.results import OpRow, Phase, TraceEvent
 
-CHUNKS = 4            # chunks per operation: enough for DMA/compute overlap, few events
+CHUNKS = 4            # chunks of an operation the mapper does not tile
+MAX_CHUNKS = 64       # a mapped GEMM's outer tiles, batched into at most this many events
 PREFETCH_SLOTS = 2    # double buffering
 
 
@@ -112,6 +113,7 @@ class OpCost:
     mapping: object = None     # mapper.Mapping of a mapped GEMM
     level_bound: str | None = None    # the on-chip level whose port outlasts the compute
     unit_s: float | None = None       # the units' own time (compute_s without stalls)
+    chunks: int = CHUNKS       # DMA fills (and the compute consuming each) it runs as
 
 
 def precompute_seconds(spec: SystemSpec, ops: float) -> float:
@@ -219,8 +221,10 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             limit = None
             if slowest is not None and mp.boundary_s[slowest] > busy:
                 busy, limit = mp.boundary_s[slowest], slowest
+            # one fill of the outermost tier per outer tile (identical tiles batched)
+            chunks = int(min(MAX_CHUNKS, max(1, mp.outer_tiles * op.count)))
             return OpCost("matrix", busy, dram, weights * spill, op.macs, ev, mp, limit,
-                          cycles / f)
+                          cycles / f, chunks)
         acts = (op.m * op.k + op.m * op.n) * op.count * spec.act_bytes
         spills = spec.activations_in_dram or acts > spec.buffer_bytes
         dram = weights * (1 - spill) + (acts if spills else 0)
@@ -282,7 +286,8 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
             spill: float = 0.0, trace: list | None = None) -> Phase:
     """Run operations in order: compute is sequential (each op needs the previous one's
     output); a DMA process streams each op's DRAM (and spilled host) bytes ahead through
-    a double buffer. Each row's ``time_s`` is the time from the previous op's last compute
+    a double buffer, a mapped GEMM one fill per tile of its outermost on-chip level (up to
+    ``MAX_CHUNKS`` batches), so its compute starts when the first tile is in. Each row's ``time_s`` is the time from the previous op's last compute
     chunk to its own, so the rows add up to the phase."""
     costs = [op_cost(spec, op, spill) for op in ops]
     env = simpy.Environment()
@@ -293,10 +298,10 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
 
     def dma():
         for i, c in enumerate(costs):
-            per_chunk = c.dram_bytes / CHUNKS / bw
+            per_chunk = c.dram_bytes / c.chunks / bw
             if c.host_bytes:
-                per_chunk += c.host_bytes / CHUNKS / host_bw
-            for _ in range(CHUNKS):
+                per_chunk += c.host_bytes / c.chunks / host_bw
+            for _ in range(c.chunks):
                 yield slots.get(1)
                 if per_chunk:
                     if trace is not None:
@@ -307,12 +312,12 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
 
     def compute():
         for i, c in enumerate(costs):
-            for _ in range(CHUNKS):
+            for _ in range(c.chunks):
                 yield loaded.get()
                 if trace is not None and c.compute_s:
                     trace.append(TraceEvent(phase, c.engine, ops[i].name, env.now,
-                                            c.compute_s / CHUNKS))
-                yield env.timeout(c.compute_s / CHUNKS)
+                                            c.compute_s / c.chunks))
+                yield env.timeout(c.compute_s / c.chunks)
                 yield slots.put(1)
             ends[i] = env.now
 
@@ -371,9 +376,16 @@ class PhaseLog:
         return Phase(self.name, tokens, self.env.now, self.rows, self.busy)
 
 
-def load_platform(system, overrides, templates: tuple):
-    """A validated system file for a design that runs on ``templates``."""
+def load_platform(system, overrides, templates: tuple, presets: tuple = ()):
+    """A validated system file for a design that runs on ``templates``; an unknown
+    name is refused naming the design's own ``presets``."""
     from tokenfab.arch_models import systems
+    from tokenfab.params import did_you_mean
+    if (isinstance(system, str) and system not in systems.preset_names()
+            and not system.endswith((".yaml", ".yml")) and "/" not in system):
+        names = list(presets) or systems.preset_names()
+        raise UsageError(f"system must be one of {', '.join(names)} or the path of a YAML "
+                         f"file, not {system!r}{did_you_mean(system, names)}")
     platform = systems.load(system, overrides)
     if platform.template not in templates:
         raise UsageError(f"system {platform.name}: template {platform.template!r} is not "

@@ -125,7 +125,7 @@ TEMPLATES = ("accelerator", "mixpe-paper")
 
 def system(p, name="asic", node: int | None = None, overrides=()):
     from tokenfab.arch_models.common.system import from_platform, load_platform
-    platform = load_platform(name, overrides, TEMPLATES)
+    platform = load_platform(name, overrides, TEMPLATES, SYSTEMS)
     if platform.template == "mixpe-paper":
         return mixpe_paper(p, platform, node)
     arrays = (platform.engines.count or 1) * p.array_scale
