@@ -294,6 +294,13 @@ def test_a_level_too_small_for_one_tile_is_refused():
         mapper.map_gemm(p, lv, (2, 4, 64), "mnk", 1e11, 1e-3, units=1)
 
 
+def test_a_hierarchy_too_small_names_the_operation():
+    with pytest.raises(UsageError, match=r"system asic: q of layer 0 \(64 x 4096 x 4096\): "
+                                         r"level gbuf .* cannot hold one tile"):
+        tokenfab.design("mac-array").simulate(prompt=64, gen=1,
+                                              overrides=["levels.gbuf.capacity=64B"])
+
+
 def test_trivial_mapping_keeps_the_old_model_on_decode():
     """Where everything fits (a decode step on the asic file) the mapped system gives the
     unit formula's cycles and the weights once from DRAM: what the model gave before it
@@ -310,6 +317,18 @@ def test_trivial_mapping_keeps_the_old_model_on_decode():
         cycles = sequence_cycles(-(-tiles // spec.units), spec.cycles_per_tile)
         assert c.unit_s == cycles / spec.clock_hz
         assert c.dram_bytes == op.weight_elems * spec.weight_bits / 8
+
+
+def test_the_energy_objective_moves_no_more_dram_bytes():
+    d = tokenfab.design("mac-array")
+    lat = d.simulate(prompt=1024, gen=1, overrides=["levels.gbuf.capacity=256KiB"])
+    eng = d.simulate(prompt=1024, gen=1, overrides=["levels.gbuf.capacity=256KiB",
+                                                    "mapper.objective=energy"])
+    dram = [r.to_dict()["energy_by_level_j"]["dram"] for r in (lat, eng)]
+    assert dram[1] <= dram[0] * (1 + 1e-9)
+    assert eng.to_dict()["ttft_s"] >= lat.to_dict()["ttft_s"] * (1 - 1e-9)
+    with pytest.raises(UsageError, match="mapper.objective: must be 'latency' or 'energy'"):
+        d.system(overrides=["mapper.objective=edp"])
 
 
 def test_shrinking_the_buffer_raises_traffic_and_time():

@@ -301,7 +301,7 @@ def _breakdown_table(df) -> str:
             "time_s", "stall_s", "compute_j", "dram_j", "energy_j", "bound"]
     levels = [c for c in df.columns if c.startswith("level_") and c != "level_dram_j"]
     table = df[cols + levels].to_string(index=False, float_format=lambda v: f"{v:.4g}")
-    maps = df[df["mapping"] != ""][["phase", "layer", "op", "mapping"]]
+    maps = df[df["mapping"] != ""][["phase", "layer", "op", "macs_per_dram_byte", "mapping"]]
     if len(maps):
         table += ("\nmappings (tile m x k x n per level, outermost first, and the loop "
                   "order its parent walks them in):\n"

@@ -316,7 +316,9 @@ class SimulationResult(Frameable):
                 d = {"phase": r.phase, "layer": r.layer, "op": r.op, "engine": r.engine,
                      "count": r.count, "macs": r.macs, "compute_s": r.compute_s,
                      "dram_bytes": r.dram_bytes, "time_s": r.time_s, "bound": r.bound,
-                     "stall_s": r.stall_s, "mapping": r.mapping}
+                     "stall_s": r.stall_s, "mapping": r.mapping,
+                     # reuse the mapping reaches: MACs per byte crossing DRAM
+                     "macs_per_dram_byte": r.macs / r.dram_bytes if r.dram_bytes else 0.0}
                 d.update({f"{k}_j": v for k, v in r.energy_j.items()})
                 d.update({f"level_{k}_j": v for k, v in r.energy_by_level_j.items()})
                 d.update({f"{k}": v for k, v in r.events.items()

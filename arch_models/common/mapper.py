@@ -17,7 +17,7 @@ K loop runs outside their innermost M/N loop are drained as partial sums and rea
 Each boundary's bytes give the level's reads, writes, fills and drains.
 
 The search is exhaustive per level over tile sizes (the unit's tile times powers of two,
-and the whole dimension) and the six loop orders, outside-in (the outer level's choice is
+balanced splits of the dimension, and the whole dimension) and the six loop orders, outside-in (the outer level's choice is
 fixed before the inner one is searched), minimising latency (the slowest boundary's
 transfer time against the compute time), with bytes moved, weighted by how far out the
 level is (on chip 1, DRAM 64), breaking ties; ``objective="energy"`` minimises the
@@ -108,13 +108,20 @@ class Mapping:
 
 
 def _candidates(extent: int, unit: int) -> np.ndarray:
+    """Tile sizes for one dimension: the unit's times powers of two, the extent split in
+    2, 4, 8, ... balanced parts rounded up to the unit (for extents such as 11,008 or
+    32,000 that powers of two cut raggedly), and the whole extent."""
     vals = {min(extent, unit)}
     t = unit
     while t < extent:
         vals.add(t)
         t *= 2
+    parts = 2
+    while -(-extent // parts) > unit:
+        vals.add(-(-(-(-extent // parts)) // unit) * unit)
+        parts *= 2
     vals.add(extent)
-    return np.array(sorted(vals), dtype=np.int64)
+    return np.array(sorted(v for v in vals if v <= extent), dtype=np.int64)
 
 
 def _exact_tiles(extent: int, tiles_d: list):

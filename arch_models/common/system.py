@@ -166,7 +166,7 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
         node_nm=int(node or platform.node), calibrations=platform.calibrations,
         assumptions=tuple(lines), levels=levels,
         psum_bytes=platform.engines.partial_sum_bits / 8, template=platform.template,
-        platform=platform, **fields)
+        objective=platform.mapper.objective, platform=platform, **fields)
 
 
 def _size(n: float) -> str:
@@ -207,7 +207,11 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
         weights = op.weight_elems * spec.weight_bits / 8
         ev.update(unit_steps=tiles * spec.cycles_per_tile, host_bytes=weights * spill)
         if spec.levels:
-            mp = map_linear(spec, op, cycles / f)
+            try:
+                mp = map_linear(spec, op, cycles / f)
+            except UsageError as exc:
+                raise UsageError(f"system {spec.name}: {op.name} of layer {op.layer} "
+                                 f"({op.m} x {op.k} x {op.n}): {exc}") from None
             dram = mp.dram_bytes - weights * spill
             for name, t in mp.traffic.items():
                 if name != mapper.DRAM:

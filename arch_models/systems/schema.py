@@ -149,6 +149,13 @@ class Kernels(_Base):
     efficiency: Fraction = 1.0
 
 
+class Mapper(_Base):
+    """How each GEMM is mapped: ``objective`` latency (the slowest of compute and each
+    level's transfers, then bytes moved) or energy (bytes moved, a DRAM byte weighted
+    64 on-chip bytes)."""
+    objective: Literal["latency", "energy"] = "latency"
+
+
 class Spec(_Base):
     name: Name
     description: str = ""
@@ -161,6 +168,7 @@ class Spec(_Base):
     memory: Memory
     levels: list[Level] = Field(default_factory=list)
     kernels: Kernels = Kernels()
+    mapper: Mapper = Mapper()
     assumptions: list[str] = Field(default_factory=list)
 
     _raw: dict = PrivateAttr(default_factory=dict)
