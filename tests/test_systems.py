@@ -301,6 +301,51 @@ def test_a_hierarchy_too_small_names_the_operation():
                                               overrides=["levels.gbuf.capacity=64B"])
 
 
+FILE_RUNS = [("lut-tensor-core", "asic"), ("lut-tensor-core", "a100"), ("mac-array", "asic"),
+             ("mac-array", "a100"), ("systolic-array", "asic"),
+             ("systolic-array", "mixpe-paper"), ("mixpe", "asic"), ("mixpe", "mixpe-paper")]
+
+
+@pytest.mark.parametrize("design,system", FILE_RUNS)
+@pytest.mark.parametrize("batch", [1, 8])
+def test_every_design_runs_on_every_file_it_takes(design, system, batch):
+    """Decode at batch 1 and 8 and a prefill, on each shipped file a design runs on:
+    the rows add up, every mapped GEMM has a mapping, and DRAM moves at least the
+    weights once per pass."""
+    kw = {"dtype": "fp16"} if (design, system) == ("systolic-array", "mixpe-paper") else {}
+    r = tokenfab.design(design, **kw).simulate(model="llama-2-7b", batch=batch, prompt=32,
+                                               gen=2, system=system)
+    for ph in r.run.phases:
+        assert sum(x.time_s for x in ph.rows) == pytest.approx(ph.seconds)
+        linear = [x for x in ph.rows if x.op in ("q", "gate", "down", "lm_head")]
+        assert linear and all(x.mapping for x in linear)
+    assert r.to_dict()["energy_by_level_j"]["dram"] > 0
+
+
+def test_random_hierarchies_map_or_refuse():
+    """Random capacities, widths and operand splits on the asic file: every run either
+    maps every GEMM within capacity or refuses with the level named."""
+    rng = random.Random(11)
+    d = tokenfab.design("mac-array")
+    for _ in range(12):
+        holds = rng.choice([["weights", "activations", "outputs"],
+                            ["weights"], ["activations", "outputs"]])
+        levels = [{"name": "a", "kind": "sram", "capacity": rng.choice(
+                      ["2KiB", "64KiB", "1MiB", "64MiB"]), "holds": holds,
+                   "double_buffered": rng.random() < 0.5}]
+        rest = [o for o in ("weights", "activations", "outputs") if o not in holds]
+        if rest:
+            levels.append({"name": "b", "kind": "sram", "capacity": rng.choice(
+                ["4KiB", "256KiB", "8MiB"]), "holds": rest})
+        try:
+            r = d.simulate(prompt=rng.choice([1, 48, 300]), gen=1, batch=rng.choice([1, 3]),
+                           overrides={"levels": levels})
+        except UsageError as exc:
+            assert "cannot hold one tile" in str(exc)
+            continue
+        assert r.to_dict()["energy_by_level_j"]["dram"] > 0
+
+
 def test_trivial_mapping_keeps_the_old_model_on_decode():
     """Where everything fits (a decode step on the asic file) the mapped system gives the
     unit formula's cycles and the weights once from DRAM: what the model gave before it

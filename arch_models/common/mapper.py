@@ -214,18 +214,18 @@ def _footprint(problem, tile, level: LevelSpec, resident):
 
 
 def _resident(problem: Problem, levels: tuple) -> tuple:
-    """Activations and outputs kept whole in the outermost level holding activations,
-    when both take at most 3/4 of it (the rest for streamed weight tiles)."""
+    """Activations and outputs kept whole between operations in the outermost level
+    holding activations, when that level holds outputs too (one operation's outputs are
+    the next one's activations) and both take at most 3/4 of it (the rest for streamed
+    weight tiles). Separate input and output buffers keep nothing: each operation reads
+    its input from DRAM."""
     if not problem.resident_ok:
         return ()
     holders = [lv for lv in levels if "activations" in lv.holds]
-    if not holders:
+    if not holders or "outputs" not in holders[-1].holds:
         return ()
-    top = holders[-1]
-    need = problem.size("activations") * problem.bytes_of("activations")
-    if "outputs" in top.holds:
-        need += problem.size("outputs") * problem.bytes_of("outputs")
-    return ("activations", "outputs") if need <= 0.75 * top.capacity else ()
+    need = sum(problem.size(op) * problem.bytes_of(op) for op in ("activations", "outputs"))
+    return ("activations", "outputs") if need <= 0.75 * holders[-1].capacity else ()
 
 
 def tiers(levels: tuple) -> list:
@@ -374,7 +374,9 @@ def _map(problem, tier_list, unit_tile, unit_order, dram_bw, compute_s, objectiv
                  [1.0] * n_t + [DRAM_WEIGHT])
 
     def feasible(ti, cand):
-        ok = True
+        # an array per candidate even where a level holds only resident operands (its
+        # footprint is then one number)
+        ok = np.ones(cand[0].shape, dtype=bool)
         for lv in tier_list[ti]:
             ok = ok & (_footprint(problem, cand, lv, resident) <= lv.capacity)
         return ok
