@@ -138,7 +138,7 @@ def _exact_tiles(extent: int, tiles_d: list):
     return sum(c for c, _ in chunks)
 
 
-def _fetch_mult(loops, tiles, full, operand: str):
+def _fetch_mult(loops, tiles, full, operand: str, memo: dict | None = None):
     """Refetch multiplier of ``operand`` under the flattened ``loops`` ((dim, level)
     outermost first; level i walks ``tiles[i]``): the product of the trips of the loops
     that do not index it and run outside its innermost relevant loop that iterates more
@@ -147,9 +147,12 @@ def _fetch_mult(loops, tiles, full, operand: str):
     rel = RELEVANT[operand]
     seen = dict.fromkeys(DIMS, 1)
     trips = []
+    memo = {} if memo is None else memo     # (dim, level) -> tiles; shared per nest
     for d, lvl in loops:
         i = DIMS.index(d)
-        count = _exact_tiles(full[i], [t[i] for t in tiles[:lvl + 1]])
+        count = memo.get((i, lvl))
+        if count is None:
+            count = memo[(i, lvl)] = _exact_tiles(full[i], [t[i] for t in tiles[:lvl + 1]])
         trips.append((d, count / seen[d]))
         seen[d] = count
     mult, found = 1, False
@@ -161,12 +164,12 @@ def _fetch_mult(loops, tiles, full, operand: str):
     return mult
 
 
-def _traffic_for(problem: Problem, loops, operand: str, tiles=None):
+def _traffic_for(problem: Problem, loops, operand: str, tiles=None, memo=None):
     """Bytes into a level holding ``operand`` (fills) and out of it (drains) given the
     flattened loops above it and the tiles they walk."""
     size = problem.size(operand)
     b = problem.bytes_of(operand)
-    mult = _fetch_mult(loops, tiles, (problem.m, problem.k, problem.n), operand)
+    mult = _fetch_mult(loops, tiles, (problem.m, problem.k, problem.n), operand, memo)
     if operand != "outputs":
         return size * b * mult, 0.0
     # each extra visit of an output tile drains a partial sum and reads it back
@@ -267,6 +270,7 @@ class _Nest:
         {(tier index or DRAM index, level name): [reads, writes, fills, drains]}."""
         n_t = len(self.tiers)
         out: dict = {}
+        memo: dict = {}          # tile counts depend only on (dim, level) here
 
         def add(key, i, v):
             cell = out.setdefault(key, [0.0, 0.0, 0.0, 0.0])
@@ -287,7 +291,7 @@ class _Nest:
                 if op in self.resident and s == n_t:
                     continue
                 loops = _loops_above(tiles[:pos + 1], orders[:pos + 1], self.full)
-                fills, drains = _traffic_for(self.p, loops, op, tiles[:pos + 1])
+                fills, drains = _traffic_for(self.p, loops, op, tiles[:pos + 1], memo)
                 if here is not None:
                     add((ti, here.name), 2, fills)
                     add((ti, here.name), 3, drains)
@@ -319,11 +323,20 @@ def _pick(primary, cost, ok):
 
 
 def spatial_splits(units: int, m_tiles: int) -> list[tuple[int, int]]:
-    """(units along M, units along N) for ``units`` side by side: every divisor of
-    ``units`` along M that the GEMM's ``m_tiles`` unit rows can use."""
-    out = [(d, units // d) for d in range(1, units + 1)
-           if units % d == 0 and d <= max(1, m_tiles)]
-    return out or [(1, units)]
+    """(units along M, units along N) for ``units`` side by side: per octave the largest
+    divisor of ``units`` along M that the GEMM's ``m_tiles`` unit rows can use (1, 2,
+    3-4, 5-8, ...: 432 tensor cores give 1, 2, 4, 8, 16, 27, 54, 108)."""
+    divisors = [d for d in range(1, units + 1)
+                if units % d == 0 and d <= max(1, m_tiles)]
+    picks, octave = [], 1
+    while octave <= (divisors[-1] if divisors else 1):
+        below = [d for d in divisors if d <= octave]
+        if below and below[-1] not in picks:
+            picks.append(below[-1])
+        octave *= 2
+    if divisors and divisors[-1] not in picks:
+        picks.append(divisors[-1])
+    return [(d, units // d) for d in picks] or [(1, units)]
 
 
 def map_gemm(problem: Problem, levels: tuple, unit_tile: tuple, unit_order: str,
