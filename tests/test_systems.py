@@ -376,6 +376,17 @@ def test_the_energy_objective_moves_no_more_dram_bytes():
         d.system(overrides=["mapper.objective=edp"])
 
 
+def test_memory_latency_is_paid_once_per_operation_that_reads_dram():
+    d = tokenfab.design("mac-array")
+    base = d.simulate(prompt=16, gen=1)
+    slow = d.simulate(prompt=16, gen=1, overrides=["memory.latency=1us"])
+    ops = [r for r in base.run.decode.rows if r.dram_bytes]
+    extra = slow.to_dict()["decode_latency_s"] - base.to_dict()["decode_latency_s"]
+    # each DRAM-reading op waits 1 us before its first fill; where compute hides part
+    # of it the step grows by less, never by more
+    assert 0.5 * len(ops) * 1e-6 <= extra <= len(ops) * 1e-6 * (1 + 1e-9)
+
+
 def test_shrinking_the_buffer_raises_traffic_and_time():
     d = tokenfab.design("mac-array")
     runs = {cap: d.simulate(prompt=1024, gen=1, overrides=[f"levels.gbuf.capacity={cap}"])

@@ -2,26 +2,36 @@
 
 For each on-chip level (outermost first) it chooses the tile the level holds and the order
 in which its parent level walks those tiles; the unit's own tile and dataflow are the
-innermost level. Capacity is enforced with double buffering counted: a level that double
-buffers gives a streamed operand twice its tile. Activations and outputs that fit whole
-in the outermost level keeping activations stay there between operations (their DRAM
-traffic is zero), as a fused pipeline keeps them; otherwise they stream through DRAM. An
-operand whose tile is the whole operand takes one buffer: there is no next tile to
-prefetch.
+innermost level, and the units side by side split M and N (one divisor per octave of
+their count along M). Capacity is enforced with double buffering counted: a level that
+double buffers gives a streamed operand twice its tile; an operand whose tile is the
+whole operand takes one buffer (there is no next tile to prefetch). Activations and
+outputs stay on chip between operations when one level holds both and they take at most
+3/4 of it, as a fused pipeline keeps them (their DRAM traffic is then zero); otherwise
+they stream through DRAM.
+
+Levels keeping disjoint operands side by side (a weight, an input and an output SRAM; a
+register file of accumulators beside shared memory) are tried both as one tier sharing a
+tile and nested in every order, each bypassed by the operands it does not keep
+(``arrangements``); the best arrangement is kept.
 
 Traffic follows the loop-nest reasoning of Timeloop (Parashar et al., ISPASS 2019) and
 ZigZag: with every loop above a level flattened outermost-first, the tile of operand X
 at that level is refetched once per iteration of the loops outside the innermost loop
-that indexes X; the loops inside it that do not index X reuse the tile. Outputs whose
-K loop runs outside their innermost M/N loop are drained as partial sums and read back.
-Each boundary's bytes give the level's reads, writes, fills and drains.
+that indexes X and iterates more than once; the loops inside it that do not index X
+reuse the tile. Tile counts are exact at ragged edges. Outputs revisited across a split
+K are drained as partial sums and read back. Each boundary's bytes give the level's
+reads, writes, fills and drains. Given ZigZag's own mappings these counts equal ZigZag's
+(tests/test_peers.py); one thing ZigZag can express that this cannot is a different
+tile per operand in one buffer.
 
-The search is exhaustive per level over tile sizes (the unit's tile times powers of two,
-balanced splits of the dimension, and the whole dimension) and the six loop orders, outside-in (the outer level's choice is
-fixed before the inner one is searched), minimising latency (the slowest boundary's
-transfer time against the compute time), with bytes moved, weighted by how far out the
-level is (on chip 1, DRAM 64), breaking ties; ``objective="energy"`` minimises the
-weighted bytes instead.
+The search covers per level every tile size (the unit's tile times powers of two,
+balanced splits of the extent, the whole extent) with each of the six loop orders:
+first outside-in, each level scored with the unit right below it, then two passes of
+coordinate descent on the whole nest's exact score. ``objective="latency"`` (default)
+minimises the slowest of the compute and each level's transfer time, then bytes moved
+(an on-chip byte 1, a DRAM byte 64); ``objective="energy"`` minimises those weighted
+bytes.
 """
 from __future__ import annotations
 

@@ -39,6 +39,7 @@ class Memory:
     bytes_per_s: float
     kind: str
     bus_bits: int = 0          # interface width, for the PHY and controller (0: not modelled)
+    latency_s: float = 0.0     # first data after a request; an operation's later fills pipeline
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,7 +157,7 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
     return SystemSpec(
         name=platform.name, clock_hz=platform.clock, units=units,
         memory=Memory(mem.description or mem.technology, mem.capacity, mem.bandwidth,
-                      mem.technology, mem.bus_bits),
+                      mem.technology, mem.bus_bits, mem.latency),
         buffer_bytes=platform.activation_buffer_bytes,
         host_bytes_per_s=platform.host_link.bandwidth, vector_flops_per_cycle=vec,
         matrix_efficiency=platform.kernels.efficiency,
@@ -305,8 +306,10 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
             per_chunk = c.dram_bytes / c.chunks / bw
             if c.host_bytes:
                 per_chunk += c.host_bytes / c.chunks / host_bw
-            for _ in range(c.chunks):
+            for j in range(c.chunks):
                 yield slots.get(1)
+                if per_chunk and j == 0 and spec.memory.latency_s:
+                    yield env.timeout(spec.memory.latency_s)    # the first request's wait
                 if per_chunk:
                     if trace is not None:
                         trace.append(TraceEvent(phase, "dma", ops[i].name, env.now,

@@ -94,7 +94,9 @@ class HostLink(_Base):
 
 class Memory(_Base):
     """Off-chip memory. ``technology`` is a key of ``offchip_memory`` in the cost
-    library's ``tech.json`` (``lpddr5x``, ``hbm2``, ...); the platform checks it."""
+    library's ``tech.json`` (``lpddr5x``, ``hbm2``, ...). ``bandwidth`` is all
+    ``channels`` together (``channels`` is descriptive); ``latency`` is paid once per
+    operation, before its first fill (its later fills pipeline behind it)."""
     technology: Name
     description: str = ""
     capacity: Size
