@@ -217,3 +217,32 @@ def test_area_overhead_is_a_few_percent_of_the_die():
     slots = cost.overhead(Params(slots=64), 64) - ovh
     arrays = cost.overhead(Params(arrays=16), 64) - ovh
     assert 0 < slots < arrays
+
+
+def test_the_llc_holds_weights_in_bytes():
+    """Weights stream into the 64 x 1 MiB of LLC slices piece by piece, as far as its
+    free bytes allow: Llama-2-13B W4's gate and up layers (2 x 35.4 MB) never sit in it
+    together, a 70B layer larger than the whole LLC streams through it, and a small LLC
+    that cannot run ahead of the GEMVs costs time. At Graviton2's 1 MiB a slice, decode
+    is DRAM-bound and the size does not move it."""
+    import dataclasses
+    from tokenfab.arch_models.workloads import Linear, decode_ops, load_model
+    cfg = load_model("llama-2-13b")
+    p = Params(weight_bits=4)
+    gate = next(o for o in decode_ops(cfg, 8, 200) if isinstance(o, Linear)
+                and o.name == "gate")
+    assert 2 * system.weight_bytes(p, gate) > system.GRAVITON2.llc_bytes
+    assert system.weight_bytes(p, gate) / system.weight_pieces(
+        system.GRAVITON2, system.weight_bytes(p, gate)) <= system.GRAVITON2.llc_bytes / 4
+
+    def step(mib, model="llama-2-13b"):
+        c = load_model(model)
+        sys_ = dataclasses.replace(system.GRAVITON2, llc_slice_bytes=mib * 2**20)
+        return system.run_phase(p, c, sys_, decode_ops(c, 8, 200), "decode", 8).seconds
+
+    assert step(0.25) > 1.05 * step(1)
+    assert step(1) == pytest.approx(step(16), rel=1e-9)
+    big = load_model("llama-2-70b")
+    down = next(o for o in decode_ops(big, 1, 1) if isinstance(o, Linear) and o.name == "down")
+    assert system.weight_bytes(p, down) > system.GRAVITON2.llc_bytes
+    assert step(1, "llama-2-70b") > 0

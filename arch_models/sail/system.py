@@ -9,8 +9,10 @@ Per operation of the workload (``tokenfab.arch_models.workloads``):
   builds, lookups at the measured pattern-reuse rate, dequantisation) at the LLC clock;
 - a linear layer on the baseline: T-MAC-class LUT kernels on the cores (bit-serial:
   cost per MAC proportional to the weight bits; the rate per core is a calibration);
-- weights stream from DRAM once per step into the LLC, one layer ahead of compute (a
-  SimPy DMA process with a two-layer double buffer), at the sustained DRAM bandwidth;
+- weights stream from DRAM once per step into the LLC slices ahead of compute, piece by
+  piece, as far as the LLC's free bytes allow (64 x 1 MiB on Graviton2: two Llama-2-13B
+  W4 gate/up layers, 2 x 35.4 MB, do not fit together, so the second waits for room),
+  at the sustained DRAM bandwidth;
 - attention (Q K^T, softmax, P V over an FP16 KV cache read from DRAM) and the
   element-wise work on the cores' FP16 NEON pipes, in both systems.
 """
@@ -43,6 +45,11 @@ TMAC_MACS_PER_CYCLE_W4 = calibrated(
 # The measured A76 figure may itself be bandwidth-limited: the rate is a lower bound.
 
 
+# A layer's weights stream into the LLC in at least this many pieces (its GEMV consumes
+# each as it arrives), so the next layer prefetches into whatever room is left.
+PIECES_PER_LAYER = 8
+
+
 def tmac_macs_per_cycle(p) -> float:
     """A core's T-MAC rate at ``p.weight_bits`` (one bit-plane at a time)."""
     return TMAC_MACS_PER_CYCLE_W4 * 4 / p.weight_bits
@@ -65,6 +72,11 @@ class CpuSystem:
     @property
     def slices(self) -> int:
         return self.cores
+
+    @property
+    def llc_bytes(self) -> float:
+        """The LLC that holds streamed weights: every slice."""
+        return self.slices * self.llc_slice_bytes
 
     @property
     def csram_hz(self) -> float:
@@ -213,13 +225,22 @@ def check_capacity(p, cfg, sys: CpuSystem, batch: int, context: int) -> str:
             f"{fmt_bytes(weights)} + FP16 KV cache {fmt_bytes(kv)}")
 
 
+def weight_pieces(sys: CpuSystem, wb: float) -> int:
+    """Pieces a layer's weights stream in: at least ``PIECES_PER_LAYER`` (each slice's
+    share in turn) and none larger than a quarter of the LLC, so a layer larger than the
+    whole LLC streams through it."""
+    return max(PIECES_PER_LAYER, math.ceil(4 * wb / sys.llc_bytes))
+
+
 def run_phase(p, cfg, sys: CpuSystem, ops: list, name: str, tokens: int,
               trace: list | None = None) -> Phase:
     """One forward pass (``ops`` of one prefill or one decode step): a DMA process
-    streams each linear layer's weights one layer ahead of compute; the cores and the
-    slices take the operations in order. One row per operation."""
+    streams each linear layer's weights from DRAM into the LLC slices ahead of compute,
+    piece by piece, as far as the LLC's free bytes allow (a layer's pieces are freed as
+    its GEMV consumes them); the cores and the slices take the operations in order. One
+    row per operation."""
     env = simpy.Environment()
-    buffers = simpy.Container(env, capacity=2, init=2)      # two layers of weights in LLC
+    free = simpy.Container(env, capacity=sys.llc_bytes, init=sys.llc_bytes)
     loaded = simpy.Store(env)
     log = PhaseLog(env, name, ["csram" if sys.sail else "cores_gemv", "cores", "dram"],
                    trace)
@@ -232,22 +253,27 @@ def run_phase(p, cfg, sys: CpuSystem, ops: list, name: str, tokens: int,
 
     def dma():
         for op in linears:
-            yield buffers.get(1)
-            yield work("dram", weight_bytes(p, op) / sys.dram_sustained, f"{op.name} L{op.layer}")
-            yield loaded.put(1)
+            wb = weight_bytes(p, op)
+            n = weight_pieces(sys, wb)
+            for _ in range(n):
+                yield free.get(wb / n)
+                yield work("dram", wb / n / sys.dram_sustained, f"{op.name} L{op.layer}")
+                yield loaded.put(wb / n)
 
     def compute():
         for op in ops:
             if isinstance(op, Linear):
-                yield loaded.get()
                 if sys.sail:
                     secs, reduce_s, ev = gemv_seconds(p, sys, op)
                     engine = "csram"
                 else:
                     secs, reduce_s, ev = tmac_seconds(p, sys, op), 0.0, {}
                     engine = "cores_gemv"
-                yield work(engine, secs, f"{op.name} L{op.layer}")
-                yield buffers.put(1)
+                n = weight_pieces(sys, weight_bytes(p, op))
+                for _ in range(n):            # each piece computed once it is in
+                    piece = yield loaded.get()
+                    yield work(engine, secs / n, f"{op.name} L{op.layer}")
+                    yield free.put(piece)
                 if reduce_s:
                     yield work("cores", reduce_s, f"{op.name} partial sums")
                     secs += reduce_s
