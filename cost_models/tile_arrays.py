@@ -89,8 +89,7 @@ def level_prices(spec) -> dict:
     sourced figure, or CACTI's per-bit energy for one instance's size at the node
     (``energy.sram_energy_per_bit``; a register file as a small SRAM)."""
     out = {}
-    platform = spec.platform
-    for lv in (platform.levels if platform is not None else ()):
+    for lv in spec.platform.levels:
         read = (lv.read_energy if lv.read_energy is not None
                 else 8 * energy.sram_energy_per_bit(lv.capacity, spec.node_nm))
         write = (lv.write_energy if lv.write_energy is not None
@@ -101,12 +100,9 @@ def level_prices(spec) -> dict:
 
 
 def onchip_leakage_w(spec) -> float:
-    """Leakage of every on-chip level at its real size (CACTI per bit), or of the
-    activation buffer on a system without a hierarchy."""
-    platform = spec.platform
-    if platform is None or not platform.levels:
-        return energy.sram_leakage_w(spec.buffer_bytes, spec.node_nm)
-    return sum(energy.sram_leakage_w(lv.total_bytes, spec.node_nm) for lv in platform.levels)
+    """Leakage of every on-chip level at its real size (CACTI per bit)."""
+    return sum(energy.sram_leakage_w(lv.total_bytes, spec.node_nm)
+               for lv in spec.platform.levels)
 
 
 def precompute_overhead(run, per_event) -> dict:

@@ -81,6 +81,15 @@ class Design:
                              "is not a file yet")
         return system, overrides
 
+    def check_system(self, name=None, overrides=None) -> None:
+        """Refuse a system this design cannot run on, or a bad field of its file, without
+        building anything from the design's parameters (a sweep's spec check)."""
+        name, overrides = self._system_args(name, overrides)
+        if self.takes_files:
+            from tokenfab.arch_models.common.system import load_platform
+            timing = self.entry.timing
+            load_platform(name, overrides, timing.TEMPLATES, timing.SYSTEMS)
+
     def system(self, name=None, node: int | None = None, overrides=None):
         """The system this design runs on: ``name`` a preset (the first of
         ``timing.SYSTEMS`` by default), a YAML path, a dict or a ``systems.Spec``;

@@ -151,8 +151,9 @@ def _list_systems(args):
                      "sources": spec.sources, "yaml": spec.to_yaml()})
         return
     print(f"{spec.name}: {spec.description}  [{spec.origin}]")
-    w = max(len(p) for p, _, _ in spec.fields())
-    for path, value, source in spec.fields():
+    rows = spec.fields()
+    w = max(len(p) for p, _, _ in rows)
+    for path, value, source in rows:
         print(f"  {path:<{w}}  {value!s:<14} {source}")
 
 

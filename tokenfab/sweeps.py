@@ -295,7 +295,7 @@ def _check_systems(points, err) -> None:
             continue
         seen.add(key)
         try:
-            tokenfab.design(pt.design).system(key[1], overrides=list(key[2]) or None)
+            tokenfab.design(pt.design).check_system(key[1], overrides=list(key[2]) or None)
         except UsageError as exc:
             err.add(f"{pt.design} system", str(exc))
 

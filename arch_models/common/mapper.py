@@ -110,12 +110,6 @@ class Mapping:
             parts.append(f"{lm.level} {m}x{k}x{n} ({lm.order})")
         return "; ".join(parts)
 
-    def reuse(self, problem: Problem) -> dict:
-        """Accesses at the innermost on-chip level per byte fetched from DRAM."""
-        inner = self.levels[-2].level if len(self.levels) > 1 else DRAM
-        r = self.traffic.get(inner, {}).get("reads", 0.0)
-        return {"inner_reads_per_dram_byte": r / self.dram_bytes if self.dram_bytes else 0.0}
-
 
 def _candidates(extent: int, unit: int) -> np.ndarray:
     """Tile sizes for one dimension: the unit's times powers of two, the extent split in
@@ -189,18 +183,10 @@ def _traffic_for(problem: Problem, loops, operand: str, tiles=None, memo=None):
     return fills, drains
 
 
-def _loops_above(tiles, orders, full):
-    """Flattened loops above the innermost entry of ``tiles``: (dim, index of the level
+def _loops_above(orders):
+    """Flattened loops of ``orders`` (outermost level first): (dim, index of the level
     whose tiles the loop walks), outermost first."""
-    loops = []
-    for lvl, order in enumerate(orders[:len(tiles)]):
-        for d in order:
-            loops.append((d, lvl))
-    return loops
-
-
-def _ceil(a, b):
-    return -(-a // b)
+    return [(d, lvl) for lvl, order in enumerate(orders) for d in order]
 
 
 def _footprint(problem, tile, level: LevelSpec, resident):
@@ -300,7 +286,7 @@ class _Nest:
                     s = self.source(ti, op)
                 if op in self.resident and s == n_t:
                     continue
-                loops = _loops_above(tiles[:pos + 1], orders[:pos + 1], self.full)
+                loops = _loops_above(orders[:pos + 1])
                 fills, drains = _traffic_for(self.p, loops, op, tiles[:pos + 1], memo)
                 if here is not None:
                     add((ti, here.name), 2, fills)
@@ -312,8 +298,8 @@ class _Nest:
                 add(src, 1, drains)
         return out
 
-    def score(self, tiles, orders, compute_s, objective, shape):
-        t = self.traffic(tiles, orders)
+    def score(self, tiles, orders, compute_s, objective, shape, traffic=None):
+        t = self.traffic(tiles, orders) if traffic is None else traffic
         lat = np.full(shape, float(compute_s))
         cost = np.zeros(shape)
         per_level: dict = {}
@@ -357,9 +343,17 @@ def map_gemm(problem: Problem, levels: tuple, unit_tile: tuple, unit_order: str,
     them work side by side, split over M and N as the mapper finds best (their operands
     broadcast to the units that share them). ``compute_s`` is one GEMM's compute time
     (latency objective)."""
+    return _best(problem, tuple(levels), tuple(unit_tile), unit_order, dram_bytes_per_s,
+                 compute_s, objective, units)
+
+
+@functools.lru_cache(maxsize=4096)
+def _best(problem, levels, unit_tile, unit_order, dram_bytes_per_s, compute_s, objective,
+          units) -> Mapping:
+    """``map_gemm``'s search, cached: every layer and decode step repeats its shapes."""
     m, k, n = unit_tile
     best = None
-    for arrangement in arrangements(tuple(levels)):
+    for arrangement in arrangements(levels):
         for sm, sn in spatial_splits(units, -(-problem.m // m)):
             mp = _map(problem, arrangement, (m * sm, k, n * sn), unit_order,
                       dram_bytes_per_s, compute_s, objective)
@@ -383,7 +377,6 @@ def arrangements(levels: tuple) -> list:
     return [tuple(o) for o in options]
 
 
-@functools.lru_cache(maxsize=4096)
 def _map(problem, tier_list, unit_tile, unit_order, dram_bw, compute_s, objective):
     """One arrangement (tiers innermost first) with one spatial split of the units."""
     full = (problem.m, problem.k, problem.n)
@@ -427,8 +420,8 @@ def _map(problem, tier_list, unit_tile, unit_order, dram_bw, compute_s, objectiv
             tiles, orders = _improve(nest, tiles, orders, n_t - 1 - ti, ti, grid, feasible,
                                      compute_s, objective, first=False)
 
-    primary, cost = nest.score(tiles, orders, compute_s, objective, ())
     t = nest.traffic(tiles, orders)
+    primary, cost = nest.score(tiles, orders, compute_s, objective, (), traffic=t)
     traffic = {lv.name: dict.fromkeys(("reads", "writes", "fills", "drains"), 0.0)
                for lv in levels}
     traffic[DRAM] = dict.fromkeys(("reads", "writes", "fills", "drains"), 0.0)
@@ -475,10 +468,15 @@ def _improve(nest, tiles, orders, pos, ti, grid, feasible, compute_s, objective,
             f"{', beside the resident activations' if nest.resident else ''}) needs "
             f"{need:.0f} bytes")
     best = None
+    # inner tiers not chosen yet (first pass): score the tiers from ``ti`` outward with
+    # the unit right below ``ti``
+    sub = _Nest(nest.p, nest.tiers[ti:], nest.unit, nest.unit_order, nest.resident,
+                nest.bws[ti:], nest.weights[ti:]) if first else None
     for order in ORDERS:
-        if first:        # inner tiers not chosen yet: score with the unit right below
-            primary, cost = _first_score(nest, tiles, orders, pos, ti, cand, order,
-                                         compute_s, objective, ok.shape)
+        if first:
+            primary, cost = sub.score(list(tiles[:pos]) + [cand, nest.unit],
+                                      list(orders[:pos]) + [order, nest.unit_order],
+                                      compute_s, objective, ok.shape)
         else:
             primary, cost = nest.score(tiles[:pos] + [cand] + tiles[pos + 1:],
                                        orders[:pos] + [order] + orders[pos + 1:],
@@ -490,16 +488,6 @@ def _improve(nest, tiles, orders, pos, ti, grid, feasible, compute_s, objective,
     tiles = tiles[:pos] + [tuple(int(c[i]) for c in cand)] + tiles[pos + 1:]
     orders = orders[:pos] + [order] + orders[pos + 1:]
     return tiles, orders
-
-
-def _first_score(nest, tiles, orders, pos, ti, cand, order, compute_s, objective, shape):
-    """Score of tier ``ti``'s candidates before the tiers inside it are chosen: the
-    tiers from ``ti`` outward as they are, the unit directly below ``ti``."""
-    sub = _Nest(nest.p, nest.tiers[ti:], nest.unit, nest.unit_order, nest.resident,
-                nest.bws[ti:], nest.weights[ti:])
-    return sub.score(list(tiles[:pos]) + [cand, nest.unit],
-                     list(orders[:pos]) + [order, nest.unit_order], compute_s, objective,
-                     shape)
 
 
 def trivial_bytes(problem: Problem) -> float:

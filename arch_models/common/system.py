@@ -84,10 +84,19 @@ class SystemSpec:
     # (tile (m, k, n) of one unit, loop order of its dataflow outermost first, units
     # side by side that the mapper splits over M and N)
     unit_map: tuple = ((1, 1, 1), "mnk", 1)
-    psum_bytes: float = 4.0
-    objective: str = "latency"
-    template: str = "accelerator"
     platform: object = None            # the validated system file (systems.Spec)
+
+    @property
+    def template(self) -> str:
+        return self.platform.template
+
+    @property
+    def objective(self) -> str:
+        return self.platform.mapper.objective
+
+    @property
+    def psum_bytes(self) -> float:
+        return self.platform.engines.partial_sum_bits / 8
 
     @property
     def tile_macs(self) -> int:
@@ -148,7 +157,7 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
     lines = list(assumptions) + list(platform.assumptions)
     if platform.levels:
         lines.append("on chip: " + ", ".join(
-            f"{lv.name} {_size(lv.capacity)}"
+            f"{lv.name} {fmt_bytes(lv.capacity)}"
             + (f" x {lv.instances}" if lv.instances > 1 else "")
             + f" ({', '.join(lv.holds)})" for lv in platform.levels)
             + "; each GEMM mapped onto them (tokenfab.arch_models.common.mapper)")
@@ -165,14 +174,20 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
         activations_in_dram=platform.kernels.activations_in_dram,
         materialize_scores=platform.kernels.materialize_scores,
         node_nm=int(node or platform.node), calibrations=platform.calibrations,
-        assumptions=tuple(lines), levels=levels,
-        psum_bytes=platform.engines.partial_sum_bits / 8, template=platform.template,
-        objective=platform.mapper.objective, platform=platform, **fields)
+        assumptions=tuple(lines), levels=levels, platform=platform, **fields)
 
 
-def _size(n: float) -> str:
-    from tokenfab.arch_models.systems.units import fmt_size
-    return fmt_size(n)
+def memory_summary(platform) -> str:
+    """``128 GB/s LPDDR5X``: a system file's off-chip memory for descriptions."""
+    return f"{platform.memory.bandwidth / 1e9:.0f} GB/s {platform.memory.technology.upper()}"
+
+
+def platform_summary(platform, node: int | None = None) -> str:
+    """``1 GHz, 28 nm, 128 GB/s LPDDR5X, 1024 FLOP/cycle vector unit``: an accelerator
+    file's clock, node (``node`` replaces the file's), memory and vector unit."""
+    return (f"{platform.clock / 1e9:g} GHz, {int(node or platform.node)} nm, "
+            f"{memory_summary(platform)}, "
+            f"{platform.vector_unit.flops_per_cycle:.0f} FLOP/cycle vector unit")
 
 
 def map_linear(spec: SystemSpec, op, compute_s: float) -> mapper.Mapping:
@@ -387,13 +402,7 @@ def load_platform(system, overrides, templates: tuple, presets: tuple = ()):
     """A validated system file for a design that runs on ``templates``; an unknown
     name is refused naming the design's own ``presets``."""
     from tokenfab.arch_models import systems
-    from tokenfab.params import did_you_mean
-    if (isinstance(system, str) and system not in systems.preset_names()
-            and not system.endswith((".yaml", ".yml")) and "/" not in system):
-        names = list(presets) or systems.preset_names()
-        raise UsageError(f"system must be one of {', '.join(names)} or the path of a YAML "
-                         f"file, not {system!r}{did_you_mean(system, names)}")
-    platform = systems.load(system, overrides)
+    platform = systems.load(system, overrides, offer=presets)
     if platform.template not in templates:
         raise UsageError(f"system {platform.name}: template {platform.template!r} is not "
                          f"one this design runs on ({', '.join(templates)})")

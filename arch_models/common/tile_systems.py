@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from tokenfab.arch_models.common.system import SystemSpec, from_platform, load_platform
+from tokenfab.arch_models.common.system import (SystemSpec, from_platform, load_platform,
+                                                memory_summary, platform_summary)
 from tokenfab.arch_models.common.tile_timing import sequence_cycles, tile_gemm
 from tokenfab.calibration import calibrated
 
@@ -46,20 +47,14 @@ def _precompute(p):
     return (p.k, ops) if ops else None
 
 
-def _mem(spec) -> str:
-    return f"{spec.memory.bandwidth / 1e9:.0f} GB/s {spec.memory.technology.upper()}"
-
-
 def asic(p, platform, *, design: str, node: int | None = None,
          attention_on: str = "matrix") -> SystemSpec:
     """Units of ``p`` on an ``accelerator`` system file (16 x array_scale by default)."""
     units = (platform.engines.count or 16) * p.array_scale
-    n = int(node or platform.node)
     return from_platform(
         platform, design=design, base_units=16, scale=p.array_scale, node=node,
-        description=(f"{units} units of {p.m}x{p.n}x{p.k} at {platform.clock / 1e9:g} GHz, "
-                     f"{n} nm, {_mem(platform)}, "
-                     f"{platform.vector_unit.flops_per_cycle:.0f} FLOP/cycle vector unit, "
+        description=(f"{units} units of {p.m}x{p.n}x{p.k} at "
+                     f"{platform_summary(platform, node)}, "
                      f"attention on the {attention_on} engine"),
         tile=(p.m, p.n, p.k), cycles_per_tile=p.cycles_per_tile, weight_bits=p.weight_bits,
         act_bytes=p.act_bits / 8, kv_bytes=p.act_bits / 8, attention_on=attention_on,
@@ -82,7 +77,7 @@ def a100(p, platform, *, design: str, fp16_tensor_cores: bool,
     common = dict(design=design, base_units=432, scale=p.array_scale, node=node,
                   act_bytes=2.0, kv_bytes=2.0)
     head = (f"A100-class: {units} tensor-core slots, {platform.clock / 1e9:g} GHz, "
-            f"{_mem(platform)}")
+            f"{memory_summary(platform)}")
     if fp16_tensor_cores:
         m, n, k = A100_FP16_TC_TILE
         return from_platform(

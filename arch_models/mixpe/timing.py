@@ -124,7 +124,8 @@ TEMPLATES = ("accelerator", "mixpe-paper")
 
 
 def system(p, name="asic", node: int | None = None, overrides=()):
-    from tokenfab.arch_models.common.system import from_platform, load_platform
+    from tokenfab.arch_models.common.system import (from_platform, load_platform,
+                                                    platform_summary)
     platform = load_platform(name, overrides, TEMPLATES, SYSTEMS)
     if platform.template == "mixpe-paper":
         return mixpe_paper(p, platform, node)
@@ -132,10 +133,7 @@ def system(p, name="asic", node: int | None = None, overrides=()):
     return from_platform(
         platform, design="mixpe", base_units=1, scale=p.array_scale, node=node,
         description=(f"{arrays} MixPE {p.mode.upper()} array(s) ({_geometry(p)}) at "
-                     f"{platform.clock / 1e9:g} GHz, {int(node or platform.node)} nm, "
-                     f"{platform.memory.bandwidth / 1e9:.0f} GB/s "
-                     f"{platform.memory.technology.upper()}, "
-                     f"{platform.vector_unit.flops_per_cycle:.0f} FLOP/cycle vector unit"),
+                     f"{platform_summary(platform, node)}"),
         tile=(p.R, p.C, p.L), cycles_per_tile=1,
         weight_bits=weight_bits(p), act_bytes=act_bytes(p), kv_bytes=act_bytes(p),
         attention_on="vector", gemm_cycles=engine_gemm_cycles(p, arrays),

@@ -9,12 +9,9 @@ writes it back; loading that text gives the same spec.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from tokenfab.arch_models.systems.schema import (Spec, apply_overrides, from_dict, load,
-                                                 parse_overrides, preset_names, read_file)
-
-HERE = Path(__file__).parent
+from tokenfab.arch_models.systems.schema import (HERE, Spec, apply_overrides, from_dict,
+                                                 load, parse_overrides, preset_names,
+                                                 read_file)
 
 __all__ = ["HERE", "Spec", "apply_overrides", "from_dict", "load", "parse_overrides",
            "preset_names", "read_file"]

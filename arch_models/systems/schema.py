@@ -29,7 +29,7 @@ TEMPLATES = ("accelerator", "gpu", "mixpe-paper")
 SOURCE_KEYS = {"value", "source", "confidence", "low", "high"}
 CONFIDENCE = ("S", "M", "W", "D", "R")
 # fields that, when the file writes them, must say where the number comes from
-MUST_SOURCE = ("read_energy", "write_energy", "area", "leakage")
+MUST_SOURCE = ("read_energy", "write_energy", "area")
 
 
 def _unit(kind: str):
@@ -485,9 +485,11 @@ def read_file(path) -> dict:
     return raw
 
 
-def load(system=None, overrides=(), *, default: str = "asic") -> Spec:
+def load(system=None, overrides=(), *, default: str = "asic", offer=()) -> Spec:
     """A validated spec from a preset name, a path of a YAML file, a dict or a
-    :class:`Spec` (``None``: ``default``), with ``overrides`` (``--set`` pairs) applied."""
+    :class:`Spec` (``None``: ``default``), with ``overrides`` (``--set`` pairs) applied.
+    An unknown name is refused listing ``offer`` (a design's own presets) or every
+    preset."""
     from tokenfab.params import did_you_mean
     overrides = parse_overrides(overrides)
     if system is None:
@@ -501,6 +503,6 @@ def load(system=None, overrides=(), *, default: str = "asic") -> Spec:
         return from_dict(read_file(system), repr(str(system)), overrides)
     if isinstance(system, str) and system in preset_names():
         return from_dict(read_file(HERE / f"{system}.yaml"), system, overrides)
-    names = preset_names()
+    names = list(offer) or preset_names()
     raise UsageError(f"system must be one of {', '.join(names)} or the path of a YAML "
                      f"file, not {system!r}{did_you_mean(system, names)}")

@@ -85,14 +85,3 @@ def parse(kind: str, text) -> float:
     if value is None or not math.isfinite(value) or value < 0:
         raise ValueError(f"must be {KINDS[kind]}, not {text!r}")
     return value
-
-
-def fmt_size(n: float) -> str:
-    """Bytes in the largest binary unit that keeps an integer when one does (``4MiB``)."""
-    for unit, f in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= f and n % f == 0:
-            return f"{int(n // f)}{unit}"
-    for unit, f in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= f:
-            return f"{n / f:.4g}{unit}"
-    return f"{n:g}B"

@@ -196,7 +196,8 @@ TEMPLATES = ("accelerator", "mixpe-paper")
 
 
 def system(p, name="asic", node: int | None = None, overrides=()):
-    from tokenfab.arch_models.common.system import from_platform, load_platform
+    from tokenfab.arch_models.common.system import (from_platform, load_platform,
+                                                    platform_summary)
     platform = load_platform(name, overrides, TEMPLATES, SYSTEMS)
     if platform.template == "mixpe-paper":
         return mixpe_paper(p, platform, node)
@@ -205,11 +206,7 @@ def system(p, name="asic", node: int | None = None, overrides=()):
     return from_platform(
         platform, design="systolic-array", base_units=16, scale=p.array_scale, node=node,
         description=(f"{arrays} {p.rows}x{p.cols} {p.dataflow.upper()} systolic arrays "
-                     f"({p.dtype}) at {platform.clock / 1e9:g} GHz, "
-                     f"{int(node or platform.node)} nm, "
-                     f"{platform.memory.bandwidth / 1e9:.0f} GB/s "
-                     f"{platform.memory.technology.upper()}, "
-                     f"{platform.vector_unit.flops_per_cycle:.0f} FLOP/cycle vector unit, "
+                     f"({p.dtype}) at {platform_summary(platform, node)}, "
                      "attention on the arrays"),
         tile=(p.rows, p.cols, 1), cycles_per_tile=1,
         weight_bits=p.weight_storage_bits, act_bytes=nbytes, kv_bytes=nbytes,
