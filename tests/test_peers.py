@@ -109,3 +109,74 @@ def test_same_mapping_same_dram_accesses(rec):
         read, written = theirs[op]
         assert fills == pytest.approx(read, rel=0.10, abs=1.0), op
         assert drains == pytest.approx(written, rel=0.10, abs=1.0), op
+
+
+# ---------------------------------------------------------------- SCALE-Sim 3, USER bandwidth
+# Recorded by benchmarks/peers/scalesim_reference.py (SCALE-Sim is never run here).
+from tokenfab.arch_models.systolic_array import memory  # noqa: E402
+
+SCALESIM = json.loads((Path(__file__).parent / "data" / "scalesim_user.json").read_text())
+SS_RESIDENT = [r for r in SCALESIM["records"] if r["regime"] == "resident"]
+SS_STREAMING = [r for r in SCALESIM["records"] if r["regime"] == "streaming"]
+SS_TOTAL = "Total Cycles (incl. prefetch)"
+
+
+def _ss_model(rec, drain="on-write"):
+    kib = [rec[f"{op}_kb"] * 1024 for op in memory.OPERANDS]   # one-byte words
+    return memory.gemm_with_memory(rec["rows"], rec["cols"], rec["dataflow"], rec["M"],
+                                   rec["K"], rec["N"], tuple(kib), rec["words_per_cycle"],
+                                   drain)
+
+
+def _ss_id(rec):
+    return (f"{rec['dataflow']}-{rec['M']}x{rec['K']}x{rec['N']}-o{rec['ofmap_kb']}KiB-"
+            f"bw{rec['words_per_cycle']}")
+
+
+def test_the_scalesim_reference_covers_the_issue():
+    shapes = {(r["M"], r["K"], r["N"]) for r in SS_RESIDENT}
+    assert len(shapes) >= 10
+    assert len({r["ofmap_kb"] for r in SS_RESIDENT}) >= 2
+    assert len({r["words_per_cycle"] for r in SS_RESIDENT}) >= 2
+    assert {r["dataflow"] for r in SS_RESIDENT} == {"os", "ws", "is"}
+
+
+@pytest.mark.parametrize("rec", SS_RESIDENT, ids=_ss_id)
+def test_scalesim_user_mode_total_cycles(rec):
+    """With SCALE-Sim's ofmap controller (``on-write``), the model's cycles from the first
+    DRAM read to the last DRAM write are SCALE-Sim's within 10% over 12 shapes x 3
+    dataflows x 2 ofmap SRAMs x 3 bandwidths, except where SCALE-Sim starts its final
+    flush while a drain is still running (``write_buffer.empty_all_buffers`` ignores
+    ``drain_end_cycle``: two halves at once over one port). There the model's wait for
+    that drain is the whole difference: without it the two agree within 1%."""
+    r = _ss_model(rec)
+    theirs = rec[SS_TOTAL]
+    if r["total_cycles"] != pytest.approx(theirs, rel=0.10):
+        assert r["flush_wait_cycles"] > 0.05 * theirs
+        assert r["total_cycles"] - r["flush_wait_cycles"] == pytest.approx(theirs, rel=0.01)
+
+
+@pytest.mark.parametrize("rec", SS_RESIDENT, ids=_ss_id)
+def test_scalesim_moves_what_the_fold_order_moves_when_operands_are_resident(rec):
+    """DRAM traffic: the ifmap and filter once (SCALE-Sim counts whole lines of its
+    fetch matrix, the null padding of ragged folds included: up to 7% more here), and
+    every fold's outputs (WS and IS: partial sums per row fold), SCALE-Sim's count
+    within 1% or 32 words (its drained lines count some null slots)."""
+    w = _ss_model(rec)["dram_words"]
+    for op, key in (("ifmap", "DRAM IFMAP Reads"), ("filter", "DRAM Filter Reads")):
+        assert w[op] <= rec[key] <= 1.10 * w[op]
+    assert abs(rec["DRAM OFMAP Writes"] - w["ofmap"]) <= max(32, 0.01 * w["ofmap"])
+
+
+@pytest.mark.parametrize("rec", SS_STREAMING, ids=_ss_id)
+def test_scalesim_streaming_refetches_through_its_ring(rec):
+    """Where an operand streams, SCALE-Sim's ring of 100 sets re-fetches it at least
+    twice as often as the fold order needs (SCALE-Sim issue #130), and its cycles are
+    at least those of the model, which fetches what the fold order needs. Not compared
+    within 10%: the difference is SCALE-Sim's, and the note gives its size."""
+    r = _ss_model(rec)
+    assert not r["resident"]
+    ratios = [rec["DRAM IFMAP Reads"] / r["dram_words"]["ifmap"],
+              rec["DRAM Filter Reads"] / r["dram_words"]["filter"]]
+    assert max(ratios) >= 2.0
+    assert rec[SS_TOTAL] > r["total_cycles"]

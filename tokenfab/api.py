@@ -129,13 +129,28 @@ class Design:
             result.companions = self.entry.cost.companions(self.params, result)
         return result
 
-    def gemm(self, M: int, K: int, N: int) -> dict:
+    def gemm(self, M: int, K: int, N: int, sram=None, bandwidth=None,
+             drain: str = "when-full") -> dict:
         """Cycles of ``A[M, K] @ B[K, N]`` on one unit or array of this design: ``cycles``
         (SCALE-Sim's convention for systolic arrays), ``rtl_cycles`` (the RTL's
-        schedule), ``utilization``, ``mapping_efficiency``, ``folds``."""
+        schedule), ``utilization``, ``mapping_efficiency``, ``folds``. For the systolic
+        array, ``sram`` (ifmap, filter, ofmap sizes) and ``bandwidth`` (bytes per cycle of
+        each SRAM's DRAM port) add ``memory``: the cycles behind SCALE-Sim's memory
+        system, with its stalls (``drain``: ``when-full`` or SCALE-Sim's ``on-write``)."""
         M, K, N = (as_int(f"GEMM dimension {k}", v) for k, v in (("M", M), ("K", K),
                                                                   ("N", N)))
-        out = self.entry.timing.gemm(self.params, M, K, N)
+        if sram is None and bandwidth is None:
+            out = self.entry.timing.gemm(self.params, M, K, N)
+        elif sram is None or bandwidth is None:
+            raise UsageError("sram and bandwidth go together: give both (the three SRAM "
+                             "sizes and each one's DRAM bytes per cycle) or neither")
+        elif self.name != "systolic-array":
+            raise UsageError(f"sram and bandwidth model SCALE-Sim's memory system, which "
+                             f"the systolic-array has; {self.name} maps onto a system file "
+                             f"instead (simulate --system)")
+        else:
+            out = self.entry.timing.gemm(self.params, M, K, N, memory={
+                "sram": sram, "bandwidth": bandwidth, "drain": drain})
         return {"design": self.name, "params": self.params.to_dict(), "shape": [M, K, N],
                 **out}
 

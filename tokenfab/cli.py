@@ -317,7 +317,14 @@ def cmd_gemm(args):
     except ValueError:
         raise UsageError(f"shape must be three integers M,K,N, not {args.shape!r}") from None
     d = _design(args)
-    _emit(args, d.gemm(M, K, N))
+    out = d.gemm(M, K, N, sram=args.sram, bandwidth=args.bandwidth, drain=args.drain)
+    rows = [(k, v) for k, v in out.items() if not isinstance(v, (dict, list))]
+    for k, v in out.get("memory", {}).items():     # the memory system's figures
+        if isinstance(v, dict):
+            rows += [(f"{k}.{op}", x) for op, x in v.items()]
+        elif not isinstance(v, list):
+            rows.append((k, v))
+    _emit(args, out, rows)
 
 
 def cmd_fpga(args):
@@ -510,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("gemm", cmd_gemm, "cycles of one GEMM A[M,K] x B[K,N] on one unit or array")
     sp.add_argument("--shape", required=True, metavar="M,K,N",
                     help="A is M x K (M tokens), B is K x N")
+    sp.add_argument("--sram", metavar="I,F,O", default=None,
+                    help="systolic-array: ifmap, filter and ofmap SRAM sizes (64KiB,64KiB,"
+                         "32KiB); with --bandwidth, the cycles behind SCALE-Sim's memory")
+    sp.add_argument("--bandwidth", metavar="B/CYCLE", default=None,
+                    help="bytes per cycle of each SRAM's DRAM port (16 or 16B/cycle)")
+    sp.add_argument("--drain", default="when-full", choices=("when-full", "on-write"),
+                    help="ofmap drain controller: when-full (re-arms on completion) or "
+                         "on-write (SCALE-Sim's)")
     sp = add("fpga", cmd_fpga, "Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     sp.add_argument("--target", default="ecp5-25k", type=_choice("target", sets["target"]),
                     metavar="{" + ",".join(sets["target"]) + "}",

@@ -123,11 +123,51 @@ def beats_cycles(p, beats) -> int:
     return rtl_fold_cycles(p, fold_lengths(beats))
 
 
-def gemm(p, M: int, K: int, N: int) -> dict:
-    """SCALE-Sim's figures for one array and the RTL's cycles for the same GEMM."""
+def gemm(p, M: int, K: int, N: int, memory: dict | None = None) -> dict:
+    """SCALE-Sim's figures for one array and the RTL's cycles for the same GEMM; with
+    ``memory`` ({"sram": (ifmap, filter, ofmap) sizes, "bandwidth": bytes per cycle of
+    each SRAM's DRAM port, "drain": policy}) also the cycles with SCALE-Sim's memory
+    system and its stalls (``systolic_array.memory``)."""
     r = scalesim(p.rows, p.cols, p.dataflow, M, K, N)
     r["rtl_cycles"] = r["cycles"] + 1 + rtl_tail(p)
+    if memory is not None:
+        r["memory"] = gemm_memory(p, M, K, N, **memory)
     return r
+
+
+def element_bytes(p) -> tuple:
+    """Bytes of one ifmap, filter and ofmap word: the operand type, the weights as
+    stored, and the accumulator (WS and IS folds write partial sums)."""
+    return OPERAND_BYTES[p.dtype], p.weight_storage_bits / 8, p.acc_bits / 8
+
+
+def gemm_memory(p, M: int, K: int, N: int, sram, bandwidth, drain: str = "when-full"):
+    """``memory.gemm_with_memory`` with sizes in bytes (or strings such as ``64KiB``)
+    and each port's bandwidth in bytes per cycle (or ``16B/cycle``)."""
+    from tokenfab.arch_models.systems.units import parse
+    from tokenfab.arch_models.systolic_array import memory as mem
+    given = sram
+    if isinstance(sram, str):
+        sram = sram.split(",")
+    if not isinstance(sram, (list, tuple)) or len(sram) != 3:
+        raise UsageError(f"sram must be three sizes (ifmap, filter, ofmap) such as "
+                         f"64KiB,64KiB,32KiB, not {given!r}")
+    try:
+        sizes = tuple(parse("size", s) for s in sram)
+        bw = parse("cycle_bandwidth", bandwidth)
+    except ValueError as exc:
+        raise UsageError(f"sram and bandwidth: {exc}") from None
+    if bw <= 0:
+        raise UsageError(f"bandwidth must be positive, not {bandwidth!r}")
+    elem = element_bytes(p)
+    out = mem.gemm_with_memory(p.rows, p.cols, p.dataflow, M, K, N,
+                               tuple(int(s // e) for s, e in zip(sizes, elem)),
+                               tuple(bw / e for e in elem), drain)
+    out["sram_bytes"] = dict(zip(mem.OPERANDS, sizes))
+    out["bandwidth_bytes_per_cycle"] = bw
+    out["dram_bytes"] = {op: out["dram_words"][op] * e for op, e in zip(mem.OPERANDS, elem)}
+    out["stall_cycles"] = out["total_cycles"] - out["compute_cycles"]
+    return out
 
 
 def unit_cycles(p, n_beats: int) -> int:
