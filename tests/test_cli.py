@@ -83,7 +83,7 @@ def test_list_one_design_explains_each_parameter(capsys):
     assert "dataflow" in out and "os, ws, is" in out and "1 – 1024" in out
     assert main(["list", "tellme", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["params"]}
-    assert rows["q"]["default"] == 5 and rows["q"]["allowed"] == "1 – 32"
+    assert rows["q"]["default"] == 4 and rows["q"]["allowed"] == "1 – 32"
     assert "calibrated" in rows["q"]["help"]
 
 

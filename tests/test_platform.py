@@ -238,7 +238,7 @@ def test_cost_and_simulate_share_names():
 # ---------------------------------------------------------------- capacity and limits
 @pytest.mark.parametrize("design, kw, fragment", [
     ("tellme", dict(model="llama-2-70b", prompt=64, gen=4),
-     "but the KV260 has 4.29 GB of DDR4"),
+     "but the kv260 system has 4.29 GB of DDR"),
     ("lut-tensor-core", dict(batch=512, prompt=8192), "exceeds llama-2-7b's "
      "max_position_embeddings 4096"),
     ("lut-tensor-core", dict(batch=512, prompt=8192, extend_context=True),
@@ -317,7 +317,7 @@ def test_every_calibration_is_listed_once(capsys):
     assert set(names) >= {"a100_efficiency", "hnlpu_link_efficiency",
                           "hnlpu_weights_per_chip", "hnlpu_logic_static_w_per_m2",
                           "hnlpu_cxl_energy_per_bit", "tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
-                          "sail_tmac_macs_per_cycle_w4"}
+                          "tellme_clock_hz", "sail_tmac_macs_per_cycle_w4"}
     assert all(c["fitted_to"] and c["drives"] for c in cals)
 
 
@@ -327,7 +327,8 @@ def test_results_name_the_calibrations_they_used(result):
     expected = {"lut-tensor-core": set(), "mac-array": set(), "systolic-array": set(),
                 "hnlpu": {"hnlpu_link_efficiency", "hnlpu_weights_per_chip",
                           "hnlpu_logic_static_w_per_m2", "hnlpu_cxl_energy_per_bit"},
-                "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w"},
+                "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
+                           "tellme_clock_hz"},
                 "sail": {"sail_tmac_macs_per_cycle_w4"}}
     assert used == expected[name]
 

@@ -8,7 +8,8 @@ import pytest
 import tokenfab
 from tokenfab.arch_models.common.tile_timing import simulate_sequence
 from tokenfab.arch_models.tellme import golden, timing
-from tokenfab.arch_models.tellme.system import Kv260System, run_phase
+from tokenfab.arch_models.tellme.system import (Kv260System, run_phase, uram_blocks, uram_peak,
+                                                weight_pieces)
 from tokenfab.arch_models.workloads import load_model
 from tokenfab.cost_models import tellme as tc
 from tokenfab.hw.common.arith import ternary_table_coeffs
@@ -118,20 +119,20 @@ def test_decode_rate_and_energy_are_the_calibration_points(runs):
 
 
 @pytest.mark.calibration
-def test_ttft_at_64_tokens_is_the_q_calibration(runs):
-    """0.45 s at 64 tokens: Q is the nearest integer to it (observed +7.6%)."""
-    assert within(runs[64]["ttft_s"], 0.45, 0.08)
+def test_ttft_at_64_tokens_is_the_clock_calibration(runs):
+    """0.45 s at 64 tokens: the clock (333.7 MHz) is fitted to it at Q = 4."""
+    assert within(runs[64]["ttft_s"], 0.45, 0.01)
 
 
 @pytest.mark.prediction
 def test_ttft_at_128_tokens_predicted(runs):
-    """0.96 s at 128 tokens (observed +1.7%)."""
-    assert within(runs[128]["ttft_s"], 0.96, 0.03)
+    """0.96 s at 128 tokens within the issue's 15% (observed -6.4%)."""
+    assert within(runs[128]["ttft_s"], 0.96, 0.15)
 
 
 def test_decode_is_not_ddr_bound_on_weights_alone(bitnet):
     """The decoupled weight load hides the TLMM: per token the weights take 8.3 ms at
-    17.1 GB/s, the TLMM less at Q=5; the rest is the LM head on the Arm cores."""
+    17.1 GB/s, the TLMM less at Q=4; the rest is the LM head on the Arm cores."""
     d = run_phase(bitnet, Kv260System(), 1, 128, prefill=False)
     assert within(d.busy_s["dma"], 141.5e6 / 17.1e9, 0.02)
     assert d.busy_s["tlmm"] < d.busy_s["dma"] < d.busy_s["lm_head"]
@@ -175,7 +176,7 @@ def test_board_parameters_from_the_cli(capsys):
                  "-p", "ddr_gbps=4.275", "--json"]) == 0
     slow = json.loads(capsys.readouterr().out)["decode_tokens_per_s"]
     assert slow < 22                                   # a quarter of the DDR bandwidth
-    assert main(["simulate", "tellme", "-p", "clock_mhz=0"]) == 2
+    assert main(["simulate", "tellme", "-p", "clock_mhz=-1"]) == 2
 
 
 def test_ecp5_place_and_route_with_fmax(build_dir):
@@ -189,11 +190,65 @@ def test_kv260_target_reports_xilinx_resources(build_dir):
 
 
 def test_engine_resources_and_uram_equation(bitnet):
+    """Eq. 9 per matrix (X inputs, Y outputs) at T=28, B=5: c_URAM = 2, ceil(Q / 2)
+    dual-ported partitions. At Q = 4 up/gate (1536 -> 8192) takes ceil(2048 * 19 / 4096)
+    = 10 x 2 x 2 = 40 URAMs and down (4096 -> 1536) ceil(384 * 49 / 4096) = 5 x 2 x 2 =
+    20: the two in flight take the paper's 60 (Table 1); the calibration of Q."""
     sys = Kv260System()
-    # Eq. 9 at T=28, Q=5, B=5: c_URAM = 2; ceil(1536/5 * 49 / 4096) = 4; x Q//2 = 2; x2 buffers
-    assert tc.uram_weight_buffer(sys, bitnet) == 2 * 4 * 2 * 2
+    assert uram_blocks(sys, 1536, 8192) == 40 and uram_blocks(sys, 4096, 1536) == 20
+    assert uram_peak(sys, bitnet) == tc.PAPER_TOTALS["urams"] == 60
     eng = tc.engine_resources(sys, bitnet)
-    assert eng["total"]["luts"] < 117_120 and eng["total"]["urams"] <= 64
+    assert eng["total"]["luts"] < 117_120 and eng["total"]["urams"] == 60
+
+
+@pytest.mark.parametrize("q,pair", [(2, 38 + 20), (4, 40 + 20), (5, 48 + 24), (8, 40 + 24),
+                                    (10, 40 + 20)])
+def test_eq9_up_gate_and_down_together(q, pair):
+    """Eq. 9 by hand for up/gate + down, e.g. Q = 10: ceil(819.2 * 19 / 4096) = 4 x 2 x 5
+    = 40 and ceil(153.6 * 49 / 4096) = 2 x 2 x 5 = 20. Only Q = 4 and 10 give Table 1's
+    60; Q = 5 needs more than the KV260's 64."""
+    sys = Kv260System(q=q)
+    assert uram_blocks(sys, 1536, 8192) + uram_blocks(sys, 4096, 1536) == pair
+
+
+def test_urams_that_cannot_hold_two_matrices_serialise_their_loads(bitnet):
+    """At Q = 5 up/gate (48 URAMs) and down (24) do not fit 64 together: down loads only
+    once up/gate has computed. Decode, which the weight stream bounds, is slower than
+    with twice the URAMs, where the loads overlap; at Q = 4 (60) it is not."""
+    def step(**kw):
+        return run_phase(bitnet, Kv260System(**kw), 1, 128, prefill=False).seconds
+    assert step(q=5) > 1.01 * step(q=5, urams=128)
+    assert step(q=4) == pytest.approx(step(q=4, urams=128), rel=1e-9)
+
+
+def test_a_matrix_larger_than_the_urams_loads_in_slices():
+    """Llama-2-7B's up/gate (4096 -> 22016) needs 264 URAMs: it loads in slices of at
+    most 32 (two in flight), and the run says so."""
+    sys = Kv260System()
+    parts = weight_pieces(sys, 4096, 22016)
+    assert len(parts) > 1 and all(u <= 32 for _, u in parts)
+    assert sum(k for k, _ in parts) == 22016
+    r = tokenfab.design("tellme").simulate(model="llama-2-7b", prompt=16, gen=2)
+    assert any("up_gate in" in a and "slices" in a for a in r.run.assumptions)
+
+
+def test_the_board_is_a_file_and_takes_set():
+    slow = tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=64, gen=8,
+                                              overrides={"clock": "250MHz"}).to_dict()
+    base = tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=64,
+                                              gen=8).to_dict()
+    assert slow["ttft_s"] > 1.2 * base["ttft_s"]
+    names = {c["name"] for c in slow["calibrations"]}
+    assert "tellme_clock_hz" not in names and "tellme_q" in names
+    with pytest.raises(UsageError, match="cannot double-buffer even 4 outputs"):
+        tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                           overrides={"levels.uram.instances": 1})
+    with pytest.raises(UsageError, match="do not fit the kv260 system's BRAM"):
+        tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                           overrides={"levels.bram.instances": 1})
+    with pytest.raises(UsageError, match="template 'accelerator' is not one"):
+        tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                           system="asic")
 
 
 def test_cost_cli(capsys):

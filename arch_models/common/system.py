@@ -404,7 +404,7 @@ def load_platform(system, overrides, templates: tuple, presets: tuple = ()):
     from tokenfab.arch_models import systems
     platform = systems.load(system, overrides, offer=presets)
     if platform.template not in templates:
-        raise UsageError(f"system {platform.name}: template {platform.template!r} is not "
+        raise UsageError(f"system {platform.name!r}: template {platform.template!r} is not "
                          f"one this design runs on ({', '.join(templates)})")
     return platform
 

@@ -25,7 +25,7 @@ from tokenfab.errors import UsageError
 HERE = Path(__file__).parent
 OPERANDS = ("weights", "activations", "outputs", "kv_cache")
 LEVEL_KINDS = ("register_file", "sram", "uram", "bram", "llc_slice")
-TEMPLATES = ("accelerator", "gpu", "mixpe-paper")
+TEMPLATES = ("accelerator", "gpu", "mixpe-paper", "fpga-soc")
 SOURCE_KEYS = {"value", "source", "confidence", "low", "high"}
 CONFIDENCE = ("S", "M", "W", "D", "R")
 # fields that, when the file writes them, must say where the number comes from

@@ -1,7 +1,6 @@
 """Timing of TeLLMe's units and of the KV260 system built from them."""
 from __future__ import annotations
 
-from tokenfab.arch_models.common.system import check_system
 from tokenfab.arch_models.common.tile_timing import sequence_cycles
 from tokenfab.errors import UsageError
 from tokenfab.results import SystemRun
@@ -24,30 +23,66 @@ def gemm(p, M: int, K: int, N: int) -> dict:
     return tile_gemm(M, K, N, (1, p.q, p.t * p.g), p.cycles_per_tile)
 
 
-def system(p, name: str = "kv260", node: int | None = None):
+TEMPLATES = ("fpga-soc",)
+
+
+def system(p, name="kv260", node: int | None = None, overrides=()):
+    """The board from a system file (``kv260`` by default): clock, DDR, the URAMs and
+    BRAMs, the FP16 lanes and the LM head's rate; the design's ``clock_mhz``, ``ddr_gbps``
+    and ``lm_head_gbps``, when set, replace the file's."""
+    from tokenfab.arch_models.common.system import load_platform
     from tokenfab.arch_models.tellme.system import Kv260System
-    check_system(name, dict.fromkeys(SYSTEMS))
-    if node not in (None, 16):
-        raise UsageError(f"TeLLMe runs on the KV260 (16 nm FPGA); node must be 16nm, "
-                         f"not {node}nm")
-    from tokenfab.arch_models.tellme.system import LM_HEAD_BYTES_PER_S
-    return Kv260System(g=p.g, t=p.t, q=p.q, clock_hz=p.clock_mhz * 1e6,
-                       ddr_bytes_per_s=p.ddr_gbps * 1e9,
-                       lm_head_bytes_per_s=p.lm_head_gbps * 1e9 or LM_HEAD_BYTES_PER_S)
+    platform = load_platform(name, overrides, TEMPLATES, SYSTEMS)
+    plat_node = int(round(platform.node))
+    if node not in (None, plat_node):
+        raise UsageError(f"TeLLMe runs on the {platform.name} system's FPGA ({plat_node} "
+                         f"nm); node must be {plat_node}nm, not {node}nm")
+    if platform.engines.design not in (None, "tellme"):
+        raise UsageError(f"system {platform.name} is for {platform.engines.design}, not "
+                         "tellme")
+    weights = platform.holders("weights")
+    if not weights or weights[0].kind != "uram":
+        raise UsageError(f"system {platform.name}: TeLLMe keeps its weights in URAM; the "
+                         "file needs a level of kind uram that holds weights")
+    uram = weights[0]
+    acts = platform.holders("activations")
+    lanes = (platform.vector_unit.flops_per_cycle or 32) / 2
+    return Kv260System(
+        name=platform.name, description=platform.description,
+        g=p.g, t=p.t, q=p.q,
+        clock_hz=p.clock_mhz * 1e6 if p.clock_mhz else platform.clock,
+        ddr_bytes_per_s=p.ddr_gbps * 1e9 if p.ddr_gbps else platform.memory.bandwidth,
+        ddr_bytes=platform.memory.capacity,
+        lm_head_bytes_per_s=(p.lm_head_gbps * 1e9 if p.lm_head_gbps
+                             else platform.host_link.bandwidth),
+        lanes=max(1, int(lanes)), urams=uram.instances, uram_bits=uram.width_bits,
+        uram_depth=int(uram.capacity * 8 // uram.width_bits),
+        bram_bytes=acts[-1].total_bytes if acts else 0.0)
 
 
-def simulate(p, request, system_name: str = "kv260", *, node: int | None = None,
-             progress=None, trace: bool = False) -> SystemRun:
+def calibrations(p, sys) -> list:
+    """The calibrated constants a run on ``sys`` uses (none that a parameter or the
+    system file replaced)."""
+    from tokenfab.arch_models.tellme import system as tm
+    from tokenfab.calibration import get
+    used = [("tellme_clock_hz", sys.clock_hz == tm.CLOCK_HZ),
+            ("tellme_lm_head_bytes_per_s", sys.lm_head_bytes_per_s == tm.LM_HEAD_BYTES_PER_S),
+            ("tellme_q", p.q == tm.Q_CALIBRATED)]
+    return [get(name) for name, on in used if on]
+
+
+def simulate(p, request, system_name="kv260", *, node: int | None = None,
+             progress=None, trace: bool = False, overrides=()) -> SystemRun:
     """Prefill (TTFT) and decode of ``request`` on the KV260 model; one sequence (the
     board serves a single user), ``batch`` must be 1. Decode is one step at the mean
     context (prompt + gen / 2) standing for all ``gen`` steps (attention is linear in
     the context, the rest constant)."""
-    from tokenfab.arch_models.tellme.system import (DDR_BYTES, check_capacity, check_model,
-                                                    run_phase)
+    from tokenfab.arch_models.tellme.system import (LM_HEAD_BYTES_PER_S, check_capacity,
+                                                    check_model, run_phase)
     from tokenfab.calibration import get
     from tokenfab.results import merge_samples
     say = progress or (lambda msg: None)
-    sys = system(p, system_name, node)
+    sys = system(p, system_name, node, overrides)
     cfg = request.model
     check_model(cfg)
     if request.batch != 1:
@@ -70,8 +105,9 @@ def simulate(p, request, system_name: str = "kv260", *, node: int | None = None,
                     f"{lm * 1e3:.1f} of {step.seconds * 1e3:.1f} ms per token "
                     f"({lm / step.seconds:.0%}); "
                     + ("the calibrated rate: it stands for a decode overhead fitted to 25 "
-                       "tokens/s, which the paper does not attribute" if not p.lm_head_gbps
-                       else "set by lm_head_gbps")]
+                       "tokens/s, which the paper does not attribute"
+                       if sys.lm_head_bytes_per_s == LM_HEAD_BYTES_PER_S
+                       else "set by lm_head_gbps or the system file")]
     else:
         overhead = []
     return SystemRun(
@@ -79,11 +115,11 @@ def simulate(p, request, system_name: str = "kv260", *, node: int | None = None,
         system_description=sys.describe(), batch=1, prompt=request.prompt, gen=request.gen,
         prefill=pre, decode=dec,
         peak_ops_per_s=2 * sys.t * sys.g * sys.q * sys.clock_hz,
-        memory_bytes_per_s=sys.ddr_bytes_per_s, memory_capacity_bytes=DDR_BYTES,
+        memory_bytes_per_s=sys.ddr_bytes_per_s, memory_capacity_bytes=sys.ddr_bytes,
         assumptions=[
             f"weights ternary, packed {sys.idx_bits} bits per {sys.g} weights; activations "
             "INT8 into the TLMM; KV cache FP16 in DDR; LM head FP16 on the Arm cores",
             "the model's weights are taken as ternary (BitNet b1.58); other models are "
-            "converted to ternary", fit] + overhead + request.assumptions(),
-        calibrations=[get("tellme_lm_head_bytes_per_s"), get("tellme_q")],
+            "converted to ternary", *fit] + overhead + request.assumptions(),
+        calibrations=calibrations(p, sys),
         trace=events or [], spec=sys, config=cfg)

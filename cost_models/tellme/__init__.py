@@ -96,7 +96,7 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
 # regulators, idle DDR, the FP16 vector and attention units). Prefill power and tokens/J
 # are predictions.
 STATIC_W = calibrated(
-    "tellme_static_w", 3.251,
+    "tellme_static_w", 3.242,
     fitted_to="4.8 W board power decoding BitNet 0.73B after a 64-token prompt (TeLLMe v2, "
               "FPGA '26, Table 2)",
     drives="every TeLLMe energy and tokens/J figure")
@@ -137,18 +137,10 @@ AXI_PORT = {"luts": 4000, "ffs": 6000, "dsps": 0}       # DataMover + interconne
 BRAM_BITS = 36 * 1024
 
 
-def uram_weight_buffer(sys, cfg) -> int:
-    """The paper's Eq. 9: ``U = ceil((Y / Q) * ceil(X / (G T)) / 4096) * c_URAM * Q / 2``
-    with X = d_ffn, Y = d_model and ``c_URAM = ceil(T B_idx / 72)``; doubled so that the
-    next layer loads while this one computes."""
-    c = math.ceil(sys.t * sys.idx_bits / 72)
-    x, y = cfg.intermediate, cfg.hidden
-    u = math.ceil((y / sys.q) * math.ceil(x / (sys.g * sys.t)) / 4096) * c * max(1, sys.q // 2)
-    return 2 * u
-
-
 def engine_resources(sys, cfg) -> dict:
-    """LUT / FF / DSP / BRAM / URAM of the whole KV260 design, by unit."""
+    """LUT / FF / DSP / BRAM / URAM of the whole KV260 design, by unit (URAMs: the weight
+    buffer's peak, the paper's Eq. 9 per matrix in flight)."""
+    from tokenfab.arch_models.tellme.system import buffer_bits, uram_peak
     from tokenfab.hw.tellme.params import Params
     tl = resource_model(Params(g=sys.g, t=sys.t, q=sys.q))
     units = {"tlmm": {"luts": tl["luts"], "ffs": tl["ffs"], "dsps": 0}}
@@ -160,14 +152,9 @@ def engine_resources(sys, cfg) -> dict:
     units["rms_max"] = fp(sys.lanes, sys.lanes)
     units["attention"] = fp(sys.attn_lanes, sys.attn_lanes)
     units["dma"] = {k: 3 * v for k, v in AXI_PORT.items()}
-    d = cfg.hidden
-    buf_bits = (16 * d * sys.n_pe * 2                           # q tokens and o, FP16
-                + 16 * d * 2                                    # one k, one v
-                + 32 * 3 * cfg.heads * sys.n_pe                 # s, m, l per head and PE
-                + 16 * 2 * d * 4)                               # activation FIFOs
     total = {k: sum(u[k] for u in units.values()) for k in ("luts", "ffs", "dsps")}
-    total["brams"] = math.ceil(buf_bits / BRAM_BITS)
-    total["urams"] = uram_weight_buffer(sys, cfg)
+    total["brams"] = math.ceil(buffer_bits(sys, cfg) / BRAM_BITS)
+    total["urams"] = uram_peak(sys, cfg)
     return {"units": units, "total": total}
 
 

@@ -22,24 +22,26 @@ class Params(ParamsBase):
         table : ``full`` (all ``3**g`` entries, the paper's choice) or ``half``
             (``(3**g - 1) / 2`` entries and sign logic on every read).
         acc_bits : width of the output accumulators (the paper's INT32).
-    System (the KV260 model; other boards are these parameters)
-        clock_mhz : fabric clock (the paper does not give it; 250 from a third-party note);
-        ddr_gbps : DDR bandwidth (the paper's 17.1 GB/s; the K26's 64-bit DDR4 peaks at
-            19.2 GB/s at 2,400 MT/s);
-        lm_head_gbps : the rate the FP16 LM head streams at, 0 for the calibrated value:
-            what it stands for is a decode overhead fitted to 25 tokens/s.
+    System (the board is a system file, ``kv260`` by default; these replace its fields
+    when set, as ``--set`` does)
+        clock_mhz : fabric clock, 0 for the file's (kv260: 333.7, calibrated to the
+            paper's TTFT; the paper does not give it);
+        ddr_gbps : DDR bandwidth, 0 for the file's (kv260: the paper's 17.1 GB/s; the
+            K26's 64-bit DDR4 peaks at 19.2 GB/s at 2,400 MT/s);
+        lm_head_gbps : the rate the FP16 LM head streams at, 0 for the file's (kv260: the
+            calibrated value, which stands for a decode overhead fitted to 25 tokens/s).
     RMS-MAX (``unit=rmsmax``)
         d : vector length; x_bits : signed input width; gamma_bits : signed RMSNorm
         weight width; frac_bits : fraction bits of the 1/RMS output.
 
-    Defaults are the paper's G = 3, T = 28 with the full table. Q is not published: 5 is
-    CALIBRATED (the nearest integer to a 0.45 s TTFT for 64 tokens at 250 MHz).
+    Defaults are the paper's G = 3, T = 28 with the full table. Q is not published: 4 is
+    CALIBRATED to the paper's 60 URAMs through its Eq. 9 (the only Q that gives 60).
     """
 
     unit: str = param("tlmm", "the generated unit: TLMM engine or RMS-MAX", choices=UNITS)
     g: int = param(3, "TLMM: ternary weights per index group", lo=1, hi=5)
     t: int = param(28, "TLMM: tables built in parallel per beat", lo=1, hi=64)
-    q: int = param(5, "TLMM: index vectors looked up per cycle (calibrated)", lo=1, hi=32)
+    q: int = param(4, "TLMM: index vectors looked up per cycle (calibrated)", lo=1, hi=32)
     table: str = param("full", "TLMM: full table or half table with sign logic",
                        choices=TABLES)
     acc_bits: int = param(32, "TLMM: width of the output accumulators", lo=12, hi=48)
@@ -47,11 +49,14 @@ class Params(ParamsBase):
     x_bits: int = param(16, "RMS-MAX: signed input width", lo=4, hi=24)
     gamma_bits: int = param(16, "RMS-MAX: signed RMSNorm weight width", lo=2, hi=24)
     frac_bits: int = param(16, "RMS-MAX: fraction bits of the 1/RMS output", lo=4, hi=24)
-    clock_mhz: float = param(250.0, "system: fabric clock in MHz", lo=1, hi=1000)
-    ddr_gbps: float = param(17.1, "system: DDR bandwidth in GB/s", lo=0.1, hi=1000)
+    clock_mhz: float = param(0.0, "system: fabric clock in MHz; 0 = the system file's "
+                             "(kv260: the calibrated 333.7)", lo=0.0, hi=1000)
+    ddr_gbps: float = param(0.0, "system: DDR bandwidth in GB/s; 0 = the system file's "
+                            "(kv260: 17.1)", lo=0.0, hi=1000)
     lm_head_gbps: float = param(0.0, "system: the LM head's bandwidth on the Arm cores in "
-                                "GB/s; 0 = the calibrated 3.33 (a decode overhead the paper "
-                                "does not attribute)", lo=0.0, hi=1000)
+                                "GB/s; 0 = the system file's (kv260: the calibrated 3.33, a "
+                                "decode overhead the paper does not attribute)", lo=0.0,
+                                hi=1000)
 
     # ---- TLMM
     @property
