@@ -26,7 +26,7 @@ COCOTB_RUNS = (   # label, design, parameters, vectors
     ("mac-array default", "mac-array", {}, 20000),
     ("mac-array M2 N4 K4", "mac-array", {"n": 4}, 20000),
     ("hnlpu default (64x16 FP4 neuron)", "hnlpu", {}, 5000),
-    ("tellme default TLMM (G3 T28 Q5)", "tellme", {}, 5000),
+    ("tellme default TLMM (G3 T28 Q4)", "tellme", {}, 5000),
     ("systolic-array default (16x16 OS int8)", "systolic-array", {}, 5000),
     ("mixpe 8x8 of the default PE (W4A8, 4 lanes, G 128)", "mixpe", {"rows": 8, "cols": 8},
      3000),
