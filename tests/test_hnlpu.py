@@ -182,12 +182,12 @@ def test_interconnect_power_follows_the_traffic():
     assert power[65536] < 0.1 * power[2048]
 
 
-def test_link_latency_is_a_parameter():
+def test_link_latency_is_a_field_of_the_system_file():
     """One sequence in flight is latency-bound: a 100 ns link latency (the paper's bound)
-    against 0 ns."""
-    slow, fast = (tokenfab.design("hnlpu", link_latency_ns=ns).simulate(
-        model="gpt-oss-120b", batch=1, prompt=2048, gen=2).decode_tokens_per_s
-        for ns in (100, 0))
+    against 0 ns (``--set network.latency=0ns``)."""
+    slow, fast = (tokenfab.design("hnlpu").simulate(
+        model="gpt-oss-120b", batch=1, prompt=2048, gen=2,
+        overrides={"network.latency": ns}).decode_tokens_per_s for ns in ("100ns", "0ns"))
     assert fast > 1.2 * slow
     assert "100 ns link latency" in tokenfab.design("hnlpu").simulate(
         model="gpt-oss-120b", batch=1, prompt=64, gen=2).system_description
@@ -333,7 +333,7 @@ def test_cost_refuses_models_the_chip_cannot_serve(capsys):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["cost", "hnlpu", "--node", "7nm"], "calibrated at 5nm only"),
-    (["simulate", "hnlpu", "--system", "asic"], "system must be one of hnlpu"),
+    (["simulate", "hnlpu", "--system", "asic"], "template 'accelerator' is not one"),
     (["cost", "hnlpu", "-p", "weight_format=ternary"], "calibrated for 4-bit weights"),
 ])
 def test_cli_errors(capsys, argv, fragment):
@@ -351,3 +351,33 @@ def test_fpga_flow_takes_the_unit(build_dir):
     r = tokenfab.design("hnlpu", rows=16, cols=4).fpga(target="ecp5-25k", dsp=False,
                                                        work_dir=build_dir / "fpga")
     assert r.luts > 0 and r.dsps == 0 and r.fmax_mhz and r.fmax_mhz > 5
+
+
+def test_the_system_file_is_the_papers_chip():
+    """The hnlpu file gives the same chip as the model's own defaults (the paper's
+    figures): its attention buffer level is 320 MB at 80 TB/s, its memory 8 x 24 GB."""
+    from tokenfab.arch_models.hnlpu import timing as ht
+    p = tokenfab.design("hnlpu").params
+    fields = ht.system_fields(p)
+    base = HnlpuSystem()
+    for key, value in fields.items():
+        if key != "name":
+            assert value == pytest.approx(getattr(base, key)), key
+    assert fields["buffer_bytes"] == 320e6 and fields["buffer_bytes_per_s"] == 80e12
+
+
+def test_the_attention_buffer_and_hbm_are_spec_levels():
+    """A smaller attention buffer (--set levels.attention_buffer.capacity) keeps less of
+    the KV cache on chip; slower HBM then stalls the VEX."""
+    def run(**over):
+        r = tokenfab.design("hnlpu").simulate(model="gpt-oss-120b", batch=64, prompt=32768,
+                                              gen=2, overrides=over)
+        return r.to_dict()["extra"]
+    base = run()
+    small = run(**{"levels.attention_buffer.capacity": "4KB"})
+    assert small["kv_in_buffer"] < base["kv_in_buffer"]
+    slow = run(**{"levels.attention_buffer.capacity": "4KB", "memory.bandwidth": "1TB/s"})
+    assert slow["kv_stall_s"] > small["kv_stall_s"]
+    with pytest.raises(UsageError, match="template 'chip-grid' is not one"):
+        tokenfab.design("mac-array").simulate(model="llama-2-7b", system="hnlpu", prompt=8,
+                                              gen=1)

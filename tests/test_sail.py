@@ -250,3 +250,19 @@ def test_the_llc_holds_weights_in_bytes():
     streamed = sum(system.weight_bytes(p, o) for o in decode_ops(big, 8, 200)
                    if isinstance(o, Linear))
     assert step(1, "llama-2-70b") >= streamed / system.GRAVITON2.dram_sustained
+
+
+def test_the_graviton2_file_is_the_cpu_the_model_reads():
+    """The graviton2 system file gives the CPU the model's constants describe, and its
+    fields take --set: decode streams every weight from DRAM each step, so half the
+    DRAM bandwidth takes it from 0.75 x 204.8 to 0.75 x 102.4 GB/s."""
+    from tokenfab.arch_models.sail import timing as st
+    p = tokenfab.design("sail").params
+    assert st.system(p) == system.GRAVITON2
+    d = tokenfab.design("sail")
+    base = d.simulate(model="llama-2-13b", batch=1, prompt=16, gen=2).to_dict()
+    slow = d.simulate(model="llama-2-13b", batch=1, prompt=16, gen=2,
+                      overrides={"memory.bandwidth": "102.4GB/s"}).to_dict()
+    assert 1.6 < base["decode_tokens_per_s"] / slow["decode_tokens_per_s"] <= 2.0
+    with pytest.raises(UsageError, match="one LLC slice per core"):
+        d.simulate(model="llama-2-7b", prompt=8, gen=1, overrides={"engines.count": 32})

@@ -131,7 +131,8 @@ def test_a_users_file_runs_simulate_cost_and_breakdown(tmp_path):
 @pytest.mark.parametrize("args,fragment", [
     (("simulate", "mac-array", "--set", "levels.gbuf.capacity=1MB/s"),
      "levels.gbuf.capacity: must be a size"),
-    (("simulate", "sail", "--set", "clock=1GHz"), "sail's graviton2 system is not a file"),
+    (("simulate", "sail", "--set", "levels.llc.capacity=1MB/s"),
+     "levels.llc.capacity: must be a size"),
     (("simulate", "lut-tensor-core", "--system", "mixpe-paper"),
      "template 'mixpe-paper' is not one this design runs on"),
     (("simulate", "mac-array", "--system", "nope.yaml"), "'nope.yaml' does not exist"),

@@ -60,25 +60,14 @@ class Design:
 
     def _system_args(self, system, overrides) -> tuple:
         """``system`` and ``overrides`` checked at the boundary: a preset name, a path, a
-        dict or a ``systems.Spec`` for designs whose systems are files; a preset name for
-        the others (which take no overrides yet)."""
+        dict or a ``systems.Spec``."""
         from tokenfab.arch_models import systems
         overrides = systems.parse_overrides(overrides)
         if system is None:
             system = self.entry.timing.SYSTEMS[0]
-        if self.takes_files:
-            if not isinstance(system, (str, Path, dict, systems.Spec)):
-                raise UsageError(f"system must be a preset name, a YAML path, a dict or a "
-                                 f"spec from tokenfab.systems(...), not {type(system).__name__}")
-            return system, overrides
-        if not isinstance(system, str):
-            raise UsageError(f"system of {self.name} must be one of "
-                             f"{', '.join(self.entry.timing.SYSTEMS)}, not "
-                             f"{type(system).__name__} (its systems are not files yet)")
-        if overrides:
-            raise UsageError(f"overrides (--set) apply to the system files of "
-                             f"{', '.join(file_designs())}; {self.name}'s {system} system "
-                             "is not a file yet")
+        if not isinstance(system, (str, Path, dict, systems.Spec)):
+            raise UsageError(f"system must be a preset name, a YAML path, a dict or a "
+                             f"spec from tokenfab.systems(...), not {type(system).__name__}")
         return system, overrides
 
     def check_system(self, name=None, overrides=None) -> None:

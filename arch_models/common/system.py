@@ -165,8 +165,9 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
         lines.append("overridden: " + ", ".join(f"{k}={v}" for k, v in platform.overrides))
     return SystemSpec(
         name=platform.name, clock_hz=platform.clock, units=units,
-        memory=Memory(mem.description or mem.technology, mem.capacity, mem.bandwidth,
-                      mem.technology, mem.bus_bits, mem.latency),
+        memory=Memory(mem.description or mem.technology, mem.capacity,
+                      mem.bandwidth * mem.efficiency, mem.technology, mem.bus_bits,
+                      mem.latency),
         buffer_bytes=platform.activation_buffer_bytes,
         host_bytes_per_s=platform.host_link.bandwidth, vector_flops_per_cycle=vec,
         matrix_efficiency=platform.kernels.efficiency,
@@ -406,6 +407,22 @@ def load_platform(system, overrides, templates: tuple, presets: tuple = ()):
     if platform.template not in templates:
         raise UsageError(f"system {platform.name!r}: template {platform.template!r} is not "
                          f"one this design runs on ({', '.join(templates)})")
+    return platform
+
+
+def load_design_platform(system, overrides, templates: tuple, presets: tuple, design: str,
+                         node: int | None = None):
+    """``load_platform`` for a design built for its system's part (TeLLMe's FPGA, SAIL's
+    CPU, HNLPU's chip): the file must be for ``design`` (or for any) and ``node`` (from
+    ``--node``), when given, must be the file's."""
+    platform = load_platform(system, overrides, templates, presets)
+    if platform.engines.design not in (None, design):
+        raise UsageError(f"system {platform.name} is for {platform.engines.design}, not "
+                         f"{design}")
+    plat_node = int(round(platform.node))
+    if node not in (None, plat_node):
+        raise UsageError(f"{design} runs on the {platform.name} system's {plat_node} nm "
+                         f"part; node must be {plat_node}nm, not {node}nm")
     return platform
 
 

@@ -90,6 +90,7 @@ class HnlpuSystem:
     hbm_bytes_per_s: float = 6.4e12           # 8 HBM stacks per module (zjk0/HNLPU sim, W)
     hbm_bytes: float = HBM_BYTES_PER_CHIP
     max_inflight_per_layer: int = 6           # paper: 6-stage pipeline per layer
+    max_links: int = MAX_LINKS_PER_CHIP       # CXL x16 ports per chip
 
     @property
     def chips(self) -> int:
@@ -116,15 +117,14 @@ def chips_for(cfg, weight_format: str = "fp4") -> int:
     return max(1, math.ceil(cfg.linear_params() / WEIGHTS_PER_CHIP - 1e-9))
 
 
-def system_for(cfg, chips: int, input_bits: int = 8, **fields) -> HnlpuSystem:
+def system_for(cfg, chips: int, **fields) -> HnlpuSystem:
     """The grid for ``chips`` chips: columns split the KV heads (a divisor of them, at least
-    the square root of the chip count), rows make up the rest. ``fields`` override other
-    :class:`HnlpuSystem` fields (link latency, HBM bandwidth)."""
+    the square root of the chip count), rows make up the rest. ``fields`` set the other
+    :class:`HnlpuSystem` fields (the system file's: ``timing.system_fields``)."""
     root = math.isqrt(max(chips - 1, 0)) + 1 if chips > 1 else 1
     cols = next((c for c in range(root, cfg.kv_heads + 1) if cfg.kv_heads % c == 0),
                 cfg.kv_heads)
-    return HnlpuSystem(rows=math.ceil(chips / cols), cols=cols, input_bits=input_bits,
-                       **fields)
+    return HnlpuSystem(rows=math.ceil(chips / cols), cols=cols, **fields)
 
 
 def check_mapping(cfg, sys: HnlpuSystem) -> None:
@@ -138,11 +138,12 @@ def check_mapping(cfg, sys: HnlpuSystem) -> None:
 
 
 def check_links(cfg, sys: HnlpuSystem) -> None:
-    if sys.links_per_chip > MAX_LINKS_PER_CHIP:
+    if sys.links_per_chip > sys.max_links:
         raise UsageError(
             f"{cfg.name} needs {sys.chips} chips on a {sys.rows}x{sys.cols} grid, "
             f"{sys.links_per_chip} CXL x16 links per chip; the HNLPU chip has "
-            f"{MAX_LINKS_PER_CHIP} (3 row + 3 column ports)")
+            f"{sys.max_links}" + (" (3 row + 3 column ports)"
+                                  if sys.max_links == MAX_LINKS_PER_CHIP else ""))
 
 
 def kv_bytes_per_chip(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:

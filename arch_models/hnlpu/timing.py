@@ -1,7 +1,6 @@
 """Timing of the hardwired GEMV unit and of the HNLPU system built from hardwired neurons."""
 from __future__ import annotations
 
-from tokenfab.arch_models.common.system import check_system
 from tokenfab.arch_models.common.tile_timing import sequence_cycles
 from tokenfab.errors import UsageError
 from tokenfab.results import OpRow, Phase, SystemRun
@@ -25,18 +24,36 @@ def gemm(p, M: int, K: int, N: int) -> dict:
     return tile_gemm(M, K, N, (1, p.cols, p.rows), p.cycles_per_tile)
 
 
-def system(p, name: str = "hnlpu", node: int = 5):
+TEMPLATES = ("chip-grid",)
+
+
+def system(p, name="hnlpu", node: int | None = None, overrides=()):
+    """One chip of the grid from a system file (``hnlpu`` by default): clock, VEX lanes,
+    the attention buffer (the level holding the KV cache), HBM and the chip links; the
+    grid itself follows from the model (``system.system_for``)."""
     from tokenfab.arch_models.hnlpu.system import HnlpuSystem
-    check_system(name, dict.fromkeys(SYSTEMS))
-    if node != 5:
-        raise UsageError(f"the HNLPU system is modelled at 5nm only, not {node}nm")
-    return HnlpuSystem(**system_fields(p))
+    return HnlpuSystem(**system_fields(p, name, node, overrides))
 
 
-def system_fields(p) -> dict:
-    """The :class:`HnlpuSystem` fields ``Params`` set."""
-    return dict(input_bits=p.input_bits, link_latency_s=p.link_latency_ns * 1e-9,
-                hbm_bytes_per_s=p.hbm_tb_per_s * 1e12)
+def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dict:
+    """The :class:`HnlpuSystem` fields the system file and ``Params`` set."""
+    from tokenfab.arch_models.common.system import load_design_platform
+    platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "hnlpu", node)
+    if int(round(platform.node)) != 5:
+        raise UsageError(f"system {platform.name}: the HNLPU is modelled at 5nm only (its "
+                         f"density and costs), not {platform.node:g}nm")
+    buffers = platform.holders("kv_cache")
+    if not buffers:
+        raise UsageError(f"system {platform.name}: the HNLPU keeps its KV cache in an "
+                         "attention buffer; the file needs a level that holds kv_cache")
+    buf, net = buffers[-1], platform.network
+    return dict(
+        name=platform.name, input_bits=p.input_bits, clock_hz=platform.clock,
+        link_bytes_per_s=net.bandwidth, link_latency_s=net.latency,
+        link_efficiency=net.efficiency, max_links=net.links_per_chip,
+        vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle or 2048),
+        buffer_bytes=buf.total_bytes, buffer_bytes_per_s=buf.bytes_per_cycle * platform.clock,
+        hbm_bytes=platform.memory.capacity, hbm_bytes_per_s=platform.memory.bandwidth)
 
 
 def _phase(name, cfg, sys, report, seconds: float, tokens: int, context: int) -> Phase:
@@ -66,21 +83,22 @@ def _phase(name, cfg, sys, report, seconds: float, tokens: int, context: int) ->
     return Phase(name, tokens, seconds, rows, busy)
 
 
-def simulate(p, request, system_name: str = "hnlpu", *, node: int = 5, progress=None,
-             trace: bool = False) -> SystemRun:
+def simulate(p, request, system_name="hnlpu", *, node: int | None = None, progress=None,
+             trace: bool = False, overrides=()) -> SystemRun:
     """Prefill and decode of ``request`` on the HNLPU system.
 
     Prefill: the batch's prompts stream through the pipeline (tokens in flight at half
     the prompt's context); TTFT is the pipeline latency plus the batch's prompt tokens at
     that throughput. Decode: ``batch`` sequences with one token each in flight at the
     mean context; a step of the whole batch takes ``batch`` / throughput."""
-    from tokenfab.arch_models.hnlpu.system import (WEIGHTS_PER_CHIP, check_capacity,
-                                                   chips_for, run_pipeline, system_for)
+    from tokenfab.arch_models.hnlpu.system import (LINK_EFFICIENCY, WEIGHTS_PER_CHIP,
+                                                   check_capacity, chips_for, run_pipeline,
+                                                   system_for)
     from tokenfab.calibration import get
     say = progress or (lambda msg: None)
-    system(p, system_name, node)                     # validates the preset and node
+    fields = system_fields(p, system_name, node, overrides)
     cfg = request.model
-    sys = system_for(cfg, chips_for(cfg, p.weight_format), **system_fields(p))
+    sys = system_for(cfg, chips_for(cfg, p.weight_format), **fields)
     if request.allow_spill:
         raise UsageError("--allow-spill is not modelled for HNLPU: nothing sits behind a "
                          "chip's HBM")
@@ -122,5 +140,7 @@ def simulate(p, request, system_name: str = "hnlpu", *, node: int = 5, progress=
             "peak_ops_per_s: every active weight once per token at one token per "
             f"{sys.input_bits} bit-serial cycles per HN array",
         ] + request.assumptions(honours_window=False),
-        calibrations=[get("hnlpu_link_efficiency"), get("hnlpu_weights_per_chip")],
+        calibrations=([get("hnlpu_link_efficiency")]
+                      if sys.link_efficiency == LINK_EFFICIENCY else [])
+        + [get("hnlpu_weights_per_chip")],
         extra=extra, trace=events or [], spec=sys, config=cfg)

@@ -93,18 +93,11 @@ class CpuSystem:
                 f"({self.dram_efficiency:.0%} sustained), {fmt_bytes(self.memory_bytes)}")
 
 
-# Graviton2 as an EC2 c6g.16xlarge (sail_mixpe.md A.4, the writer's background knowledge,
-# not re-read [M]): 64 N1 cores at 2.5 GHz, 1 MB L2 per core (the slice SAIL's C-SRAM sits
-# beside), 8 x DDR4-3200 = 204.8 GB/s, 128 GiB. Sustained DRAM fraction 0.75 (sail_mixpe.md
-# A.5's roofline assumption [I]); two 128-bit NEON pipes, 8 FP16 FMA each [M]; the C-SRAM
-# at half the core clock (sail_mixpe.md A.3.2 [D]).
+# Graviton2 as an EC2 c6g.16xlarge: the graviton2 system file (arch_models/systems/
+# graviton2.yaml, its sources there) as the model reads it.
 GRAVITON2 = CpuSystem(name="graviton2", cores=64, core_hz=2.5e9, dram_bytes_per_s=204.8e9,
                       dram_efficiency=0.75, memory_bytes=128 * 2**30, fp16_fma_per_cycle=16,
                       llc_slice_bytes=2**20)
-
-
-def presets() -> dict:
-    return {"graviton2": GRAVITON2}
 
 
 # ---------------------------------------------------------------- activations and the PRT

@@ -7,6 +7,8 @@ the golden model's record of every lookup (``golden.GemvStats``).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from tokenfab.arch_models.sail import golden
@@ -82,22 +84,40 @@ def gemv_model_cycles(p: Params, k_lines: int, b: int, n: int, miss: float) -> f
 
 
 # ---------------------------------------------------------------- the system level
-def system(p: Params, name: str = "graviton2", node: int | None = None, *,
-           sail: bool = True):
-    """A CPU preset with a SAIL block per LLC slice (``sail=False``: the plain CPU)."""
-    import dataclasses
+TEMPLATES = ("cpu",)
 
-    from tokenfab.arch_models.common.system import check_system
-    from tokenfab.arch_models.sail.system import presets
+
+def system(p: Params, name="graviton2", node: int | None = None, *, sail: bool = True,
+           overrides=()):
+    """A CPU from a system file (``graviton2`` by default) with a SAIL block per LLC slice
+    (``sail=False``: the plain CPU)."""
+    from tokenfab.arch_models.common.system import load_design_platform
+    from tokenfab.arch_models.sail.system import CpuSystem
     from tokenfab.errors import UsageError
-    check_system(name, presets())
-    if node not in (None, 7):
-        raise UsageError(f"the {name} preset is a 7 nm part; --node must be 7, not {node}")
-    return dataclasses.replace(presets()[name], sail=sail)
+    if isinstance(name, CpuSystem):              # a run's own system again
+        return dataclasses.replace(name, sail=sail)
+    platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "sail", node)
+    slices = [lv for lv in platform.holders("weights") if lv.kind == "llc_slice"]
+    if not slices:
+        raise UsageError(f"system {platform.name}: SAIL sits beside the LLC slices; the file "
+                         "needs a level of kind llc_slice that holds weights")
+    llc = slices[-1]
+    cores = platform.engines.count or llc.instances
+    if llc.instances != cores:
+        raise UsageError(f"system {platform.name}: one LLC slice per core, but the file has "
+                         f"{llc.instances} slices and {cores} cores (engines.count)")
+    if not platform.vector_unit.flops_per_cycle:
+        raise UsageError(f"system {platform.name}: vector_unit.flops_per_cycle: missing")
+    return CpuSystem(
+        name=platform.name, cores=cores, core_hz=platform.clock,
+        dram_bytes_per_s=platform.memory.bandwidth,
+        dram_efficiency=platform.memory.efficiency, memory_bytes=platform.memory.capacity,
+        fp16_fma_per_cycle=max(1, round(platform.vector_unit.flops_per_cycle / 2 / cores)),
+        llc_slice_bytes=llc.capacity, sail=sail)
 
 
-def simulate(p: Params, request, system_name: str = "graviton2", *, node=None,
-             progress=None, trace: bool = False, sail: bool = True):
+def simulate(p: Params, request, system_name="graviton2", *, node=None,
+             progress=None, trace: bool = False, sail: bool = True, overrides=()):
     """Prefill of ``batch x prompt`` tokens and ``gen`` decode steps of ``batch`` tokens
     (one step at the mean context standing for all), on the CPU with SAIL (or, with
     ``sail=False``, the same CPU running T-MAC-class kernels)."""
@@ -108,7 +128,7 @@ def simulate(p: Params, request, system_name: str = "graviton2", *, node=None,
     from tokenfab.errors import UsageError
     from tokenfab.results import SystemRun, merge_samples
     say = progress or (lambda msg: None)
-    sys = system(p, system_name, node, sail=sail)
+    sys = system(p, system_name, node, sail=sail, overrides=overrides)
     cfg = request.model
     if cfg.experts or cfg.mla:
         raise UsageError(f"the SAIL model covers dense models with standard attention, "

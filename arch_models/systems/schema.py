@@ -25,7 +25,7 @@ from tokenfab.errors import UsageError
 HERE = Path(__file__).parent
 OPERANDS = ("weights", "activations", "outputs", "kv_cache")
 LEVEL_KINDS = ("register_file", "sram", "uram", "bram", "llc_slice")
-TEMPLATES = ("accelerator", "gpu", "mixpe-paper", "fpga-soc")
+TEMPLATES = ("accelerator", "gpu", "mixpe-paper", "fpga-soc", "chip-grid", "cpu")
 SOURCE_KEYS = {"value", "source", "confidence", "low", "high"}
 CONFIDENCE = ("S", "M", "W", "D", "R")
 # fields that, when the file writes them, must say where the number comes from
@@ -92,11 +92,25 @@ class HostLink(_Base):
     bandwidth: Bandwidth
 
 
+class Network(_Base):
+    """The links between the chips of a multi-chip system (template ``chip-grid``): each
+    chip's direct links to its row and column peers, each link's ``bandwidth`` one way,
+    its ``latency``, and ``efficiency``, the fraction of the bandwidth that carries
+    payload."""
+    name: str = "chip links"
+    topology: Literal["row-column"] = "row-column"
+    bandwidth: Bandwidth
+    latency: Annotated[float, _unit("time")] = 0.0
+    links_per_chip: PosInt
+    efficiency: Fraction = 1.0
+
+
 class Memory(_Base):
     """Off-chip memory. ``technology`` is a key of ``offchip_memory`` in the cost
     library's ``tech.json`` (``lpddr5x``, ``hbm2``, ...). ``bandwidth`` is all
     ``channels`` together (``channels`` is descriptive); ``latency`` is paid once per
-    operation, before its first fill (its later fills pipeline behind it)."""
+    operation, before its first fill (its later fills pipeline behind it);
+    ``efficiency`` is the fraction of the bandwidth long streams sustain."""
     technology: Name
     description: str = ""
     capacity: Size
@@ -104,6 +118,7 @@ class Memory(_Base):
     bus_bits: Annotated[int, _strict(int), Field(ge=0)] = 0
     channels: PosInt = 1
     latency: Annotated[float, _unit("time")] = 0.0
+    efficiency: Fraction = 1.0          # the fraction of ``bandwidth`` streams sustain
 
 
 class Level(_Base):
@@ -166,8 +181,9 @@ class Spec(_Base):
     node: Node
     engines: Engines = Engines()
     vector_unit: VectorUnit
-    host_link: HostLink
+    host_link: HostLink | None = None      # every template but chip-grid and cpu needs one
     memory: Memory
+    network: Network | None = None         # chip-grid only
     levels: list[Level] = Field(default_factory=list)
     kernels: Kernels = Kernels()
     mapper: Mapper = Mapper()
@@ -178,6 +194,21 @@ class Spec(_Base):
     _origin: str = PrivateAttr(default="")
     _calibrations: tuple = PrivateAttr(default=())
     _overrides: tuple = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _template_fields(self):
+        if self.template in ("chip-grid", "cpu"):
+            if self.template == "chip-grid" and self.network is None:
+                raise PydanticCustomError("template", "network: a chip-grid system needs "
+                                          "its chip links (bandwidth, links_per_chip)")
+        else:
+            if self.host_link is None:
+                raise PydanticCustomError("template", f"host_link: missing (template "
+                                          f"{self.template} needs one)")
+            if self.network is not None:
+                raise PydanticCustomError("template", "network: only chip-grid systems "
+                                          "have chip links")
+        return self
 
     @model_validator(mode="after")
     def _names_once(self):
@@ -371,7 +402,8 @@ def from_dict(raw, origin: str = "a dict", overrides: tuple = ()) -> Spec:
             spec = Spec.model_validate(plain)
         except ValidationError as exc:
             for e in exc.errors():
-                errors.append(f"{_loc(plain, e['loc'])}: {_message(e, _fields_at(e['loc']))}")
+                where, msg = _loc(plain, e["loc"]), _message(e, _fields_at(e["loc"]))
+                errors.append(f"{where}: {msg}" if where else msg)
         else:
             for lv in spec.levels:
                 for f in MUST_SOURCE:

@@ -30,16 +30,9 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
     """The board from a system file (``kv260`` by default): clock, DDR, the URAMs and
     BRAMs, the FP16 lanes and the LM head's rate; the design's ``clock_mhz``, ``ddr_gbps``
     and ``lm_head_gbps``, when set, replace the file's."""
-    from tokenfab.arch_models.common.system import load_platform
+    from tokenfab.arch_models.common.system import load_design_platform
     from tokenfab.arch_models.tellme.system import Kv260System
-    platform = load_platform(name, overrides, TEMPLATES, SYSTEMS)
-    plat_node = int(round(platform.node))
-    if node not in (None, plat_node):
-        raise UsageError(f"TeLLMe runs on the {platform.name} system's FPGA ({plat_node} "
-                         f"nm); node must be {plat_node}nm, not {node}nm")
-    if platform.engines.design not in (None, "tellme"):
-        raise UsageError(f"system {platform.name} is for {platform.engines.design}, not "
-                         "tellme")
+    platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "tellme", node)
     weights = platform.holders("weights")
     if not weights or weights[0].kind != "uram":
         raise UsageError(f"system {platform.name}: TeLLMe keeps its weights in URAM; the "

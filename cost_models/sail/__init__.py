@@ -130,7 +130,7 @@ def companions(p, result: SimulationResult) -> dict:
     from tokenfab.arch_models.workloads import Request
     run = result.run
     req = Request(run.config, run.batch, run.prompt, run.gen, extend_context=True)
-    base_run = timing.simulate(p, req, run.system, sail=False)
+    base_run = timing.simulate(p, req, run.spec, sail=False)
     base = SimulationResult(base_run, pricing(p, base_run))
     ours, theirs = result.to_dict(), base.to_dict()
     price = instance_price_per_s(p, run.spec)

@@ -101,8 +101,9 @@ class Params(ParamsBase):
     weights
         Path of a ``.npy`` matrix of shape ``(rows, cols)`` in the format's values; overrides
         the random draw.
-    link_latency_ns, hbm_tb_per_s
-        System model only (not RTL): the CXL link latency and each chip's HBM bandwidth.
+
+    The system (the chip links, HBM, attention buffer) is the ``hnlpu`` system file:
+    ``--set network.latency=50ns``, ``--set memory.bandwidth=3.2TB/s``.
     """
 
     rows: int = param(64, "inputs of the hardwired GEMV (weight rows)", lo=1, hi=4096)
@@ -113,10 +114,6 @@ class Params(ParamsBase):
     seed: int = param(1, "seed of the random weights", lo=0, hi=2**31 - 1)
     density: float = param(0.9, "fraction of nonzero random weights", lo=0.0, hi=1.0)
     weights: str = param("", "path of a .npy weight matrix (overrides the random draw)")
-    link_latency_ns: float = param(100.0, "system: CXL link latency in ns (paper: 'under "
-                                   "100 ns', its bound)", lo=0.0, hi=100_000.0)
-    hbm_tb_per_s: float = param(6.4, "system: HBM bandwidth per chip in TB/s (8 stacks; "
-                                "zjk0/HNLPU simulator's assumption)", lo=0.01, hi=100.0)
 
     def __post_init__(self):
         super().__post_init__()
