@@ -31,7 +31,7 @@ first outside-in, each level scored with the unit right below it, then two passe
 coordinate descent on the whole nest's exact score. ``objective="latency"`` (default)
 minimises the slowest of the compute and each level's transfer time, then bytes moved
 (an on-chip byte 1, a DRAM byte 64); ``objective="energy"`` minimises those weighted
-bytes.
+bytes; ``objective="edp"`` their product with that latency.
 """
 from __future__ import annotations
 
@@ -308,7 +308,11 @@ class _Nest:
             cost = cost + np.asarray(r + w, dtype=float) * self.weights[ti]
         for ti, moved in per_level.items():
             lat = np.maximum(lat, np.asarray(moved, dtype=float) / self.bws[ti])
-        return (cost if objective == "energy" else lat), cost
+        if objective == "energy":
+            return cost, cost
+        if objective == "edp":
+            return lat * cost, cost
+        return lat, cost
 
 
 def _pick(primary, cost, ok):

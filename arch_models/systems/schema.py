@@ -168,9 +168,9 @@ class Kernels(_Base):
 
 class Mapper(_Base):
     """How each GEMM is mapped: ``objective`` latency (the slowest of compute and each
-    level's transfers, then bytes moved) or energy (bytes moved, a DRAM byte weighted
-    64 on-chip bytes)."""
-    objective: Literal["latency", "energy"] = "latency"
+    level's transfers, then bytes moved), energy (bytes moved, a DRAM byte weighted 64
+    on-chip bytes) or edp (the product of the two)."""
+    objective: Literal["latency", "energy", "edp"] = "latency"
 
 
 class Spec(_Base):
