@@ -3,6 +3,7 @@ tiles each GEMM onto the on-chip hierarchy."""
 from __future__ import annotations
 
 import itertools
+import dataclasses
 import json
 import random
 import subprocess
@@ -439,3 +440,48 @@ def test_sweep_takes_a_system_field_as_an_axis(tmp_path):
                                     "axes": {"system.levels.gbuf.capacity": ["1MB/s"]}}]},
                        out=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+# ---------------------------------------------------------------- attention on the hierarchy
+def test_attention_query_block_by_hand():
+    """FlashAttention-2 tiling on a 256 KiB double-buffered level, d = 128, FP16 Q, K, V
+    and FP32 accumulators: two K/V blocks of 64 keys take 2 x 64 x 256 x 2 = 65,536
+    bytes; a query row takes 128 x 2 + 128 x 4 + 64 x 4 = 1,024; so 192 rows, and 1,000
+    query rows read the K/V cache ceil(1000 / 192) = 6 times."""
+    lv = mapper.LevelSpec("gbuf", 256 * 1024, frozenset({"activations"}), True, 1e12)
+    mp = mapper.map_attention(1000, 4096, 128, 128, 2.0, 2.0, 4.0, lv)
+    assert (mp.block_rows, mp.block_keys, mp.passes) == (192, 64, 6)
+    with pytest.raises(UsageError, match="cannot hold one query row"):
+        mapper.map_attention(1000, 4096, 128, 128, 2.0, 2.0, 4.0,
+                             dataclasses.replace(lv, capacity=65536))
+
+
+def test_causal_query_blocks_read_the_keys_up_to_their_end():
+    """8 new tokens against 8 keys, blocks of 2 queries: the blocks read 2, 4, 6 and 8
+    keys, 2.5 reads of the cache."""
+    from tokenfab.arch_models.common.system import map_attention
+    from tokenfab.arch_models.workloads import Attention
+    # INT8 Q, K, V on the asic file: two K/V blocks of 8 keys (4,096 bytes) and two
+    # query rows of 128 + 512 + 32 = 672 bytes
+    spec = tokenfab.design("mac-array").system(overrides=["levels.gbuf.capacity=5500"])
+    op = Attention("attention", 0, 1, 1, 1, 8, 8, 128, 128, 256)
+    mp = map_attention(spec, op)
+    assert mp.block_rows == 2 and mp.passes == pytest.approx((2 + 4 + 6 + 8) / 8)
+    assert map_attention(dataclasses.replace(spec, materialize_scores=True), op) is None
+
+
+def test_a_smaller_buffer_reads_the_kv_cache_more_often():
+    """Where the query block fits whole (4 MiB, a 2K llama-2-7b prompt) attention reads
+    the K/V cache once, as before; an 8K llama-3-8b prompt on smaller buffers reads it
+    several times (FlashAttention's IO grows as N^2 d^2 / M) and the breakdown says so."""
+    d = tokenfab.design("mac-array")
+    r = d.simulate(model="llama-2-7b", prompt=2048, gen=1).breakdown
+    att = r[(r.op == "attention") & (r.phase == "prefill")].iloc[0]
+    assert "K/V read 1x" in att["mapping"]
+    moved = []
+    for cap in ("4MiB", "256KiB"):
+        b = d.simulate(model="llama-3-8b", prompt=8000, gen=1,
+                       overrides={"levels.gbuf.capacity": cap}).breakdown
+        a = b[(b.op == "attention") & (b.phase == "prefill")].iloc[0]
+        moved.append(a["dram_bytes"])
+    assert moved[1] > 5 * moved[0]

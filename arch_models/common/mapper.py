@@ -494,10 +494,50 @@ def _improve(nest, tiles, orders, pos, ti, grid, feasible, compute_s, objective,
     return tiles, orders
 
 
+# ---------------------------------------------------------------- attention
+BLOCK_KEYS = 64          # keys per streamed K/V block (FlashAttention-2's B_c for d <= 128)
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionMapping:
+    """Fused attention (FlashAttention-2, Dao 2023) on the outermost level that holds
+    activations: ``block_rows`` query rows (of the heads sharing one KV head) stay with
+    their output accumulators and score block while the keys and values stream past in
+    blocks of ``block_keys``; the K/V cache is read ``passes`` times (causal query
+    blocks read the keys up to their last token only)."""
+    level: str
+    block_rows: int
+    block_keys: int
+    passes: float            # whole reads of the K/V cache (causal blocks read part of it)
+    footprint: float
+
+    def describe(self) -> str:
+        return (f"{self.level} attention {self.block_rows} query rows x {self.block_keys} "
+                f"keys, K/V read {self.passes:.3g}x")
+
+
+def map_attention(q_rows: int, kv_span: int, qk_dim: int, v_dim: int, act_bytes: float,
+                  kv_bytes: float, acc_bytes: float, level: LevelSpec) -> AttentionMapping:
+    """The largest query block ``level`` holds beside the streamed K/V blocks (two of
+    each when it double-buffers) and the score block, and the passes over the K/V cache
+    it takes: ``ceil(q_rows / block_rows)``. Refused when not one query row fits."""
+    keys = max(1, min(kv_span, BLOCK_KEYS))
+    kv_block = keys * (qk_dim + v_dim) * kv_bytes * (2 if level.double_buffered else 1)
+    per_row = qk_dim * act_bytes + v_dim * acc_bytes + keys * acc_bytes
+    rows = int((level.capacity - kv_block) // per_row)
+    if rows < 1:
+        raise UsageError(
+            f"level {level.name} ({level.capacity:.0f} bytes) cannot hold one query row of "
+            f"attention beside its K/V blocks: {kv_block + per_row:.0f} bytes")
+    rows = min(rows, q_rows)
+    return AttentionMapping(level.name, rows, keys, -(-q_rows // rows),
+                            float(kv_block + rows * per_row))
+
+
 def trivial_bytes(problem: Problem) -> float:
     """Every operand crossing DRAM exactly once (the lower bound of any mapping)."""
     return sum(problem.size(op) * problem.bytes_of(op) for op in RELEVANT) * problem.count
 
 
 __all__ = ["LevelSpec", "Problem", "Mapping", "LevelMapping", "map_gemm", "trivial_bytes",
-           "DRAM"]
+           "DRAM", "AttentionMapping", "map_attention"]

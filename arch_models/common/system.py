@@ -201,6 +201,31 @@ def map_linear(spec: SystemSpec, op, compute_s: float) -> mapper.Mapping:
                            compute_s / op.count, spec.objective, units=units)
 
 
+def map_attention(spec: SystemSpec, op) -> mapper.AttentionMapping | None:
+    """QK^T and PV fused on the outermost level that keeps activations (None: kernels that
+    write the scores to DRAM, or no hierarchy). The heads sharing a KV head share its
+    passes; sequences and KV heads run one after another through the level."""
+    held = [lv for lv in spec.levels if "activations" in lv.holds]
+    if spec.materialize_scores or not held:
+        return None
+    group = max(1, op.heads // max(1, op.kv_heads))
+    try:
+        mp = mapper.map_attention(op.q_len * group, op.kv_span, op.qk_dim, op.v_dim,
+                                  spec.act_bytes, spec.kv_bytes, 4.0, held[-1])
+    except UsageError as exc:
+        raise UsageError(f"system {spec.name}: {op.name} of layer {op.layer}: {exc}") from None
+    if mp.passes == 1 or mp.block_rows < group or not (op.causal and op.q_len > 1):
+        return mp
+    # causal prefill: a block of queries reads the keys up to its last token only
+    tokens = mp.block_rows // group
+    start = op.kv_len - op.q_len
+    read = 0
+    for end in range(tokens, op.q_len + tokens, tokens):
+        keys = start + min(end, op.q_len)
+        read += min(keys, op.window) if op.window else keys
+    return dataclasses.replace(mp, passes=read / op.kv_span)
+
+
 def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
     """Time on its engine, bytes moved and events of one operation; ``spill`` is the
     fraction of the weights that lives behind the host link."""
@@ -267,7 +292,9 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
         else:
             cycles = 2 * op.macs / spec.vector_flops_per_cycle / spec.vector_efficiency
         cycles += softmax_flops / spec.vector_flops_per_cycle / spec.vector_efficiency
-        dram = (op.kv_read_elems + op.kv_write_elems) * spec.kv_bytes
+        mp = map_attention(spec, op)
+        passes = mp.passes if mp else 1
+        dram = (op.kv_read_elems * passes + op.kv_write_elems) * spec.kv_bytes
         qo = op.batch * op.q_len * op.heads * (op.qk_dim + op.v_dim) * spec.act_bytes
         if spec.activations_in_dram or qo > spec.buffer_bytes:
             dram += qo
@@ -275,7 +302,7 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             dram += 4 * 2 * op.scores
         ev.update(_onchip(spec, dram, dram), dram_bytes=dram)
         engine = "matrix" if spec.attention_on == "matrix" else "vector"
-        return OpCost(engine, cycles / f, dram, 0.0, op.macs, ev)
+        return OpCost(engine, cycles / f, dram, 0.0, op.macs, ev, mp)
     if isinstance(op, Elementwise):
         flops = op.elements * op.flops
         cycles = flops / spec.vector_flops_per_cycle / spec.vector_efficiency
