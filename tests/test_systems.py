@@ -451,9 +451,13 @@ def test_attention_query_block_by_hand():
     lv = mapper.LevelSpec("gbuf", 256 * 1024, frozenset({"activations"}), True, 1e12)
     mp = mapper.map_attention(1000, 4096, 128, 128, 2.0, 2.0, 4.0, lv)
     assert (mp.block_rows, mp.block_keys, mp.passes) == (192, 64, 6)
+    # 64 KiB: blocks of 32 keys leave room for 32 rows (65,536 - 32,768) / 896 = 36
+    small = mapper.map_attention(1000, 4096, 128, 128, 2.0, 2.0, 4.0,
+                                 dataclasses.replace(lv, capacity=65536))
+    assert (small.block_keys, small.block_rows) == (32, 36)
     with pytest.raises(UsageError, match="cannot hold one query row"):
         mapper.map_attention(1000, 4096, 128, 128, 2.0, 2.0, 4.0,
-                             dataclasses.replace(lv, capacity=65536))
+                             dataclasses.replace(lv, capacity=1024))
 
 
 def test_causal_query_blocks_read_the_keys_up_to_their_end():

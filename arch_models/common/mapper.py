@@ -520,15 +520,21 @@ def map_attention(q_rows: int, kv_span: int, qk_dim: int, v_dim: int, act_bytes:
                   kv_bytes: float, acc_bytes: float, level: LevelSpec) -> AttentionMapping:
     """The largest query block ``level`` holds beside the streamed K/V blocks (two of
     each when it double-buffers) and the score block, and the passes over the K/V cache
-    it takes: ``ceil(q_rows / block_rows)``. Refused when not one query row fits."""
+    it takes: ``ceil(q_rows / block_rows)``. K/V blocks are ``BLOCK_KEYS`` keys, halved
+    until a query row fits beside them; refused when not one row fits beside one key."""
+    copies = 2 if level.double_buffered else 1
     keys = max(1, min(kv_span, BLOCK_KEYS))
-    kv_block = keys * (qk_dim + v_dim) * kv_bytes * (2 if level.double_buffered else 1)
-    per_row = qk_dim * act_bytes + v_dim * acc_bytes + keys * acc_bytes
-    rows = int((level.capacity - kv_block) // per_row)
+    while True:
+        kv_block = keys * (qk_dim + v_dim) * kv_bytes * copies
+        per_row = qk_dim * act_bytes + v_dim * acc_bytes + keys * acc_bytes
+        rows = int((level.capacity - kv_block) // per_row)
+        if rows >= 1 or keys == 1:
+            break
+        keys = max(1, keys // 2)
     if rows < 1:
         raise UsageError(
             f"level {level.name} ({level.capacity:.0f} bytes) cannot hold one query row of "
-            f"attention beside its K/V blocks: {kv_block + per_row:.0f} bytes")
+            f"attention beside one key's K/V: {kv_block + per_row:.0f} bytes")
     rows = min(rows, q_rows)
     return AttentionMapping(level.name, rows, keys, -(-q_rows // rows),
                             float(kv_block + rows * per_row))
