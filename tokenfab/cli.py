@@ -339,6 +339,24 @@ def cmd_fpga(args):
           + [(f"wrote {k}", v) for k, v in r.files.items()])
 
 
+def cmd_asic(args):
+    d = _design(args)
+    show = not (args.json or args.quiet)
+    r = d.asic(liberty=args.liberty, clock=args.clock, work_dir=args.work_dir,
+               progress=_progress(show))
+    _done_progress(show)
+    obj = r.to_dict()
+    cp = r.critical_path
+    rows = [(k, obj[k]) for k in ("design", "library", "corner", "clock_ns", "area_um2",
+                                  "cells", "flip_flops", "fmax_mhz", "slack_ns",
+                                  "leakage_w")]
+    rows += [("critical path", f"{cp['delay_ns']:.3f} ns (setup {cp['setup_ns']:.3f}) from "
+                               f"{cp['start']} to {cp['end']}, {len(cp['cells'])} cells")]
+    rows += [(f"area {k}", f"{v:,.0f} um2") for k, v in r.area_by_module_um2.items()]
+    rows += [(f"wrote {k}", v) for k, v in r.files.items()]
+    _emit(args, obj, rows)
+
+
 def cmd_cost(args):
     d = _design(args)
     r = d.cost(node=args.node, model=args.model, system=args.system, volume=args.volume,
@@ -537,6 +555,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="stop the tools after this long (default: no limit)")
     sp.add_argument("-o", "--work-dir", default="build/fpga",
                     help="folder for the wrapped Verilog, logs and reports")
+    sp = add("asic", cmd_asic, "Yosys + ABC onto a Liberty library: area, critical path, "
+             "Fmax, leakage")
+    sp.add_argument("--liberty", required=True, metavar="PATH",
+                    help="the standard-cell library (.lib or .lib.gz), e.g. your PDK's")
+    sp.add_argument("--clock", default="5ns", help="clock period (5ns) or frequency (200MHz)")
+    sp.add_argument("-o", "--work-dir", default="build/asic",
+                    help="folder for the script, log, mapped netlist and SDC")
     sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
     sp.add_argument("--node", default=None, type=_choice("node", sets["node"]),
                     metavar="{" + ",".join(sets["node"]) + "}",

@@ -411,6 +411,23 @@ def folder_lock(folder):
         os.close(fd)
 
 
+def cached_result(record: Path, key: str) -> dict | None:
+    """The ``result`` a tool run saved in ``record`` when it was for inputs ``key``
+    (None: no record, another key, or a damaged file: run the tools again)."""
+    import json
+    try:
+        saved = json.loads(Path(record).read_text())
+        return saved["result"] if saved.get("key") == key else None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def save_result(record: Path, key: str, result: dict) -> None:
+    import json
+    write_atomic(Path(record), lambda tmp: Path(tmp).write_text(
+        json.dumps({"key": key, "result": result})))
+
+
 def write_atomic(path: Path, writer) -> None:
     """``writer(tmp_path)`` then rename: the file appears whole or not at all."""
     import os

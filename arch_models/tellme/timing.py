@@ -72,7 +72,6 @@ def simulate(p, request, system_name="kv260", *, node: int | None = None,
     the context, the rest constant)."""
     from tokenfab.arch_models.tellme.system import (LM_HEAD_BYTES_PER_S, check_capacity,
                                                     check_model, run_phase)
-    from tokenfab.calibration import get
     from tokenfab.results import merge_samples
     say = progress or (lambda msg: None)
     sys = system(p, system_name, node, overrides)

