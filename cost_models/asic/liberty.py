@@ -2,8 +2,9 @@
 
 The file is parsed once with ``liberty-parser`` (T. Kramer) and digested into what the flow
 needs, in SI units: per cell its area (m²), leakage (W), input pin capacitances (F), output
-functions, and per timing arc its delay and output-transition tables (NLDM: input slew in
-s x output load in F); whether it is a flip-flop, its clock pin and its setup time. The
+functions, and per timing arc its sense and its delay and output-transition tables (NLDM:
+input slew in s x output load in F); whether it is a flip-flop, its clock pin and its setup
+constraint tables (related and constrained pin transitions, the template's order). The
 digest is cached by the file's SHA-256 (parsing sky130_fd_sc_hd's 12.8 MB takes ~5 s).
 
 Everything a bad file can be is refused here in one line: missing, unreadable, a corrupt
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from tokenfab.errors import UsageError
 
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2
 UNITS = {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "fs": 1e-15, "ff": 1e-15, "pf": 1e-12,
          "nf": 1e-9, "nw": 1e-9, "uw": 1e-6, "mw": 1e-3, "pw": 1e-12, "w": 1.0, "s": 1.0,
          "f": 1.0}
@@ -60,25 +61,33 @@ def _unit(text, what: str) -> float:
     return scale * factor
 
 
-def _table(group, t_unit: float, c_unit: float) -> dict | None:
+def _table(group, t_unit: float, c_unit: float, templates: dict | None = None) -> dict | None:
+    """A lookup table in SI units: ``slew`` (index_1) x ``load`` (index_2) for delay
+    tables; ``vars`` names the template's variables in index order (a library may put
+    the load first, and constraint tables index transitions of two pins)."""
     if group is None:
         return None
+    template = str(group.args[0]).strip('"') if group.args else ""
+    variables = (templates or {}).get(template, ["input_net_transition",
+                                                  "total_output_net_capacitance"])
+    unit1 = c_unit if "capacitance" in variables[0] else t_unit
+    unit2 = c_unit if len(variables) > 1 and "capacitance" in variables[1] else t_unit
     values = group.get_array("values")
     try:
-        i1 = [float(x) * t_unit for x in group.get_array("index_1").ravel()]
+        i1 = [float(x) * unit1 for x in group.get_array("index_1").ravel()]
     except Exception:                  # a scalar table (one value)
         i1 = [0.0]
     try:
-        i2 = [float(x) * c_unit for x in group.get_array("index_2").ravel()]
+        i2 = [float(x) * unit2 for x in group.get_array("index_2").ravel()]
     except Exception:
         i2 = [0.0]
-    return {"slew": i1, "load": i2,
+    return {"slew": i1, "load": i2, "vars": list(variables),
             "values": (values.reshape(len(i1), len(i2)) * t_unit).tolist()}
 
 
-def _cell(cell, t_unit, c_unit, p_unit, a_unit) -> dict:
+def _cell(cell, t_unit, c_unit, p_unit, a_unit, templates) -> dict:
     pins, outputs, ff = {}, {}, bool(cell.get_groups("ff"))
-    clock, setup = None, 0.0
+    clock, setup = None, {}
     for pin in cell.get_groups("pin"):
         name = str(pin.args[0]).strip('"')
         direction = str(pin.get("direction", "")).strip('"')
@@ -89,19 +98,19 @@ def _cell(cell, t_unit, c_unit, p_unit, a_unit) -> dict:
             for t in pin.get_groups("timing"):
                 kind = str(t.get("timing_type", "")).strip('"')
                 if kind.startswith("setup"):
-                    tab = _table(t.get_group("rise_constraint"), t_unit, 0.0) \
-                        if t.get_groups("rise_constraint") else None
-                    if tab:
-                        setup = max(setup, max(max(r) for r in tab["values"]))
+                    setup[name] = {key: _table(t.get_group(key), t_unit, c_unit, templates)
+                                   if t.get_groups(key) else None
+                                   for key in ("rise_constraint", "fall_constraint")}
         elif direction == "output":
             arcs = []
             for t in pin.get_groups("timing"):
                 kind = str(t.get("timing_type", "combinational")).strip('"')
                 if kind not in ("combinational", "rising_edge", "falling_edge"):
                     continue
-                arc = {"from": str(t.get("related_pin", "")).strip('"'), "type": kind}
+                arc = {"from": str(t.get("related_pin", "")).strip('"'), "type": kind,
+                       "sense": str(t.get("timing_sense", "non_unate")).strip('"')}
                 for key in ("cell_rise", "cell_fall", "rise_transition", "fall_transition"):
-                    arc[key] = _table(t.get_group(key), t_unit, c_unit) \
+                    arc[key] = _table(t.get_group(key), t_unit, c_unit, templates) \
                         if t.get_groups(key) else None
                 arcs.append(arc)
             fn = pin.get("function")
@@ -159,7 +168,10 @@ def load(path, cache_dir=None) -> Library:
     c_unit = _unit(lib.get("capacitive_load_unit", [1.0, "pf"]), "capacitance")
     p_unit = _unit(lib.get("leakage_power_unit", "1nW"), "leakage power")
     a_unit = 1e-12                              # Liberty areas are in µm² by convention
-    cells = {str(c.args[0]).strip('"'): _cell(c, t_unit, c_unit, p_unit, a_unit)
+    templates = {str(g.args[0]).strip('"'): [str(g.get(f"variable_{i}", "")).strip('"')
+                                             for i in (1, 2) if g.get(f"variable_{i}")]
+                 for g in lib.get_groups("lu_table_template")}
+    cells = {str(c.args[0]).strip('"'): _cell(c, t_unit, c_unit, p_unit, a_unit, templates)
              for c in lib.get_groups("cell")}
     if not cells:
         raise UsageError(f"liberty {str(path)!r} has no cells")
