@@ -28,7 +28,7 @@ from pathlib import Path
 from tokenfab.errors import UsageError
 from tokenfab.results import Frameable
 
-FLOW_VERSION = 1
+FLOW_VERSION = 2          # bump when the flow or the timing changes (results are cached)
 # sky130's isolation and retention cells are not logic a mapper should pick
 DONT_USE = "*lpflow*"
 
