@@ -219,3 +219,20 @@ def test_timing_agrees_with_opensta(tmp_path):
     arrival = float(next(x for x in out.splitlines() if "data arrival time" in x).split()[0])
     setup = -float(next(x for x in out.splitlines() if "library setup time" in x).split()[0])
     assert r.critical_path["delay_ns"] == pytest.approx(arrival + setup, rel=0.10)
+
+
+@needs_pdk
+def test_asic_is_a_sweep_level(tmp_path):
+    """A notebook sweeps area and Fmax on real cells: more outputs, more area."""
+    df = tokenfab.sweep({"sweep": {"levels": ["asic"], "asic_liberty": str(SKY130),
+                                   "asic_clock": "5ns"},
+                         "design": [{"name": "mac-array", "params": {"m": 1, "k": 2},
+                                     "axes": {"n": [2, 4]}}]},
+                        out=tmp_path / "sw", workers=None)
+    assert list(df["status"]) == ["ok", "ok"], df["message"].tolist()
+    area = df.sort_values("p.n")["asic.area_um2"].tolist()
+    assert area[1] > area[0] and (df["asic.fmax_mhz"] > 0).all()
+    with pytest.raises(UsageError, match="sweep.asic_liberty"):
+        tokenfab.sweep({"sweep": {"levels": ["asic"]},
+                        "design": [{"name": "mac-array", "axes": {"n": [2]}}]},
+                       out=tmp_path / "bad", workers=None)

@@ -11,12 +11,14 @@ by a content hash, the results one row per point.
 The spec, in TOML::
 
     [sweep]
-    levels = ["simulate", "cost"]          # simulate, cost, fpga, verify, area (Yosys)
+    levels = ["simulate", "cost"]          # simulate, cost, fpga, verify, area (Yosys), asic
     objectives = { "simulate.tokens_per_j" = "max", "cost.area_mm2" = "min" }
     seed = 1                               # for random and Latin-hypercube samples
     fpga_target = "ecp5-25k"               # fpga level: the part, and whether to place
     fpga_place = true                      # and route (false: synthesis only)
     cost_node = "7nm"                      # cost and area levels: the node
+    asic_liberty = "../shared/pdk/sky130_fd_sc_hd__tt_025C_1v80.lib.gz"   # asic level:
+    asic_clock = "5ns"                     # your Liberty, and the clock it is timed at
 
     [[design]]
     name = "lut-tensor-core"
@@ -52,7 +54,7 @@ from pathlib import Path
 
 from tokenfab.errors import UsageError
 
-LEVELS = ("simulate", "cost", "fpga", "verify", "area")
+LEVELS = ("simulate", "cost", "fpga", "verify", "area", "asic")
 WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system": str,
                  "volume": int}
 WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
@@ -132,9 +134,10 @@ def load_spec(spec, source: str = "") -> Spec:
         head = {}
     for key in head:
         if key not in ("levels", "objectives", "seed", "fpga_target", "fpga_place",
-                       "verify_vectors", "cost_node"):
+                       "verify_vectors", "cost_node", "asic_liberty", "asic_clock"):
             err.add(f"sweep.{key}", "unknown key; allowed: levels, objectives, seed, "
-                                    "fpga_target, fpga_place, verify_vectors, cost_node")
+                                    "fpga_target, fpga_place, verify_vectors, cost_node, "
+                                    "asic_liberty, asic_clock")
     levels = head.get("levels", ["simulate"])
     if (not isinstance(levels, list) or not levels
             or any(lv not in LEVELS for lv in levels)):
@@ -171,6 +174,20 @@ def load_spec(spec, source: str = "") -> Spec:
         if not isinstance(node, str):
             err.add("sweep.cost_node", f"must be a node name such as '7nm', not {node!r}")
         options["cost_node"] = node
+    if "asic" in levels:
+        lib = head.get("asic_liberty")
+        if not isinstance(lib, str) or not lib:
+            err.add("sweep.asic_liberty", f"the asic level needs the path of a Liberty "
+                                          f"library, not {lib!r}")
+        else:
+            options["asic_liberty"] = str(Path(lib).expanduser().resolve())
+        clock = head.get("asic_clock", "5ns")
+        try:
+            from tokenfab.cost_models.asic import parse_clock
+            parse_clock(clock)
+        except UsageError as exc:
+            err.add("sweep.asic_clock", str(exc))
+        options["asic_clock"] = clock
     if "verify" in levels:
         vv = head.get("verify_vectors", 50)
         if isinstance(vv, bool) or not isinstance(vv, int) or vv < 1:
@@ -504,6 +521,13 @@ def run_point(point: Point, work_dir: str) -> dict:
                                work_dir=Path(work_dir) / "area")
                 row.update(_scalars("area", {k: v for k, v in r.to_dict().items()
                                              if k != "cells"}))
+            elif level == "asic":                 # Yosys + ABC onto a Liberty library
+                r = d.asic(point.options["asic_liberty"], point.options["asic_clock"],
+                           work_dir=Path(work_dir) / "asic")
+                row.update(_scalars("asic", {k: v for k, v in r.to_dict().items()
+                                             if k in ("area_um2", "cells", "flip_flops",
+                                                      "fmax_mhz", "slack_ns", "leakage_w")}))
+                row["asic.critical_path_ns"] = r.critical_path["delay_ns"]
             elif level == "verify":
                 r = d.verify(vectors=point.options["verify_vectors"],
                              work_dir=Path(work_dir) / "verify")
