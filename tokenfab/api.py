@@ -77,7 +77,7 @@ class Design:
         if self.takes_files:
             from tokenfab.arch_models.common.system import load_platform
             timing = self.entry.timing
-            load_platform(name, overrides, timing.TEMPLATES, timing.SYSTEMS)
+            load_platform(name, overrides, timing.TEMPLATES, timing.SYSTEMS, self.name)
 
     def system(self, name=None, node: int | None = None, overrides=None):
         """The system this design runs on: ``name`` a preset (the first of
@@ -133,7 +133,7 @@ class Design:
         elif sram is None or bandwidth is None:
             raise UsageError("sram and bandwidth go together: give both (the three SRAM "
                              "sizes and each one's DRAM bytes per cycle) or neither")
-        elif self.name != "systolic-array":
+        elif not hasattr(self.entry.timing, "gemm_memory"):
             raise UsageError(f"sram and bandwidth model SCALE-Sim's memory system, which "
                              f"the systolic-array has; {self.name} maps onto a system file "
                              f"instead (simulate --system)")

@@ -509,7 +509,6 @@ class AttentionMapping:
     block_rows: int
     block_keys: int
     passes: float            # whole reads of the K/V cache (causal blocks read part of it)
-    footprint: float
 
     def describe(self) -> str:
         return (f"{self.level} attention {self.block_rows} query rows x {self.block_keys} "
@@ -536,8 +535,7 @@ def map_attention(q_rows: int, kv_span: int, qk_dim: int, v_dim: int, act_bytes:
             f"level {level.name} ({level.capacity:.0f} bytes) cannot hold one query row of "
             f"attention beside one key's K/V: {kv_block + per_row:.0f} bytes")
     rows = min(rows, q_rows)
-    return AttentionMapping(level.name, rows, keys, -(-q_rows // rows),
-                            float(kv_block + rows * per_row))
+    return AttentionMapping(level.name, rows, keys, -(-q_rows // rows))
 
 
 def trivial_bytes(problem: Problem) -> float:

@@ -15,6 +15,7 @@ import dataclasses
 import math
 from collections import Counter
 
+import numpy as np
 import simpy
 
 from tokenfab.arch_models.common import mapper
@@ -145,12 +146,7 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
     (tile, precisions, dataflow, ``gemm_cycles``, ...: ``fields``). ``base_units`` is the
     design's engine count when the file gives none; ``scale`` (array_scale) multiplies
     either. ``node`` (``--node``) replaces the file's."""
-    if platform.engines.design not in (None, design):
-        raise UsageError(f"system {platform.name}: engines.design is "
-                         f"{platform.engines.design!r}; it runs that design, not {design!r}")
     vec = platform.vector_unit.flops_per_cycle or vector_flops
-    if vec is None:
-        raise UsageError(f"system {platform.name}: vector_unit.flops_per_cycle: missing")
     mem = platform.memory
     units = (platform.engines.count or base_units) * scale
     levels = level_specs(platform, platform.clock)
@@ -218,12 +214,11 @@ def map_attention(spec: SystemSpec, op) -> mapper.AttentionMapping | None:
         return mp
     # causal prefill: a block of queries reads the keys up to its last token only
     tokens = mp.block_rows // group
-    start = op.kv_len - op.q_len
-    read = 0
-    for end in range(tokens, op.q_len + tokens, tokens):
-        keys = start + min(end, op.q_len)
-        read += min(keys, op.window) if op.window else keys
-    return dataclasses.replace(mp, passes=read / op.kv_span)
+    ends = np.minimum(np.arange(tokens, op.q_len + tokens, tokens), op.q_len)
+    keys = op.kv_len - op.q_len + ends
+    if op.window:
+        keys = np.minimum(keys, op.window)
+    return dataclasses.replace(mp, passes=float(keys.sum()) / op.kv_span)
 
 
 def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
@@ -426,38 +421,31 @@ class PhaseLog:
         return Phase(self.name, tokens, self.env.now, self.rows, self.busy)
 
 
-def load_platform(system, overrides, templates: tuple, presets: tuple = ()):
-    """A validated system file for a design that runs on ``templates``; an unknown
-    name is refused naming the design's own ``presets``."""
+def load_platform(system, overrides, templates: tuple, presets: tuple, design: str):
+    """A validated system file for ``design``, which runs on ``templates``: a file for
+    another design (``engines.design``) is refused, and an unknown name is refused naming
+    the design's own ``presets``."""
     from tokenfab.arch_models import systems
     platform = systems.load(system, overrides, offer=presets)
     if platform.template not in templates:
         raise UsageError(f"system {platform.name!r}: template {platform.template!r} is not "
                          f"one this design runs on ({', '.join(templates)})")
+    if platform.engines.design not in (None, design):
+        raise UsageError(f"system {platform.name}: engines.design is "
+                         f"{platform.engines.design!r}; it runs that design, not {design!r}")
     return platform
 
 
 def load_design_platform(system, overrides, templates: tuple, presets: tuple, design: str,
                          node: int | None = None):
     """``load_platform`` for a design built for its system's part (TeLLMe's FPGA, SAIL's
-    CPU, HNLPU's chip): the file must be for ``design`` (or for any) and ``node`` (from
-    ``--node``), when given, must be the file's."""
-    platform = load_platform(system, overrides, templates, presets)
-    if platform.engines.design not in (None, design):
-        raise UsageError(f"system {platform.name} is for {platform.engines.design}, not "
-                         f"{design}")
+    CPU, HNLPU's chip): ``node`` (from ``--node``), when given, must be the file's."""
+    platform = load_platform(system, overrides, templates, presets, design)
     plat_node = int(round(platform.node))
     if node not in (None, plat_node):
         raise UsageError(f"{design} runs on the {platform.name} system's {plat_node} nm "
                          f"part; node must be {plat_node}nm, not {node}nm")
     return platform
-
-
-def check_system(name: str, presets: dict) -> None:
-    from tokenfab.params import did_you_mean
-    if name not in presets:
-        raise UsageError(f"system must be one of {', '.join(presets)}, not {name!r}"
-                         f"{did_you_mean(name, presets)}")
 
 
 def check_fit(request, spec: SystemSpec) -> tuple[float, list[str]]:

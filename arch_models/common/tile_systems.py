@@ -151,7 +151,7 @@ class TileTiming:
     def system(self, p, name="asic", node: int | None = None, overrides=()) -> SystemSpec:
         """The system file ``name`` (a preset, a path, a dict or a ``systems.Spec``) with
         ``overrides`` applied, built from ``p``'s units."""
-        platform = load_platform(name, overrides, TEMPLATES, self.SYSTEMS)
+        platform = load_platform(name, overrides, TEMPLATES, self.SYSTEMS, self.design)
         p = paper_boundary(p, platform)
         if platform.template == "accelerator":
             return asic(p, platform, design=self.design, node=node,

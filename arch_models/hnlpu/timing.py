@@ -51,7 +51,7 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
         name=platform.name, input_bits=p.input_bits, clock_hz=platform.clock,
         link_bytes_per_s=net.bandwidth, link_latency_s=net.latency,
         link_efficiency=net.efficiency, max_links=net.links_per_chip,
-        vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle or 2048),
+        vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle),
         buffer_bytes=buf.total_bytes, buffer_bytes_per_s=buf.bytes_per_cycle * platform.clock,
         hbm_bytes=platform.memory.capacity, hbm_bytes_per_s=platform.memory.bandwidth)
 

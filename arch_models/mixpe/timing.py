@@ -126,7 +126,7 @@ TEMPLATES = ("accelerator", "mixpe-paper")
 def system(p, name="asic", node: int | None = None, overrides=()):
     from tokenfab.arch_models.common.system import (from_platform, load_platform,
                                                     platform_summary)
-    platform = load_platform(name, overrides, TEMPLATES, SYSTEMS)
+    platform = load_platform(name, overrides, TEMPLATES, SYSTEMS, "mixpe")
     if platform.template == "mixpe-paper":
         return mixpe_paper(p, platform, node)
     arrays = (platform.engines.count or 1) * p.array_scale

@@ -106,8 +106,6 @@ def system(p: Params, name="graviton2", node: int | None = None, *, sail: bool =
     if llc.instances != cores:
         raise UsageError(f"system {platform.name}: one LLC slice per core, but the file has "
                          f"{llc.instances} slices and {cores} cores (engines.count)")
-    if not platform.vector_unit.flops_per_cycle:
-        raise UsageError(f"system {platform.name}: vector_unit.flops_per_cycle: missing")
     return CpuSystem(
         name=platform.name, cores=cores, core_hz=platform.clock,
         dram_bytes_per_s=platform.memory.bandwidth,

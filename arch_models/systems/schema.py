@@ -197,6 +197,9 @@ class Spec(_Base):
 
     @model_validator(mode="after")
     def _template_fields(self):
+        if self.template != "mixpe-paper" and self.vector_unit.flops_per_cycle is None:
+            raise PydanticCustomError("template", f"vector_unit.flops_per_cycle: missing "
+                                      f"(template {self.template} needs it)")
         if self.template in ("chip-grid", "cpu"):
             if self.template == "chip-grid" and self.network is None:
                 raise PydanticCustomError("template", "network: a chip-grid system needs "

@@ -129,6 +129,7 @@ class _WriteBuffer:
         self.size, self.half, self.bw, self.policy = size, size // 2, words_per_cycle, policy
         self.dur = math.ceil(self.half / words_per_cycle)
         self.fill, self.drain_end, self.blocked, self.written = 0, -math.inf, False, 0
+        self.flush_wait = 0.0
 
     def write_fold(self, start: float, cum: np.ndarray) -> float:
         """Write one fold's outputs (``cum``: cumulative words by the end of each of its
@@ -225,7 +226,7 @@ def gemm_with_memory(R: int, C: int, dataflow: str, M: int, K: int, N: int,
     if min(halves) < 1:
         raise UsageError(f"each SRAM needs at least 2 words (two halves), not "
                          f"{tuple(sram_words)!r}")
-    rows, cols, streamed = fold_dims(dataflow, M, K, N)
+    streamed = fold_dims(dataflow, M, K, N)[2]
     fold_list = list(folds(R, C, dataflow, M, K, N))
 
     # read streams: a fold re-using the previous fold's slice fetches nothing

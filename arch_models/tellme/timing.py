@@ -39,7 +39,7 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
                          "file needs a level of kind uram that holds weights")
     uram = weights[0]
     acts = platform.holders("activations")
-    lanes = (platform.vector_unit.flops_per_cycle or 32) / 2
+    lanes = platform.vector_unit.flops_per_cycle / 2
     return Kv260System(
         name=platform.name, description=platform.description,
         g=p.g, t=p.t, q=p.q,

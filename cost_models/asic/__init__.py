@@ -64,7 +64,9 @@ def parse_clock(clock) -> float:
     if isinstance(clock, (int, float)) and not isinstance(clock, bool):
         text = f"{clock}ns"
     try:
-        return units.parse("time", text)
+        period = units.parse("time", text)
+        if period > 0:
+            return period
     except ValueError:
         pass
     try:
@@ -124,8 +126,6 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None) -> A
     from tokenfab.rtl.export import check_rtl_size
     say = progress or (lambda msg: None)
     period = parse_clock(clock)
-    if period <= 0:
-        raise UsageError(f"clock must be a positive period, not {clock!r}")
     check_rtl_size(design.entry, design.params)
     say(f"{design.name}: reading the library {liberty}")
     lib = libmod.load(liberty)

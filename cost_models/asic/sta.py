@@ -74,7 +74,9 @@ def critical_path(netlist: dict, top: str, lib) -> dict:
         cells[inst] = digest
         for pin, bits in c["connections"].items():
             if pin in digest["inputs"]:
-                sinks.update({b: sinks[b] + [(inst, pin)] for b in bits if isinstance(b, int)})
+                for b in bits:
+                    if isinstance(b, int):
+                        sinks[b].append((inst, pin))
     load = {b: sum(cells[i]["inputs"][p] for i, p in ss) for b, ss in sinks.items()}
     arr, slw, came = {}, {}, {}        # net -> [rise, fall]; came: net -> [(what, net, edge)]
 
