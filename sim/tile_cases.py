@@ -71,6 +71,10 @@ class TileTestbench:
     def expected(self, p, beats):
         return self.golden.ref_beats(p, beats)
 
+    def ops(self, p, cases) -> dict:
+        """The work ``cases`` do, by unit (the first is the headline): MACs."""
+        return {"MAC": p.macs_per_tile * sum(len(b) for _, b in cases)}
+
     def pack_in(self, p, beat) -> int:
         return pack_beat(self.top.in_layout(p), beat)
 

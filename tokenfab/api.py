@@ -153,13 +153,17 @@ class Design:
                         dsp=as_bool("dsp", dsp), place=as_bool("place", place),
                         progress=progress, timeout=timeout)
 
-    def asic(self, liberty, clock="5ns", work_dir="build/asic", progress=None):
+    def asic(self, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
+             beats: int = 64, utilisation: float = 1.0, seed: int = 1):
         """The unit synthesised onto a Liberty library (Yosys + ABC): area by module and
-        cell, critical path, Fmax, leakage (``tokenfab.cost_models.asic``)."""
+        cell, critical path, Fmax, leakage, and power and energy per operation from
+        ``beats`` random beats offered at ``utilisation`` on the mapped netlist
+        (``tokenfab.cost_models.asic``)."""
         from tokenfab.cost_models import asic
         check_callback("progress", progress)
         return asic.run(self, as_path("liberty", liberty), clock,
-                        as_path("work_dir", work_dir), progress=progress)
+                        as_path("work_dir", work_dir), progress=progress, beats=beats,
+                        utilisation=utilisation, seed=seed)
 
     def rtl_area(self, node="28nm", work_dir="build/area"):
         """Area of one unit from its generated Verilog (Yosys; see ``tokenfab.cost_models.area``)."""

@@ -343,13 +343,21 @@ def cmd_asic(args):
     d = _design(args)
     show = not (args.json or args.quiet)
     r = d.asic(liberty=args.liberty, clock=args.clock, work_dir=args.work_dir,
-               progress=_progress(show))
+               progress=_progress(show), beats=args.beats, utilisation=args.utilisation,
+               seed=args.seed)
     _done_progress(show)
     obj = r.to_dict()
     cp = r.critical_path
     rows = [(k, obj[k]) for k in ("design", "library", "corner", "clock_ns", "area_um2",
                                   "cells", "flip_flops", "fmax_mhz", "slack_ns",
-                                  "leakage_w")]
+                                  "leakage_w", "dynamic_w", "total_w")]
+    pw = r.power
+    rows += [(f"energy per {k}", f"{v:.4g} pJ") for k, v in pw["energy_per_op_pj"].items()]
+    rows += [("energy per beat", f"{pw['energy_per_beat_pj']:.4g} pJ"),
+             ("stimulus", f"{pw['beats']} beats in {pw['cycles']} cycles (utilisation "
+                          f"{pw['utilisation']:g}), gate-level outputs = golden"),
+             ("power internal / switching", f"{pw['internal_w']:.4g} / "
+                                            f"{pw['switching_w']:.4g} W")]
     rows += [("critical path", f"{cp['delay_ns']:.3f} ns (setup {cp['setup_ns']:.3f}) from "
                                f"{cp['start']} to {cp['end']}, {len(cp['cells'])} cells")]
     rows += [(f"area {k}", f"{v:,.0f} um2") for k, v in r.area_by_module_um2.items()]
@@ -556,12 +564,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--work-dir", default="build/fpga",
                     help="folder for the wrapped Verilog, logs and reports")
     sp = add("asic", cmd_asic, "Yosys + ABC onto a Liberty library: area, critical path, "
-             "Fmax, leakage")
+             "Fmax, power and energy per operation")
     sp.add_argument("--liberty", required=True, metavar="PATH",
                     help="the standard-cell library (.lib or .lib.gz), e.g. your PDK's")
     sp.add_argument("--clock", default="5ns", help="clock period (5ns) or frequency (200MHz)")
+    sp.add_argument("--beats", type=int, default=64,
+                    help="random input beats the power run drives (default: 64)")
+    sp.add_argument("--utilisation", type=float, default=1.0,
+                    help="probability a beat is offered each cycle (default: 1, back to "
+                         "back)")
+    sp.add_argument("--seed", type=int, default=1, help="stimulus seed (default: 1)")
     sp.add_argument("-o", "--work-dir", default="build/asic",
-                    help="folder for the script, log, mapped netlist and SDC")
+                    help="folder for the script, log, mapped netlist, SDC and activities")
     sp = add("cost", cmd_cost, "area, power, die cost, NRE, TCO and tokens/J")
     sp.add_argument("--node", default=None, type=_choice("node", sets["node"]),
                     metavar="{" + ",".join(sets["node"]) + "}",

@@ -526,7 +526,9 @@ def run_point(point: Point, work_dir: str) -> dict:
                            work_dir=Path(work_dir) / "asic")
                 row.update(_scalars("asic", {k: v for k, v in r.to_dict().items()
                                              if k in ("area_um2", "cells", "flip_flops",
-                                                      "fmax_mhz", "slack_ns", "leakage_w")}))
+                                                      "fmax_mhz", "slack_ns", "leakage_w",
+                                                      "dynamic_w", "total_w", "op",
+                                                      "energy_per_op_pj")}))
                 row["asic.critical_path_ns"] = r.critical_path["delay_ns"]
             elif level == "verify":
                 r = d.verify(vectors=point.options["verify_vectors"],

@@ -13,9 +13,13 @@ path (its start, end and delay) and Fmax. The run writes its ``.ys`` script, the
 Yosys log, the mapped netlist and an SDC for the clock into the work folder, and is
 cached by the content hash of the Verilog, the library, the clock and the flow.
 
-Not yet: dynamic power from the verification stimulus's switching activity on the mapped
-netlist, and energy per operation (issue 24 section 1); until then ``cost`` keeps the
-component model.
+Power comes from switching activity (``power.py``): the verification bench's random
+stimulus (``beats`` input beats, offered at the stated ``utilisation``) runs on the mapped
+netlist in a gate-level simulation built from the library's own cell functions
+(``gatesim.py``), every output word checked against the golden model; each net's toggles
+price the cells' internal-power tables and the switched capacitance, giving dynamic power
+at the clock, leakage, and energy per operation (per MAC, lookup, GEMV or neuron
+evaluation, as the design counts its work) and per beat.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from pathlib import Path
 from tokenfab.errors import UsageError
 from tokenfab.results import Frameable
 
-FLOW_VERSION = 2          # bump when the flow or the timing changes (results are cached)
+FLOW_VERSION = 3          # bump when the flow or the timing changes (results are cached)
 # sky130's isolation and retention cells are not logic a mapper should pick
 DONT_USE = "*lpflow*"
 
@@ -49,6 +53,11 @@ class AsicResult(Frameable):
     fmax_mhz: float
     slack_ns: float
     leakage_w: float
+    dynamic_w: float             # internal + switching at the clock, over the run
+    total_w: float
+    op: str                      # the design's unit of work (MAC, lookup, neuron, ...)
+    energy_per_op_pj: float      # dynamic + leakage energy of the run per op
+    power: dict                  # the run: cycles, beats, ops, breakdowns, per op and beat
     assumptions: list
     files: dict
     cached: bool = False
@@ -93,6 +102,9 @@ def _script(top: str, period_ps: float) -> str:
         "setundef -zero",
         "splitnets",
         "opt_clean -purge",
+        # one name per cell in both netlists ($abc$... -> _N_), so the per-pin
+        # activities we write for mapped.v name the cells the JSON netlist simulates
+        "rename -enumerate",
         "tee -q -o stat.json stat -json -liberty lib.lib",
         "stat -liberty lib.lib",
         "write_verilog -noattr -noexpr mapped.v",
@@ -116,8 +128,36 @@ def driving_cell(lib) -> str:
     return min(invs)[2]
 
 
-def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None) -> AsicResult:
-    """Synthesise ``design``'s unit onto ``liberty`` at ``clock`` (see the module doc)."""
+def check_stimulus(beats, utilisation, seed) -> None:
+    from tokenfab.params import check_int
+    check_int("beats", beats, 1, 100_000)
+    check_int("seed", seed, 0, 2**32 - 1)
+    if isinstance(utilisation, bool) or not isinstance(utilisation, (int, float)) \
+            or not 0 < utilisation <= 1:
+        raise UsageError(f"utilisation must be a number in (0, 1], not {utilisation!r}")
+
+
+def stimulus(design, beats: int, seed: int):
+    """The bench's random cases (no corner cases: power wants typical operands) totalling
+    at least ``beats`` beats, packed; with the golden model's words and the work done."""
+    import numpy as np
+    tb, p = design.entry.testbench, design.params
+    want = beats
+    while True:
+        cases = tb.cases(p, want, np.random.default_rng(seed))
+        randoms = [(n, b) for n, b in cases if n.startswith("random")]
+        if sum(len(b) for _, b in randoms) >= beats:
+            break
+        want *= 2
+    flat = [b for _, bs in randoms for b in bs]
+    return ([tb.pack_in(p, b) for b in flat],
+            [tb.pack_out(p, o) for o in tb.expected(p, flat)], tb.ops(p, randoms))
+
+
+def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
+        beats: int = 64, utilisation: float = 1.0, seed: int = 1) -> AsicResult:
+    """Synthesise ``design``'s unit onto ``liberty`` at ``clock`` and price ``beats`` random
+    input beats offered at ``utilisation`` (see the module doc)."""
     from tokenfab.cost_models.asic import liberty as libmod
     from tokenfab.cost_models.asic.sta import critical_path
     from tokenfab.fpga.flow import copy_back, run_tool, tool, tool_dir
@@ -126,6 +166,7 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None) -> A
     from tokenfab.rtl.export import check_rtl_size
     say = progress or (lambda msg: None)
     period = parse_clock(clock)
+    check_stimulus(beats, utilisation, seed)
     check_rtl_size(design.entry, design.params)
     say(f"{design.name}: reading the library {liberty}")
     lib = libmod.load(liberty)
@@ -135,8 +176,10 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None) -> A
         rtl_dir = out / "rtl"
         v = design.verilog(rtl_dir)
         text, top = v.read_text(), v.stem
+        packed_in, packed_out, ops = stimulus(design, beats, seed)
         key = hashlib.sha256(json.dumps([text, lib.sha256, period, FLOW_VERSION,
-                                         _script(top, period * 1e12)]).encode()).hexdigest()
+                                         _script(top, period * 1e12), packed_in,
+                                         utilisation, seed]).encode()).hexdigest()
         record = out / "result.json"
         saved = cached_result(record, key)
         if saved is not None:
@@ -162,9 +205,13 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None) -> A
         hier = json.loads((work / "hierarchy.json").read_text())
         netlist = json.loads((work / "netlist.json").read_text())
         say(f"{design.name}: static timing")
-        path = critical_path(netlist, top, lib)
+        keep = {}
+        path = critical_path(netlist, top, lib, keep)
+        say(f"{design.name}: gate-level simulation of {len(packed_in)} beats")
+        pw = _power(netlist, top, lib, keep, packed_in, packed_out, ops, period,
+                    utilisation, seed, work)
         copy_back(work, out)
-        result = _result(design, lib, period, top, stat, hier, netlist, path, out, work)
+        result = _result(design, lib, period, top, stat, hier, netlist, path, out, work, pw)
         save_result(record, key, result.to_dict())
         return result
 
@@ -192,7 +239,42 @@ def module_shares(hier: dict, top: str) -> dict:
             w / total for n, w in weight.items()}
 
 
-def _result(design, lib, period, top, stat, hier, netlist, path, out, work) -> AsicResult:
+def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisation, seed,
+           work) -> dict:
+    """The run on the gate-level simulation, priced (``power.py``)."""
+    from tokenfab.cost_models.asic import gatesim, power
+    from tokenfab.errors import ToolError
+    sim = gatesim.GateSim(netlist, top, lib)
+    run = power.drive(sim, packed_in, packed_out, utilisation=utilisation, seed=seed)
+    if run["mismatches"]:
+        raise ToolError(f"the mapped netlist disagrees with the golden model on "
+                        f"{run['mismatches']} of {len(packed_out)} output words (first: "
+                        f"{run['first_mismatches'][:1]}); its power would not be the "
+                        "design's")
+    clock_net = int(sim.ports["clk"][0])
+    e = power.energy(sim, lib, power.net_slews(sim, keep), clock_net)
+    e = {k: float(v) if k != "by_cell_j" else {t: float(x) for t, x in v.items()}
+         for k, v in e.items()}
+    ops = {k: int(v) for k, v in ops.items()}
+    power.write_activity(sim, work / "activity.tcl", clock_net)
+    seconds = run["cycles"] * period
+    leakage = sum(lib.cells[t]["leakage"] for _, t, _ in sim.cells)
+    dynamic = e["internal_j"] + e["switching_j"]
+    total_j = dynamic + leakage * seconds
+    return {
+        "cycles": run["cycles"], "beats": run["beats"], "outputs": run["outputs"],
+        "gate_level_mismatches": run["mismatches"], "utilisation": utilisation,
+        "beats_per_cycle": run["beats"] / run["cycles"],
+        "internal_w": e["internal_j"] / seconds, "switching_w": e["switching_j"] / seconds,
+        "leakage_w": leakage, "dynamic_w": dynamic / seconds,
+        "total_w": dynamic / seconds + leakage,
+        "ops": ops, "energy_per_op_pj": {k: total_j / v * 1e12 for k, v in ops.items() if v},
+        "energy_per_beat_pj": total_j / run["beats"] * 1e12,
+        "by_cell_type_w": dict(sorted(((k, v / seconds) for k, v in e["by_cell_j"].items()),
+                                      key=lambda kv: -kv[1]))}
+
+
+def _result(design, lib, period, top, stat, hier, netlist, path, out, work, pw) -> AsicResult:
     by_cell, count, ffs = Counter(), 0, 0
     leakage = 0.0
     for c in netlist["modules"][top]["cells"].values():
@@ -206,7 +288,8 @@ def _result(design, lib, period, top, stat, hier, netlist, path, out, work) -> A
     delay = path["delay_s"]
     files = {k: str(out / f) for k, f in (("script", "asic.ys"), ("yosys_log", "yosys.log"),
                                           ("netlist", "mapped.v"), ("sdc", "constraints.sdc"),
-                                          ("stat", "stat.json"), ("verilog", "design.v"))}
+                                          ("stat", "stat.json"), ("verilog", "design.v"),
+                                          ("activity", "activity.tcl"))}
     if work != out:
         files["tool_dir"] = str(work)
     return AsicResult(
@@ -221,13 +304,22 @@ def _result(design, lib, period, top, stat, hier, netlist, path, out, work) -> A
                        "cells": path["cells"]},
         fmax_mhz=1e-6 / delay if delay > 0 else float("inf"),
         slack_ns=(period - delay) * 1e9, leakage_w=leakage,
+        dynamic_w=pw["dynamic_w"], total_w=pw["total_w"], op=next(iter(pw["ops"])),
+        energy_per_op_pj=next(iter(pw["energy_per_op_pj"].values())), power=pw,
         assumptions=[
             f"library {lib.name} ({lib.path}), corner {lib.corner}; no node scaling",
-            "pre-layout: no wires; a net's load is the input capacitance it drives; each "
-            "arc takes the larger of its rise and fall delay",
+            "pre-layout: a net's load is the input capacitance it drives (the larger of "
+            "each pin's rise and fall capacitance) plus the library's default wire-load "
+            "model for its fanout; each arc takes the larger of its rise and fall delay",
             "area by module: the mapped cell area (no routing) shared out by each "
             "module's CMOS transistors in Yosys's hierarchy before it is flattened for "
             "mapping (ABC buffers and sizes across module boundaries)",
-            "dynamic power from switching activity: not yet (cost keeps the component "
-            "model)"],
+            f"power from switching activity: {pw['beats']} random beats of the verification "
+            f"bench offered at utilisation {pw['utilisation']:g} ({pw['beats_per_cycle']:.3f} "
+            f"beats per cycle over {pw['cycles']} cycles), zero-delay (no glitches), every "
+            "output word checked against the golden model",
+            "internal energy per transition: the mean of the rise and fall tables at the "
+            "net's load and the related input's slew, related inputs weighted by their "
+            "transitions; switching: ½CV² per transition; an ideal clock (its pins "
+            "counted, no clock tree)"],
         files=files)

@@ -3,8 +3,11 @@
 The file is parsed once with ``liberty-parser`` (T. Kramer) and digested into what the flow
 needs, in SI units: per cell its area (m²), leakage (W), input pin capacitances (F), output
 functions, and per timing arc its sense and its delay and output-transition tables (NLDM:
-input slew in s x output load in F); whether it is a flip-flop, its clock pin and its setup
-constraint tables (related and constrained pin transitions, the template's order). The
+input slew in s x output load in F); its pins' internal energy per transition (J; an
+output's per related input, in input slew x output load); whether it is a flip-flop, its
+``ff`` group (state, next state, clear, preset), its clock pin and its setup constraint
+tables (related and constrained pin transitions, the template's order); and the library's
+default wire-load model (a net's capacitance before layout, from its fanout). The
 digest is cached by the file's SHA-256 (parsing sky130_fd_sc_hd's 12.8 MB takes ~5 s).
 
 Everything a bad file can be is refused here in one line: missing, unreadable, a corrupt
@@ -21,10 +24,10 @@ from pathlib import Path
 
 from tokenfab.errors import UsageError
 
-DIGEST_VERSION = 2
+DIGEST_VERSION = 4
 UNITS = {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "fs": 1e-15, "ff": 1e-15, "pf": 1e-12,
          "nf": 1e-9, "nw": 1e-9, "uw": 1e-6, "mw": 1e-3, "pw": 1e-12, "w": 1.0, "s": 1.0,
-         "f": 1.0}
+         "f": 1.0, "v": 1.0, "mv": 1e-3}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +39,24 @@ class Library:
     voltage: float
     temperature: float
     cells: dict            # name -> digest (see ``_cell``)
+    # the default wire-load model: F per unit length, [[fanout, length], ...], slope
+    wire_load: dict | None = None
+
+    def wire_cap(self, fanout: int) -> float:
+        """A net's wire capacitance before layout, from the library's default wire-load
+        model: the length its fanout gives (past the table, extended by the slope) times
+        the capacitance per unit length; 0 without a model."""
+        w = self.wire_load
+        if not w or fanout <= 0:
+            return 0.0
+        table = dict(w["fanout_length"])
+        if fanout in table:
+            length = table[fanout]
+        else:
+            top = max(table)
+            length = table[top] + (fanout - top) * w["slope"] if fanout > top else \
+                table[min(table)] * fanout / min(table)
+        return length * w["capacitance"]
 
     @property
     def corner(self) -> str:
@@ -61,10 +82,12 @@ def _unit(text, what: str) -> float:
     return scale * factor
 
 
-def _table(group, t_unit: float, c_unit: float, templates: dict | None = None) -> dict | None:
+def _table(group, t_unit: float, c_unit: float, templates: dict | None = None,
+           v_unit: float | None = None) -> dict | None:
     """A lookup table in SI units: ``slew`` (index_1) x ``load`` (index_2) for delay
     tables; ``vars`` names the template's variables in index order (a library may put
-    the load first, and constraint tables index transitions of two pins)."""
+    the load first, and constraint tables index transitions of two pins). The values
+    are times (``t_unit``) unless ``v_unit`` is given (energies of power tables)."""
     if group is None:
         return None
     template = str(group.args[0]).strip('"') if group.args else ""
@@ -82,17 +105,48 @@ def _table(group, t_unit: float, c_unit: float, templates: dict | None = None) -
     except Exception:
         i2 = [0.0]
     return {"slew": i1, "load": i2, "vars": list(variables),
-            "values": (values.reshape(len(i1), len(i2)) * t_unit).tolist()}
+            "values": (values.reshape(len(i1), len(i2)) * (v_unit or t_unit)).tolist()}
 
 
-def _cell(cell, t_unit, c_unit, p_unit, a_unit, templates) -> dict:
+def _power(pin, t_unit, c_unit, e_unit, templates) -> list:
+    """A pin's ``internal_power`` groups: energy per transition (J) for a rising and a
+    falling edge, with the related pin (for an output) and the ``when`` condition."""
+    out = []
+    for g in pin.get_groups("internal_power"):
+        out.append({"from": str(g.get("related_pin", "")).strip('"') or None,
+                    "when": str(g.get("when", "")).strip('"') or None,
+                    **{key: _table(g.get_group(key), t_unit, c_unit, templates, e_unit)
+                       if g.get_groups(key) else None
+                       for key in ("rise_power", "fall_power")}})
+    return out
+
+
+def _ff(cell) -> dict | None:
+    """The ``ff`` group: its state variables, next state, clear and preset functions."""
+    groups = cell.get_groups("ff")
+    if not groups:
+        return None
+    g = groups[0]
+
+    def attr(key):
+        v = g.get(key)
+        return str(v).strip('"') if v is not None else None
+    return {"state": [str(a).strip('"') for a in g.args], "next_state": attr("next_state"),
+            "clocked_on": attr("clocked_on"), "clear": attr("clear"),
+            "preset": attr("preset")}
+
+
+def _cell(cell, t_unit, c_unit, p_unit, a_unit, e_unit, templates) -> dict:
     pins, outputs, ff = {}, {}, bool(cell.get_groups("ff"))
-    clock, setup = None, {}
+    clock, setup, input_power = None, {}, {}
     for pin in cell.get_groups("pin"):
         name = str(pin.args[0]).strip('"')
         direction = str(pin.get("direction", "")).strip('"')
         if direction == "input":
-            pins[name] = float(pin.get("capacitance", 0.0)) * c_unit
+            # the load a pin presents: the larger of its rise and fall capacitance
+            pins[name] = max(float(pin.get(k, 0.0)) for k in
+                             ("capacitance", "rise_capacitance", "fall_capacitance")) * c_unit
+            input_power[name] = _power(pin, t_unit, c_unit, e_unit, templates)
             if str(pin.get("clock", "")).strip('"') == "true":
                 clock = name
             for t in pin.get_groups("timing"):
@@ -115,13 +169,16 @@ def _cell(cell, t_unit, c_unit, p_unit, a_unit, templates) -> dict:
                 arcs.append(arc)
             fn = pin.get("function")
             outputs[name] = {"function": str(fn).strip('"') if fn is not None else None,
-                             "arcs": arcs}
+                             "arcs": arcs, "three_state": pin.get("three_state") is not None,
+                             "power": _power(pin, t_unit, c_unit, e_unit, templates)}
     if ff and clock is None:
         ff_group = cell.get_groups("ff")[0]
         clock = str(ff_group.get("clocked_on", "")).strip('"').lstrip("!") or None
     return {"area": float(cell.get("area", 0.0)) * a_unit,
             "leakage": float(cell.get("cell_leakage_power", 0.0)) * p_unit,
-            "inputs": pins, "outputs": outputs, "ff": ff, "clock": clock, "setup": setup}
+            "inputs": pins, "outputs": outputs, "ff": ff, "clock": clock, "setup": setup,
+            "input_power": input_power, "ff_group": _ff(cell),
+            "latch": bool(cell.get_groups("latch"))}
 
 
 def _read_text(path: Path) -> bytes:
@@ -168,17 +225,31 @@ def load(path, cache_dir=None) -> Library:
     c_unit = _unit(lib.get("capacitive_load_unit", [1.0, "pf"]), "capacitance")
     p_unit = _unit(lib.get("leakage_power_unit", "1nW"), "leakage power")
     a_unit = 1e-12                              # Liberty areas are in µm² by convention
+    v_unit = _unit(lib.get("voltage_unit", "1V"), "voltage")
+    e_unit = c_unit * v_unit ** 2               # internal power tables: energy, C x V²
     templates = {str(g.args[0]).strip('"'): [str(g.get(f"variable_{i}", "")).strip('"')
                                              for i in (1, 2) if g.get(f"variable_{i}")]
-                 for g in lib.get_groups("lu_table_template")}
-    cells = {str(c.args[0]).strip('"'): _cell(c, t_unit, c_unit, p_unit, a_unit, templates)
+                 for kind in ("lu_table_template", "power_lut_template")
+                 for g in lib.get_groups(kind)}
+    cells = {str(c.args[0]).strip('"'): _cell(c, t_unit, c_unit, p_unit, a_unit, e_unit,
+                                               templates)
              for c in lib.get_groups("cell")}
     if not cells:
         raise UsageError(f"liberty {str(path)!r} has no cells")
+    wire_load = None
+    default = str(lib.get("default_wire_load", "")).strip('"')
+    for g in lib.get_groups("wire_load"):
+        if default and str(g.args[0]).strip('"') == default:
+            wire_load = {"capacitance": float(g.get("capacitance", 0.0)) * c_unit,
+                         "slope": float(g.get("slope", 0.0)),
+                         "fanout_length": [[int(float(a.value[0])), float(a.value[1])]
+                                           for a in g.attributes
+                                           if a.name == "fanout_length"]}
     out = Library(name=str(lib.args[0]).strip('"'), path=str(path), sha256=sha,
                   process=float(lib.get("nom_process", 1.0)),
-                  voltage=float(lib.get("nom_voltage", 0.0)),
-                  temperature=float(lib.get("nom_temperature", 25.0)), cells=cells)
+                  voltage=float(lib.get("nom_voltage", 0.0)) * v_unit,
+                  temperature=float(lib.get("nom_temperature", 25.0)), cells=cells,
+                  wire_load=wire_load)
     if not out.flip_flops():
         raise UsageError(f"liberty {str(path)!r} has no flip-flop cells; the designs are "
                          "clocked and need one")

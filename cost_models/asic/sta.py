@@ -2,7 +2,8 @@
 
 Yosys's flattened JSON netlist of library cells is walked in topological order, rising and
 falling transitions apart. Every net's load is the input capacitance of the pins it drives
-(pre-layout: no wire model, as OpenSTA without parasitics). A path starts at a primary
+plus the wire the library's default wire-load model gives its fanout (pre-layout, as
+OpenSTA without parasitics). A path starts at a primary
 input (arrival 0, an ideal slew) or at a flip-flop's clock-to-output arc on an ideal
 clock; an arc's delay and output slew interpolate its ``cell_rise`` / ``cell_fall`` and
 transition tables bilinearly in (input slew, output load), following its timing sense
@@ -13,7 +14,7 @@ the worse of both). A path ends at a flip-flop's data pin plus its setup time
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from tokenfab.errors import UsageError
 
@@ -60,9 +61,11 @@ def _inputs_for(sense: str, edge_out: int) -> tuple:
     return (RISE, FALL)
 
 
-def critical_path(netlist: dict, top: str, lib) -> dict:
+def critical_path(netlist: dict, top: str, lib, keep: dict | None = None) -> dict:
     """The slowest path of ``top`` in Yosys's JSON ``netlist`` (flattened, library cells):
-    {"delay_s" (setup included), "start", "end", "cells" (on the path), "setup_s"}."""
+    {"delay_s" (setup included), "start", "end", "cells" (on the path), "setup_s"}.
+    ``keep``: a dict that receives every net's slew (``"slew"``: net -> the slower of
+    its rising and falling transition, s), which the power model reads its tables at."""
     mod = netlist["modules"].get(top)
     if mod is None:
         raise UsageError(f"no module {top!r} in the mapped netlist")
@@ -77,7 +80,12 @@ def critical_path(netlist: dict, top: str, lib) -> dict:
                 for b in bits:
                     if isinstance(b, int):
                         sinks[b].append((inst, pin))
-    load = {b: sum(cells[i]["inputs"][p] for i, p in ss) for b, ss in sinks.items()}
+    fanout = Counter({b: len(ss) for b, ss in sinks.items()})
+    for port in mod["ports"].values():
+        if port["direction"] == "output":
+            fanout.update(b for b in port["bits"] if isinstance(b, int))
+    load = {b: sum(cells[i]["inputs"][p] for i, p in sinks.get(b, ())) + lib.wire_cap(f)
+            for b, f in fanout.items()}
     arr, slw, came = {}, {}, {}        # net -> [rise, fall]; came: net -> [(what, net, edge)]
 
     def start(b, what, times, slews):
@@ -139,6 +147,8 @@ def critical_path(netlist: dict, top: str, lib) -> dict:
                 pending[inst] -= 1
                 if pending[inst] == 0:
                     fire(inst)
+    if keep is not None:
+        keep["slew"] = {b: max(s) for b, s in slw.items()}
     stuck = [i for i, left in pending.items() if left > 0]
     if stuck:
         raise UsageError(f"the mapped netlist has a combinational loop through {stuck[0]} "

@@ -31,6 +31,11 @@ class GemvTestbench:
     def expected(self, p, beats):
         return golden.expected(p, beats)
 
+    def ops(self, p, cases) -> dict:
+        """One neuron evaluation per output per input vector, ``rows`` MACs each."""
+        vectors = sum(len(b) for _, b in cases)
+        return {"neuron": vectors * p.cols, "MAC": vectors * p.macs_per_tile}
+
     def pack_in(self, p, beat) -> int:
         return pack(top.in_layout(p), {"x": np.asarray(beat["x"]).tolist()})
 

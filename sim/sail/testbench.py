@@ -86,6 +86,12 @@ class SailTestbench:
     def expected(self, p, beats):
         return golden.expected(p, beats)
 
+    def ops(self, p, cases) -> dict:
+        """The GEMVs the programs run and the table lookups they make (the golden
+        model's record of every lookup)."""
+        stats = [s for _, b in cases for s in golden.run(p, b)[1]]
+        return {"lookup": sum(int(s.lookups.size) for s in stats), "GEMV": len(stats)}
+
     def pack_in(self, p, beat) -> int:
         data = beat.get("data", 0)
         if beat["op"] == "gemv":

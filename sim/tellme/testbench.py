@@ -82,6 +82,14 @@ class TellmeTestbench:
     def expected(self, p, beats):
         return golden.expected(p, beats)
 
+    def ops(self, p, cases) -> dict:
+        """TLMM: ``q x t`` table lookups per beat, each standing for ``g`` MACs;
+        RMS-MAX: one vector per beat."""
+        beats = sum(len(b) for _, b in cases)
+        if p.unit == "rmsmax":
+            return {"vector": beats}
+        return {"lookup": beats * p.q * p.t, "MAC": beats * p.macs_per_tile}
+
     def pack_in(self, p, beat) -> int:
         layout = top.in_layout(p)
         if p.unit == "rmsmax":
