@@ -152,8 +152,10 @@ class GateSim:
         state = np.array([f["state"] for f in ffs], np.int64)
         self.state_nets, self.state_n_nets = state[:, 0] if len(ffs) else state, \
             state[:, 1] if len(ffs) else state
+        self._ff_outs = set()
         for f in ffs:
             nodes.extend(f["outputs"])
+            self._ff_outs.update(o for o, _, _ in f["outputs"])
         self._levelise(nodes)
         self._ff_tables(ffs)
         self.real = np.ones(len(self.index) + 2, bool)     # nets that exist in the netlist
@@ -271,6 +273,10 @@ class GateSim:
             if rows:
                 self.ff_force.append((np.array([r[0] for r in rows], np.int64),
                                       self._group(rows), value))
+
+    def state_outputs(self) -> np.ndarray:
+        """The nets the flip-flops drive."""
+        return np.array(sorted(self._ff_outs), np.int64)
 
     # ------------------------------------------------------------ running
     @staticmethod

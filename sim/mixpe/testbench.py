@@ -68,5 +68,17 @@ class MixPETestbench(ArrayTestbench):
             i += 1
         return cases
 
+    def power_cases(self, p, n_beats, rng):
+        """The power run's work: array-filling GEMMs (M x N the array) over four whole
+        quantisation groups along K, so most cycles keep every PE busy."""
+        cases, total, i = [], 0, 0
+        M, K, N = p.R, 4 * p.group, p.C
+        while total < n_beats:
+            beats = golden.gemm_beats(p, golden.random_gemm(p, M, K, N, rng))
+            cases.append((f"random_{i}_{M}x{K}x{N}", beats))
+            total += len(beats)
+            i += 1
+        return cases
+
 
 TESTBENCH = MixPETestbench()

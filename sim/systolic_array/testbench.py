@@ -48,5 +48,22 @@ class SystolicTestbench(ArrayTestbench):
             i += 1
         return cases
 
+    def power_cases(self, p, n_beats, rng):
+        """The power run's work: array-filling GEMMs whose streamed dimension (K for OS,
+        M for WS, N for IS) is eight times the array's, so most cycles keep every PE busy
+        (``tokenfab asic``; verification keeps the cases above)."""
+        lo, hi = p.operand_range
+        R, C = p.rows, p.cols
+        long = 8 * max(R, C)
+        M, K, N = {"os": (R, long, C), "ws": (long, R, C), "is": (C, R, long)}[p.dataflow]
+        cases, total, i = [], 0, 0
+        while total < n_beats:
+            beats = golden.gemm_beats(p, rng.integers(lo, hi + 1, (M, K)),
+                                      rng.integers(lo, hi + 1, (K, N)))
+            cases.append((f"random_{i}_{M}x{K}x{N}", beats))
+            total += len(beats)
+            i += 1
+        return cases
+
 
 TESTBENCH = SystolicTestbench()
