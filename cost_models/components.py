@@ -40,13 +40,17 @@ class Components:
         a = sum(n * tech.value("gates_28nm", f"{g}_area") for g, n in self.gates().items())
         return a * tech.scale(node, "area")
 
+    def switched(self) -> Counter:
+        """The gates that switch in one step on average: every step's, and a tile's
+        (the unit's and those outside it) spread over its steps."""
+        per_tile = self.per_tile + (self.outside or Counter())
+        return self.per_step + times(per_tile, 1 / self.cycles_per_tile)
+
     def energy_per_step_j(self, node: int) -> float:
         """Dynamic energy of one step cycle at the assumed switching activity."""
-        def e(counter):
-            return sum(n * tech.value("gates_28nm", f"{g}_energy") for g, n in counter.items())
         act = tech.value("gates_28nm", "activity")
-        per_tile = self.per_tile + (self.outside or Counter())
-        dyn = act * (e(self.per_step) + e(per_tile) / self.cycles_per_tile)
+        dyn = act * sum(n * tech.value("gates_28nm", f"{g}_energy")
+                        for g, n in self.switched().items())
         return dyn * tech.scale(node, "energy")
 
     def leakage_w(self, node: int, clock_hz: float) -> float:

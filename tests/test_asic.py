@@ -321,7 +321,7 @@ def test_a_wrong_word_is_caught(lib, tiny):
     netlist = json.loads((Path(r.files["netlist"]).parent / "netlist.json").read_text())
     top = next(iter(netlist["modules"]))
     d = tokenfab.design("mac-array", **TINY)
-    beats, words, _ = stimulus(d, 8, 1)
+    beats, words, _, _ = stimulus(d, 8, 1)
     words[3] ^= 1
     run = power.drive(gatesim.GateSim(netlist, top, lib), beats, words)
     assert run["mismatches"] == 1 and run["first_mismatches"][0]["index"] == 3
@@ -403,7 +403,7 @@ def test_power_agrees_with_opensta(lib, tmp_path):
     netlist = json.loads((Path(r.files["netlist"]).parent / "netlist.json").read_text())
     top = next(iter(netlist["modules"]))
     sim = gatesim.GateSim(netlist, top, lib)
-    beats, words, _ = stimulus(d, 64, 1)
+    beats, words, _, _ = stimulus(d, 64, 1)
     assert power.drive(sim, beats, words)["mismatches"] == 0
     theirs, activity = _opensta_power(r, lib, sim, top, tmp_path)
     period = r.clock_ns * 1e-9

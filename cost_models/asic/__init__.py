@@ -155,8 +155,11 @@ def stimulus(design, beats: int, seed: int):
             break
         want *= 2
     flat = [b for _, bs in randoms for b in bs]
+    timing = design.entry.timing            # the cycles the run should take, as verify has it
+    cycles = (timing.beats_cycles(p, flat) if hasattr(timing, "beats_cycles")
+              else timing.unit_cycles(p, len(flat)))
     return ([tb.pack_in(p, b) for b in flat],
-            [tb.pack_out(p, o) for o in tb.expected(p, flat)], tb.ops(p, randoms))
+            [tb.pack_out(p, o) for o in tb.expected(p, flat)], tb.ops(p, randoms), cycles)
 
 
 def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
@@ -181,7 +184,7 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
         rtl_dir = out / "rtl"
         v = design.verilog(rtl_dir)
         text, top = v.read_text(), v.stem
-        packed_in, packed_out, ops = stimulus(design, beats, seed)
+        packed_in, packed_out, ops, model_cycles = stimulus(design, beats, seed)
         key = hashlib.sha256(json.dumps([text, lib.sha256, period, FLOW_VERSION,
                                          _script(top, period * 1e12), packed_in,
                                          utilisation, seed]).encode()).hexdigest()
@@ -214,7 +217,7 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
         path = critical_path(netlist, top, lib, keep)
         say(f"{design.name}: gate-level simulation of {len(packed_in)} beats")
         pw = _power(netlist, top, lib, keep, packed_in, packed_out, ops, period,
-                    utilisation, seed, work)
+                    utilisation, seed, work, int((2 * model_cycles + 100) / utilisation))
         copy_back(work, out)
         result = _result(design, lib, period, top, stat, hier, netlist, path, out, work, pw)
         save_result(record, key, result.to_dict())
@@ -245,12 +248,17 @@ def module_shares(hier: dict, top: str) -> dict:
 
 
 def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisation, seed,
-           work) -> dict:
+           work, max_cycles) -> dict:
     """The run on the gate-level simulation, priced (``power.py``)."""
     from tokenfab.cost_models.asic import gatesim, power
     from tokenfab.errors import ToolError
     sim = gatesim.GateSim(netlist, top, lib)
-    run = power.drive(sim, packed_in, packed_out, utilisation=utilisation, seed=seed)
+    run = power.drive(sim, packed_in, packed_out, utilisation=utilisation, seed=seed,
+                      max_cycles=max_cycles)
+    if run["outputs"] < len(packed_out):
+        raise ToolError(f"the mapped netlist gave {run['outputs']} of {len(packed_out)} "
+                        f"output words in {run['cycles']} cycles (twice the timing model's "
+                        "and 100); its power would not be the design's")
     if run["mismatches"]:
         raise ToolError(f"the mapped netlist disagrees with the golden model on "
                         f"{run['mismatches']} of {len(packed_out)} output words (first: "

@@ -15,7 +15,10 @@ import math
 
 from tokenfab.arch_models.hnlpu.system import WEIGHTS_PER_CHIP, chips_for
 from tokenfab.calibration import calibrated
+from collections import Counter
+
 from tokenfab.cost_models import die, energy, nre, tco, tech
+from tokenfab.cost_models.components import Components, adder, mux_tree, register, times
 from tokenfab.errors import UsageError
 from tokenfab.results import Frameable, Price, Pricing
 
@@ -80,6 +83,35 @@ def _fa_switch_j() -> float:
     """One full-adder toggle at 5 nm at the assumed activity: one per weight-bit."""
     return (tech.value("gates_28nm", "fa_energy") * tech.scale(NODE, "energy")
             * tech.value("gates_28nm", "activity"))
+
+
+def unit_components(p) -> Components:
+    """The hardwired GEMV unit's gates, counted from its weights as ``hw/hnlpu/top.py``
+    builds it. ``neuron``: per output and distinct weight value a population count of the
+    inputs' current bit-plane (``n - 1`` full adders for ``n`` inputs) and a doubling
+    accumulator, every cycle; once per vector a shift-add constant multiply per value and
+    the adder tree over the values. ``cell``: per nonzero weight a shift-add constant
+    multiplier, and the adder tree, one cycle per vector."""
+    from tokenfab.hw.hnlpu.top import value_groups
+    w = p.weight_matrix()
+    per_step, per_tile = Counter(), register(p.rows * p.input_bits + p.cols * p.out_bits)
+    for j in range(p.cols):
+        groups = value_groups(w[:, j])
+        if p.style == "neuron":
+            for v, ins in groups.items():
+                acc = p.input_bits + len(ins).bit_length() + 1
+                per_step += Counter(fa=len(ins) - 1) + adder(acc) + register(acc)
+                per_tile += times(adder(p.out_bits), max(bin(abs(v)).count("1") - 1, 0)
+                                  + (v < 0))
+            per_tile += times(adder(p.out_bits), max(len(groups) - 1, 0))
+        else:
+            nz = [v for v, ins in groups.items() for _ in ins]
+            per_step += times(adder(p.out_bits), sum(max(bin(abs(v)).count("1") - 1, 0)
+                                                     + (v < 0) for v in nz)
+                              + max(len(nz) - 1, 0))
+    if p.style == "neuron":
+        per_step += times(mux_tree(p.input_bits, 1), p.rows)      # the bit-plane select
+    return Components(per_step, per_tile, p.cycles_per_tile)
 
 
 def buffer_static_w(sys) -> float:

@@ -48,6 +48,19 @@ def sram_bits(p) -> dict:
             "prt": p.prt_entries * p.arrays * p.outputs_per_array * p.entry_bits}
 
 
+def memories(p) -> dict:
+    """The block RTL's memories, name -> (words it addresses, bits per word): the slice
+    window's lines, the C-SRAM arrays (a table of ``2**nbw`` rows of a 256-row array),
+    the accumulator banks and the reuse table's rows."""
+    from tokenfab.hw.sail.params import LINE_BITS
+    mems = {"lines": (p.lines, LINE_BITS), "banks": (p.slots, p.outputs * p.acc_bits)}
+    for a in range(p.arrays):
+        mems[f"array{a}"] = (min(WORDLINES, 2 ** p.nbw), p.outputs_per_array * p.entry_bits)
+    if p.prt_entries:
+        mems["prt"] = (p.prt_entries, p.arrays * p.outputs_per_array * p.entry_bits)
+    return mems
+
+
 def block_area_m2(p) -> dict:
     sram = sum(energy.sram_macro_area_m2(b, NODE) for b in sram_bits(p).values())
     logic = block_components(p).area_m2(NODE)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 
 import numpy as np
 
 from tokenfab.calibration import calibrated
 from tokenfab.cost_models import tech
+from tokenfab.cost_models.components import Components, adder, mux_tree, register, times
 from tokenfab.errors import UsageError
 from tokenfab.results import Frameable, Price, Pricing
 
@@ -70,6 +72,27 @@ def resource_model(p) -> dict:
     return {"lut_pre": lut_pre, "lut_tb": lut_tb, "lut_lpl": lut_lpl, "lut_reduce": lut_reduce,
             "lut_acc": lut_acc, "luts": luts, "ff_tb": ff_tb, "ff_latch": ff_latch,
             "ff_acc": ff_acc, "ffs": ff_tb + ff_latch + ff_acc}
+
+
+def unit_components(p) -> Components:
+    """The TLMM's gates for an ASIC, by the same terms as ``resource_model``, one beat a
+    cycle: the latched beat; the table precompute (one full adder per adder bit of
+    ``table_coeffs``' trees) and the table registers with their fresh-or-stored select;
+    per lookup a ``3**g``:1 multiplexer of the entry (and the negation of a half table);
+    the ``t``-input adder tree and the accumulator per output column."""
+    if p.unit != "tlmm":
+        raise UsageError("the component model covers the TLMM engine (unit=tlmm)")
+    b = p.entry_bits
+    sum_bits = b + math.ceil(math.log2(max(p.t, 2)))
+    lookup = mux_tree(p.n_tb, b)
+    if p.table == "half":
+        lookup += Counter(xor2=b) + adder(b)
+    per_step = (register(p.t * p.g * 8 + p.q * p.t * p.idx_bits + 2)
+                + Counter(fa=p.t * _tree_luts(p))
+                + register(p.t * p.stored_entries * b) + mux_tree(2, p.t * p.stored_entries * b)
+                + times(lookup, p.t * p.q) + times(adder(sum_bits), p.q * (p.t - 1))
+                + times(adder(p.acc_bits) + register(2 * p.acc_bits), p.q))
+    return Components(per_step, Counter(), 1)
 
 
 def yosys_resources(design, work_dir="build/fpga-model") -> dict:
