@@ -159,7 +159,10 @@ def tool_dir(work: Path) -> Path:
     a private ``/tmp``, so work folders under it get a mirror in the user's cache."""
     work = make_dir(Path(work).resolve(), "work folder")
     if str(work).startswith("/tmp/"):
-        work = Path.home() / ".cache" / "tokenfab" / "yowasp" / work.name
+        # one mirror per work folder: two runs of one design in different folders (two
+        # test workers, two sweeps) must not share, and so delete, each other's files
+        tag = hashlib.sha256(str(work).encode()).hexdigest()[:8]
+        work = Path.home() / ".cache" / "tokenfab" / "yowasp" / f"{work.name}-{tag}"
         work.mkdir(parents=True, exist_ok=True)
     return work
 
