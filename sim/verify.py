@@ -51,6 +51,15 @@ def case_names(cases) -> list[str]:
     return named + ([f"random x {randoms}"] if randoms else [])
 
 
+def expected_cycles(entry, params, beats) -> int:
+    """The timing model's cycles for ``beats`` back to back. A design whose cycles depend
+    on the beats themselves (a systolic array's folds end at data-dependent beats) gives
+    its formula the beats; the others take the count."""
+    if hasattr(entry.timing, "beats_cycles"):
+        return entry.timing.beats_cycles(params, beats)
+    return entry.timing.unit_cycles(params, len(beats))
+
+
 def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
            work_dir="build/verify", waves=False, backpressure: bool = True,
            progress=None) -> VerifyResult:
@@ -67,12 +76,7 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
     cases = tb.cases(params, vectors, rng)
     beats = [b for _, bs in cases for b in bs]
     expected = tb.expected(params, beats)
-    # A design whose cycles depend on the beats themselves (a systolic array's folds end
-    # at data-dependent beats) gives its formula the beats; the others take the count.
-    if hasattr(entry.timing, "beats_cycles"):
-        model_cycles = entry.timing.beats_cycles(params, beats)
-    else:
-        model_cycles = entry.timing.unit_cycles(params, len(beats))
+    model_cycles = expected_cycles(entry, params, beats)
     say(f"{entry.name}: generating Verilog")
     v_path = export.write(entry, params, design_dir / "rtl")
     vec = {

@@ -131,12 +131,10 @@ def driving_cell(lib) -> str:
 
 
 def check_stimulus(beats, utilisation, seed) -> None:
-    from tokenfab.params import check_int
+    from tokenfab.params import check_int, check_number
     check_int("beats", beats, 1, 100_000)
     check_int("seed", seed, 0, 2**32 - 1)
-    if isinstance(utilisation, bool) or not isinstance(utilisation, (int, float)) \
-            or not 0 < utilisation <= 1:
-        raise UsageError(f"utilisation must be a number in (0, 1], not {utilisation!r}")
+    check_number("utilisation", utilisation, 0, 1, lo_open=True)
 
 
 def stimulus(design, beats: int, seed: int):
@@ -144,6 +142,7 @@ def stimulus(design, beats: int, seed: int):
     ``power_cases`` where it has them) totalling at least ``beats`` beats, packed; with
     the golden model's words and the work done."""
     import numpy as np
+    from tokenfab.sim.verify import expected_cycles
     tb, p = design.entry.testbench, design.params
     want = beats
     while True:
@@ -155,11 +154,9 @@ def stimulus(design, beats: int, seed: int):
             break
         want *= 2
     flat = [b for _, bs in randoms for b in bs]
-    timing = design.entry.timing            # the cycles the run should take, as verify has it
-    cycles = (timing.beats_cycles(p, flat) if hasattr(timing, "beats_cycles")
-              else timing.unit_cycles(p, len(flat)))
     return ([tb.pack_in(p, b) for b in flat],
-            [tb.pack_out(p, o) for o in tb.expected(p, flat)], tb.ops(p, randoms), cycles)
+            [tb.pack_out(p, o) for o in tb.expected(p, flat)], tb.ops(p, randoms),
+            expected_cycles(design.entry, p, flat))
 
 
 def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
@@ -296,7 +293,7 @@ def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisat
     for name, nets in sim.ports.items():
         if sim.directions[name] == "input":
             driven[nets] = False
-    ff_q = sim.state_outputs()
+    ff_q = sim.ff_outputs
     leakage = sum(lib.cells[t]["leakage"] for _, t, _ in sim.cells)
     dynamic = e["internal_j"] + e["switching_j"]
     total_j = dynamic + leakage * seconds
@@ -320,11 +317,9 @@ def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisat
 
 def _result(design, lib, period, top, stat, hier, netlist, path, out, pw) -> AsicResult:
     by_cell, count, ffs = Counter(), 0, 0
-    leakage = 0.0
     for c in netlist["modules"][top]["cells"].values():
         d = lib.cells[c["type"]]
         by_cell[c["type"]] += d["area"] * 1e12
-        leakage += d["leakage"]
         count += 1
         ffs += d["ff"]
     area = float(stat["design"]["area"])
@@ -345,7 +340,7 @@ def _result(design, lib, period, top, stat, hier, netlist, path, out, pw) -> Asi
                        "delay_ns": delay * 1e9, "setup_ns": path["setup_s"] * 1e9,
                        "cells": path["cells"]},
         fmax_mhz=1e-6 / delay if delay > 0 else float("inf"),
-        slack_ns=(period - delay) * 1e9, leakage_w=leakage,
+        slack_ns=(period - delay) * 1e9, leakage_w=pw["leakage_w"],
         dynamic_w=pw["dynamic_w"], total_w=pw["total_w"], op=next(iter(pw["ops"])),
         energy_per_op_pj=next(iter(pw["energy_per_op_pj"].values())), power=pw,
         assumptions=[

@@ -107,8 +107,9 @@ def _pins_of(expr: str) -> list[str]:
 class GateSim:
     """A netlist (Yosys JSON, flattened, library cells) compiled for simulation.
 
-    ``ports``: name -> net indices (LSB first); ``nets``: the number of nets (index 0 and 1
-    are the constants); ``toggles``: transitions per net since ``reset_counts``."""
+    ``ports``: name -> net indices (LSB first; net 0 and 1 are the constants);
+    ``values``: every net's value; ``toggles`` and ``ones``: transitions and cycles at 1
+    per net since ``start``; ``ff_outputs``: the nets the flip-flops drive."""
 
     def __init__(self, netlist: dict, top: str, lib, clock: str = "clk"):
         mod = netlist["modules"][top]
@@ -147,15 +148,13 @@ class GateSim:
                 names = _pins_of(fn)
                 nodes.append((pins[o], [pins.get(nm, CONST0) for nm in names],
                               truth_table(fn, names)))
-        self.n_ff = len(ffs)
         # flip-flop outputs are functions of the state (IQ) and its complement (IQ_N)
-        state = np.array([f["state"] for f in ffs], np.int64)
-        self.state_nets, self.state_n_nets = state[:, 0] if len(ffs) else state, \
-            state[:, 1] if len(ffs) else state
-        self._ff_outs = set()
+        state = np.array([f["state"] for f in ffs], np.int64).reshape(-1, 2)
+        self.state_nets, self.state_n_nets = state[:, 0], state[:, 1]
         for f in ffs:
             nodes.extend(f["outputs"])
-            self._ff_outs.update(o for o, _, _ in f["outputs"])
+        self.ff_outputs = np.array(sorted({o for f in ffs for o, _, _ in f["outputs"]}),
+                                   np.int64)
         self._levelise(nodes)
         self._ff_tables(ffs)
         self.real = np.ones(len(self.index) + 2, bool)     # nets that exist in the netlist
@@ -164,7 +163,7 @@ class GateSim:
         self.real[self.state_n_nets] = False
         self.values = np.zeros(len(self.index) + 2, np.uint8)
         self.values[CONST1] = 1
-        self.state = np.zeros(self.n_ff, np.uint8)
+        self.state = np.zeros(len(ffs), np.uint8)
         self.toggles = np.zeros(len(self.values), np.int64)
         self.ones = np.zeros(len(self.values), np.int64)       # cycles at 1 (duty)
         self._last = self.values.copy()
@@ -231,9 +230,6 @@ class GateSim:
                     continue
                 if i in level:
                     continue
-                if i in on_stack:
-                    raise UsageError("the mapped netlist has a combinational loop; the "
-                                     "gate-level simulation needs none")
                 on_stack.add(i)
                 stack.append((i, True))
                 for n in nodes[i][1]:
@@ -273,10 +269,6 @@ class GateSim:
             if rows:
                 self.ff_force.append((np.array([r[0] for r in rows], np.int64),
                                       self._group(rows), value))
-
-    def state_outputs(self) -> np.ndarray:
-        """The nets the flip-flops drive."""
-        return np.array(sorted(self._ff_outs), np.int64)
 
     # ------------------------------------------------------------ running
     @staticmethod

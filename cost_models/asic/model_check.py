@@ -19,9 +19,9 @@ import fnmatch
 import itertools
 
 from tokenfab.cost_models.asic.gatesim import _pins_of, truth_table
+from tokenfab.cost_models.components import GATES
 from tokenfab.cost_models.asic.sta import interpolate
 
-GATES = ("nand2", "xor2", "mux2", "fa", "dff")
 
 
 def _tables(cell) -> tuple[list[str], list[tuple]]:
@@ -136,8 +136,7 @@ def on_library(comps, gates: dict, activity: float) -> dict:
 def components(design):
     """The unit's component counts from its cost hook (``unit_components``; SAIL's block
     logic: ``block_components``)."""
-    import importlib
-    mod = importlib.import_module(f"tokenfab.cost_models.{design.name.replace('-', '_')}")
+    mod = design.entry.cost
     hook = getattr(mod, "unit_components", None) or getattr(mod, "block_components")
     return hook(design.params)
 
@@ -155,9 +154,7 @@ def flop_memories_m2(design, gates: dict) -> float:
     """The unit's memories as this flow builds them without SRAM macros (the cost model
     prices them as SRAM): every bit a load-enable flip-flop, every read port a
     multiplexer tree over the words."""
-    import importlib
-    mod = importlib.import_module(f"tokenfab.cost_models.{design.name.replace('-', '_')}")
-    hook = getattr(mod, "memories", None)
+    hook = getattr(design.entry.cost, "memories", None)
     if hook is None:
         return 0.0
     area = 0.0
