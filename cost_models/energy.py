@@ -44,8 +44,8 @@ def op_energy(op: str, bits: int, node) -> float:
     if op == "int_add":
         pts = [(8, _h("int8_add")), (16, _h("int16_add")), (32, _h("int32_add"))]
         lo, hi = (pts[0], pts[1]) if bits <= 16 else (pts[1], pts[2])
+        # linear between the source's points (and on from its 8-16 bit line below 8)
         e = lo[1] + (hi[1] - lo[1]) * (bits - lo[0]) / (hi[0] - lo[0])
-        e = max(e, _h("int8_add") * bits / 8)       # never below linear-from-zero
     elif op == "int_mult":
         k = math.log(_h("int32_mult") / _h("int8_mult")) / math.log(4)
         e = _h("int8_mult") * (bits / 8) ** k

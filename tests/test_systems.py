@@ -105,7 +105,7 @@ def test_energy_written_in_a_file_needs_a_source(tmp_path):
                                          "file must carry its source"):
         systems.from_dict(raw)
     raw["levels"][0]["read_energy"] = {"value": "0.5pJ", "source": "my CACTI run"}
-    assert systems.from_dict(raw).levels[0].read_energy == pytest.approx(0.5e-12)
+    assert systems.from_dict(raw).levels[0].read_energy == pytest.approx(0.5e-12, rel=1e-6, abs=0)
 
 
 def test_a_users_file_runs_simulate_cost_and_breakdown(tmp_path):
