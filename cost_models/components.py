@@ -3,6 +3,12 @@
 Gate areas and switching energies are ZigZag's 28 nm values (``data/tech.json``); other
 nodes are reached with the Stillmaker-Baas factors. A design's cost hook returns two
 counters: ``per_step`` gates switch every step cycle, ``per_tile`` gates once per beat.
+
+A step's dynamic energy has two parts, as the units synthesised onto a real library
+spend it (``tokenfab asic``; ``tests/test_component_model.py``): every flip-flop's clock
+pin, each clock cycle whether or not its data moves, and the gates' output transitions,
+a calibrated fraction (``gate_activity``) of the counted gates per busy step. A cycle in
+which the unit holds no operands (a systolic array's fill and drain) pays the clock only.
 """
 from __future__ import annotations
 
@@ -10,9 +16,18 @@ import dataclasses
 import math
 from collections import Counter
 
+from tokenfab.calibration import calibrated
 from tokenfab.cost_models import tech
 
 GATES = ("fa", "dff", "mux2", "xor2", "nand2")
+
+ACTIVITY = calibrated(
+    "gate_activity", tech.value("gates_28nm", "activity"),
+    fitted_to="dynamic energy per cycle of the seven units synthesised onto "
+              "sky130_fd_sc_hd and simulated at gate level on random operands "
+              "(tests/data/asic_units.json, one point per design)",
+    drives="every unit's dynamic energy from its component counts (tile designs, arrays, "
+           "SAIL's block, HNLPU's array)")
 
 
 @dataclasses.dataclass
@@ -46,12 +61,22 @@ class Components:
         per_tile = self.per_tile + (self.outside or Counter())
         return self.per_step + times(per_tile, 1 / self.cycles_per_tile)
 
-    def energy_per_step_j(self, node: int) -> float:
-        """Dynamic energy of one step cycle at the assumed switching activity."""
-        act = tech.value("gates_28nm", "activity")
+    def clock_j(self, node: int) -> float:
+        """Energy of one clock cycle on every flip-flop's clock pin."""
+        return (self.gates()["dff"] * tech.value("gates_28nm", "dff_clock_energy")
+                * tech.scale(node, "energy"))
+
+    def data_j(self, node: int, activity: float | None = None) -> float:
+        """The gates' switching in one busy step, at the calibrated activity."""
+        act = ACTIVITY if activity is None else activity
         dyn = act * sum(n * tech.value("gates_28nm", f"{g}_energy")
-                        for g, n in self.switched().items())
+                             for g, n in self.switched().items())
         return dyn * tech.scale(node, "energy")
+
+    def energy_per_step_j(self, node: int, busy: float = 1.0) -> float:
+        """Dynamic energy of one step cycle: the clock, and the gates' switching for the
+        ``busy`` fraction of the unit's operands that the step holds."""
+        return self.clock_j(node) + busy * self.data_j(node)
 
     def leakage_w(self, node: int, clock_hz: float) -> float:
         """Static power as an assumed fraction of full-load power (see tech.json)."""
@@ -78,6 +103,29 @@ def adder(bits: int) -> Counter:
 
 def register(bits: int) -> Counter:
     return Counter(dff=bits)
+
+
+def half_adder() -> Counter:
+    """A half adder: the sum's XOR2 and the carry's AND (a NAND2 equivalent)."""
+    return Counter(xor2=1, nand2=1)
+
+
+def popcount(n: int) -> Counter:
+    """An ``n``-input population count as a carry-save counter: each column of equal
+    weight reduced to one bit by full adders (three bits to one, a carry out) and a half
+    adder where two are left, the carries going one column up."""
+    out, column = Counter(), n
+    while column:
+        carries = 0
+        while column >= 3:
+            out["fa"] += 1
+            column -= 2
+            carries += 1
+        if column == 2:
+            out += half_adder()
+            carries += 1
+        column = carries
+    return out
 
 
 def mux_tree(inputs: int, bits: int) -> Counter:

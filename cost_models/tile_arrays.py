@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from tokenfab import calibration
 from tokenfab.arch_models.common.system import precompute_seconds
 from tokenfab.arch_models.common.tile_systems import paper_boundary
 from tokenfab.cost_models import components as cc
@@ -35,24 +36,88 @@ def system_components(p, spec, unit_components) -> cc.Components:
     return unit_components(paper_boundary(p, spec))
 
 
-def pricing(p, run, unit_components) -> Pricing:
+@dataclasses.dataclass
+class UnitPrice:
+    """One unit: its area (m2), its flip-flops' clock in one cycle and its gates'
+    switching in one busy step (J), its leakage (W), and where they come from."""
+    area_m2: float
+    clock_j: float
+    data_j: float
+    leakage_w: float
+    source: str
+
+    @property
+    def step_j(self) -> float:
+        return self.clock_j + self.data_j
+
+
+def modelled_unit(comps: cc.Components, node: int, clock_hz: float) -> UnitPrice:
+    return UnitPrice(comps.area_m2(node), comps.clock_j(node), comps.data_j(node),
+                     comps.leakage_w(node, clock_hz),
+                     f"component counts at {node} nm (ZigZag 28 nm gates, Stillmaker-Baas "
+                     "scaling, the calibrated gate activity)")
+
+
+def rtl_unit(design, spec, option: str):
+    """The design whose RTL is the unit ``spec`` runs: at the paper's boundary on the
+    a100 preset (its RTL holds the accumulators ``regfile_area_mm2`` counts apart).
+    Refused where that unit is A100's own FP16 tensor core."""
+    if spec.fp16_tensor_cores:
+        raise UsageError(f"{option}: the a100 preset's MAC baseline is A100's own FP16 "
+                         "tensor core, which has no RTL here; use the asic preset")
+    boundary = paper_boundary(design.params, spec)
+    return design if boundary is design.params else type(design)(design.name,
+                                                                 **boundary.to_dict())
+
+
+def synthesised_unit(design, spec, liberty, work_dir="build/asic", progress=None) -> UnitPrice:
+    """The unit ``spec`` runs (at its boundary) synthesised onto ``liberty`` at the
+    system's clock (``tokenfab asic``): its area, leakage, clock-pin energy per cycle
+    and the rest of its dynamic energy per busy step on the bench's random operands.
+    Refused where the system has no RTL for its unit or the library cannot meet the
+    clock."""
+    from tokenfab.cost_models import asic
+    from tokenfab.cost_models.asic.model_check import busy_steps
+    design = rtl_unit(design, spec, "--liberty")
+    period = 1 / spec.clock_hz
+    r = asic.run(design, liberty, f"{period * 1e12:.0f}ps", work_dir, progress)
+    if r.fmax_mhz * 1e6 < spec.clock_hz:
+        raise UsageError(
+            f"{design.name}: on {r.library} the unit's critical path takes "
+            f"{1e3 / r.fmax_mhz:.3g} ns (Fmax {r.fmax_mhz:.0f} MHz), longer than the "
+            f"system's {period * 1e9:.3g} ns clock ({spec.clock_hz / 1e6:.0f} MHz); lower the "
+            "system's clock (--set clock=...) or use a faster library")
+    pw = r.power
+    run_j = r.dynamic_w * pw["cycles"] * period
+    clock_j = pw["clock_pins_w"] * period
+    busy = busy_steps(design, pw)
+    return UnitPrice(r.area_um2 * 1e-12, clock_j, (run_j - clock_j * pw["cycles"]) / busy,
+                     r.leakage_w,
+                     f"synthesised on {r.library} ({r.corner}) by tokenfab asic, "
+                     f"{pw['beats']} random beats on the mapped netlist; the library is "
+                     f"taken as the system's {spec.node_nm} nm process")
+
+
+def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     """Joules per event of a tile system (``run.spec``) built from units whose components
     ``unit_components(p)`` counts (``system_components``), one gate model for every
-    unit; the tables an external precompute builds are priced as integer adds."""
+    unit, or priced as ``unit`` gives (``synthesised_unit``); the tables an external
+    precompute builds are priced as integer adds."""
     spec = run.spec
     node = spec.node_nm
     fp_flop = _fp16_flop_j(node)
     comps = system_components(p, spec, unit_components)
-    step = comps.energy_per_step_j(node)
+    unit = unit or modelled_unit(comps, node, spec.clock_hz)
     macs_per_step = spec.tile_macs / spec.cycles_per_tile
-    att_mac = (step / macs_per_step if spec.attention_on == "matrix" else 2 * fp_flop)
-    area = spec.units * comps.area_m2(node) * 1e6
-    leak = spec.units * comps.leakage_w(node, spec.clock_hz)
+    att_mac = (unit.step_j / macs_per_step if spec.attention_on == "matrix" else 2 * fp_flop)
+    area = spec.units * unit.area_m2 * 1e6
+    leak = spec.units * unit.leakage_w
     power = static_power(spec, leak)
     dram_kind = spec.memory.kind
     dram_bit = energy.offchip_energy_per_bit(dram_kind)
     per_event = {
-        "unit_steps": Price("compute", step, True),
+        "unit_steps": Price("compute", unit.clock_j, True),
+        "unit_busy_steps": Price("compute", unit.data_j, True),
         "attention_macs": Price("compute", att_mac, True),
         "vector_flops": Price("compute", fp_flop, True),
         "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
@@ -64,7 +129,8 @@ def pricing(p, run, unit_components) -> Pricing:
         per_event["precompute_ops"] = Price("compute", energy.op_energy(
             "int_add", paper_boundary(p, spec).lut_bits, node), True)
     lo, hi = energy.offchip_energy_range(dram_kind)
-    lines = [f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
+    lines = [f"units: {unit.source}",
+             f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
              f"{lo * 1e12:.2f} - {hi * 1e12:.2f}, cost_models/data/tech.json)"]
     if spec.fp16_tensor_cores:
         lines.append("A100's FP16 tensor cores counted as 8x4x8 FP16 multipliers with one "
@@ -79,7 +145,9 @@ def pricing(p, run, unit_components) -> Pricing:
         lines.append("static power: unit leakage, on-chip SRAM leakage of every level (CACTI), "
                      "the vector unit's leakage and the memory PHY and controller "
                      "(LLMCompass areas x the gate model's leakage density)")
+    modelled = unit.source.startswith("component counts")
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
+                   calibrations=[calibration.get("gate_activity")] if modelled else [],
                    memory=energy.memory_summary(dram_kind),
                    extra=precompute_overhead(run, per_event))
 
@@ -173,11 +241,12 @@ class CostResult(Frameable):
     dram_usd: float
     regfile_area_mm2: float = 0.0   # accumulators the boundary puts in a register file
     unit: str = ""                  # what was priced (the system's description)
+    unit_source: str = ""           # where its area and energy come from
     # Yosys on the unit's Verilog (with --rtl-area): every register the RTL holds,
     # the register-file accumulators too
     unit_area_rtl_mm2: float | None = None
     unit_area_rtl_cmos_mm2: float | None = None
-    scope: str = ("accelerator die (logic from component counts) packaged and tested, NRE "
+    scope: str = ("accelerator die (logic from unit_source) packaged and tested, NRE "
                   "spread over the volume, and with a model the DRAM holding its weights; "
                   "excludes board, host and on-chip buffers")
 
@@ -186,22 +255,31 @@ class CostResult(Frameable):
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 10_000,
-                rtl_area: bool = False, overrides=()) -> CostResult:
+                rtl_area: bool = False, overrides=(), liberty=None, work_dir="build/asic",
+                progress=None) -> CostResult:
     """The tile-array cost of ``design`` (a ``tokenfab.api.Design``) at ``node``; power,
     tokens/J and $ per million tokens from simulating ``model`` (default llama-2-7b,
-    prompt 512, gen 128)."""
+    prompt 512, gen 128). With ``liberty`` the units are priced from their circuit
+    synthesised onto that library (``synthesised_unit``) instead of their counts."""
     from tokenfab.arch_models.workloads import load_model
+    from tokenfab.results import SimulationResult
     if isinstance(volume, bool) or not isinstance(volume, int) or volume < 1:
         raise UsageError(f"volume must be an integer >= 1, not {volume!r}")
     sim = design.simulate(model=model or DEFAULT_MODEL, prompt=512, gen=128, system=system,
                           node=node, overrides=overrides)
     spec = sim.run.spec
     n = spec.node_nm            # the node the system ran at (the file's, or --node)
+    hook = design.entry.cost.unit_components
+    comps = system_components(design.params, spec, hook)
+    if liberty is not None:
+        unit = synthesised_unit(design, spec, liberty, work_dir, progress)
+        sim = SimulationResult(sim.run, pricing(design.params, sim.run, hook, unit))
+    else:
+        unit = modelled_unit(comps, n, spec.clock_hz)
     out = sim.to_dict()
-    comps = system_components(design.params, spec, design.entry.cost.unit_components)
-    unit_area = comps.area_m2(n)
-    step_j = comps.energy_per_step_j(n)
-    peak = spec.units * (step_j * spec.clock_hz + comps.leakage_w(n, spec.clock_hz))
+    unit_area = unit.area_m2
+    step_j = unit.step_j
+    peak = spec.units * (step_j * spec.clock_hz + unit.leakage_w)
     macs_per_step = spec.tile_macs / spec.cycles_per_tile
     area_mm2 = spec.units * unit_area * 1e6
     dc = die.die_cost(area_mm2, n)
@@ -226,17 +304,9 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
         tokens_per_s_per_mm2=out["decode_tokens_per_s"] / area_mm2,
         usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]), tco=t.to_dict(),
         dram_usd=dram_usd, regfile_area_mm2=spec.units * comps.outside_area_m2(n) * 1e6,
-        unit=spec.description)
+        unit=spec.description, unit_source=unit.source)
     if rtl_area:
-        if spec.fp16_tensor_cores:
-            raise UsageError("--rtl-area: the a100 preset's MAC baseline is A100's own FP16 "
-                             "tensor core, which has no RTL here; use the asic preset")
-        # the unit the system ran (the paper's boundary on the a100 preset); its RTL
-        # holds the accumulators that regfile_area_mm2 counts apart
-        boundary = paper_boundary(design.params, spec)
-        if boundary is not design.params:
-            design = type(design)(design.name, **boundary.to_dict())
-        ra = design.rtl_area(n)
+        ra = rtl_unit(design, spec, "--rtl-area").rtl_area(n)
         result.unit_area_rtl_mm2 = ra.area_cells_mm2
         result.unit_area_rtl_cmos_mm2 = ra.area_cmos_mm2
     return result

@@ -227,21 +227,40 @@ def test_mixpe_paper_time_normalised_to_fp16(model):
     assert ours["w4a8"] < 0.8 * geometry["w4a8"]   # K-lanes fill the array at batch 64
 
 
+F_PE = 500e6
+
+
+def _pe_power_w(c, n):
+    return (c.energy_per_step_j(28) * F_PE + c.leakage_w(28, F_PE)) / n
+
+
 @pytest.mark.prediction
+def test_fp16_pe_power_against_the_authors_synthesis():
+    """PREDICTED from component counts (the activity is fitted on sky130 units, not on
+    this): the FP16 PE at 500 MHz and 28 nm (the simulator's CACTI node; the paper does
+    not name its synthesis node) against the authors' 1,032.9 uW
+    (systolic_array_synth.csv), within 30%. Observed 1,279 uW (+24%); the model before
+    the clock and activity came from synthesis gave 551 uW (-47%)."""
+    p = SystolicParams(dtype="fp16", rows=32, cols=28)
+    ours = _pe_power_w(systolic_cost.unit_components(p), 32 * 28)
+    assert ours == pytest.approx(1032.9e-6, rel=0.30, abs=0)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "our MixPE PEs hold 326 (W4A8) and 430 (W4A16) flip-flops each: per-lane bit-plane "
+    "accumulators, the skewed operands and the group's dequantisation state, clocked every "
+    "cycle as the synthesised units show; the authors' (8,4) and (16,8) PEs are BitFusion "
+    "PEs, whose 344.3 and 673.4 uW leave room for well under a third of that. Observed "
+    "ratios to the FP16 PE: 0.68 and 0.97 against 0.33 and 0.65 (0.39 and 0.59 before, "
+    "when flip-flops were priced at a quarter of one toggle)"))
 def test_pe_power_ratios_against_the_authors_synthesis():
-    """PREDICTED from component counts (nothing fitted): per-PE power at 500 MHz of the
-    W4A8 (8,4) and W4A16 (16,8) MixPE PEs relative to the FP16 PE, against the authors'
-    344.3 : 673.4 : 1,032.9 uW (systolic_array_synth.csv), within 30%."""
-    f = 500e6
-
-    def per_pe(c, n):
-        return (c.energy_per_step_j(28) * f + c.leakage_w(28, f)) / n
-
-    fp16 = per_pe(systolic_cost.unit_components(SystolicParams(dtype="fp16", rows=32,
-                                                               cols=28)), 32 * 28)
+    """The W4A8 (8,4) and W4A16 (16,8) MixPE PEs relative to the FP16 PE against the
+    authors' 344.3 : 673.4 : 1,032.9 uW, within 30%."""
+    fp16 = _pe_power_w(systolic_cost.unit_components(
+        SystolicParams(dtype="fp16", rows=32, cols=28)), 32 * 28)
     for mode, paper in (("w4a8", 344.3), ("w4a16", 673.4)):
         p = Params(mode=mode)
-        ratio = per_pe(mixpe_cost.unit_components(p), p.R * p.C) / fp16
+        ratio = _pe_power_w(mixpe_cost.unit_components(p), p.R * p.C) / fp16
         assert ratio == pytest.approx(paper / 1032.9, rel=0.30)
 
 

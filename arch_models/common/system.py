@@ -242,7 +242,12 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             ev["precompute_ops"] = pre
             cycles += precompute_seconds(spec, pre) * f
         weights = op.weight_elems * spec.weight_bits / 8
-        ev.update(unit_steps=tiles * spec.cycles_per_tile, host_bytes=weights * spill)
+        # every unit cycle clocks the unit; the gates switch for the MACs done (a
+        # systolic fold's fill and drain hold no operands)
+        busy_steps = (op.macs * spec.cycles_per_tile / spec.tile_macs
+                      if spec.gemm_cycles is not None else tiles * spec.cycles_per_tile)
+        ev.update(unit_steps=tiles * spec.cycles_per_tile, unit_busy_steps=busy_steps,
+                  host_bytes=weights * spill)
         if spec.levels:
             try:
                 mp = map_linear(spec, op, cycles / f)

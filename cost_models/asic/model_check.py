@@ -2,25 +2,33 @@
 
 Every unit's cost hook counts its gates (``Components``: full adders, flip-flops, 2:1
 multiplexers, XOR2 and NAND2). The model prices them with ZigZag's 28 nm gate figures,
-scaled to a node by Stillmaker-Baas, at an assumed switching activity. Against a unit
-synthesised onto a real library that is two claims, checked apart:
+scaled to a node: a step's dynamic energy is every flip-flop's clock pin each cycle plus
+the counted gates' switching at one calibrated activity for each busy step. Against a
+unit synthesised onto a real library and simulated at gate level that is three claims,
+checked apart:
 
 - the counts: the gates priced with the library's own cells of those functions (its
   smallest NAND2, XOR2, 2:1 mux, full adder and D flip-flop, found by their Liberty
-  functions, not by name) against the synthesised area, and, for energy, each gate's
-  output transition priced from the library's internal-power tables and ½CV² at a
-  fanout-of-two load, at the model's activity, plus every flip-flop's clock pin each
-  cycle;
-- the node: the 28 nm figures scaled to the library's node against those cells.
+  functions, not by name) against the synthesised area and energy: each gate's output
+  transition priced from the library's internal-power tables and 1/2 C V^2 at a
+  fanout-of-two load, every flip-flop's clock pin from its tables;
+- the node: the 28 nm figures against those cells (``node_factors``: the 130 nm row
+  of ``tech.json`` is sky130's);
+- the activity: one figure for every unit (``fit_activity`` on one point per design; the
+  other points test it). A run's busy steps are its operations over the unit's peak per
+  step, so a systolic array's fill and drain pay the clock only.
 """
 from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
+from collections import Counter
 
+from tokenfab.cost_models import tech
 from tokenfab.cost_models.asic.gatesim import _pins_of, truth_table
-from tokenfab.cost_models.components import GATES
 from tokenfab.cost_models.asic.sta import interpolate
+from tokenfab.cost_models.components import ACTIVITY, GATES, Components
 
 
 
@@ -106,7 +114,7 @@ def library_gates(lib) -> dict:
                               for g in groups) / len(groups)
             toggle += 0.5 * load * lib.voltage ** 2
         clock = 0.0
-        if kind == "dff":
+        if kind in ("dff", "dffe"):
             groups = cell["input_power"].get(cell["clock"], [])
             clock = 2 * sum((interpolate(g["rise_power"], slew, 0.0)
                              + interpolate(g["fall_power"], slew, 0.0)) / 2
@@ -124,13 +132,25 @@ def library_gates(lib) -> dict:
     return out
 
 
+def node_factors(gates: dict) -> dict:
+    """The library's cells over ZigZag's 28 nm gates: the geometric mean over the five
+    gate kinds of the area ratio and of the energy-per-transition ratio."""
+    out = {}
+    for kind, lib_key in (("area", "area_m2"), ("energy", "toggle_j")):
+        logs = [math.log(gates[g][lib_key] / tech.value("gates_28nm", f"{g}_{kind}"))
+                for g in GATES]
+        out[kind] = math.exp(sum(logs) / len(logs))
+    return out
+
+
 def on_library(comps, gates: dict, activity: float) -> dict:
-    """A unit's component counts priced with the library's cells: area (m²) and the
-    dynamic energy of one step (J) at ``activity``, the flip-flops' clock apart."""
+    """A unit's component counts priced with the library's cells: area (m2), the
+    gates' switching in one busy step at ``activity`` and the flip-flops' clock in one
+    cycle (J)."""
     area = sum(n * gates[g]["area_m2"] for g, n in comps.gates().items())
     data = activity * sum(n * gates[g]["toggle_j"] for g, n in comps.switched().items())
     clock = comps.gates()["dff"] * gates["dff"]["clock_j"]
-    return {"area_m2": area, "data_j": data, "clock_j": clock, "step_j": data + clock}
+    return {"area_m2": area, "data_j": data, "clock_j": clock}
 
 
 def components(design):
@@ -141,49 +161,93 @@ def components(design):
     return hook(design.params)
 
 
-def effective_activity(design, synth: dict, gates: dict) -> float:
-    """The activity at which the unit's counted gates, priced on the library's cells with
-    the flip-flops' clock apart, switch the synthesised circuit's dynamic energy per
-    cycle: what one activity figure would have to be for this unit."""
-    lib1 = on_library(components(design), gates, 1.0)
-    synth_step = synth["dynamic_w"] * synth["clock_ns"] * 1e-9
-    return (synth_step - lib1["clock_j"]) / lib1["data_j"]
+def busy_steps(design, synth: dict) -> float:
+    """The run's operations in units of the unit's peak per step: MACs over
+    ``macs_per_tile / cycles_per_tile`` (SAIL's block: one lookup a step)."""
+    p = design.params
+    if "MAC" in synth["ops"]:
+        return synth["ops"]["MAC"] * p.cycles_per_tile / p.macs_per_tile
+    return synth["ops"]["lookup"]
 
 
-def flop_memories_m2(design, gates: dict) -> float:
+def flop_memories(design, gates: dict | None = None) -> dict:
     """The unit's memories as this flow builds them without SRAM macros (the cost model
-    prices them as SRAM): every bit a load-enable flip-flop, every read port a
-    multiplexer tree over the words."""
+    prices them as SRAM): every bit a load-enable flip-flop whose clock pin switches
+    every cycle, every read port a multiplexer tree over the words. Priced with the
+    library's cells (``gates``) or, without, with the model's gates at 130 nm (a
+    load-enable flip-flop as a flip-flop and a 2:1 mux)."""
     hook = getattr(design.entry.cost, "memories", None)
-    if hook is None:
-        return 0.0
-    area = 0.0
-    for depth, width in hook(design.params).values():
-        area += depth * width * gates["dffe"]["area_m2"]
-        area += (depth - 1) * width * gates["mux2"]["area_m2"]
-    return area
+    bits = sum(d * w for d, w in hook(design.params).values()) if hook else 0
+    muxes = sum((d - 1) * w for d, w in hook(design.params).values()) if hook else 0
+    if gates is not None:
+        return {"area_m2": bits * gates["dffe"]["area_m2"] + muxes * gates["mux2"]["area_m2"],
+                "clock_j": bits * gates["dffe"]["clock_j"]}
+    model = Components(Counter(dff=bits, mux2=bits + muxes), Counter(), 1)
+    return {"area_m2": model.area_m2(130), "clock_j": model.clock_j(130)}
 
 
-def compare(design, synth: dict, gates: dict, activity: float, node: int = 130) -> dict:
-    """One unit: its synthesised area and dynamic energy per cycle (``synth``: a
-    ``tokenfab asic`` result as a dict) beside its counts on the library's cells (with
-    its memories as the flow builds them) and beside the component model as ``cost``
-    evaluates it at ``node``."""
+def run_energy(design, synth: dict, gates: dict | None = None,
+               activity: float | None = None) -> dict:
+    """The energy (J) of the asic run ``synth`` by the component model: every cycle's
+    clock (the unit's flip-flops and its flop-built memories) and the gates' switching in
+    the run's busy steps. With ``gates`` the counts are priced on the library's cells,
+    without by the model at 130 nm; ``activity`` defaults to the calibrated one."""
     comps = components(design)
-    lib_basis = on_library(comps, gates, activity)
-    lib_basis["area_m2"] += flop_memories_m2(design, gates)
-    period = synth["clock_ns"] * 1e-9
-    synth_step = synth["dynamic_w"] * period
+    act = ACTIVITY if activity is None else activity
+    busy = busy_steps(design, synth)
+    mem = flop_memories(design, gates)
+    if gates is not None:
+        lib = on_library(comps, gates, act)
+        clock, data, area = lib["clock_j"], lib["data_j"], lib["area_m2"]
+    else:
+        clock, data, area = comps.clock_j(130), comps.data_j(130, act), comps.area_m2(130)
+    cycles = synth["cycles"]
+    return {"area_m2": area + mem["area_m2"],
+            "clock_j": cycles * (clock + mem["clock_j"]), "data_j": busy * data,
+            "total_j": cycles * (clock + mem["clock_j"]) + busy * data}
+
+
+def synth_energy_j(synth: dict) -> float:
+    """The synthesised unit's dynamic energy over its asic run."""
+    return synth["dynamic_w"] * synth["clock_ns"] * 1e-9 * synth["cycles"]
+
+
+def fit_activity(points: list) -> float:
+    """The one activity at which the model at 130 nm gives the synthesised runs'
+    dynamic energy, least squares in log over ``points`` (pairs of a design and its
+    asic result as a dict)."""
+    parts = [(run_energy(d, s, activity=1.0), synth_energy_j(s)) for d, s in points]
+
+    def cost(a):
+        return sum(math.log((e["clock_j"] + a * e["data_j"]) / want) ** 2
+                   for e, want in parts)
+    lo, hi = 1e-3, 2.0                              # golden-section search: cost is convex
+    r = (math.sqrt(5) - 1) / 2
+    for _ in range(80):
+        a, b = hi - r * (hi - lo), lo + r * (hi - lo)
+        lo, hi = (lo, b) if cost(a) < cost(b) else (a, hi)
+    return (lo + hi) / 2
+
+
+def compare(design, synth: dict, gates: dict, activity: float | None = None) -> dict:
+    """One unit: its synthesised area and dynamic energy per operation (``synth``: a
+    ``tokenfab asic`` result as a dict) beside its counts on the library's cells and
+    beside the component model at 130 nm, both with the unit's memories as the flow
+    builds them."""
+    ops = synth["ops"][synth["op"]]
+    lib = run_energy(design, synth, gates, activity)
+    model = run_energy(design, synth, None, activity)
+    want = synth_energy_j(synth)
     return {
-        "design": design.name, "params": synth.get("given", {}),
+        "design": design.name, "params": synth.get("given", {}), "op": synth["op"],
         "synth_area_mm2": synth["area_um2"] / 1e6,
-        "cells_area_mm2": lib_basis["area_m2"] * 1e6,
-        "model_area_mm2": comps.area_m2(node) * 1e6,
-        "synth_pj_per_cycle": synth_step * 1e12,
-        "cells_pj_per_cycle": lib_basis["step_j"] * 1e12,
-        "cells_clock_pj_per_cycle": lib_basis["clock_j"] * 1e12,
-        "model_pj_per_cycle": comps.energy_per_step_j(node) * 1e12,
-        "area_ratio": lib_basis["area_m2"] * 1e12 / synth["area_um2"],
-        "energy_ratio": lib_basis["step_j"] / synth_step,
-        "model_area_ratio": comps.area_m2(node) * 1e12 / synth["area_um2"],
-        "model_energy_ratio": comps.energy_per_step_j(node) / synth_step}
+        "cells_area_mm2": lib["area_m2"] * 1e6,
+        "model_area_mm2": model["area_m2"] * 1e6,
+        "synth_pj_per_op": want / ops * 1e12,
+        "cells_pj_per_op": lib["total_j"] / ops * 1e12,
+        "model_pj_per_op": model["total_j"] / ops * 1e12,
+        "model_clock_share": model["clock_j"] / model["total_j"],
+        "area_ratio": lib["area_m2"] * 1e12 / synth["area_um2"],
+        "energy_ratio": lib["total_j"] / want,
+        "model_area_ratio": model["area_m2"] * 1e12 / synth["area_um2"],
+        "model_energy_ratio": model["total_j"] / want}

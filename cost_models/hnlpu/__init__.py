@@ -18,7 +18,8 @@ from tokenfab.calibration import calibrated
 from collections import Counter
 
 from tokenfab.cost_models import die, energy, nre, tco, tech
-from tokenfab.cost_models.components import Components, adder, mux_tree, register, times
+from tokenfab.cost_models.components import (ACTIVITY, Components, adder, mux_tree, popcount,
+                                             register, times)
 from tokenfab.errors import UsageError
 from tokenfab.results import Frameable, Price, Pricing
 
@@ -81,26 +82,32 @@ def checked_area_mm2(cfg, sys, weight_format: str = "fp4") -> float:
 
 def _fa_switch_j() -> float:
     """One full-adder toggle at 5 nm at the assumed activity: one per weight-bit."""
-    return (tech.value("gates_28nm", "fa_energy") * tech.scale(NODE, "energy")
-            * tech.value("gates_28nm", "activity"))
+    return tech.value("gates_28nm", "fa_energy") * tech.scale(NODE, "energy") * ACTIVITY
 
 
 def unit_components(p) -> Components:
     """The hardwired GEMV unit's gates, counted from its weights as ``hw/hnlpu/top.py``
-    builds it. ``neuron``: per output and distinct weight value a population count of the
-    inputs' current bit-plane (``n - 1`` full adders for ``n`` inputs) and a doubling
-    accumulator, every cycle; once per vector a shift-add constant multiply per value and
+    builds it. ``neuron``: the input registers shifting one bit-plane a step, and per
+    output and distinct weight value a population count of the inputs' current bit-plane
+    (``components.popcount``) and a doubling accumulator, every cycle; once per vector a shift-add constant multiply per value and
     the adder tree over the values. ``cell``: per nonzero weight a shift-add constant
     multiplier, and the adder tree, one cycle per vector."""
+    from tokenfab.hw.common.params import signed_width
     from tokenfab.hw.hnlpu.top import value_groups
     w = p.weight_matrix()
-    per_step, per_tile = Counter(), register(p.rows * p.input_bits + p.cols * p.out_bits)
+    lo, hi = p.input_range
+    x = register(p.rows * p.input_bits)
+    per_step, per_tile = Counter(), register(p.cols * p.out_bits)
+    if p.style == "neuron":     # the inputs shift a bit-plane a step: a load-or-shift mux
+        per_step += x + mux_tree(2, p.rows * p.input_bits)
+    else:
+        per_tile += x
     for j in range(p.cols):
         groups = value_groups(w[:, j])
         if p.style == "neuron":
             for v, ins in groups.items():
-                acc = p.input_bits + len(ins).bit_length() + 1
-                per_step += Counter(fa=len(ins) - 1) + adder(acc) + register(acc)
+                acc = signed_width(len(ins) * lo, len(ins) * hi)
+                per_step += popcount(len(ins)) + adder(acc) + register(acc)
                 per_tile += times(adder(p.out_bits), max(bin(abs(v)).count("1") - 1, 0)
                                   + (v < 0))
             per_tile += times(adder(p.out_bits), max(len(groups) - 1, 0))
@@ -109,8 +116,6 @@ def unit_components(p) -> Components:
             per_step += times(adder(p.out_bits), sum(max(bin(abs(v)).count("1") - 1, 0)
                                                      + (v < 0) for v in nz)
                               + max(len(nz) - 1, 0))
-    if p.style == "neuron":
-        per_step += times(mux_tree(p.input_bits, 1), p.rows)      # the bit-plane select
     return Components(per_step, per_tile, p.cycles_per_tile)
 
 

@@ -119,7 +119,7 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
 # regulators, idle DDR, the FP16 vector and attention units). Prefill power and tokens/J
 # are predictions.
 STATIC_W = calibrated(
-    "tellme_static_w", 3.242,
+    "tellme_static_w", 3.227,
     fitted_to="4.8 W board power decoding BitNet 0.73B after a 64-token prompt (TeLLMe v2, "
               "FPGA '26, Table 2)",
     drives="every TeLLMe energy and tokens/J figure")
@@ -131,13 +131,16 @@ MEMORY = "ddr4"
 
 def pricing(p, run) -> Pricing:
     """Joules per event of a KV260 run: DDR traffic (DDR4), the TLMM's table
-    lookups (ASIC adder energy at 16 nm x the FPGA dynamic-power gap), the Arm cores while
-    they run the LM head; the calibrated board static power as a constant draw."""
+    lookups (its component model at 16 nm, one step's energy over the step's ``t x q``
+    lookups, times the FPGA dynamic-power gap), the Arm cores while they run the LM head;
+    the calibrated board static power as a constant draw."""
     from tokenfab.calibration import get
     from tokenfab.cost_models import energy
+    from tokenfab.hw.tellme.params import Params
     sys = run.spec
     gap = tech.value("fpga", "asic_dynamic_power_gap")
-    lookup = energy.op_energy("int_add", 8 + math.ceil(math.log2(max(sys.g, 2))), 16) * gap
+    tlmm = unit_components(Params(g=sys.g, t=sys.t, q=sys.q))
+    lookup = tlmm.energy_per_step_j(16) / (sys.t * sys.q) * gap
     per_event = {
         "ddr_bytes": energy.dram_price(MEMORY),
         "tlmm_lookups": Price("compute", lookup, True),
@@ -146,7 +149,8 @@ def pricing(p, run) -> Pricing:
     return Pricing(
         per_event=per_event, power_w={"board_static": Price("static", STATIC_W, True)},
         fpga_resources=engine_resources(sys, run.config)["total"],
-        calibrations=[get("tellme_static_w")], memory=energy.memory_summary(MEMORY),
+        calibrations=[get("tellme_static_w"), get("gate_activity")],
+        memory=energy.memory_summary(MEMORY),
         assumptions=["the calibrated board static power (PS, PL, regulators, idle DDR, FP16 "
                      "vector and attention units) counts as FPGA (chip) power"])
 
