@@ -57,7 +57,8 @@ def main(liberty: str, out: str, only: str = "") -> None:
         row.update(given=kw,
                    energy_per_op_pj_all=pw["energy_per_op_pj"], ops=pw["ops"],
                    cycles=pw["cycles"], beats=pw["beats"], internal_w=pw["internal_w"],
-                   switching_w=pw["switching_w"], net_activity=pw["net_activity"],
+                   switching_w=pw["switching_w"], clock_pins_w=pw["clock_pins_w"],
+                   net_activity=pw["net_activity"],
                    flip_flop_activity=pw["flip_flop_activity"])
         rows.append(row)
         print(f"{name} {kw}: {r.area_um2 / 1e6:.4f} mm2, {r.fmax_mhz:.0f} MHz, "

@@ -446,3 +446,43 @@ def test_cli_refuses_a_bad_utilisation(tmp_path):
                            capture_output=True, text=True)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert fragment in r.stderr and not (tmp_path / "w").exists()
+
+
+# ---------------------------------------------------------------- cost --liberty
+@needs_pdk
+def test_cost_prices_the_units_from_the_synthesised_circuit(tmp_path):
+    """``cost --liberty``: the unit's area is the synthesised area, its energy per MAC the
+    power run's (clock pins each cycle, the rest per busy step), and the system's
+    tokens/J follow; the component-count cost of the same system differs."""
+    d = tokenfab.design("lut-tensor-core", **TINY)
+    kw = dict(overrides=["clock=50MHz"], model="llama-2-7b")
+    c = d.cost(liberty=SKY130, work_dir=tmp_path, **kw)
+    a = d.asic(SKY130, "20000ps", tmp_path)
+    assert a.cached and c.unit_area_mm2 == pytest.approx(a.area_um2 / 1e6, rel=1e-9)
+    # every cycle of the bench is busy here: the step's energy is the run's per cycle
+    busy = a.power["ops"]["MAC"] * d.params.cycles_per_tile / d.params.macs_per_tile
+    assert 0.98 * a.power["cycles"] <= busy <= a.power["cycles"]
+    assert c.energy_per_mac_j == pytest.approx(a.energy_per_op_pj * 1e-12, rel=0.02, abs=0)
+    assert "synthesised on sky130_fd_sc_hd" in c.unit_source
+    modelled = d.cost(**kw)
+    assert "component counts" in modelled.unit_source
+    assert c.tokens_per_j != pytest.approx(modelled.tokens_per_j, rel=0.01)
+
+
+@needs_pdk
+def test_cost_refuses_a_clock_the_library_cannot_meet(tmp_path):
+    with pytest.raises(UsageError, match=r"Fmax .* MHz\), longer than the system's 0.5 ns "
+                                         r"clock \(2000 MHz\); lower the system's clock"):
+        tokenfab.design("lut-tensor-core", **TINY).cost(
+            liberty=SKY130, work_dir=tmp_path, overrides=["clock=2GHz"])
+
+
+def test_cost_liberty_is_for_the_tile_designs(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "tokenfab", "cost", "hnlpu", "--liberty",
+                        str(tmp_path / "x.lib")], capture_output=True, text=True)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "(lut-tensor-core, mac-array, systolic-array, mixpe); hnlpu has its own" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "tokenfab", "cost", "mac-array", "--liberty",
+                        str(tmp_path / "x.lib")], capture_output=True, text=True)
+    assert r.returncode == 2 and "liberty" in r.stderr and "does not exist" in r.stderr
+    assert not list(tmp_path.iterdir())

@@ -175,21 +175,34 @@ class Design:
         return area.from_cells(self.name, cells, n)
 
     def cost(self, node=None, model=None, system=None, volume: int = 10_000,
-             rtl_area: bool = False, overrides=None):
+             rtl_area: bool = False, overrides=None, liberty=None,
+             work_dir="build/asic", progress=None):
         """Area, power, die cost, NRE and (with ``model``) tokens/J and $ per million
         tokens of the ``system`` built from this design's units at ``node`` (28 nm unless
         the design says otherwise). A design's cost package may define ``design_cost`` to
-        replace this tile-array path (HNLPU does)."""
+        replace this tile-array path (HNLPU does). ``liberty``: price the units from
+        their circuit synthesised onto that library (``tokenfab asic``, in ``work_dir``)
+        instead of their component counts; the library is taken as the system's node."""
         volume = as_int("volume", volume, 1)
         rtl_area = as_bool("rtl_area", rtl_area)
         system, overrides = self._system_args(system, overrides)
+        check_callback("progress", progress)
         if hasattr(self.entry.cost, "design_cost"):
+            if liberty is not None:
+                tiles = [n for n, e in registry.DESIGNS.items()
+                         if not hasattr(e.cost, "design_cost")]
+                raise UsageError(
+                    f"liberty prices the units of the tile designs and arrays "
+                    f"({', '.join(tiles)}); {self.name} has its own cost model: "
+                    f"`tokenfab asic {self.name} --liberty ...` synthesises its unit")
             return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,
                                                rtl_area=rtl_area)
         from tokenfab.cost_models.tile_arrays import design_cost
         return design_cost(self, node=node, model=model, system=system, volume=volume,
-                           rtl_area=rtl_area, overrides=overrides)
+                           rtl_area=rtl_area, overrides=overrides,
+                           liberty=None if liberty is None else as_path("liberty", liberty),
+                           work_dir=as_path("work_dir", work_dir), progress=progress)
 
 
 def design(name: str, **params) -> Design:

@@ -367,8 +367,11 @@ def cmd_asic(args):
 
 def cmd_cost(args):
     d = _design(args)
+    show = not (args.json or args.quiet) and args.liberty is not None
     r = d.cost(node=args.node, model=args.model, system=args.system, volume=args.volume,
-               rtl_area=args.rtl_area, overrides=args.set)
+               rtl_area=args.rtl_area, overrides=args.set, liberty=args.liberty,
+               work_dir=args.work_dir, progress=_progress(show))
+    _done_progress(show)
     _emit(args, r.to_dict())
 
 
@@ -589,6 +592,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="units the NRE is spread over (for $ per million tokens)")
     sp.add_argument("--rtl-area", action="store_true",
                     help="also estimate the unit's area with Yosys on its Verilog")
+    sp.add_argument("--liberty", default=None, metavar="PATH",
+                    help="price the units from their circuit synthesised onto this Liberty "
+                         "library (.lib or .lib.gz; tokenfab asic at the system's clock) "
+                         "instead of their component counts; memories keep their SRAM "
+                         "model; the library is taken as the system's node")
+    sp.add_argument("-o", "--work-dir", default="build/asic",
+                    help="with --liberty: folder for the synthesis (as tokenfab asic)")
     sp = add("die", cmd_die, "gross dies, yield, good dies and cost per good die",
              design=False)
     sp.add_argument("--area", type=float, required=True, metavar="MM2", help="die area, mm2")

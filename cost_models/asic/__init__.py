@@ -33,6 +33,7 @@ from tokenfab.errors import UsageError
 from tokenfab.results import Frameable
 
 FLOW_VERSION = 5          # bump when the flow or the timing changes (results are cached)
+POWER_VERSION = 2         # bump when the power run's result changes (synthesis is kept)
 # sky130's isolation and retention cells are not logic a mapper should pick
 DONT_USE = "*lpflow*"
 
@@ -184,8 +185,8 @@ def run(design, liberty, clock="5ns", work_dir="build/asic", progress=None, *,
         synth_key = hashlib.sha256(json.dumps([text, lib.sha256, period, FLOW_VERSION,
                                                _script(top, period * 1e12)]).encode()
                                    ).hexdigest()
-        key = hashlib.sha256(json.dumps([synth_key, packed_in, utilisation, seed]).encode()
-                             ).hexdigest()
+        key = hashlib.sha256(json.dumps([synth_key, packed_in, utilisation, seed,
+                                         POWER_VERSION]).encode()).hexdigest()
         record = out / "result.json"
         saved = cached_result(record, key)
         if saved is not None:
@@ -307,6 +308,7 @@ def _power(netlist, top, lib, keep, packed_in, packed_out, ops, period, utilisat
         "flip_flop_activity": float(sim.toggles[ff_q].mean() / run["cycles"])
         if len(ff_q) else 0.0,
         "internal_w": e["internal_j"] / seconds, "switching_w": e["switching_j"] / seconds,
+        "clock_pins_w": e["clock_pins_j"] / seconds,
         "leakage_w": leakage, "dynamic_w": dynamic / seconds,
         "total_w": dynamic / seconds + leakage,
         "ops": ops, "energy_per_op_pj": {k: total_j / v * 1e12 for k, v in ops.items() if v},

@@ -102,19 +102,23 @@ def loads(sim, lib) -> np.ndarray:
 
 def energy(sim, lib, slews: np.ndarray, clock_net: int, per_instance: dict | None = None
            ) -> dict:
-    """Energy (J) over the counted cycles: internal, switching and per cell type.
+    """Energy (J) over the counted cycles: internal (of which ``clock_pins_j`` on the
+    clock net's pins), switching and per cell type.
     ``per_instance``: a dict that receives each instance's (internal, switching)."""
     cap = loads(sim, lib)
     toggles = sim.toggles.astype(float)
     toggles[clock_net] = 2.0 * sim.cycles                # an ideal clock: two edges a cycle
     v2 = lib.voltage ** 2
-    internal, switching, by_type = 0.0, 0.0, {}
+    internal, switching, clock_pins, by_type = 0.0, 0.0, 0.0, {}
     for inst, ctype, pins in sim.cells:
         d = lib.cells[ctype]
         e, sw_cell = 0.0, 0.0
         for p, groups in d["input_power"].items():
             if p in pins and groups and toggles[pins[p]]:
-                e += toggles[pins[p]] * _mean_energy(groups, slews[pins[p]], 0.0)
+                pin = toggles[pins[p]] * _mean_energy(groups, slews[pins[p]], 0.0)
+                e += pin
+                if pins[p] == clock_net:
+                    clock_pins += pin
         for o, out in d["outputs"].items():
             if o not in pins or not toggles[pins[o]]:
                 continue
@@ -134,8 +138,8 @@ def energy(sim, lib, slews: np.ndarray, clock_net: int, per_instance: dict | Non
         by_type[ctype] = by_type.get(ctype, 0.0) + e + sw_cell
         if per_instance is not None:
             per_instance[inst] = (e, sw_cell)
-    return {"internal_j": internal, "switching_j": switching, "by_cell_j": by_type,
-            "cycles": sim.cycles}
+    return {"internal_j": internal, "switching_j": switching, "clock_pins_j": clock_pins,
+            "by_cell_j": by_type, "cycles": sim.cycles}
 
 
 def write_activity(sim, path, clock_net: int) -> None:
