@@ -214,6 +214,9 @@ def static_power(spec, unit_leakage_w: float) -> dict:
 
 @dataclasses.dataclass
 class CostResult(Frameable):
+    HEADLINE = ("node", "system", "area_mm2", "chip_power_w", "chip_peak_power_w",
+                "energy_per_mac_j", "die_cost_usd", "tokens_per_j", "usd_per_mtoken")
+
     design: str
     node: str
     system: str

@@ -57,6 +57,8 @@ def get_target(name: str) -> Target:
 
 @dataclasses.dataclass
 class FpgaResult(Frameable):
+    HEADLINE = ("target", "luts", "ffs", "dsps", "brams", "fmax_mhz")
+
     design: str
     target: str
     params: dict

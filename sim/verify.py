@@ -15,6 +15,8 @@ from tokenfab.results import Frameable
 
 @dataclasses.dataclass
 class VerifyResult(Frameable):
+    HEADLINE = ("simulator", "vectors", "outputs", "mismatches", "rtl_cycles", "model_cycles")
+
     design: str
     params: dict
     simulator: str

@@ -317,19 +317,20 @@ def test_every_calibration_is_listed_once(capsys):
     assert set(names) >= {"a100_efficiency", "hnlpu_link_efficiency",
                           "hnlpu_weights_per_chip", "hnlpu_logic_static_w_per_m2",
                           "hnlpu_cxl_energy_per_bit", "tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
-                          "tellme_clock_hz", "sail_tmac_macs_per_cycle_w4"}
+                          "tellme_clock_hz", "sail_tmac_macs_per_cycle_w4", "gate_activity"}
     assert all(c["fitted_to"] and c["drives"] for c in cals)
 
 
 def test_results_name_the_calibrations_they_used(result):
     name, r = result
     used = {c["name"] for c in r.to_dict()["calibrations"]}
-    expected = {"lut-tensor-core": set(), "mac-array": set(), "systolic-array": set(),
+    gates = {"gate_activity"}          # every unit priced from its component counts
+    expected = {"lut-tensor-core": gates, "mac-array": gates, "systolic-array": gates,
                 "hnlpu": {"hnlpu_link_efficiency", "hnlpu_weights_per_chip",
-                          "hnlpu_logic_static_w_per_m2", "hnlpu_cxl_energy_per_bit"},
+                          "hnlpu_logic_static_w_per_m2", "hnlpu_cxl_energy_per_bit"} | gates,
                 "tellme": {"tellme_lm_head_bytes_per_s", "tellme_q", "tellme_static_w",
-                           "tellme_clock_hz"},
-                "sail": {"sail_tmac_macs_per_cycle_w4"}}
+                           "tellme_clock_hz"} | gates,
+                "sail": {"sail_tmac_macs_per_cycle_w4"} | gates}
     assert used == expected[name]
 
 

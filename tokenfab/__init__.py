@@ -12,5 +12,13 @@ def sweep(spec, out="build/sweep", workers=None, resume=False, progress=None,
                         fmt=fmt, scheduler=scheduler)
 
 
-__all__ = ["Design", "design", "designs", "systems", "sweep", "UsageError", "ToolError"]
+def __getattr__(name):
+    if name == "models":                 # tokenfab.models without importing it up front
+        import importlib
+        return importlib.import_module("tokenfab.models")
+    raise AttributeError(f"module 'tokenfab' has no attribute {name!r}")
+
+
+__all__ = ["Design", "design", "designs", "systems", "sweep", "models", "UsageError",
+           "ToolError"]
 __version__ = "0.1.0"

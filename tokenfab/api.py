@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tokenfab import registry
 from tokenfab.errors import UsageError
-from tokenfab.params import (as_bool, as_int, as_path, build, check_callback, defaults,
+from tokenfab.params import (as_bool, as_int, as_path, build, defaults, message_callback,
                              folder_tag)
 
 
@@ -48,7 +48,7 @@ class Design:
         ``"fst"`` or ``"vcd"``. The result's ``files`` names what the run wrote."""
         from tokenfab.sim.verify import verify
         vectors, seed = as_int("vectors", vectors), as_int("seed", seed)
-        check_callback("progress", progress)
+        progress = message_callback("progress", progress)
         return verify(self.entry, self.params, vectors=vectors, simulator=simulator,
                       seed=seed, waves=waves, work_dir=as_path("work_dir", work_dir),
                       progress=progress)
@@ -103,7 +103,7 @@ class Design:
                               (("batch", batch), ("prompt", prompt), ("gen", gen)))
         trace, extend_context, allow_spill = (as_bool(k, v) for k, v in (
             ("trace", trace), ("extend_context", extend_context), ("allow_spill", allow_spill)))
-        check_callback("progress", progress)
+        progress = message_callback("progress", progress)
         request = Request(load_model(model), batch, prompt, gen,
                           extend_context=extend_context, allow_spill=allow_spill)
         system, overrides = self._system_args(system, overrides)
@@ -148,7 +148,7 @@ class Design:
         """Yosys (and with ``place`` nextpnr) on the generated Verilog: resources and
         Fmax; ``timeout`` seconds stops the tools (``UsageError``)."""
         from tokenfab.fpga import flow
-        check_callback("progress", progress)
+        progress = message_callback("progress", progress)
         return flow.run(self.entry, self.params, target, as_path("work_dir", work_dir),
                         dsp=as_bool("dsp", dsp), place=as_bool("place", place),
                         progress=progress, timeout=timeout)
@@ -160,7 +160,7 @@ class Design:
         ``beats`` random beats offered at ``utilisation`` on the mapped netlist
         (``tokenfab.cost_models.asic``)."""
         from tokenfab.cost_models import asic
-        check_callback("progress", progress)
+        progress = message_callback("progress", progress)
         return asic.run(self, as_path("liberty", liberty), clock,
                         as_path("work_dir", work_dir), progress=progress, beats=beats,
                         utilisation=utilisation, seed=seed)
@@ -186,7 +186,7 @@ class Design:
         volume = as_int("volume", volume, 1)
         rtl_area = as_bool("rtl_area", rtl_area)
         system, overrides = self._system_args(system, overrides)
-        check_callback("progress", progress)
+        progress = message_callback("progress", progress)
         if hasattr(self.entry.cost, "design_cost"):
             if liberty is not None:
                 tiles = [n for n, e in registry.DESIGNS.items()

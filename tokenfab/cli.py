@@ -7,6 +7,7 @@ import math
 import shutil
 import sys
 
+from tokenfab import display
 from tokenfab.errors import ToolError, UsageError
 
 
@@ -56,47 +57,7 @@ def _done_progress(enabled: bool) -> None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
-_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"),
-             (1e-6, "u"), (1e-9, "n"), (1e-12, "p"))
-# key suffix -> unit (longest suffix first)
-_UNITS = (("usd_per_mtoken", "USD/Mtok"), ("tokens_per_s", "tok/s"), ("_per_s_per_mm2", "/s/mm2"), ("_ops_per_s", "op/s"),
-          ("_bytes_per_s", "B/s"), ("tokens_per_j", "tok/J"), ("_per_s", "/s"),
-          ("_bytes", "B"), ("_mm2", "mm2"), ("_usd", "USD"), ("_mhz", "MHz"), ("_hz", "Hz"),
-          ("_w", "W"), ("_j", "J"), ("_s", "s"), ("_kg", "kg"))
-
-
-def _si(value: float, unit: str) -> str:
-    if unit == "USD":
-        for scale, prefix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-            if abs(value) >= scale:
-                return f"${value / scale:.4g}{prefix}"
-        return f"${value:,.2f}"
-    if unit in ("mm2", "MHz", "kg", "USD/Mtok") or value == 0 or not math.isfinite(value):
-        return f"{value:,.4g} {unit}"
-    for scale, prefix in _PREFIXES:
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}{unit}"
-    return f"{value:.4g} {unit}"
-
-
-def _cell(key: str, value) -> str:
-    """A value with its unit (from the key's suffix); pairs as ``low – high``."""
-    base = key.removesuffix("_low").removesuffix("_high")
-    unit = next((u for suffix, u in _UNITS if base.endswith(suffix)), None)
-    if unit and isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, (int, float)) for v in value):
-        return f"{_cell(key, value[0])} – {_cell(key, value[1])}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if unit:
-        return _si(float(value), unit)
-    return f"{value:.6g}" if isinstance(value, float) else f"{value:,}"
-
-
-def _table(rows: list[tuple[str, object]]) -> str:
-    rows = [(k, v) for k, v in rows if v is not None and v != {} and v != []]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {_cell(k, v)}" for k, v in rows)
+_cell, _table = display.cell, display.table
 
 
 def _json_safe(obj):

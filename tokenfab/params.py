@@ -162,6 +162,20 @@ def check_callback(name: str, value, allow_true: bool = False) -> None:
     raise UsageError(f"{name} must be {what}, not {value!r}")
 
 
+def message_callback(name: str, value):
+    """A long call's ``progress``: ``None``, a callable taking one message, or ``True``
+    for one updating line of the latest step on stderr (a terminal and a notebook's
+    output alike)."""
+    check_callback(name, value, allow_true=True)
+    if value is not True:
+        return value
+    import sys
+
+    def say(msg):
+        print(f"\r  .. {msg}"[:120].ljust(80), end="", file=sys.stderr, flush=True)
+    return say
+
+
 def params_key(params, length: int = 12) -> str:
     """A hash of a configuration's parameters, for folder names."""
     import hashlib

@@ -23,12 +23,69 @@ CATEGORIES = ("dram", "compute", "sram", "interconnect", "static")
 
 
 class Frameable:
-    """``to_frame()`` for every result class with a ``to_dict()``: one row, nested values
-    flattened with dots (``energy_by_category_j.dram``)."""
+    """What every result class with a ``to_dict()`` offers: ``to_frame()`` (one row,
+    nested values flattened with dots: ``energy_by_category_j.dram``), ``r["key"]`` and
+    ``keys()``, every key in ``dir()`` (tab completion), a one-line ``repr`` of the
+    headline figures and, in a notebook, a table of them with the bound, the
+    calibrations and the assumptions. ``HEADLINE``: the keys shown first."""
+
+    HEADLINE: tuple = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # in the class's own namespace before @dataclass runs, which keeps it
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = Frameable.__repr__
 
     def to_frame(self):
         import pandas as pd
         return pd.json_normalize(self.to_dict(), sep=".")
+
+    def keys(self) -> list:
+        return list(self.to_dict())
+
+    def __getitem__(self, key):
+        d = self.to_dict()
+        if key not in d:
+            from tokenfab.params import did_you_mean
+            raise KeyError(f"{type(self).__name__} has no {key!r}{did_you_mean(str(key), d)}")
+        return d[key]
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.to_dict()))
+
+    def headline(self) -> list[tuple[str, object]]:
+        """The figures the repr and the notebook table show: ``HEADLINE``'s keys, or the
+        first six numbers."""
+        d = self.to_dict()
+        keys = self.HEADLINE or [k for k, v in d.items() if isinstance(v, (int, float))
+                                 and not isinstance(v, bool)][:6]
+        return [(k, d[k]) for k in keys if d.get(k) is not None]
+
+    def _title(self) -> str:
+        d = self.to_dict()
+        return " ".join(str(d[k]) for k in ("design", "model") if d.get(k))
+
+    def __repr__(self):
+        from tokenfab.display import cell
+        figures = ", ".join(f"{k}={cell(k, v)}" for k, v in self.headline())
+        return f"<{type(self).__name__} {self._title()}: {figures}>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        from tokenfab.display import cell
+        d = self.to_dict()
+        rows = [(k, cell(k, v)) for k, v in self.headline()]
+        if isinstance(d.get("bound"), dict):
+            rows.append(("bound", ", ".join(f"{k}: {v}" for k, v in d["bound"].items())))
+        rows += [("calibrated", f"{c['name']} = {c['value']:.4g}")
+                 for c in d.get("calibrations") or []]
+        rows += [("assumes", a) for a in d.get("assumptions") or []]
+        body = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th>"
+                       f"<td style='text-align:left'>{escape(str(v))}</td></tr>"
+                       for k, v in rows)
+        return (f"<table><caption style='text-align:left'><b>{escape(type(self).__name__)}"
+                f"</b> {escape(self._title())}</caption>{body}</table>")
 
 BOUNDS = ("compute", "memory", "interconnect", "vector", "host")
 
@@ -215,6 +272,9 @@ def _sum(rows, key) -> float:
 
 class SimulationResult(Frameable):
     """A priced :class:`SystemRun`: every key of the CLI contract, and ``.breakdown``."""
+
+    HEADLINE = ("system", "ttft_s", "decode_tokens_per_s", "tokens_per_j", "system_power_w",
+                "chip_power_w", "energy_j")
 
     def __init__(self, run: SystemRun, pricing: Pricing):
         self.run = run

@@ -268,9 +268,21 @@ def hub_config(repo_id: str) -> Path:
                      f"{repo_id} config.json) or give the path of its config.json")
 
 
-def load_model(model: str | Path) -> ModelConfig:
-    """A shipped model name, the path of a ``config.json`` (or its folder), or a Hub id
-    found in the local Hugging Face cache."""
+def load_model(model) -> ModelConfig:
+    """A shipped model name, the path of a ``config.json`` (or its folder), a Hub id
+    found in the local Hugging Face cache, a config dict (``name`` or ``_name_or_path``
+    names it), a ``transformers`` config object (anything with ``to_dict()``) or a
+    :class:`ModelConfig`."""
+    if isinstance(model, ModelConfig):
+        return model
+    if not isinstance(model, (str, Path, dict)) and callable(getattr(model, "to_dict", None)):
+        model = model.to_dict()
+    if isinstance(model, dict):
+        name = str(model.get("name") or model.get("_name_or_path") or "model").split("/")[-1]
+        return parse_config(model, name=name or "model", origin="a config dict")
+    if not isinstance(model, (str, Path)):
+        raise UsageError(f"model must be a shipped name, a path, a Hub id, a config dict or "
+                         f"a transformers config, not {model!r} ({type(model).__name__})")
     text = str(model)
     shipped = CONFIG_DIR / f"{text}.json"
     if shipped.exists():

@@ -40,6 +40,8 @@ DONT_USE = "*lpflow*"
 
 @dataclasses.dataclass
 class AsicResult(Frameable):
+    HEADLINE = ("library", "area_um2", "cells", "fmax_mhz", "dynamic_w", "op", "energy_per_op_pj")
+
     design: str
     params: dict
     library: str

@@ -169,7 +169,7 @@ def pricing(p, run) -> Pricing:
     }
     return Pricing(per_event=per_event, power_w=power, area_mm2=area_mm2,
                    calibrations=[get("hnlpu_logic_static_w_per_m2"),
-                                 get("hnlpu_cxl_energy_per_bit")],
+                                 get("hnlpu_cxl_energy_per_bit"), get("gate_activity")],
                    assumptions=["VEX and HBM-PHY power are the paper's Table 1 figures, "
                                 "drawn whatever the traffic; the HBM stacks' energy per bit "
                                 "excludes the I/O the PHY power holds",
@@ -208,6 +208,9 @@ def recurring_per_chip(level: str, die_usd: float) -> dict:
 @dataclasses.dataclass
 class HnlpuCost(Frameable):
     """Cost of one HNLPU (all its chips) for a model; ranges are (low, high)."""
+
+    HEADLINE = ("chips", "chip_power_w", "system_power_w", "tokens_per_s", "tokens_per_j", "die_cost_usd")
+
     design: str
     model: str
     node: str

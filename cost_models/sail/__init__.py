@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+from tokenfab import calibration
 from tokenfab.cost_models import energy, tech
 from tokenfab.cost_models.components import (Components, adder, barrel_shifter,
                                              int_times_fp16_to_fp32, mux_tree, register,
@@ -114,7 +115,9 @@ def pricing(p, run) -> Pricing:
         power["sail_leakage"] = Price("static", sys.slices * comps.leakage_w(NODE, sys.csram_hz),
                                       True)
         area += sys.slices * block_area_m2(p)["total_m2"]
-    return Pricing(per_event=per_event, power_w=power, area_mm2=area * 1e6, assumptions=[
+    cals = [calibration.get("gate_activity")] if sys.sail else []     # the block's leakage
+    return Pricing(per_event=per_event, power_w=power, area_mm2=area * 1e6, calibrations=cals,
+                   assumptions=[
         f"Graviton2 package power {tdp:.0f} W [W]: {leak:.0%} static (tech.json's leakage "
         "share), the rest spread over busy core-seconds; DDR4 at "
         f"{energy.offchip_energy_per_bit(MEMORY) * 1e12:.1f} pJ/bit",
@@ -167,6 +170,8 @@ def companions(p, result: SimulationResult) -> dict:
 
 @dataclasses.dataclass
 class SailCost(Frameable):
+    HEADLINE = ("slices", "area_overhead", "speedup", "decode_tokens_per_s", "tokens_per_dollar", "tokens_per_j")
+
     design: str
     model: str
     node: str

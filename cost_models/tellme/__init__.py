@@ -187,6 +187,8 @@ def engine_resources(sys, cfg) -> dict:
 
 @dataclasses.dataclass
 class TellmeCost(Frameable):
+    HEADLINE = ("chip_power_w", "system_power_w", "tokens_per_j", "decode_tokens_per_s", "usd_per_mtoken")
+
     design: str
     model: str
     node: str
