@@ -16,7 +16,7 @@ from tokenfab.arch_models.common.system import precompute_seconds
 from tokenfab.arch_models.common.tile_systems import paper_boundary
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import die, energy, nre, tco, tech
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, option
 from tokenfab.results import Frameable, Price, Pricing
 
 DEFAULT_MODEL = "llama-2-7b"
@@ -58,12 +58,12 @@ def modelled_unit(comps: cc.Components, node: int, clock_hz: float) -> UnitPrice
                      "scaling, the calibrated gate activity)")
 
 
-def rtl_unit(design, spec, option: str):
+def rtl_unit(design, spec, name: str):
     """The design whose RTL is the unit ``spec`` runs: at the paper's boundary on the
     a100 preset (its RTL holds the accumulators ``regfile_area_mm2`` counts apart).
     Refused where that unit is A100's own FP16 tensor core."""
     if spec.fp16_tensor_cores:
-        raise UsageError(f"{option}: the a100 preset's MAC baseline is A100's own FP16 "
+        raise UsageError(f"{name}: the a100 preset's MAC baseline is A100's own FP16 "
                          "tensor core, which has no RTL here; use the asic preset")
     boundary = paper_boundary(design.params, spec)
     return design if boundary is design.params else type(design)(design.name,
@@ -78,7 +78,7 @@ def synthesised_unit(design, spec, liberty, work_dir="build/asic", progress=None
     clock."""
     from tokenfab.cost_models import asic
     from tokenfab.cost_models.asic.model_check import busy_steps
-    design = rtl_unit(design, spec, "--liberty")
+    design = rtl_unit(design, spec, option("liberty", "--liberty"))
     period = 1 / spec.clock_hz
     r = asic.run(design, liberty, f"{period * 1e12:.0f}ps", work_dir, progress)
     if r.fmax_mhz * 1e6 < spec.clock_hz:
@@ -86,7 +86,8 @@ def synthesised_unit(design, spec, liberty, work_dir="build/asic", progress=None
             f"{design.name}: on {r.library} the unit's critical path takes "
             f"{1e3 / r.fmax_mhz:.3g} ns (Fmax {r.fmax_mhz:.0f} MHz), longer than the "
             f"system's {period * 1e9:.3g} ns clock ({spec.clock_hz / 1e6:.0f} MHz); lower the "
-            "system's clock (--set clock=...) or use a faster library")
+            f"system's clock ({option('overrides', '--set')} clock=...) or use a faster "
+            "library")
     pw = r.power
     run_j = r.dynamic_w * pw["cycles"] * period
     clock_j = pw["clock_pins_w"] * period
@@ -309,7 +310,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
         dram_usd=dram_usd, regfile_area_mm2=spec.units * comps.outside_area_m2(n) * 1e6,
         unit=spec.description, unit_source=unit.source)
     if rtl_area:
-        ra = rtl_unit(design, spec, "--rtl-area").rtl_area(n)
+        ra = rtl_unit(design, spec, option("rtl_area=True", "--rtl-area")).rtl_area(n)
         result.unit_area_rtl_mm2 = ra.area_cells_mm2
         result.unit_area_rtl_cmos_mm2 = ra.area_cmos_mm2
     return result

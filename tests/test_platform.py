@@ -247,7 +247,7 @@ def test_cost_and_simulate_share_names():
                    extend_context=True), "needs 522 GB per chip"),
     ("hnlpu", dict(model="gpt-oss-120b", batch=216, prompt=524_288, gen=2),
      "max_position_embeddings 131072"),
-    ("mac-array", dict(model="llama-2-70b", prompt=64, gen=2), "pass --allow-spill"),
+    ("mac-array", dict(model="llama-2-70b", prompt=64, gen=2), "pass allow_spill=True"),
     ("tellme", dict(model="bitnet-b1.58-large", prompt=64, gen=2, allow_spill=True),
      "its DDR4 is its only memory"),
 ])

@@ -21,6 +21,7 @@ def sim():
 def _results():
     return {
         "simulate": lambda: tokenfab.design("mac-array").simulate(prompt=16, gen=2),
+        "gemm": lambda: tokenfab.design("systolic-array").gemm(64, 64, 64),
         "cost": lambda: tokenfab.design("lut-tensor-core").cost(),
         "cost hnlpu": lambda: tokenfab.design("hnlpu").cost(),
         "cost sail": lambda: tokenfab.design("sail").cost(),
@@ -103,3 +104,20 @@ def test_simulate_takes_a_config_dict_or_object(tmp_path):
     with pytest.raises(tokenfab.UsageError, match=r"a config dict or a transformers config, "
                                                   r"not 3 \(int\)"):
         tokenfab.design("mac-array").simulate(model=3)
+
+
+def test_api_errors_name_keywords_and_cli_errors_flags(capsys):
+    from tokenfab.cli import main
+    with pytest.raises(tokenfab.UsageError, match=r"^allow_spill=True is not modelled for HNLPU"):
+        tokenfab.design("hnlpu").simulate(allow_spill=True)
+    assert main(["simulate", "hnlpu", "--allow-spill"]) == 2
+    assert "error: --allow-spill is not modelled for HNLPU" in capsys.readouterr().err
+    with pytest.raises(tokenfab.UsageError, match="overrides clock is given twice"):
+        tokenfab.design("mac-array").simulate(overrides=["clock=1GHz", "clock=2GHz"])
+    assert main(["simulate", "mac-array", "--set", "clock=1GHz", "--set", "clock=2GHz"]) == 2
+    assert "error: --set clock is given twice" in capsys.readouterr().err
+    # wrapped in another message, the option keeps both spellings
+    with pytest.raises(tokenfab.UsageError, match="pass allow_spill=True to stream"):
+        tokenfab.design("mac-array").simulate(model="llama-2-70b", prompt=64, gen=2)
+    assert main(["simulate", "mac-array", "--model", "llama-2-70b", "--prompt", "64"]) == 2
+    assert "pass --allow-spill to stream" in capsys.readouterr().err

@@ -90,7 +90,7 @@ def test_overrides_take_units_and_round_trip():
     (["clock=fast"], "clock: must be a frequency such as 1GHz, not 'fast'"),
     (["levels.gbuf.double_buffered=2"], "levels.gbuf.double_buffered: must be true or false"),
     (["template=tpu"], "template: must be"),
-    (["clock"], "--set takes PATH=VALUE"),
+    (["clock"], "overrides takes PATH=VALUE"),
 ])
 def test_bad_overrides_name_the_field(overrides, fragment):
     with pytest.raises(UsageError) as e:

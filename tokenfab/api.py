@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenfab import registry
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, option
 from tokenfab.params import (as_bool, as_int, as_path, build, defaults, message_callback,
                              folder_tag)
 
@@ -140,8 +140,9 @@ class Design:
         else:
             out = self.entry.timing.gemm(self.params, M, K, N, memory={
                 "sram": sram, "bandwidth": bandwidth, "drain": drain})
-        return {"design": self.name, "params": self.params.to_dict(), "shape": [M, K, N],
-                **out}
+        from tokenfab.results import GemmResult
+        return GemmResult({"design": self.name, "params": self.params.to_dict(),
+                           "shape": [M, K, N], **out})
 
     def fpga(self, target: str = "ecp5-25k", dsp: bool = True, place: bool = True,
              work_dir="build/fpga", progress=None, timeout: float | None = None):
@@ -192,7 +193,8 @@ class Design:
                 tiles = [n for n, e in registry.DESIGNS.items()
                          if not hasattr(e.cost, "design_cost")]
                 raise UsageError(
-                    f"liberty prices the units of the tile designs and arrays "
+                    f"{option('liberty', '--liberty')} prices the units of the tile designs "
+                    f"and arrays "
                     f"({', '.join(tiles)}); {self.name} has its own cost model: "
                     f"`tokenfab asic {self.name} --liberty ...` synthesises its unit")
             return self.entry.cost.design_cost(self, node=node, model=model,

@@ -278,7 +278,7 @@ def cmd_gemm(args):
     except ValueError:
         raise UsageError(f"shape must be three integers M,K,N, not {args.shape!r}") from None
     d = _design(args)
-    out = d.gemm(M, K, N, sram=args.sram, bandwidth=args.bandwidth, drain=args.drain)
+    out = d.gemm(M, K, N, sram=args.sram, bandwidth=args.bandwidth, drain=args.drain).to_dict()
     rows = [(k, v) for k, v in out.items() if not isinstance(v, (dict, list))]
     for k, v in out.get("memory", {}).items():     # the memory system's figures
         if isinstance(v, dict):
@@ -636,7 +636,7 @@ def _main(argv) -> int:
         args = build_parser().parse_args(argv)
         args.fn(args)
     except UsageError as exc:
-        print(f"tokenfab: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"tokenfab: error: {exc.for_cli().splitlines()[0]}", file=sys.stderr)
         return 2
     except ToolError as exc:
         print(f"tokenfab: tool failed: {exc}", file=sys.stderr)

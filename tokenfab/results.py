@@ -90,6 +90,25 @@ class Frameable:
 BOUNDS = ("compute", "memory", "interconnect", "vector", "host")
 
 
+class GemmResult(Frameable):
+    """One GEMM on one unit or array (``Design.gemm``): ``cycles``, ``rtl_cycles``,
+    ``utilization``, ``mapping_efficiency``, ``folds`` and what the design adds (the
+    systolic array's ``memory``), as keys and attributes."""
+
+    HEADLINE = ("shape", "cycles", "rtl_cycles", "utilization", "mapping_efficiency", "folds")
+
+    def __init__(self, figures: dict):
+        self._figures = figures
+
+    def __getattr__(self, name):
+        if not name.startswith("_") and name in self._figures:
+            return self._figures[name]
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    def to_dict(self) -> dict:
+        return dict(self._figures)
+
+
 @dataclasses.dataclass
 class OpRow:
     """One operation (or one distinct operation with ``count`` instances) of a phase."""

@@ -22,7 +22,7 @@ from tokenfab.arch_models.common import mapper
 from tokenfab.arch_models.common.tile_timing import gemm_tiles, sequence_cycles
 from tokenfab.arch_models.workloads import (Attention, Elementwise, Linear, fmt_bytes,
                                             kv_cache_bytes)
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, allow_spill
 from tokenfab.results import OpRow, Phase, TraceEvent
 
 CHUNKS = 4            # chunks of an operation the mapper does not tile
@@ -474,9 +474,9 @@ def check_fit(request, spec: SystemSpec) -> tuple[float, list[str]]:
             f"activations {fmt_bytes(acts)}) but the {spec.name} system has "
             f"{fmt_bytes(cap)} of {spec.memory.technology}")
     if not request.allow_spill:
-        raise UsageError(what + "; pass --allow-spill to stream the excess from the host")
+        raise UsageError(what + f"; pass {allow_spill()} to stream the excess from the host")
     if kv + acts > cap:
-        raise UsageError(what + "; even with --allow-spill the KV cache and activations "
+        raise UsageError(what + f"; even with {allow_spill()} the KV cache and activations "
                          "must fit")
     spill = (need - cap) / weights
     lines.append(f"{spill:.1%} of the weights do not fit and stream from the host at "

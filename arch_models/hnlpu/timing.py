@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tokenfab.arch_models.common.tile_timing import sequence_cycles
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, allow_spill
 from tokenfab.results import OpRow, Phase, SystemRun
 
 SYSTEMS = ("hnlpu",)
@@ -100,7 +100,7 @@ def simulate(p, request, system_name="hnlpu", *, node: int | None = None, progre
     cfg = request.model
     sys = system_for(cfg, chips_for(cfg, p.weight_format), **fields)
     if request.allow_spill:
-        raise UsageError("--allow-spill is not modelled for HNLPU: nothing sits behind a "
+        raise UsageError(f"{allow_spill()} is not modelled for HNLPU: nothing sits behind a "
                          "chip's HBM")
     check_capacity(cfg, sys, request.batch, request.context)
     events = [] if trace else None

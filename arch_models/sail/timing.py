@@ -123,7 +123,7 @@ def simulate(p: Params, request, system_name="graviton2", *, node=None,
                                                   run_phase)
     from tokenfab.arch_models.workloads import decode_ops, prefill_ops
     from tokenfab.calibration import get
-    from tokenfab.errors import UsageError
+    from tokenfab.errors import UsageError, allow_spill
     from tokenfab.results import SystemRun, merge_samples
     say = progress or (lambda msg: None)
     sys = system(p, system_name, node, sail=sail, overrides=overrides)
@@ -132,7 +132,7 @@ def simulate(p: Params, request, system_name="graviton2", *, node=None,
         raise UsageError(f"the SAIL model covers dense models with standard attention, "
                          f"not {cfg.name!r}")
     if request.allow_spill:
-        raise UsageError("--allow-spill is not modelled for SAIL: DRAM is the CPU's only "
+        raise UsageError(f"{allow_spill()} is not modelled for SAIL: DRAM is the CPU's only "
                          "memory")
     fit = check_capacity(p, cfg, sys, request.batch, request.context)
     events = [] if trace else None

@@ -20,7 +20,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 from pydantic_core import PydanticCustomError
 
 from tokenfab.arch_models.systems import units
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, option
 
 HERE = Path(__file__).parent
 OPERANDS = ("weights", "activations", "outputs", "kv_cache")
@@ -31,6 +31,8 @@ CONFIDENCE = ("S", "M", "W", "D", "R")
 # fields that, when the file writes them, must say where the number comes from
 MUST_SOURCE = ("read_energy", "write_energy", "area")
 
+
+_SET = option("overrides", "--set")     # how an error names the option
 
 def _unit(kind: str):
     def check(v):
@@ -446,13 +448,13 @@ def parse_overrides(items) -> tuple:
             except yaml.YAMLError:
                 value = text
         else:
-            raise UsageError(f"--set takes PATH=VALUE such as memory.bandwidth=819GB/s, "
+            raise UsageError(f"{_SET} takes PATH=VALUE such as memory.bandwidth=819GB/s, "
                              f"not {item!r}")
         if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", str(path)):
-            raise UsageError(f"--set path must be dotted field names such as "
+            raise UsageError(f"{_SET} path must be dotted field names such as "
                              f"levels.gbuf.capacity, not {path!r}")
         if path in seen:
-            raise UsageError(f"--set {path} is given twice")
+            raise UsageError(f"{_SET} {path} is given twice")
         seen.add(path)
         out.append((path, value))
     return tuple(out)
@@ -470,20 +472,20 @@ def apply_overrides(raw: dict, overrides, what: str = "system") -> tuple[dict, d
                 hit = [x for x in node if isinstance(x, dict) and x.get("name") == key]
                 if not hit:
                     names = [x.get("name") for x in node if isinstance(x, dict)]
-                    raise UsageError(f"{what}: --set {path}: no level {key!r} "
+                    raise UsageError(f"{what}: {_SET} {path}: no level {key!r} "
                                      f"(levels: {', '.join(map(str, names)) or 'none'})")
                 node = hit[0]
                 continue
             if not isinstance(node, dict):
-                raise UsageError(f"{what}: --set {path}: {'.'.join(keys[:i])} is a value, "
+                raise UsageError(f"{what}: {_SET} {path}: {'.'.join(keys[:i])} is a value, "
                                  "not a section")
             if key not in node or node[key] is None:
                 node[key] = {}
             elif isinstance(node[key], dict) and _is_leaf(node[key]):
-                raise UsageError(f"{what}: --set {path}: {here} is a value, not a section")
+                raise UsageError(f"{what}: {_SET} {path}: {here} is a value, not a section")
             node = node[key]
         if isinstance(node, list):
-            raise UsageError(f"{what}: --set {path}: name a level's field "
+            raise UsageError(f"{what}: {_SET} {path}: name a level's field "
                              "(levels.NAME.FIELD)")
         # written with its provenance, so the spec's YAML keeps it
         node[keys[-1]] = {"value": value, "source": f"--set {path}={value}"}

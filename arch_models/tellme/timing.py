@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from tokenfab.arch_models.common.tile_timing import sequence_cycles
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, allow_spill
 from tokenfab.results import SystemRun
 
 SYSTEMS = ("kv260",)
@@ -80,7 +80,7 @@ def simulate(p, request, system_name="kv260", *, node: int | None = None,
     if request.batch != 1:
         raise UsageError(f"the KV260 model runs one sequence (batch 1), not {request.batch}")
     if request.allow_spill:
-        raise UsageError("--allow-spill is not modelled for the KV260: its DDR4 is its only "
+        raise UsageError(f"{allow_spill()} is not modelled for the KV260: its DDR4 is its only "
                          "memory")
     fit = check_capacity(cfg, sys, request.context)
     events = [] if trace else None

@@ -20,7 +20,7 @@ from collections import Counter
 from tokenfab.cost_models import die, energy, nre, tco, tech
 from tokenfab.cost_models.components import (ACTIVITY, Components, adder, mux_tree, popcount,
                                              register, times)
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, option
 from tokenfab.results import Frameable, Price, Pricing
 
 NODE = 5
@@ -288,8 +288,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     if n != NODE:
         raise UsageError(f"the HNLPU cost model is calibrated at 5nm only, not {node!r}")
     if rtl_area:
-        raise UsageError("--rtl-area applies to tile designs; for HNLPU run `tokenfab fpga` "
-                         "or the area notebook on the GEMV unit")
+        raise UsageError(f"{option('rtl_area=True', '--rtl-area')} applies to tile designs; "
+                         "for HNLPU run `tokenfab fpga` or the area notebook on the GEMV unit")
     p = design.params
     cfg = load_model(model or REFERENCE_MODEL)
     # The paper's operating point: the pipeline full (6 tokens per layer) at 2K context.

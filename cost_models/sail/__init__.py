@@ -201,13 +201,14 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     """``tokenfab cost sail``: the block's area from its components, the overhead on the
     Graviton2 die, instance prices and, for ``model`` (batch 8, prompt 128, gen 64), the
     comparisons with the N1 baseline and the V100."""
-    from tokenfab.errors import UsageError
+    from tokenfab.errors import UsageError, option
     if node not in (None, "7nm", 7):
-        raise UsageError(f"SAIL sits in a 7 nm Graviton2-class CPU; --node must be 7nm, "
-                         f"not {node!r}")
+        raise UsageError(f"SAIL sits in a 7 nm Graviton2-class CPU; "
+                         f"{option('node', '--node')} must be 7nm, not {node!r}")
     if rtl_area:
-        raise UsageError("--rtl-area applies to ASIC tile designs; for SAIL the block's "
-                         "area comes from its component counts (and `tokenfab fpga sail`)")
+        raise UsageError(f"{option('rtl_area=True', '--rtl-area')} applies to ASIC tile "
+                         "designs; for SAIL the block's area comes from its component counts "
+                         "(and `tokenfab fpga sail`)")
     p = design.params
     sim = design.simulate(model=model or "llama-2-7b", batch=p.slots, prompt=128, gen=64,
                           system=system)

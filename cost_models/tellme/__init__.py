@@ -26,7 +26,7 @@ import numpy as np
 from tokenfab.calibration import calibrated
 from tokenfab.cost_models import tech
 from tokenfab.cost_models.components import Components, adder, mux_tree, register, times
-from tokenfab.errors import UsageError
+from tokenfab.errors import UsageError, option
 from tokenfab.results import Frameable, Price, Pricing
 
 
@@ -219,11 +219,11 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     life; no facility overhead)."""
     from tokenfab.cost_models import tco
     if node not in (None, "16nm", 16):
-        raise UsageError(f"TeLLMe runs on the KV260 (16 nm FPGA); --node must be 16nm, "
-                         f"not {node!r}")
+        raise UsageError(f"TeLLMe runs on the KV260 (16 nm FPGA); "
+                         f"{option('node', '--node')} must be 16nm, not {node!r}")
     if rtl_area:
-        raise UsageError("--rtl-area applies to ASIC tile designs; for TeLLMe run "
-                         "`tokenfab fpga tellme --target kv260`")
+        raise UsageError(f"{option('rtl_area=True', '--rtl-area')} applies to ASIC tile "
+                         "designs; for TeLLMe run `tokenfab fpga tellme --target kv260`")
     p = design.params.replace(unit="tlmm")
     sim = design.__class__(design.name, **p.to_dict()).simulate(
         model=model or "bitnet-b1.58-large", prompt=64, gen=128, system=system)
