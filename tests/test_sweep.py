@@ -274,3 +274,11 @@ def test_area_points_run_yosys_on_the_generated_verilog(tmp_path):
     assert (df["status"] == "ok").all() and set(df["area.node"]) == {"5nm"}
     t = df.set_index("p.rows")["area.transistors"]
     assert 0 < t[4] < t[8]
+
+
+def test_progress_true_draws_a_tqdm_bar(tmp_path, capsys):
+    spec = {"sweep": {"levels": ["simulate"]},
+            "design": [{"name": "mac-array", "axes": {"n": [2, 4]}}], "workload": [SMALL]}
+    df = tokenfab.sweep(spec, out=tmp_path / "s", progress=True)
+    err = capsys.readouterr().err
+    assert len(df) == 2 and "2/2" in err and "point" in err

@@ -164,15 +164,15 @@ def check_callback(name: str, value, allow_true: bool = False) -> None:
 
 def message_callback(name: str, value):
     """A long call's ``progress``: ``None``, a callable taking one message, or ``True``
-    for one updating line of the latest step on stderr (a terminal and a notebook's
-    output alike)."""
+    for a tqdm line of the latest step and the time so far (a widget in a notebook)."""
     check_callback(name, value, allow_true=True)
     if value is not True:
         return value
-    import sys
+    from tqdm.auto import tqdm
+    bar = tqdm(total=None, bar_format="{desc} [{elapsed}]", dynamic_ncols=True)
 
     def say(msg):
-        print(f"\r  .. {msg}"[:120].ljust(80), end="", file=sys.stderr, flush=True)
+        bar.set_description_str(f".. {msg}"[:100])
     return say
 
 

@@ -652,26 +652,24 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     return df
 
 
-def progress_bar(stream=None, width: int = 30):
-    """A ``progress`` callback drawing one updating text line with an ETA (on a terminal
-    and in a notebook's output alike); pass ``progress=True`` to :func:`sweep`."""
-    import sys
-    out = stream or sys.stderr
-    state = {"t0": None, "first": 0, "bad": 0}
+def progress_bar(stream=None):
+    """A ``progress`` callback drawing a tqdm bar of the points with their ETA (a widget
+    in a notebook, a text line on a terminal); pass ``progress=True`` to :func:`sweep`."""
+    from tqdm.auto import tqdm
+    state = {"bar": None, "bad": 0}
 
     def say(done, total, row):
-        now = time.time()
-        if row is None:
-            state.update(t0=now, first=done)
-        elif row["status"] != "ok":
-            state["bad"] += 1
-        ran = done - state["first"]
-        eta = ((now - state["t0"]) / ran * (total - done)) if ran else None
-        fill = int(width * done / max(total, 1))
-        bad = f", {state['bad']} not ok" if state["bad"] else ""
-        left = f", ETA {eta:.0f} s" if eta is not None and done < total else ""
-        text = f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} points{bad}{left}   "
-        print(text, end="" if done < total else "\n", file=out, flush=True)
+        if state["bar"] is None:
+            state["bar"] = tqdm(total=total, initial=done, unit="point", file=stream,
+                                dynamic_ncols=True)
+        bar = state["bar"]
+        if row is not None:
+            if row["status"] != "ok":
+                state["bad"] += 1
+                bar.set_postfix(not_ok=state["bad"])
+            bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
     return say
 
 
