@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import numpy as np
 import pytest
 
 import tokenfab
@@ -282,3 +283,15 @@ def test_progress_true_draws_a_tqdm_bar(tmp_path, capsys):
     df = tokenfab.sweep(spec, out=tmp_path / "s", progress=True)
     err = capsys.readouterr().err
     assert len(df) == 2 and "2/2" in err and "point" in err
+
+
+@pytest.mark.parametrize("objectives", [1, 2, 3, 4])
+def test_the_pareto_front_is_every_row_no_other_beats(objectives):
+    """Against the definition, row by row, with many ties and repeated rows."""
+    from tokenfab.sweeps import nondominated
+    rng = np.random.default_rng(objectives)
+    for n, high in ((1, 5), (60, 3), (300, 8), (500, 1000)):
+        vals = rng.integers(0, high, (n, objectives)).astype(float)
+        want = [not any((b <= a).all() and (b < a).any() for b in vals) for a in vals]
+        assert nondominated(vals).tolist() == want
+        assert nondominated(vals, block=7).tolist() == want

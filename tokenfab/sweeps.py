@@ -778,12 +778,63 @@ def pareto(df, objectives: dict):
                              f"{', '.join(c for c in df.columns if '.' in c)}")
         if how not in ("min", "max"):
             raise UsageError(f"objective {col!r} must be 'min' or 'max', not {how!r}")
+    import numpy as np
     ok = df[df["status"] == "ok"].dropna(subset=list(objectives))
-    signs = {c: (1 if how == "min" else -1) for c, how in objectives.items()}
-    vals = [[signs[c] * float(r[c]) for c in objectives] for _, r in ok.iterrows()]
-    keep = []
-    for i, a in enumerate(vals):
-        dominated = any(all(b[k] <= a[k] for k in range(len(a))) and b != a
-                        for j, b in enumerate(vals) if j != i)
-        keep.append(not dominated)
-    return ok[keep]
+    signs = np.array([1.0 if how == "min" else -1.0 for how in objectives.values()])
+    vals = ok[list(objectives)].to_numpy(dtype=float) * signs      # all minimised
+    return ok[nondominated(vals)]
+
+
+def _staircase(rest):
+    """Three objectives: the kept rows' other two columns as a staircase (first column
+    rising, second falling); a row is beaten when the step at or left of its first
+    column is no higher than its second."""
+    import bisect
+    import numpy as np
+    xs, ys = [], []
+    keep = np.zeros(len(rest), dtype=bool)
+    for i, (x, y) in enumerate(rest.tolist()):
+        at = bisect.bisect_right(xs, x)
+        if at and ys[at - 1] <= y:
+            continue
+        keep[i] = True
+        end = at
+        while end < len(xs) and ys[end] >= y:       # the steps this row now covers
+            end += 1
+        xs[at:end], ys[at:end] = [x], [y]
+    return keep
+
+
+def nondominated(vals, block: int = 256):
+    """The rows of ``vals`` (one column per objective, all minimised) that no other row
+    beats: at most as large in every column and smaller in one; equal rows stay together.
+    The distinct rows in lexicographic order: a row can only be beaten by one before it,
+    which is then no larger in the first column, so the test is the other columns being
+    no larger. Two objectives: a running minimum; three: a staircase (``_staircase``);
+    more: a block of rows at a time against the front so far and the rows before them in
+    the block (numpy broadcasting), since whoever beats a beaten row beats what that row
+    beats."""
+    import numpy as np
+    vals = np.asarray(vals, dtype=float)
+    if len(vals) == 0:
+        return np.zeros(0, dtype=bool)
+    rows, inverse = np.unique(vals, axis=0, return_inverse=True)
+    rest = rows[:, 1:]
+    if rest.shape[1] == 0:
+        keep = np.arange(len(rows)) == 0
+    elif rest.shape[1] == 1:
+        best_before = np.minimum.accumulate(rest[:, 0])[:-1]
+        keep = np.concatenate([[True], best_before > rest[1:, 0]])
+    elif rest.shape[1] == 2:
+        keep = _staircase(rest)
+    else:
+        keep = np.zeros(len(rows), dtype=bool)
+        front = rest[:0]
+        for start in range(0, len(rows), block):
+            blk = rest[start:start + block]
+            beaten = (front[None, :, :] <= blk[:, None, :]).all(axis=2).any(axis=1)
+            inside = (blk[None, :, :] <= blk[:, None, :]).all(axis=2)
+            beaten |= np.tril(inside, k=-1).any(axis=1)
+            keep[start:start + block] = ~beaten
+            front = np.concatenate([front, blk[~beaten]])
+    return keep[inverse.reshape(-1)]
