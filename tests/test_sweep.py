@@ -295,3 +295,17 @@ def test_the_pareto_front_is_every_row_no_other_beats(objectives):
         want = [not any((b <= a).all() and (b < a).any() for b in vals) for a in vals]
         assert nondominated(vals).tolist() == want
         assert nondominated(vals, block=7).tolist() == want
+
+
+def test_an_unknown_objective_is_refused_before_any_point_runs(tmp_path, capsys):
+    spec = {"sweep": {"levels": ["simulate"], "objectives": {"simulate.tokens_per_jj": "max"}},
+            "design": [{"name": "mac-array", "axes": {"n": [16, 32]}}], "workload": [SMALL]}
+    with pytest.raises(tokenfab.UsageError, match=r"objective 'simulate.tokens_per_jj' is "
+                                                  r"not a column this sweep gives \(did you "
+                                                  r"mean 'simulate.tokens_per_j'\?\)"):
+        tokenfab.sweep(spec, out=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    assert main(["sweep", "mac-array", "-p", "n=16,32", "--levels", "fpga", "--objective",
+                 "fpga.lut=min", "--out", str(tmp_path / "f")]) == 2
+    assert "did you mean 'fpga.luts'" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()

@@ -481,6 +481,52 @@ def _scalars(prefix: str, d: dict, depth: int = 1) -> dict:
     return out
 
 
+# the columns of the levels whose outputs do not depend on the design
+FIXED_COLUMNS = {
+    "fpga": ("luts", "ffs", "dsps", "brams", "fmax_mhz"),
+    "asic": ("area_um2", "cells", "flip_flops", "fmax_mhz", "slack_ns", "leakage_w",
+             "dynamic_w", "total_w", "op", "energy_per_op_pj", "critical_path_ns"),
+    "verify": ("passed", "mismatches", "rtl_cycles", "model_cycles"),
+}
+
+
+def check_objectives(s: Spec) -> None:
+    """Every objective names a column the sweep will give, before any point runs: the
+    fixed levels' columns, the area level's result fields, and for ``simulate`` and
+    ``cost`` what one quick run of each design in the spec returns."""
+    import dataclasses as dc
+    import tokenfab
+    from tokenfab.cost_models.area import RtlArea
+    from tokenfab.params import did_you_mean
+    columns = {f"{lv}.{k}" for lv, keys in FIXED_COLUMNS.items() for k in keys}
+    columns |= {f"area.{f.name}" for f in dc.fields(RtlArea) if f.name != "cells"}
+    probed = {str(c).split(".")[0] for c in s.objectives} & {"simulate", "cost"}
+    first = {}
+    for p in s.points:
+        if "__invalid__" not in p.params:
+            first.setdefault(p.design, p)
+    for p in first.values():
+        w = p.workload
+        kw = dict(model=w["model"], system=w["system"],
+                  overrides=list(w.get("set", ())) or None)
+        try:
+            d = tokenfab.design(p.design, **p.params)
+            if "simulate" in probed:
+                columns |= set(_scalars("simulate", d.simulate(prompt=16, gen=2,
+                                                               **kw).to_dict()))
+            if "cost" in probed:
+                columns |= set(_scalars("cost", d.cost(**kw).to_dict()))
+        except UsageError:
+            continue                        # the point itself will say why
+    for col in s.objectives:
+        if col not in columns:
+            level = str(col).split(".")[0]
+            same = sorted(c for c in columns if c.startswith(level + "."))
+            raise UsageError(f"objective {col!r} is not a column this sweep gives"
+                             f"{did_you_mean(col, columns)}; {level} columns: "
+                             f"{', '.join(same) or 'none'}")
+
+
 def run_point(point: Point, work_dir: str) -> dict:
     """Every level of one point: a flat row (outputs prefixed by level), with status
     ``ok``, ``refused`` (a limit or an invalid parameter, with its message) or
@@ -513,8 +559,7 @@ def run_point(point: Point, work_dir: str) -> dict:
                 r = d.fpga(target=point.options["fpga_target"],
                            place=point.options.get("fpga_place", True),
                            work_dir=Path(work_dir) / "fpga")
-                row.update(_scalars("fpga", {k: getattr(r, k) for k in
-                                             ("luts", "ffs", "dsps", "brams", "fmax_mhz")}))
+                row.update(_scalars("fpga", {k: getattr(r, k) for k in FIXED_COLUMNS["fpga"]}))
             elif level == "area":                 # Yosys on the generated Verilog
                 node = point.options.get("cost_node")
                 r = d.rtl_area(**({"node": node} if node else {}),
@@ -525,17 +570,13 @@ def run_point(point: Point, work_dir: str) -> dict:
                 r = d.asic(point.options["asic_liberty"], point.options["asic_clock"],
                            work_dir=Path(work_dir) / "asic")
                 row.update(_scalars("asic", {k: v for k, v in r.to_dict().items()
-                                             if k in ("area_um2", "cells", "flip_flops",
-                                                      "fmax_mhz", "slack_ns", "leakage_w",
-                                                      "dynamic_w", "total_w", "op",
-                                                      "energy_per_op_pj")}))
+                                             if k in FIXED_COLUMNS["asic"]}))
                 row["asic.critical_path_ns"] = r.critical_path["delay_ns"]
             elif level == "verify":
                 r = d.verify(vectors=point.options["verify_vectors"],
                              work_dir=Path(work_dir) / "verify")
-                row.update(_scalars("verify", {k: getattr(r, k) for k in
-                                               ("passed", "mismatches", "rtl_cycles",
-                                                "model_cycles")}))
+                row.update(_scalars("verify", {k: getattr(r, k)
+                                               for k in FIXED_COLUMNS["verify"]}))
     except UsageError as exc:
         row.update(status="refused", message=str(exc))
     except Exception as exc:                     # a failed point does not stop a sweep
@@ -581,6 +622,7 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     from tokenfab.params import as_bool, as_int, as_path, check_callback
     from tokenfab.results import make_dir
     s = spec if isinstance(spec, Spec) else load_spec(spec)
+    check_objectives(s)
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"format must be 'parquet' or 'csv', not {fmt!r}")
     resume = as_bool("resume", resume)
@@ -721,6 +763,7 @@ def search(spec, trials: int, out="build/sweep", progress=None):
     if not s.objectives:
         raise UsageError("search needs objectives: [sweep] objectives = { column = "
                          "\"min\" | \"max\" }")
+    check_objectives(s)
     seed = raw.get("sweep", {}).get("seed", 1)
     workload = s.points[0].workload
     from tokenfab.results import make_dir
