@@ -157,9 +157,17 @@ def test_search_finds_a_pareto_front(tmp_path, capsys):
     assert main(argv + ["--out", str(tmp_path / "a")]) == 0
     a = json.loads(capsys.readouterr().out)
     assert a["trials"] == 8 and a["pareto"] and a["ok"] == 8
-    assert main(argv + ["--out", str(tmp_path / "a")]) == 0        # all cached now
-    again = json.loads(capsys.readouterr().out)
-    assert again["computed"] == 0 and again["pareto"] == a["pareto"]
+    assert a["results"] == str(tmp_path / "a" / "search.parquet")
+    assert (tmp_path / "a" / "study.db").exists()
+    assert main(argv + ["--out", str(tmp_path / "a")]) == 0        # the study resumes:
+    again = json.loads(capsys.readouterr().out)                   # nothing left to run
+    assert again["computed"] == 0 and again["trials"] == 8 and again["pareto"] == a["pareto"]
+    more = argv[:-3] + ["--search", "10", "--json", "--out", str(tmp_path / "a")]
+    assert main(more) == 0                                        # two more trials
+    grown = json.loads(capsys.readouterr().out)
+    assert grown["trials"] == 10 and grown["computed"] <= 2
+    import pandas as pd
+    assert len(pd.read_parquet(tmp_path / "a" / "search.parquet")) == 10
 
 
 def _running_with(text: str) -> list[int]:
@@ -309,3 +317,20 @@ def test_an_unknown_objective_is_refused_before_any_point_runs(tmp_path, capsys)
                  "fpga.lut=min", "--out", str(tmp_path / "f")]) == 2
     assert "did you mean 'fpga.luts'" in capsys.readouterr().err
     assert not (tmp_path / "f").exists()
+
+
+def test_a_script_without_a_main_guard_gets_one_line(tmp_path):
+    """Dask's workers import the script again; without `if __name__ == "__main__":` the
+    sweep would start again inside them. The script stops with one line saying so."""
+    script = tmp_path / "noguard.py"
+    script.write_text(
+        "import tokenfab\n"
+        f"spec = {{'sweep': {{'levels': ['simulate']}}, 'design': [{{'name': 'mac-array', "
+        f"'axes': {{'n': [2, 4]}}}}], 'workload': [{SMALL!r}]}}\n"
+        f"tokenfab.sweep(spec, out={str(tmp_path / 'out')!r}, workers=1)\n")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        "tokenfab.errors.UsageError: the Dask workers could not start: they start by "
+        "importing your script again")

@@ -394,8 +394,8 @@ def cmd_sweep(args):
     say = (sw.progress_bar() if not (args.quiet or args.json) and sys.stderr.isatty()
            else None)
     if args.search is not None:
-        df = sw.search(raw, args.search, out=args.out, progress=say)
-        df.attrs["results"] = None
+        df = sw.search(raw, args.search, out=args.out, progress=say,
+                       fmt="csv" if args.csv else "parquet")
     else:
         df = sw.sweep(spec, out=args.out, workers=args.workers, resume=args.resume,
                       progress=say, fmt="csv" if args.csv else "parquet",

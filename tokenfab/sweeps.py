@@ -46,8 +46,10 @@ import hashlib
 import itertools
 import json
 import math
+import multiprocessing
 import os
 import random
+import sys
 import time
 import tomllib
 from pathlib import Path
@@ -621,6 +623,9 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from tokenfab.params import as_bool, as_int, as_path, check_callback
     from tokenfab.results import make_dir
+    if workers is not None and multiprocessing.parent_process() is not None \
+            and getattr(sys.modules.get("__main__"), "__name__", "") == "__mp_main__":
+        raise UsageError(NO_MAIN_GUARD)          # a spawned worker importing the script
     s = spec if isinstance(spec, Spec) else load_spec(spec)
     check_objectives(s)
     if fmt not in ("parquet", "csv"):
@@ -715,6 +720,12 @@ def progress_bar(stream=None):
     return say
 
 
+NO_MAIN_GUARD = ("the Dask workers could not start: they start by importing your script "
+                 "again, which ran the sweep again; put the sweep under "
+                 "`if __name__ == \"__main__\":` (or leave workers unset: the local process "
+                 "pool needs no guard)")
+
+
 def _run_dask(todo, out: str, workers, scheduler, record) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -727,8 +738,14 @@ def _run_dask(todo, out: str, workers, scheduler, record) -> None:
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"no Dask scheduler answers at {scheduler}: {exc}") from None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+        try:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", dashboard_address=None)
+        except RuntimeError as exc:
+            import __main__
+            if getattr(__main__, "__file__", None):     # a script, which spawn re-imports
+                raise UsageError(NO_MAIN_GUARD) from None
+            raise exc
         client = Client(cluster)
     try:
         futs = {client.submit(run_point, p, out, key=f"point-{h}", pure=False,
@@ -741,11 +758,14 @@ def _run_dask(todo, out: str, workers, scheduler, record) -> None:
             cluster.close()
 
 
-def search(spec, trials: int, out="build/sweep", progress=None):
+def search(spec, trials: int, out="build/sweep", progress=None, fmt: str = "parquet"):
     """Multi-objective search (Optuna's NSGA-II, seeded by the spec's ``seed``) over each
     design's axes, for ``trials`` trials per design on the spec's first workload; every
-    trial is a cached point like a sweep's. Returns the evaluated points as a DataFrame
-    (``attrs["pareto"]``: the front over the spec's objectives)."""
+    trial is a cached point like a sweep's. The studies persist in ``out/study.db``
+    (SQLite, one study per design and spec): the same call again resumes them up to
+    ``trials``. Returns every trial's point as a DataFrame, also written to
+    ``out/search.parquet`` (or ``.csv``; ``attrs["results"]``; ``attrs["pareto"]``: the
+    front over the spec's objectives)."""
     import pandas as pd
     try:
         import optuna
@@ -753,6 +773,8 @@ def search(spec, trials: int, out="build/sweep", progress=None):
         raise UsageError("search needs Optuna: pip install 'tokenfab[search]'") from None
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 100_000:
         raise UsageError(f"trials must be an integer from 1 to 100000, not {trials!r}")
+    if fmt not in ("parquet", "csv"):
+        raise UsageError(f"format must be 'parquet' or 'csv', not {fmt!r}")
     from tokenfab.params import as_path, check_callback
     s = load_spec(spec)                        # validates everything first
     check_callback("progress", progress, allow_true=True)
@@ -771,6 +793,9 @@ def search(spec, trials: int, out="build/sweep", progress=None):
     code = code_fingerprint()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     say = progress_bar() if progress is True else (progress or (lambda d, t, r: None))
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    spec_key = hashlib.sha256(json.dumps([raw, code], sort_keys=True, default=str)
+                              .encode()).hexdigest()[:12]
     rows, total, computed = [], trials * len(raw["design"]), 0
     for d in raw["design"]:
         axes = {k: _axis_values(v, k, _Errors()) for k, v in d.get("axes", {}).items()}
@@ -795,8 +820,9 @@ def search(spec, trials: int, out="build/sweep", progress=None):
                 row = run_point(point, str(out))
                 _write_json(f, row)
                 computed += 1
-            rows.append(_point_row(point, h, row))
-            say(len(rows), total, row)
+            trial.set_user_attr("row", json.loads(json.dumps(_point_row(point, h, row),
+                                                             default=str)))
+            say(len(rows) + trial.number + 1, total, row)
             if row["status"] != "ok" or any(row.get(c) is None for c in cols):
                 raise optuna.TrialPruned(row["message"] or "no value")
             return tuple(float(row[c]) for c in cols)
@@ -804,11 +830,19 @@ def search(spec, trials: int, out="build/sweep", progress=None):
         study = optuna.create_study(
             directions=["minimize" if how == "min" else "maximize"
                         for how in s.objectives.values()],
-            sampler=optuna.samplers.NSGAIISampler(seed=seed))
-        study.optimize(objective, n_trials=trials, catch=())
+            sampler=optuna.samplers.NSGAIISampler(seed=seed), storage=storage,
+            study_name=f"{d['name']}-{spec_key}", load_if_exists=True)
+        done = [t for t in study.trials if t.state.is_finished()]
+        study.optimize(objective, n_trials=max(0, trials - len(done)), catch=())
+        rows += [t.user_attrs["row"] for t in study.trials
+                 if t.state.is_finished() and "row" in t.user_attrs]
     df = pd.DataFrame(rows)
-    df.attrs.update(objectives=s.objectives, computed=computed,
-                    pareto=pareto(df, s.objectives))
+    from tokenfab.results import write_atomic
+    target = out / f"search.{fmt}"
+    write_atomic(target, (lambda tmp: df.to_parquet(tmp, index=False)) if fmt == "parquet"
+                 else (lambda tmp: df.to_csv(tmp, index=False)))
+    df.attrs.update(objectives=s.objectives, computed=computed, results=str(target),
+                    study=str(out / "study.db"), pareto=pareto(df, s.objectives))
     return df
 
 
