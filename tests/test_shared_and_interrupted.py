@@ -43,7 +43,7 @@ def test_two_configurations_written_with_one_prefix_land_whole(tmp_path):
     """Two processes write different configurations under the same module name into one
     folder at once: whichever lands last, its Verilog and manifest belong together."""
     procs = [_cli("rtl", "lut-tensor-core", "-p", f"n={n}", "--prefix", "shared", "-o",
-                  str(tmp_path), "--json") for n in (4, 8)] * 2
+                  str(tmp_path), "--json", "--force") for n in (4, 8)] * 2
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err

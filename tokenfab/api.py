@@ -34,13 +34,15 @@ class Design:
     def __repr__(self):
         return f"Design({self.name!r}, {self.params})"
 
-    def verilog(self, out_dir="build/rtl", prefix: str | None = None) -> Path:
-        """Write the Verilog and its manifest, template, header, filelist and FuseSoC core
-        into ``out_dir`` under a module name unique to the configuration (or ``prefix``);
-        return the ``.v`` path (its stem is the module name)."""
+    def verilog(self, out_dir="build/rtl", prefix: str | None = None,
+                force: bool = False) -> Path:
+        """Write the Verilog and its manifest, template, header, Verilator configuration,
+        filelist and FuseSoC core into ``out_dir`` under a module name unique to the
+        configuration (or ``prefix``; one another configuration wrote there is refused
+        unless ``force``); return the ``.v`` path (its stem is the module name)."""
         from tokenfab.rtl import export
         return export.write(self.entry, self.params, as_path("out_dir", out_dir),
-                            prefix=prefix)
+                            prefix=prefix, force=as_bool("force", force))
 
     def verify(self, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
                waves=False, work_dir="build/verify", progress=None):

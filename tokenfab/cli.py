@@ -181,12 +181,13 @@ def cmd_list(args):
 
 def cmd_rtl(args):
     d = _design(args)
-    path = d.verilog(args.output, prefix=args.prefix)
+    path = d.verilog(args.output, prefix=args.prefix, force=args.force)
     module = path.stem
     files = {k: str(path.parent / v) for k, v in (
         ("verilog", f"{module}.v"), ("manifest", f"{module}.manifest.json"),
         ("template", f"{module}_inst.v"), ("params_header", f"{module}_params.vh"),
-        ("filelist", f"{module}.f"), ("fusesoc_core", f"{module}.core"))}
+        ("verilator_config", f"{module}.vlt"), ("filelist", f"{module}.f"),
+        ("fusesoc_core", f"{module}.core"))}
     obj = {"design": d.name, "params": d.params.to_dict(), "top": module, **files}
     _emit(args, obj)
 
@@ -467,6 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("-o", "--output", default="build/rtl", help="output folder")
     sp.add_argument("--prefix", default=None,
                     help="module name (default: the design and its non-default parameters)")
+    sp.add_argument("--force", action="store_true",
+                    help="replace a --prefix module another configuration wrote there")
     sp = add("verify", cmd_verify, "cocotb on the generated Verilog against the golden model")
     sp.add_argument("--vectors", type=int, default=200, help="input tiles to drive")
     sp.add_argument("--simulator", default="verilator",

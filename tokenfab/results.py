@@ -476,18 +476,19 @@ def _mkdir(folder: Path) -> str | None:
 
 @contextlib.contextmanager
 def folder_lock(folder):
-    """Hold an exclusive lock on ``folder`` for the block (``flock`` on its
-    ``.tokenfab.lock``): runs that share a folder take turns, and a run that dies releases
-    the lock with its process."""
-    import fcntl
+    """Hold an exclusive lock on ``folder`` for the block: runs that share a folder take
+    turns, and a run that dies releases the lock with its process. The lock file lives
+    in ``~/.cache/tokenfab/locks`` (named by the folder's path), never in the folder
+    (``filelock``: flock on Linux and macOS, msvcrt on Windows)."""
+    import hashlib
     import os
+    from filelock import FileLock
     folder = make_dir(folder)
-    fd = os.open(folder / ".tokenfab.lock", os.O_CREAT | os.O_RDWR, 0o666 & ~_umask())
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    locks = make_dir(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+                     / "tokenfab" / "locks")
+    name = hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:32]
+    with FileLock(str(locks / f"{name}.lock"), mode=0o666 & ~_umask()):
         yield
-    finally:
-        os.close(fd)
 
 
 def cached_result(record: Path, key: str) -> dict | None:
