@@ -171,3 +171,27 @@ def test_every_json_output_is_strict_json(capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 0, err
     assert isinstance(_strict(out), (dict, list))
+
+
+def test_readable_help_and_suggestions(capsys):
+    assert main([]) == 0 and "positional arguments" in capsys.readouterr().out
+    assert main(["simulat", "mac-array"]) == 2
+    assert "did you mean 'simulate'?" in capsys.readouterr().err
+    assert main(["simulate", "mac-array", "-p", "weight_bit=3"]) == 2
+    assert "did you mean 'weight_bits'?" in capsys.readouterr().err
+    assert main(["simulate", "mac-array", "-p", "n=16", "-p", "n=32"]) == 2
+    assert "parameter n is given twice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["cost", "--help"])
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert all(line.count("default") <= 1 for line in text.split("  --"))
+
+
+def test_quiet_prints_nothing_and_a_phase_that_did_not_run_is_na(capsys):
+    assert main(["simulate", "mac-array", "--prompt", "16", "--gen", "2", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["simulate", "mac-array", "--prompt", "16", "--gen", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "decode_tokens_per_s    n/a (gen 0: no decode)" in out
+    assert "tokens_per_j           " in out and "mtok" not in out

@@ -13,7 +13,26 @@ from tokenfab.errors import ToolError, UsageError
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):          # one line, exit 2 (argparse prints usage + error)
+        import re
+        from tokenfab.params import did_you_mean
+        bad = re.match(r"argument command: invalid choice: '([^']*)' \(choose from (.*)\)",
+                       message)
+        if bad:                        # a mistyped subcommand: suggest the near one
+            commands = [c.strip(" '") for c in bad.group(2).split(",")]
+            message = (f"command must be one of {', '.join(commands)}, not "
+                       f"{bad.group(1)!r}{did_you_mean(bad.group(1), commands)}")
         raise UsageError(message)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults shown once: not where the help already says it, nor when there is none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False) or \
+                action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
 
 
 def _choice(label: str, choices):
@@ -79,7 +98,7 @@ def _print_json(obj) -> None:
 def _emit(args, obj: dict, rows=None) -> None:
     if args.json:
         _print_json(obj)
-    else:
+    elif not args.quiet:
         print(_table(rows if rows is not None else [(k, v) for k, v in obj.items()
                                                      if not isinstance(v, (dict, list))]))
 
@@ -230,7 +249,7 @@ def cmd_simulate(args):
     if args.breakdown:
         obj["breakdown"] = r.breakdown_rows()
     obj["files"] = written
-    if args.json:
+    if args.json or args.quiet:
         _emit(args, obj)
         return
     keys = ["design", "model", "system", "chips", "batch", "prompt", "gen", "ttft_s",
@@ -238,7 +257,10 @@ def cmd_simulate(args):
             "prefill_energy_j", "decode_energy_j", "tokens_per_j", "prefill_tokens_per_j",
             "chip_power_w", "system_power_w", "peak_ops_per_s", "memory_bytes_per_s",
             "memory_capacity_bytes", "area_mm2"]
-    rows = [(k, obj[k]) for k in keys]
+    # a phase that did not run has no rate: n/a, not 0
+    skipped = ("decode_tokens_per_s", "decode_latency_s", "decode_energy_j") \
+        if not obj["gen"] else ()
+    rows = [(k, "n/a (gen 0: no decode)" if k in skipped else obj[k]) for k in keys]
     rows += [(f"energy_{k}_j", v) for k, v in obj["energy_by_category_j"].items()]
     rows += [(f"energy_level_{k}_j", v) for k, v in obj["energy_by_level_j"].items()]
     rows += [(f"bound ({ph})", b) for ph, b in obj["bound"].items()]
@@ -415,6 +437,8 @@ def cmd_sweep(args):
             out["pareto"] = json.loads(front.to_json(orient="records"))
         _print_json(out)
         return
+    if args.quiet:
+        return
     for k, v in summary.items():
         print(f"{k:<10} {v}")
     bad = df[df["status"] != "ok"]
@@ -444,13 +468,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name, fn, help_, design=True):
         sp = sub.add_parser(name, help=help_, description=help_,
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=_HelpFormatter)
         if design:
             sp.add_argument("design", help="design name (tokenfab list)")
             sp.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
                             help="design parameter, repeatable")
         sp.add_argument("--json", action="store_true", help="print one JSON object")
-        sp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+        sp.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress line and no table (errors and --json still print)")
         sp.set_defaults(fn=fn)
         return sp
 
@@ -635,6 +660,9 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
+    if not (sys.argv[1:] if argv is None else argv):      # bare `tokenfab`: the help
+        build_parser().print_help()
+        return 0
     try:
         args = build_parser().parse_args(argv)
         args.fn(args)

@@ -251,7 +251,11 @@ def parse_assignments(params_cls, assignments: list[str] | None) -> dict:
         key = key.strip().replace("-", "_")
         if key not in fields:
             allowed = ", ".join(sorted(fields))
-            raise UsageError(f"parameter must be one of {allowed}, not {key!r}")
+            raise UsageError(f"parameter must be one of {allowed}, not {key!r}"
+                             f"{did_you_mean(key, fields)}")
+        if key in out:
+            raise UsageError(f"parameter {key} is given twice ({key}={out[key]!r} and "
+                             f"{item.strip()!r}); give it once")
         out[key] = _convert(key, text.strip(), hints[key])
     return out
 
@@ -263,5 +267,6 @@ def build(params_cls, overrides: dict | None = None):
     for key in overrides:
         if key not in fields:
             allowed = ", ".join(sorted(fields))
-            raise UsageError(f"parameter must be one of {allowed}, not {key!r}")
+            raise UsageError(f"parameter must be one of {allowed}, not {key!r}"
+                             f"{did_you_mean(key, fields)}")
     return params_cls(**overrides)
