@@ -416,14 +416,14 @@ def _random(values: dict, n: int, rng) -> list[tuple]:
 
 
 def _lhs(values: dict, n: int, rng) -> list[tuple]:
-    """Latin hypercube over the axes' value lists: each axis's n strata are used once."""
-    cols = []
-    for v in values.values():
-        strata = list(range(n))
-        rng.shuffle(strata)
-        cols.append([v[min(len(v) - 1, int((s + rng.random()) * len(v) / n))]
-                     for s in strata])
-    return list(zip(*cols)) if cols else [()] * n
+    """Latin hypercube over the axes' value lists (``scipy.stats.qmc``, seeded from the
+    spec's seed): each axis's n strata are used once, stratum to value by its position."""
+    from scipy.stats import qmc
+    if not values:
+        return [()] * n
+    unit = qmc.LatinHypercube(d=len(values), seed=rng.randrange(2**32)).random(n)
+    return [tuple(v[min(len(v) - 1, int(x * len(v)))] for v, x in zip(values.values(), row))
+            for row in unit]
 
 
 # ---------------------------------------------------------------- provenance
