@@ -195,3 +195,14 @@ def test_quiet_prints_nothing_and_a_phase_that_did_not_run_is_na(capsys):
     out = capsys.readouterr().out
     assert "decode_tokens_per_s    n/a (gen 0: no decode)" in out
     assert "tokens_per_j           " in out and "mtok" not in out
+
+
+def test_text_output_shows_nested_tables_with_units(capsys):
+    """cost hnlpu's block-by-block comparison, its area and power breakdowns and the TCO
+    show without --json, each value with its unit."""
+    assert main(["cost", "hnlpu"]) == 0
+    out = capsys.readouterr().out
+    assert "\nblocks:\n  hn_array:\n    area_mm2        573.2 mm2" in out
+    assert "    paper_power_w   76.92 W" in out
+    assert "power_breakdown_w:\n  hn_array_w" in out and "\ntco:\n" in out
+    assert "usd_per_mtoken     2.513 USD/Mtok – 5.217 USD/Mtok" in out

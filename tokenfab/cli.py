@@ -99,8 +99,7 @@ def _emit(args, obj: dict, rows=None) -> None:
     if args.json:
         _print_json(obj)
     elif not args.quiet:
-        print(_table(rows if rows is not None else [(k, v) for k, v in obj.items()
-                                                     if not isinstance(v, (dict, list))]))
+        print(_table(rows) if rows is not None else display.nested(obj))
 
 
 def _design(args):

@@ -63,3 +63,33 @@ def table(rows: list[tuple[str, object]]) -> str:
     rows = [(k, v) for k, v in rows if v is not None and v != {} and v != []]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {cell(k, v)}" for k, v in rows)
+
+
+def nested(obj: dict, width: int | None = None, indent: str = "") -> str:
+    """Every value of ``obj``: scalars and (low, high) pairs as a table, then each dict as
+    a titled, indented table (and its dicts in turn), lists of scalars on one line. A
+    child dict names its values' unit by the parent's key when its own keys do not
+    (``power_breakdown_w: {vex: 33.1}`` prints 33.1 W)."""
+    def flat(v):
+        return not isinstance(v, (dict, list, tuple)) or (
+            isinstance(v, (list, tuple)) and all(not isinstance(x, (dict, list, tuple))
+                                                 for x in v))
+    rows = [(k, v) for k, v in obj.items() if flat(v) and v is not None and v != []]
+    width = width or max((len(k) for k, _ in rows), default=0)
+    out = []
+    for k, v in rows:
+        text = (cell(k, v) if not isinstance(v, (list, tuple)) or len(v) == 2
+                else ", ".join(str(x) for x in v))
+        out.append(f"{indent}{k:<{width}}  {text}")
+    for k, v in obj.items():
+        if isinstance(v, dict) and v:
+            unit = unit_of(k)
+            child = {(ck if unit_of(str(ck)) or not unit else f"{ck}{_suffix(unit)}"): cv
+                     for ck, cv in v.items()}
+            out.append(f"{indent}{k}:")
+            out.append(nested(child, None, indent + "  "))
+    return "\n".join(line for line in out if line)
+
+
+def _suffix(unit: str) -> str:
+    return next(s for s, u in UNITS if u == unit)
