@@ -204,6 +204,20 @@ def test_trace_opens_as_chrome_trace(result, tmp_path):
     assert spans and all(e["dur"] >= 0 and e["ts"] >= 0 for e in spans)
     procs = {e["args"]["name"] for e in events if e["name"] == "process_name"}
     assert procs == {"prefill", "decode"}
+    assert all(e["args"]["op"] == e["name"] for e in spans)
+    if name in ("lut-tensor-core", "mac-array", "systolic-array"):
+        # 32 layers' q slices tell themselves apart, with the op's bound and energy
+        q = [e["args"] for e in spans if e["name"] == "q"]
+        assert len({a["layer"] for a in q}) > 1 and all("bound" in a and "op_energy_j" in a
+                                                        for a in q)
+        dram = [e for e in events if e["ph"] == "C" and e["name"] == "DRAM bandwidth"]
+        assert dram and max(e["args"]["GB/s"] for e in dram) > 0
+        # the prefill's DMA slices move the prefill rows' DRAM bytes
+        prefill = next(e["pid"] for e in events if e["name"] == "process_name"
+                       and e["args"]["name"] == "prefill")
+        moved = sum(e["args"].get("bytes", 0) for e in spans if e["pid"] == prefill)
+        assert moved == pytest.approx(sum(row.dram_bytes for row in r.run.prefill.rows),
+                                      rel=1e-9)
 
 
 def test_result_frames():

@@ -420,7 +420,8 @@ class SimulationResult(Frameable):
         return path
 
     def write_trace(self, path) -> Path:
-        return write_trace(self.run.trace, path)
+        return write_trace(self.run.trace, path,
+                           [r for ph in self.run.phases for r in ph.rows])
 
 
 # -- traces ------------------------------------------------------------------------------
@@ -431,12 +432,18 @@ class TraceEvent:
     name: str
     start_s: float
     dur_s: float
+    layer: int | None = None    # the operation's layer, where the slice is one operation's
+    bytes: float = 0.0          # what a DMA slice moves
 
 
-def write_trace(events: list, path) -> Path:
-    """Chrome/Perfetto trace (JSON array format): phases as processes, engines as tracks."""
+def write_trace(events: list, path, rows=()) -> Path:
+    """Chrome/Perfetto trace (JSON array format): phases as processes, engines as tracks.
+    A slice's args name its operation and layer and, from the run's ``rows``, the
+    operation's bound, DRAM bytes and energy; DMA slices add their bytes and a counter
+    track of the DRAM bandwidth they draw."""
     if not events:
         raise UsageError("this run recorded no trace (ask for it with trace=True)")
+    by_op = {(r.phase, r.layer, r.op): r for r in rows}
     pids = {p: i + 1 for i, p in enumerate(dict.fromkeys(e.phase for e in events))}
     tids = {t: i + 1 for i, t in enumerate(dict.fromkeys(e.track for e in events))}
     out = []
@@ -446,8 +453,21 @@ def write_trace(events: list, path) -> Path:
             out.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
                         "args": {"name": t}})
     for e in events:
+        args = {"op": e.name}
+        if e.layer is not None:
+            args["layer"] = e.layer
+            r = by_op.get((e.phase, e.layer, e.name))
+            if r is not None:
+                args.update(bound=r.bound, op_dram_bytes=r.dram_bytes,
+                            op_energy_j=math.fsum(r.energy_j.values()))
+        if e.bytes:
+            args["bytes"] = e.bytes
         out.append({"name": e.name, "ph": "X", "pid": pids[e.phase], "tid": tids[e.track],
-                    "ts": e.start_s * 1e6, "dur": e.dur_s * 1e6})
+                    "ts": e.start_s * 1e6, "dur": e.dur_s * 1e6, "args": args})
+        if e.bytes and e.dur_s:
+            for ts, gbps in ((e.start_s, e.bytes / e.dur_s / 1e9), (e.start_s + e.dur_s, 0)):
+                out.append({"name": "DRAM bandwidth", "ph": "C", "pid": pids[e.phase],
+                            "ts": ts * 1e6, "args": {"GB/s": gbps}})
     path = Path(path)
     write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps({"traceEvents": out})))
     return path

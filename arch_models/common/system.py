@@ -355,8 +355,9 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
                     yield env.timeout(spec.memory.latency_s)    # the first request's wait
                 if per_chunk:
                     if trace is not None:
-                        trace.append(TraceEvent(phase, "dma", ops[i].name, env.now,
-                                                per_chunk))
+                        trace.append(TraceEvent(
+                            phase, "dma", ops[i].name, env.now, per_chunk, ops[i].layer,
+                            (c.dram_bytes + c.host_bytes) / c.chunks))
                     yield env.timeout(per_chunk)
                 yield loaded.put(1)
 
@@ -366,7 +367,7 @@ def run_ops(spec: SystemSpec, ops, phase: str = "prefill", tokens: int = 0,
                 yield loaded.get()
                 if trace is not None and c.compute_s:
                     trace.append(TraceEvent(phase, c.engine, ops[i].name, env.now,
-                                            c.compute_s / c.chunks))
+                                            c.compute_s / c.chunks, ops[i].layer))
                 yield env.timeout(c.compute_s / c.chunks)
                 yield slots.put(1)
             ends[i] = env.now
