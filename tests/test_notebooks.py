@@ -15,3 +15,14 @@ def test_notebook_runs(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_the_parameters_cell_is_tagged_for_papermill(path):
+    """papermill injects its parameters after the cell tagged `parameters`: the first code
+    cell, which sets SMALL and the notebook's sizes; no outputs are stored in git."""
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].metadata.get("tags") == ["parameters"]
+    assert code[0].source.startswith("# Parameters") and "SMALL" in code[0].source
+    assert all(not c.outputs for c in code)
