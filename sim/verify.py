@@ -62,6 +62,31 @@ def expected_cycles(entry, params, beats) -> int:
     return entry.timing.unit_cycles(params, len(beats))
 
 
+def gtkwave_save(top: str, port_list: list[dict], wave) -> str:
+    """A GTKWave save file for ``wave``: clock and reset, then each stream as a group of
+    its handshake and its payload's fields (as the manifest names them, most significant
+    bit first; signed fields in signed decimal)."""
+    lines = [f"[*] tokenfab: {top}", f'[dumpfile] "{Path(wave).resolve()}"',
+             "[timestart] 0", "@28", f"{top}.clk", f"{top}.rst"]
+    streams: dict = {}
+    for p in port_list:
+        if p["name"] not in ("clk", "rst"):
+            streams.setdefault(p["name"].split("__")[0], []).append(p)
+    for stream, members in streams.items():
+        lines += ["@200", f"-{stream}"]
+        for p in members:
+            if not p.get("fields"):
+                lines += ["@28", f"{top}.{p['name']}"]
+                continue
+            for f in p["fields"]:
+                bits = " ".join(f"{top}.{p['name']}[{b}]"
+                                for b in range(f["offset"] + f["width"] - 1, f["offset"] - 1, -1))
+                dot = "" if f["name"].startswith("[") else "."
+                lines += ["@424" if f.get("signed") else "@24",
+                          f"#{{{stream}{dot}{f['name']}}} {bits}"]
+    return "\n".join(lines + [""])
+
+
 def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", seed: int = 1,
            work_dir="build/verify", waves=False, backpressure: bool = True,
            progress=None) -> VerifyResult:
@@ -93,6 +118,12 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
     say(f"{entry.name}: simulating {len(beats)} tiles")
     res = runner.run_vectors(build_dir, v_path.stem, vec, simulator=simulator, waves=waves,
                              tag=f"seed{seed}-n{len(beats)}")
+    wave = res.get("files", {}).get("waveform")
+    if wave:
+        from tokenfab.rtl.export import ports
+        gtkw = Path(wave).with_suffix(".gtkw")
+        gtkw.write_text(gtkwave_save(v_path.stem, ports(entry.top(params)), wave))
+        res["files"]["gtkwave_save"] = str(gtkw)
     b2b = res["back_to_back"]
     bp = res.get("backpressure", {"mismatches": 0, "timeout": False, "first_mismatches": []})
     rate = (b2b["simulated_cycles"] / b2b["wall_s"]) if b2b.get("wall_s") else None
