@@ -127,3 +127,33 @@ def test_one_point_reproduces(tmp_path):
     r = tokenfab.design("lut-tensor-core", n=16, weight_bits=4).asic(SKY130, "5ns", tmp_path)
     assert r.area_um2 == pytest.approx(want["area_um2"], rel=1e-6)
     assert r.energy_per_op_pj == pytest.approx(want["energy_per_op_pj"], rel=1e-6)
+
+
+def test_clock_and_switching_each_match_not_just_their_sum():
+    """The two parts apart, so the totals above do not match by cancellation: the model's
+    clock energy against the synthesised clock pins' (every unit, within 25%: the
+    model's flip-flop is 15% dearer than sky130's dfxtp_1), the rest against the rest
+    (within 25%). SAIL's rest is its flop-built memories' writes and reads, which the
+    block model leaves to the cost model's SRAM prices: under 10% of its energy here.
+
+    KNOWN GAP, HNLPU: its rest is under-counted by a quarter to a third (0.65-0.74), so
+    its totals (0.78-0.90) are helped by the clock's common +12%. Its counts put the
+    per-value constant multiplies and the product tree once per vector, but in the RTL
+    they read the accumulators' next values and switch every cycle; counted every cycle
+    at the output's width they overshoot (1.3-1.7). The band is asserted so that a fix
+    (or a regression) shows."""
+    bad = []
+    for p in RECORDED:
+        d = tokenfab.design(p["design"], **p["given"])
+        e = model_check.run_energy(d, p)
+        clock = p["clock_pins_w"] * p["clock_ns"] * 1e-9 * p["cycles"]
+        rest = model_check.synth_energy_j(p) - clock
+        if not 0.75 <= e["clock_j"] / clock <= 1.25:
+            bad.append((p["design"], p["given"], "clock", round(e["clock_j"] / clock, 2)))
+        if p["design"] == "sail":
+            assert rest < 0.1 * (rest + clock)
+        elif p["design"] == "hnlpu":
+            assert 0.6 <= e["data_j"] / rest <= 0.8, (p["given"], e["data_j"] / rest)
+        elif not 0.75 <= e["data_j"] / rest <= 1.25:
+            bad.append((p["design"], p["given"], "rest", round(e["data_j"] / rest, 2)))
+    assert not bad, bad
