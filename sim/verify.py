@@ -119,10 +119,11 @@ def verify(entry, params, *, vectors: int = 200, simulator: str = "verilator", s
     res = runner.run_vectors(build_dir, v_path.stem, vec, simulator=simulator, waves=waves,
                              tag=f"seed{seed}-n{len(beats)}")
     wave = res.get("files", {}).get("waveform")
-    if wave:
-        from tokenfab.rtl.export import ports
+    if wave:                     # the ports and fields as the manifest beside the .v has them
+        import json
+        manifest = json.loads(v_path.with_name(f"{v_path.stem}.manifest.json").read_text())
         gtkw = Path(wave).with_suffix(".gtkw")
-        gtkw.write_text(gtkwave_save(v_path.stem, ports(entry.top(params)), wave))
+        gtkw.write_text(gtkwave_save(v_path.stem, manifest["ports"], wave))
         res["files"]["gtkwave_save"] = str(gtkw)
     b2b = res["back_to_back"]
     bp = res.get("backpressure", {"mismatches": 0, "timeout": False, "first_mismatches": []})

@@ -121,7 +121,7 @@ def test_a_run_can_be_reproduced_from_its_folder(tmp_path):
     assert "read_verilog top.v" in script and "synth_ice40" in script
     assert Path(f["yosys_log"]).stat().st_size > 10_000        # the full log, not -q's
     assert Path(f["constraints"]).read_text().strip().endswith("set_frequency clk 12")
-    assert "top.pcf" in Path(f["nextpnr_log"]).read_text() or r.fmax_mhz
+    assert "unconstrained in PCF" in Path(f["nextpnr_log"]).read_text()     # it read it
     assert r.wrapper["ffs"] == r.wrapper["input_bits"] + 8
     assert r.dut_ffs == r.ffs - r.wrapper["ffs"] > 0
     # the script alone reproduces the counts
