@@ -45,6 +45,7 @@ class UnitPrice:
     data_j: float
     leakage_w: float
     source: str
+    calibrations: tuple = ()        # the fitted constants it rests on
 
     @property
     def step_j(self) -> float:
@@ -55,7 +56,8 @@ def modelled_unit(comps: cc.Components, node: int, clock_hz: float) -> UnitPrice
     return UnitPrice(comps.area_m2(node), comps.clock_j(node), comps.data_j(node),
                      comps.leakage_w(node, clock_hz),
                      f"component counts at {node} nm (ZigZag 28 nm gates, Stillmaker-Baas "
-                     "scaling, the calibrated gate activity)")
+                     "scaling, the calibrated gate activity)",
+                     (calibration.get("gate_activity"),))
 
 
 def rtl_unit(design, spec, name: str):
@@ -146,9 +148,8 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
         lines.append("static power: unit leakage, on-chip SRAM leakage of every level (CACTI), "
                      "the vector unit's leakage and the memory PHY and controller "
                      "(LLMCompass areas x the gate model's leakage density)")
-    modelled = unit.source.startswith("component counts")
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
-                   calibrations=[calibration.get("gate_activity")] if modelled else [],
+                   calibrations=list(unit.calibrations),
                    memory=energy.memory_summary(dram_kind),
                    extra=precompute_overhead(run, per_event))
 

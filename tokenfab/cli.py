@@ -76,9 +76,6 @@ def _done_progress(enabled: bool) -> None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
-_cell, _table = display.cell, display.table
-
-
 def _json_safe(obj):
     """Strict JSON: NaN and infinities become null."""
     if isinstance(obj, float) and not math.isfinite(obj):
@@ -99,7 +96,7 @@ def _emit(args, obj: dict, rows=None) -> None:
     if args.json:
         _print_json(obj)
     elif not args.quiet:
-        print(_table(rows) if rows is not None else display.nested(obj))
+        print(display.table(rows) if rows is not None else display.nested(obj))
 
 
 def _design(args):
@@ -269,7 +266,7 @@ def cmd_simulate(args):
             rows.append((f"{k} decode_tokens_per_s", v["decode_tokens_per_s"]))
         elif not isinstance(v, (dict, list)):
             rows.append((k, v))
-    print(_table(rows))
+    print(display.table(rows))
     for line in obj["assumptions"]:
         print(f"assumes: {line}")
     for c in obj["calibrations"]:
@@ -427,7 +424,9 @@ def cmd_sweep(args):
                "refused": status.get("refused", 0), "failed": status.get("failed", 0),
                "computed": df.attrs["computed"], "cached": len(df) - df.attrs["computed"],
                "results": df.attrs["results"], "wall_s": round(time.time() - t0, 3)}
-    front = sw.pareto(df, spec.objectives) if spec.objectives else None
+    front = df.attrs.get("pareto")            # search computed it; a grid sweep did not
+    if front is None and spec.objectives:
+        front = sw.pareto(df, spec.objectives)
     if args.search is not None:
         summary["trials"] = summary.pop("points")
     if args.json:

@@ -177,8 +177,9 @@ def flop_memories(design, gates: dict | None = None) -> dict:
     library's cells (``gates``) or, without, with the model's gates at 130 nm (a
     load-enable flip-flop as a flip-flop and a 2:1 mux)."""
     hook = getattr(design.entry.cost, "memories", None)
-    bits = sum(d * w for d, w in hook(design.params).values()) if hook else 0
-    muxes = sum((d - 1) * w for d, w in hook(design.params).values()) if hook else 0
+    mems = list(hook(design.params).values()) if hook else []
+    bits = sum(d * w for d, w in mems)
+    muxes = sum((d - 1) * w for d, w in mems)
     if gates is not None:
         return {"area_m2": bits * gates["dffe"]["area_m2"] + muxes * gates["mux2"]["area_m2"],
                 "clock_j": bits * gates["dffe"]["clock_j"]}
