@@ -334,3 +334,34 @@ def test_a_script_without_a_main_guard_gets_one_line(tmp_path):
     assert r.stderr.strip().splitlines()[-1].startswith(
         "tokenfab.errors.UsageError: the Dask workers could not start: they start by "
         "importing your script again")
+
+
+def test_a_local_cluster_prints_its_dashboard_and_it_answers(tmp_path, capsys):
+    """workers=N starts a LocalCluster whose dashboard address is printed as it starts;
+    while points run, the page answers."""
+    import re
+    import urllib.request
+    seen = []
+
+    def progress(done, total, row):
+        if row is not None and not seen:
+            err = capsys.readouterr().err
+            link = re.search(r"Dask dashboard: (http://127\.0\.0\.1:\d+/status)", err)
+            assert link, err
+            with urllib.request.urlopen(link.group(1), timeout=60) as page:
+                seen.append((link.group(1), page.status))
+    df = tokenfab.sweep({"sweep": {"levels": ["simulate"]},
+                         "design": [{"name": "mac-array", "axes": {"n": [2, 4]}}],
+                         "workload": [SMALL]}, out=tmp_path / "d", workers=1,
+                        progress=progress)
+    assert seen and seen[0][1] == 200
+    assert df.attrs["dashboard"] == seen[0][0]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parent.parent / "examples"
+                                         / "sweeps").glob("*.toml")), ids=lambda p: p.stem)
+def test_the_shipped_example_specs_load_and_their_objectives_exist(path):
+    from tokenfab import sweeps
+    s = sweeps.load_spec(path)
+    assert len(s.points) >= 6 and s.objectives
+    sweeps.check_objectives(s)
