@@ -19,8 +19,11 @@ beside each other:
   ``verilator --lint-only -Wall your_top.v <module>.v <module>.vlt`` passes and still
   reports your own files' warnings;
 - ``<module>.f``: a filelist of absolute paths (``+incdir+`` for the header), usable from
-  any directory; ``<module>.core``: a FuseSoC (CAPI2) core with a default target and a
-  Verilator lint target.
+  any directory; ``<module>.core``: a FuseSoC (CAPI2) core with a default target, a
+  Verilator lint target and a ``sim`` target running ``<module>_tb.sv``;
+- ``<module>_tb.sv``: a self-checking bench (``tokenfab.sim.standalone``): edge cases and
+  random tiles, every output word against the golden model, the cycles against the timing
+  model.
 
 The ``.v`` starts with a comment naming tokenfab's version, the design, its parameters
 and their hash. A ``prefix`` already used in the folder by another configuration is
@@ -44,6 +47,7 @@ from amaranth.lib import data, wiring
 
 from tokenfab.errors import ToolError, UsageError, option
 from tokenfab.results import folder_lock, make_dir, write_atomic
+from tokenfab.sim import standalone
 
 # Verilator -Wall kinds that Yosys-written Verilog raises by construction, not design
 # faults; waived in the lint target and in the lint test:
@@ -237,6 +241,10 @@ filesets:
   waivers:
     files:
       - {module}.vlt: {{file_type: vlt}}
+  tb:
+    files:
+      - {module}_tb.sv
+    file_type: systemVerilogSource
 targets:
   default:
     filesets: [rtl]
@@ -249,6 +257,15 @@ targets:
       verilator:
         mode: lint-only
         verilator_options: [-Wall]
+  sim:
+    default_tool: verilator
+    filesets: [rtl, waivers, tb]
+    toplevel: {module}_tb
+    tools:
+      verilator:
+        mode: binary
+      icarus:
+        iverilog_options: [-g2012]
 """
 
 
@@ -326,7 +343,8 @@ def write(entry, params, out_dir, prefix: str | None = None, force: bool = False
         "generator": versions,
         "files": {"verilog": f"{module}.v", "template": f"{module}_inst.v",
                   "params_header": f"{module}_params.vh", "filelist": f"{module}.f",
-                  "verilator_config": f"{module}.vlt", "fusesoc_core": f"{module}.core"},
+                  "verilator_config": f"{module}.vlt", "fusesoc_core": f"{module}.core",
+                  "testbench": f"{module}_tb.sv"},
         "lint_waivers": LINT_WAIVERS,
     }
     make_dir(out_dir, "output folder")
@@ -336,6 +354,7 @@ def write(entry, params, out_dir, prefix: str | None = None, force: bool = False
              f"{module}.vlt": _vlt(module),
              f"{module}.f": f"+incdir+{where}\n{where / (module + '.v')}\n",
              f"{module}.core": _core(module, entry),
+             f"{module}_tb.sv": standalone.bench(entry, params, module, port_list),
              f"{module}.v": text,
              f"{module}.manifest.json": json.dumps(manifest, indent=2) + "\n"}
     # One writer at a time per folder: the files of one configuration land together

