@@ -66,7 +66,9 @@ class NRE(Frameable):
         return NRE(**{k: a[k] + b[k] for k in a})
 
     def to_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "total": self.total}
+        """Each component and the total, in USD, the unit in every key (``masks_usd``)."""
+        return {f"{k}_usd": v for k, v in {**dataclasses.asdict(self),
+                                            "total": self.total}.items()}
 
 
 def design_nre(node, gates: float, architecture_engineer_years: float | None = None,

@@ -206,3 +206,17 @@ def test_text_output_shows_nested_tables_with_units(capsys):
     assert "    paper_power_w   76.92 W" in out
     assert "power_breakdown_w:\n  hn_array_w" in out and "\ntco:\n" in out
     assert "usd_per_mtoken     2.513 USD/Mtok – 5.217 USD/Mtok" in out
+
+
+def test_nested_costs_carry_their_unit(capsys):
+    """The NRE by component shows in dollars with a prefix (a bare 2.58e+06 hides a factor
+    of 10^6), as its keys say: every component ends in _usd."""
+    import re
+    assert main(["cost", "mac-array", "-p", "n=4"]) == 0
+    out = capsys.readouterr().out
+    import itertools
+    rows = list(itertools.takewhile(lambda line: line.startswith("  "),
+                                    out.split("\nnre:\n")[1].splitlines()))
+    assert len(rows) == 7, rows
+    for line in rows:
+        assert re.fullmatch(r"  \w+_usd +\$[\d.,]+[kM]?", line), line

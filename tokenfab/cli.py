@@ -409,9 +409,10 @@ def cmd_sweep(args):
     raw = _sweep_spec(args)
     spec = sw.load_spec(raw, source=args.spec)
     t0 = time.time()
-    # the sweep's own bar (done/total, not-ok points, ETA), on a terminal only
-    say = (sw.progress_bar() if not (args.quiet or args.json) and sys.stderr.isatty()
-           else None)
+    # the sweep's own bar (done/total, not-ok points, ETA) on a terminal; elsewhere a
+    # silent callback, so that a Dask run still prints its dashboard's address (-q: none)
+    say = (None if args.quiet else sw.progress_bar()
+           if not args.json and sys.stderr.isatty() else (lambda done, total, row: None))
     if args.search is not None:
         df = sw.search(raw, args.search, out=args.out, progress=say,
                        fmt="csv" if args.csv else "parquet")

@@ -618,7 +618,9 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     starts a Dask ``LocalCluster`` of N single-threaded worker processes on the loopback
     interface; ``scheduler="tcp://HOST:PORT"`` runs on an existing Dask cluster. Results
     come back to this process, which alone writes the cache, so a worker lost mid-sweep
-    (Dask reruns its points elsewhere) never duplicates a point."""
+    (Dask reruns its points elsewhere) never duplicates a point. On Dask, the dashboard's
+    address is printed (with ``progress``) as the cluster starts and kept in
+    ``df.attrs["dashboard"]``."""
     import pandas as pd
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from tokenfab.params import as_bool, as_int, as_path, check_callback
@@ -677,8 +679,16 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
         done += 1
         say(done, len(s.points), row)
 
+    dask_info = {}
+
+    def announce(link):
+        dask_info["dashboard"] = link
+        if progress:
+            print(f"Dask dashboard: {link}" if link else "Dask dashboard: none (pip install "
+                  "bokeh to watch the workers)", file=sys.stderr, flush=True)
+
     if todo and (workers is not None or scheduler is not None):
-        _run_dask(todo, str(out), workers, scheduler, record)
+        _run_dask(todo, str(out), workers, scheduler, record, announce)
     elif todo and (len(todo) == 1 or (os.cpu_count() or 1) == 1):
         for p, h in todo:
             record(p, h, run_point(p, str(out)))
@@ -695,7 +705,8 @@ def sweep(spec, out="build/sweep", workers: int | None = None, resume: bool = Fa
     target = out / f"results.{fmt}"
     write_atomic(target, (lambda tmp: df.to_parquet(tmp, index=False)) if fmt == "parquet"
                  else (lambda tmp: df.to_csv(tmp, index=False)))
-    df.attrs.update(objectives=s.objectives, results=str(target), computed=len(todo))
+    df.attrs.update(objectives=s.objectives, results=str(target), computed=len(todo),
+                    **dask_info)
     return df
 
 
@@ -726,7 +737,11 @@ NO_MAIN_GUARD = ("the Dask workers could not start: they start by importing your
                  "pool needs no guard)")
 
 
-def _run_dask(todo, out: str, workers, scheduler, record) -> None:
+def _run_dask(todo, out: str, workers, scheduler, record, announce) -> None:
+    """Run ``todo`` on Dask; ``announce(link)`` is called with the dashboard's address
+    (None without bokeh, which the ``cluster`` extra brings) once the cluster is up."""
+    import importlib.util
+    dashboard = importlib.util.find_spec("bokeh") is not None
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -740,13 +755,15 @@ def _run_dask(todo, out: str, workers, scheduler, record) -> None:
     else:
         try:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None)
+                                   host="127.0.0.1",
+                                   dashboard_address="127.0.0.1:0" if dashboard else None)
         except RuntimeError as exc:
             import __main__
             if getattr(__main__, "__file__", None):     # a script, which spawn re-imports
                 raise UsageError(NO_MAIN_GUARD) from None
             raise exc
         client = Client(cluster)
+    announce(client.dashboard_link if dashboard else None)
     try:
         futs = {client.submit(run_point, p, out, key=f"point-{h}", pure=False,
                               retries=2): (p, h) for p, h in todo}
