@@ -25,7 +25,8 @@ ACTIVITY = calibrated(
     "gate_activity", tech.value("gates_28nm", "activity"),
     fitted_to="dynamic energy per cycle of the seven units synthesised onto "
               "sky130_fd_sc_hd and simulated at gate level on random operands "
-              "(tests/data/asic_units.json, one point per design)",
+              "(tests/data/asic_units.json, one point per design; their switching, "
+              "the dynamic energy less the clock pins')",
     drives="every unit's dynamic energy from its component counts (tile designs, arrays, "
            "SAIL's block, HNLPU's array)")
 
@@ -44,6 +45,10 @@ class Components:
     # tensor core's accumulators in the register file): not in ``gates`` or the area,
     # switched once per tile in the energy, reported by ``outside_area_m2``.
     outside: Counter | None = None
+    # The gates as they switch in one step on average where a datapath's words were
+    # followed value by value (``word_toggles``) instead of every gate being taken to
+    # switch at the activity: replaces ``per_step`` and ``per_tile`` in the energy only.
+    switching: Counter | None = None
 
     def gates(self) -> Counter:
         return self.per_step + (self.per_tile if self.shared is None else self.shared)
@@ -58,6 +63,8 @@ class Components:
     def switched(self) -> Counter:
         """The gates that switch in one step on average: every step's, and a tile's
         (the unit's and those outside it) spread over its steps."""
+        if self.switching is not None:
+            return self.switching
         per_tile = self.per_tile + (self.outside or Counter())
         return self.per_step + times(per_tile, 1 / self.cycles_per_tile)
 
@@ -126,6 +133,21 @@ def popcount(n: int) -> Counter:
             carries += 1
         column = carries
     return out
+
+
+def word_toggles(values, width: int) -> float:
+    """Random-word equivalents of a ``width``-bit two's-complement word that takes
+    ``values`` in successive steps: the mean number of its bits that flip per step, over
+    the 0.5 a bit of a random word flips. A word's high bits that only extend its sign
+    flip when the sign does (the dual-bit-type view of Landman and Rabaey, IEEE TVLSI
+    1995), so a partial sum that keeps its sign while it grows switches far fewer bits
+    than its width. An adder or register producing the word counts this many gates
+    switching at the activity."""
+    import numpy as np
+    u = np.asarray(values, dtype=np.int64) & ((1 << width) - 1)
+    flips = u[1:] ^ u[:-1]
+    bits = sum(((flips >> b) & 1).sum() for b in range(width))
+    return float(bits) / max(len(flips), 1) / 0.5
 
 
 def mux_tree(inputs: int, bits: int) -> Counter:

@@ -85,7 +85,9 @@ def test_the_model_at_130nm_gives_the_synthesised_area(rows):
 @pytest.mark.calibration
 def test_the_activity_is_the_fit_on_one_point_per_design():
     """CALIBRATED: tech.json's gate activity is the least-squares fit (in log) of the
-    model at 130 nm to one synthesised point per design; the other 14 test it below."""
+    model's switching at 130 nm to the switching (dynamic less clock pins) of one
+    synthesised point per design, SAIL's left out (its switching is in flop-built
+    memories the model prices as SRAM); the other points test it below."""
     points = [(tokenfab.design(p["design"], **p["given"]), p) for p in _fitted()]
     assert [d.name for d, _ in points] == list(NAMES)
     assert tech.value("gates_28nm", "activity") == pytest.approx(
@@ -96,7 +98,7 @@ def test_the_activity_is_the_fit_on_one_point_per_design():
 def test_the_model_at_130nm_predicts_the_synthesised_energy_per_operation(rows):
     """PREDICTED for the 14 points the activity was not fitted on (and within the same
     25% on the 7 it was): every flip-flop's clock pin each cycle, the counted gates'
-    switching for the run's busy steps. Observed 0.78-1.18."""
+    switching for the run's busy steps. Observed 0.81-1.19."""
     fitted = [(p["design"], p["given"]) for p in _fitted()]
     others = [r for r in rows if (r["design"], r["params"]) not in fitted]
     assert len(others) == 14
@@ -136,12 +138,11 @@ def test_clock_and_switching_each_match_not_just_their_sum():
     (within 25%). SAIL's rest is its flop-built memories' writes and reads, which the
     block model leaves to the cost model's SRAM prices: under 10% of its energy here.
 
-    KNOWN GAP, HNLPU: its rest is under-counted by a quarter to a third (0.65-0.74), so
-    its totals (0.78-0.90) are helped by the clock's common +12%. Its counts put the
-    per-value constant multiplies and the product tree once per vector, but in the RTL
-    they read the accumulators' next values and switch every cycle; counted every cycle
-    at the output's width they overshoot (1.3-1.7). The band is asserted so that a fix
-    (or a regression) shows."""
+    HNLPU's rest follows its words value by value (``components.word_toggles``): its
+    constant multiplies and product tree read the accumulators' next values and switch
+    every cycle, but the MSB-first partial sums keep their sign, so their high bits
+    rarely move. Observed 1.05-1.15; counted once per vector it was 0.65-0.74, at full
+    width every cycle 1.3-1.7."""
     bad = []
     for p in RECORDED:
         d = tokenfab.design(p["design"], **p["given"])
@@ -152,8 +153,6 @@ def test_clock_and_switching_each_match_not_just_their_sum():
             bad.append((p["design"], p["given"], "clock", round(e["clock_j"] / clock, 2)))
         if p["design"] == "sail":
             assert rest < 0.1 * (rest + clock)
-        elif p["design"] == "hnlpu":
-            assert 0.6 <= e["data_j"] / rest <= 0.8, (p["given"], e["data_j"] / rest)
         elif not 0.75 <= e["data_j"] / rest <= 1.25:
             bad.append((p["design"], p["given"], "rest", round(e["data_j"] / rest, 2)))
     assert not bad, bad

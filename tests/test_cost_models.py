@@ -159,3 +159,19 @@ def test_dp4_densities_gap(ltc_paper):
                                                 "mac_dp4_tflops_per_mm2"))
     assert 4.5 < lut / mac < 6.0
     assert -0.9 < ltc_paper["lut_dp4_tflops_per_mm2"]["error"] < -0.8
+
+
+def test_word_toggles_count_the_bits_that_move():
+    """A random word flips half its bits a step (its full width in random-word
+    equivalents); a small value keeping its sign flips only its low bits, however wide the
+    word; the same values with a random sign flip the sign extension too."""
+    import numpy as np
+    from tokenfab.cost_models.components import word_toggles
+    rng = np.random.default_rng(3)
+    assert word_toggles(rng.integers(0, 1 << 16, 4000), 16) == pytest.approx(16, rel=0.05)
+    small = rng.integers(1, 8, 4000)
+    assert word_toggles(small, 32) == pytest.approx(word_toggles(small, 3), rel=0, abs=0)
+    assert word_toggles(small, 32) < 3.5
+    signed = small * rng.choice([-1, 1], 4000)
+    assert word_toggles(signed, 32) > 25
+    assert word_toggles(np.full(100, -5), 32) == 0
