@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import ToolError
+from tokenfab.params import checked, instance, integer
 from tokenfab.results import Frameable
 
 ABC_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT,MUX"
@@ -36,6 +38,13 @@ class RtlArea(Frameable):
         return dataclasses.asdict(self)
 
 
+def _cell_counts(name, value):
+    instance(Mapping)(name, value)
+    for cell, n in value.items():
+        integer(0)(f"{name}[{cell!r}]", n)
+
+
+@checked(yosys_cells=_cell_counts)
 def generic_gates(yosys_cells: dict) -> Counter:
     """Yosys cell types -> generic_cells keys; a flip-flop with an enable or a reset
     counts the DFF plus a MUX2 or an AND2 in front of it."""
@@ -60,6 +69,7 @@ def generic_gates(yosys_cells: dict) -> Counter:
     return out
 
 
+@checked(yosys_cells=_cell_counts)
 def from_cells(design: str, yosys_cells: dict, node) -> RtlArea:
     n = tech.check_node(node)
     gates = generic_gates(yosys_cells)

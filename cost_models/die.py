@@ -18,11 +18,14 @@ import math
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.params import checked, number
 from tokenfab.results import Frameable
 
 YIELD_MODELS = ("poisson", "murphy", "negative-binomial", "seeds")
 
 
+@checked(area_m2=number(0, lo_open=True), diameter_m=number(0, lo_open=True),
+         edge_m=number(0), scribe_m=number(0))
 def gross_dies(area_m2: float, diameter_m: float | None = None, edge_m: float | None = None,
                scribe_m: float | None = None) -> int:
     d = (diameter_m if diameter_m is not None else tech.econ("wafer", "diameter"))
@@ -32,6 +35,7 @@ def gross_dies(area_m2: float, diameter_m: float | None = None, edge_m: float | 
     return max(0, math.floor(math.pi * (d / 2) ** 2 / a - math.pi * d / math.sqrt(2 * a)))
 
 
+@checked(area_m2=number(0), d0_per_m2=number(0), alpha=number(0, lo_open=True))
 def die_yield(area_m2: float, d0_per_m2: float, model: str = "murphy",
               alpha: float | None = None) -> float:
     x = area_m2 * d0_per_m2
@@ -52,6 +56,7 @@ def reticle_mm2() -> float:
     return tech.econ("wafer", "reticle_field") * 1e6
 
 
+@checked(area_mm2=number(0))
 def check_reticle(area_mm2: float, what: str = "die") -> None:
     """Refuse a single die larger than one scanner exposure field."""
     limit = reticle_mm2()

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.params import checked, integer, number
 from tokenfab.results import Frameable, Price
 
 OPS = ("int_add", "int_mult", "fp_add", "fp_mult")
@@ -34,13 +35,12 @@ def _h(name: str) -> float:
     return tech.value("horowitz_45nm", name)
 
 
+@checked(bits=integer(1, 64))
 def op_energy(op: str, bits: int, node) -> float:
     """Joules of one ``op`` on ``bits``-wide operands at ``node``."""
     n = tech.check_node(node)
     if op not in OPS:
         raise UsageError(f"operation must be one of {', '.join(OPS)}, not {op!r}")
-    if not isinstance(bits, int) or not 1 <= bits <= 64:
-        raise UsageError(f"operand width must be an integer in [1, 64], not {bits!r}")
     if op == "int_add":
         pts = [(8, _h("int8_add")), (16, _h("int16_add")), (32, _h("int32_add"))]
         lo, hi = (pts[0], pts[1]) if bits <= 16 else (pts[1], pts[2])
@@ -60,11 +60,10 @@ def _cacti_ref(node: int) -> int:
     return 45 if node >= 45 else 22
 
 
+@checked(size_bytes=number(0, lo_open=True))
 def sram_energy_per_bit(size_bytes: float, node, write: bool = False) -> float:
     """Joules per bit of one access to an SRAM macro of ``size_bytes`` at ``node``."""
     n = tech.check_node(node)
-    if size_bytes <= 0:
-        raise UsageError(f"SRAM size must be > 0 bytes, not {size_bytes!r}")
     ref = _cacti_ref(n)
     table = tech.tech()["sram_cacti"][str(ref)]
     pts = sorted((tech.value("sram_cacti", str(ref), k, "size_bytes"),
@@ -79,6 +78,7 @@ def sram_energy_per_bit(size_bytes: float, node, write: bool = False) -> float:
     return e * tech.value("sram_28nm", "write_to_read") if write else e
 
 
+@checked(size_bytes=number(0))
 def sram_leakage_w(size_bytes: float, node) -> float:
     """Leakage of ``size_bytes`` of SRAM: the CACTI run's per-bit leakage of its 8 KB macro
     at the reference node below ``node`` (not scaled: leakage does not follow the dynamic
@@ -89,6 +89,7 @@ def sram_leakage_w(size_bytes: float, node) -> float:
     return 8 * size_bytes * per_bit
 
 
+@checked(bits=number(0))
 def sram_macro_area_m2(bits: float, node) -> float:
     """Area of ``bits`` of SRAM at ``node``: bit cells over the array efficiency."""
     n = tech.check_node(node)
@@ -116,6 +117,7 @@ def offchip_energy_range(kind: str) -> tuple[float, float]:
     return tech.bounds(*_offchip_path(kind))
 
 
+@checked(bits_per_event=number(0), minus_j_per_bit=number(0))
 def offchip_price(kind: str, bits_per_event: float = 8, category: str = "dram",
                   minus_j_per_bit: float = 0.0) -> Price:
     """The off-chip price of one event moving ``bits_per_event`` bits over the memory or
@@ -127,6 +129,7 @@ def offchip_price(kind: str, bits_per_event: float = 8, category: str = "dram",
                  bits_per_event * (hi - minus_j_per_bit))
 
 
+@checked(bits_per_event=number(0))
 def dram_price(kind: str, bits_per_event: float = 8) -> Price:
     """The ``dram`` price of one event moving ``bits_per_event`` bits of ``kind``."""
     return offchip_price(kind, bits_per_event)
@@ -135,8 +138,8 @@ def dram_price(kind: str, bits_per_event: float = 8) -> Price:
 def memory_summary(kind: str) -> dict:
     """What a result reports of its memory's energy: technology, the pJ/bit used and the
     sources' range, with the source and its confidence."""
-    node = tech.leaf("offchip_memory", kind)
     lo, hi = offchip_energy_range(kind)
+    node = tech.leaf("offchip_memory", kind)
     return {"technology": kind, "pj_per_bit": offchip_energy_per_bit(kind) * 1e12,
             "pj_per_bit_low": lo * 1e12, "pj_per_bit_high": hi * 1e12,
             "confidence": node["confidence"], "source": node["source"]}
@@ -176,6 +179,7 @@ class EnergyReport(Frameable):
                 "total_j": self.total_j, "seconds": self.seconds}
 
 
+@checked(static_w=number(0), seconds=number(0))
 def energy_report(events: Mapping[str, float], per_event_j: Mapping[str, float],
                   static_w: float = 0.0, seconds: float = 0.0) -> EnergyReport:
     """Events x energy per event + static power x time. Every counted event needs a price."""

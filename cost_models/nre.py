@@ -10,6 +10,7 @@ import dataclasses
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.params import checked, instance, integer, number
 from tokenfab.results import Frameable
 
 
@@ -37,6 +38,7 @@ class MaskSet:
         return self.per_unit_usd * (duv + self.euv_weight * euv)
 
 
+@checked(price_usd=number(0), euv_weight=number(0, lo_open=True))
 def mask_set(node, price_usd: float | None = None, euv_weight: float | None = None) -> MaskSet:
     n = tech.check_node(node)
     return MaskSet(
@@ -71,6 +73,8 @@ class NRE(Frameable):
                                             "total": self.total}.items()}
 
 
+@checked(gates=number(0), architecture_engineer_years=number(0),
+         verification_engineer_years=number(0), mask_price_usd=number(0))
 def design_nre(node, gates: float, architecture_engineer_years: float | None = None,
                verification_engineer_years: float | None = None,
                mask_price_usd: float | None = None) -> NRE:
@@ -81,8 +85,6 @@ def design_nre(node, gates: float, architecture_engineer_years: float | None = N
     the full mask set.
     """
     n = tech.check_node(node)
-    if gates < 0:
-        raise UsageError(f"gate count must be >= 0, not {gates!r}")
     fe_year = tech.econ("design", "frontend_engineer_year") + 52 * tech.econ("design", "frontend_cad_week")
     arch = (architecture_engineer_years if architecture_engineer_years is not None
             else tech.econ("design", "architecture_engineer_years"))
@@ -95,6 +97,7 @@ def design_nre(node, gates: float, architecture_engineer_years: float | None = N
                masks=mask_set(n, mask_price_usd).price_usd)
 
 
+@checked(first=instance(NRE), masks_usd=number(0), engineering_fraction=number(0, 1))
 def respin(first: NRE, masks_usd: float | None = None,
            engineering_fraction: float | None = None) -> NRE:
     """A re-spin: new masks (all of them unless ``masks_usd`` says which share) and a
@@ -106,8 +109,7 @@ def respin(first: NRE, masks_usd: float | None = None,
                masks=first.masks if masks_usd is None else masks_usd)
 
 
+@checked(nre_usd=number(0), unit_cost_usd=number(0), volume=integer(1))
 def amortized_unit_cost(nre_usd: float, unit_cost_usd: float, volume: float) -> float:
     """Cost of one unit when ``nre_usd`` is spread over ``volume`` units."""
-    if volume <= 0:
-        raise UsageError(f"volume must be > 0, not {volume!r}")
     return unit_cost_usd + nre_usd / volume

@@ -12,6 +12,7 @@ import dataclasses
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.params import checked, integer, number
 from tokenfab.results import Frameable
 
 _HOUR = 3600.0
@@ -63,6 +64,11 @@ class TCO(Frameable):
                 "total_usd": self.total_usd, "co2_kg": self.co2_kg}
 
 
+@checked(hardware_usd=number(0), it_power_w=number(0), years=number(0, lo_open=True),
+         network_usd=number(0), nre_usd=number(0), respin_usd=number(0),
+         software_usd_per_year=number(0), embodied_co2_kg=number(0), pue=number(1),
+         electricity_usd_per_kwh=number(0), building_usd_per_w=number(0),
+         maintenance_per_year=number(0), grid_kg_per_kwh=number(0))
 def tco(hardware_usd: float, it_power_w: float, *, years: float | None = None,
         network_usd: float = 0.0, nre_usd: float = 0.0, respin_usd: float = 0.0,
         software_usd_per_year: float = 0.0, embodied_co2_kg: float = 0.0,
@@ -70,9 +76,6 @@ def tco(hardware_usd: float, it_power_w: float, *, years: float | None = None,
         building_usd_per_w: float | None = None, maintenance_per_year: float | None = None,
         grid_kg_per_kwh: float | None = None) -> TCO:
     """TCO of a deployment; facility defaults from ``economics.json``."""
-    for name, v in (("hardware cost", hardware_usd), ("IT power", it_power_w)):
-        if v < 0:
-            raise UsageError(f"{name} must be >= 0, not {v!r}")
     years = years if years is not None else tech.econ("facility", "service_life") / (365.25 * 24 * _HOUR)
     pue = pue if pue is not None else tech.econ("facility", "pue")
     price = (electricity_usd_per_kwh / 3.6e6 if electricity_usd_per_kwh is not None
@@ -92,6 +95,7 @@ def tco(hardware_usd: float, it_power_w: float, *, years: float | None = None,
                operational_co2_kg=energy_j * grid, embodied_co2_kg=embodied_co2_kg)
 
 
+@checked(gpus=integer(1))
 def gpu_cluster_tco(gpus: int = 2000, name: str = "h100-sxm", **kw) -> TCO:
     """A cluster of HGX-style nodes of ``name`` GPUs with their networking and software
     licences (the H100 column of the HNLPU paper's Table 3 by default)."""
@@ -106,6 +110,7 @@ def gpu_cluster_tco(gpus: int = 2000, name: str = "h100-sxm", **kw) -> TCO:
                embodied_co2_kg=gpus * p["embodied_carbon"], **kw)
 
 
+@checked(area_mm2=number(0))
 def embodied_co2_kg(area_mm2: float, node) -> float:
     """ACT's embodied carbon of one packaged die: (fab grid x EPA + GPA + MPA) x area /
     fab yield + packaging."""
@@ -116,6 +121,7 @@ def embodied_co2_kg(area_mm2: float, node) -> float:
     return per_m2 * area / tech.econ("carbon", "fab_yield") + tech.econ("carbon", "packaging_per_ic")
 
 
+@checked(tokens_per_s=number(0), power_w=number(0), area_mm2=number(0))
 def metrics(tokens_per_s: float, power_w: float, area_mm2: float) -> dict:
     return {"tokens_per_s": tokens_per_s,
             "tokens_per_j": tokens_per_s / power_w if power_w else None,

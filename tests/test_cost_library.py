@@ -330,3 +330,42 @@ def test_generic_gates_mapping():
     assert g == {"DFF": 5, "DFF_enable": 3, "DFF_reset": 3, "XOR": 4}
     with pytest.raises(tokenfab.errors.ToolError, match=r"\$_AOI3_"):
         area.generic_gates({"$_AOI3_": 1})
+
+
+@pytest.mark.parametrize("call,argument", [
+    (lambda: die.gross_dies(-1e-4), "area_m2"),
+    (lambda: die.gross_dies(float("nan")), "area_m2"),
+    (lambda: die.die_yield(1e-4, -5.0), "d0_per_m2"),
+    (lambda: die.die_yield(True, 1000.0), "area_m2"),
+    (lambda: die.check_reticle("100"), "area_mm2"),
+    (lambda: nre.design_nre(7, float("inf")), "gates"),
+    (lambda: nre.respin(3.0), "first"),
+    (lambda: nre.amortized_unit_cost(1e6, 10.0, 1000.5), "volume"),
+    (lambda: nre.amortized_unit_cost(-1e6, 10.0, 1000), "nre_usd"),
+    (lambda: tco.tco(1e6, float("nan")), "it_power_w"),
+    (lambda: tco.tco(1e6, 100.0, pue=0.5), "pue"),
+    (lambda: tco.gpu_cluster_tco(2000.0), "gpus"),
+    (lambda: tco.embodied_co2_kg(-3.0, 7), "area_mm2"),
+    (lambda: tco.metrics(100.0, None, 5.0), "power_w"),
+    (lambda: energy.op_energy("int_mult", True, 7), "bits"),
+    (lambda: energy.op_energy("int_mult", 8.0, 7), "bits"),
+    (lambda: energy.sram_energy_per_bit(float("nan"), 7), "size_bytes"),
+    (lambda: energy.sram_leakage_w(-1, 7), "size_bytes"),
+    (lambda: energy.sram_macro_area_m2(float("inf"), 7), "bits"),
+    (lambda: energy.memory_summary(-1), "memory or link"),
+    (lambda: area.generic_gates({"$_AND_": -3}), "yosys_cells['$_AND_']"),
+    (lambda: area.from_cells("mac-array", [("$_AND_", 3)], 28), "yosys_cells"),
+])
+def test_the_cost_library_refuses_bad_arguments_by_name(call, argument):
+    """What notebooks call directly refuses negative counts, NaN, infinities, floats as
+    counts, bools as widths and wrong types with one UsageError naming the argument,
+    never a number or a raw TypeError / ValueError."""
+    with pytest.raises(tokenfab.UsageError) as err:
+        call()
+    assert str(err.value).startswith(argument) or f"{argument} must" in str(err.value)
+
+
+def test_numpy_numbers_are_numbers_to_the_cost_library():
+    import numpy as np
+    assert die.gross_dies(np.float64(1e-4)) == die.gross_dies(1e-4)
+    assert nre.amortized_unit_cost(1e6, 10.0, np.int64(1000)) == pytest.approx(1010.0)

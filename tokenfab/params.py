@@ -5,6 +5,9 @@ Messages follow "<thing> must be <constraint>, not {value!r}" so that tests can 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
+import numbers
 import re
 import typing
 
@@ -12,7 +15,7 @@ from tokenfab.errors import UsageError
 
 
 def check_int(name: str, value, lo: int | None = None, hi: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise UsageError(f"{name} must be an integer, not {value!r}")
     if lo is not None and hi is not None and not lo <= value <= hi:
         raise UsageError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
@@ -25,7 +28,7 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None) ->
 def check_number(name: str, value, lo: float | None = None, hi: float | None = None,
                  lo_open: bool = False) -> None:
     import math
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UsageError(f"{name} must be a number, not {value!r}")
     if not math.isfinite(value):
         raise UsageError(f"{name} must be a finite number, not {value!r}")
@@ -36,6 +39,54 @@ def check_number(name: str, value, lo: float | None = None, hi: float | None = N
         raise UsageError(f"{name} must be a number {rel} {lo}, not {value!r}")
     if hi is not None and value > hi:
         raise UsageError(f"{name} must be a number of at most {hi}, not {value!r}")
+
+
+def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    """A rule for :func:`checked`: a finite real number within the bounds."""
+    return lambda name, value: check_number(name, value, lo, hi, lo_open)
+
+
+def integer(lo: int | None = None, hi: int | None = None):
+    """A rule for :func:`checked`: an integer (not a bool, not a float) within the bounds."""
+    return lambda name, value: check_int(name, value, lo, hi)
+
+
+def instance(cls):
+    """A rule for :func:`checked`: an instance of ``cls``."""
+    def rule(name, value):
+        if not isinstance(value, cls):
+            raise UsageError(f"{name} must be a {cls.__name__}, not {value!r}")
+    return rule
+
+
+def checked(**rules):
+    """Check a public function's arguments where it is called: each argument named in
+    ``rules`` against its rule (:func:`number`, :func:`integer`, :func:`instance`, or any
+    ``rule(name, value)`` raising ``UsageError``), so that a notebook's negative count,
+    NaN, float count or bool width gets one message naming the argument instead of a
+    number or a raw ``TypeError``. An argument whose default is None may be None."""
+    def wrap(fn):
+        sig = inspect.signature(fn)
+        unknown = set(rules) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"checked({', '.join(sorted(unknown))}): not arguments of "
+                            f"{fn.__qualname__}")
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise UsageError(f"{fn.__name__}(): {exc}") from None
+            for name, rule in rules.items():
+                if name in bound.arguments:
+                    value = bound.arguments[name]
+                    if value is None and sig.parameters[name].default is None:
+                        continue
+                    rule(name, value)
+            return fn(*args, **kwargs)
+        return call
+    return wrap
 
 
 def did_you_mean(value, choices) -> str:
