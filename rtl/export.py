@@ -46,6 +46,7 @@ from amaranth.hdl import Shape, Value
 from amaranth.lib import data, wiring
 
 from tokenfab.errors import ToolError, UsageError, option
+from tokenfab.params import rtl_size_problem
 from tokenfab.results import folder_lock, make_dir, write_atomic
 from tokenfab.sim import standalone
 
@@ -282,20 +283,11 @@ def _versions() -> dict:
 
 def check_rtl_size(entry, params) -> None:
     """Refuse, before elaborating, a configuration past its design's RTL limit
-    (``Params.rtl_max_macs``, in ``macs_per_tile``: what elaborates in about a minute on
-    2 cores, measured per design in benchmarks/BENCHMARKS.md), naming the parameters
-    that make it large."""
-    size = getattr(params, "macs_per_tile", None)
-    limit = getattr(params, "rtl_max_macs", None)
-    if size is None or limit is None or size <= limit:
-        return
-    default = type(params)()
-    changed = [f"{k}={v}" for k, v in params.to_dict().items() if getattr(default, k) != v]
-    raise UsageError(
-        f"{entry.name} with {', '.join(changed)} has {size:,} MACs per tile, past its RTL "
-        f"limit of {limit:,}: elaboration grows faster than the size and would take "
-        "minutes or more; generate a smaller configuration (the system model simulates "
-        "any size)")
+    (``tokenfab.params.rtl_size_problem``)."""
+    problem = rtl_size_problem(entry.name, params)
+    if problem:
+        raise UsageError(f"{problem}; generate a smaller configuration (the system model "
+                         "simulates any size)")
 
 
 def _check_reuse(out_dir: Path, module: str, entry, params, force: bool) -> None:

@@ -3,10 +3,14 @@ in Verilator (with the documented waivers), reads in Yosys, and its RTL matches 
 model on a few beats in ``amaranth.sim``; an invalid one raises the documented
 ``UsageError`` naming the parameter.
 
-CI draws 2 examples per design with every integer at most its default or inside the cap
-below (``amaranth.sim`` runs at thousands of cycles per second, so CI stays inside a
-box of small arrays); ``TOKENFAB_HYPOTHESIS_EXAMPLES=N`` draws N examples over the full
-declared ranges, where configurations past the RTL size budget must be refused with the
+Every run draws fresh examples (not derandomised; a failure prints the seed to replay).
+Over the full declared ranges, 40 examples per design check the parameters alone: each is
+built or refused with the documented message, and the RTL size limit agrees with the
+generator. Through the hardware, CI draws 5 examples per design with every integer at
+most its default or inside the cap below (``amaranth.sim`` runs at thousands of cycles
+per second, so CI stays inside a box of small arrays) and fails if none of them reached
+the hardware; ``TOKENFAB_HYPOTHESIS_EXAMPLES=N`` draws N examples over the full declared
+ranges, where configurations past the RTL size budget must be refused with the
 documented message instead.
 """
 import os
@@ -30,7 +34,7 @@ from tokenfab.rtl import export  # noqa: E402
 from tests.test_rtl_project import WAIVERS, _verilator  # noqa: E402
 
 DEEP = int(os.environ.get("TOKENFAB_HYPOTHESIS_EXAMPLES", "0"))
-EXAMPLES = DEEP or 2
+EXAMPLES = DEEP or 5
 # CI's box: the largest value of each field (or its (lowest, largest) pair)
 CI_CAPS = {"lut-tensor-core": {"m": 2, "n": 16}, "mac-array": {"m": 2, "n": 16},
            "systolic-array": {"rows": 4, "cols": 4},
@@ -55,7 +59,9 @@ def _rtl_fields(cls):
 BENCH_FLOOR = {"sail": {"lines": 64}}
 
 
-def params_strategy(cls, caps, floor):
+def params_strategy(cls, caps, floor, full: bool = False):
+    """Each RTL field over its declared range; inside CI's box unless ``full`` (or
+    TOKENFAB_HYPOTHESIS_EXAMPLES) asks for the whole range."""
     fields = {}
     for name, (default, meta) in _rtl_fields(cls).items():
         if meta.get("choices"):
@@ -66,7 +72,7 @@ def params_strategy(cls, caps, floor):
             lo = meta["lo"]
             hi = meta["hi"](cls) if callable(meta["hi"]) else meta["hi"]
             lo = max(lo, floor.get(name, lo))
-            if not DEEP:                # CI's box: the cap, else at most the default
+            if not (DEEP or full):      # CI's box: the cap, else at most the default
                 cap = caps.get(name, max(lo, min(hi, default)))
                 lo, hi = cap if isinstance(cap, tuple) else (lo, min(hi, cap))
             fields[name] = st.integers(lo, hi)
@@ -158,7 +164,7 @@ def test_every_valid_combination_works_and_every_invalid_one_is_refused(design, 
 
     # no shrinking: each example elaborates and simulates hardware (seconds); the
     # failing example is reported as drawn
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=not DEEP,
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=False, database=None,
               suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.reuse, Phase.generate])
     @given(params_strategy(cls, CI_CAPS.get(design, {}), BENCH_FLOOR.get(design, {})))
@@ -166,7 +172,34 @@ def test_every_valid_combination_works_and_every_invalid_one_is_refused(design, 
         seen.append(check_configuration(design, kw, tmp_path / str(len(seen))))
 
     run()
-    assert seen
+    assert "verified" in seen, (design, seen)      # not every draw refused
+
+
+@pytest.mark.parametrize("design", list(DESIGNS))
+def test_draws_over_the_declared_ranges_are_built_or_refused_by_name(design):
+    """The parameters alone, over every field's full declared range: a draw is a valid
+    ``Params`` or a ``UsageError`` naming one of its fields, and the generator refuses
+    exactly the draws past the RTL limit."""
+    from tokenfab.params import rtl_size_problem
+    cls = get(design).Params
+    built = []
+
+    @settings(max_examples=40, deadline=None, derandomize=False, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(params_strategy(cls, {}, {}, full=True))
+    def run(kw):
+        try:
+            p = tokenfab.design(design, **kw).params
+        except UsageError as exc:
+            assert any(name in str(exc) for name in kw), str(exc)
+            return
+        built.append(p)
+        problem = rtl_size_problem(design, p)
+        size, limit = getattr(p, "macs_per_tile", None), getattr(p, "rtl_max_macs", None)
+        assert (problem is None) == (size is None or limit is None or size <= limit), kw
+
+    run()
+    assert built, design
 
 
 @pytest.mark.parametrize("design", list(DESIGNS))

@@ -178,3 +178,13 @@ def test_mixpe_paper_int8_over_fp16_is_predicted(model):
 def test_mixpe_paper_preset_is_the_authors_configuration(kw, fragment):
     with pytest.raises(UsageError, match=fragment):
         tokenfab.design("systolic-array", **kw).simulate(system="mixpe-paper", gen=0)
+
+
+def test_gemm_labels_rtl_cycles_only_where_the_rtl_exists():
+    """rtl_cycles is the RTL's schedule; past the RTL limit no RTL of those parameters can
+    be generated, so the count is not labelled as the RTL's and the result says why."""
+    small = tokenfab.design("systolic-array", rows=16, cols=16).gemm(1, 64, 64)
+    big = tokenfab.design("systolic-array", rows=128, cols=128).gemm(1, 4096, 4096)
+    assert small["rtl_cycles"] > small["cycles"] and "rtl" not in small.keys()
+    assert "rtl_cycles" not in big.keys() and big.cycles > 0
+    assert big["rtl"].startswith("none: systolic-array with rows=128, cols=128 has 16,384")

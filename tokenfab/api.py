@@ -124,7 +124,8 @@ class Design:
              drain: str = "when-full") -> dict:
         """Cycles of ``A[M, K] @ B[K, N]`` on one unit or array of this design: ``cycles``
         (SCALE-Sim's convention for systolic arrays), ``rtl_cycles`` (the RTL's
-        schedule), ``utilization``, ``mapping_efficiency``, ``folds``. For the systolic
+        schedule, only where RTL of these parameters can be generated; past the design's
+        RTL limit ``rtl`` says why there is none), ``utilization``, ``mapping_efficiency``, ``folds``. For the systolic
         array, ``sram`` (ifmap, filter, ofmap sizes) and ``bandwidth`` (bytes per cycle of
         each SRAM's DRAM port) add ``memory``: the cycles behind SCALE-Sim's memory
         system, with its stalls (``drain``: ``when-full`` or SCALE-Sim's ``on-write``)."""
@@ -142,7 +143,12 @@ class Design:
         else:
             out = self.entry.timing.gemm(self.params, M, K, N, memory={
                 "sram": sram, "bandwidth": bandwidth, "drain": drain})
+        from tokenfab.params import rtl_size_problem
         from tokenfab.results import GemmResult
+        no_rtl = rtl_size_problem(self.name, self.params)
+        if no_rtl:                  # the unit formula's schedule, but no RTL to hold to it
+            out = {k: v for k, v in out.items() if k != "rtl_cycles"}
+            out["rtl"] = f"none: {no_rtl}"
         return GemmResult({"design": self.name, "params": self.params.to_dict(),
                            "shape": [M, K, N], **out})
 

@@ -89,6 +89,22 @@ def checked(**rules):
     return wrap
 
 
+def rtl_size_problem(design: str, params) -> str | None:
+    """Why ``params`` has no RTL, or None: past its design's RTL limit
+    (``Params.rtl_max_macs``, in ``macs_per_tile``: what elaborates in about a minute on
+    2 cores, measured per design in benchmarks/BENCHMARKS.md), naming the parameters
+    that make it large."""
+    size = getattr(params, "macs_per_tile", None)
+    limit = getattr(params, "rtl_max_macs", None)
+    if size is None or limit is None or size <= limit:
+        return None
+    default = type(params)()
+    changed = [f"{k}={v}" for k, v in params.to_dict().items() if getattr(default, k) != v]
+    return (f"{design} with {', '.join(changed)} has {size:,} MACs per tile, past its RTL "
+            f"limit of {limit:,}: elaboration grows faster than the size and would take "
+            "minutes or more")
+
+
 def did_you_mean(value, choices) -> str:
     """`` (did you mean 'x'?)`` for a near miss among string choices, else ``""``."""
     import difflib
