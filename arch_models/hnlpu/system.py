@@ -18,16 +18,25 @@ unembedding is split over the chips and followed by a small all-gather.
 
 What the model charges, per token and layer (representative chip, all chips symmetric):
 
-- HN stages: ``input_bits`` bit-serial cycles plus ``hn_latency_cycles``; each stage of
-  each layer is its own resource (the silicon is not shared);
-- VEX: attention reads ``kv_heads / C`` heads x ``context / R`` positions at
+- HN stages: each stage of each layer is its own resource (the silicon is not shared),
+  held for ``vector_cycles`` per token, the verified unit's cycles per vector
+  (``input_bits`` bit-serial planes; ``timing.unit_cycles``), after which the result comes
+  ``hn_latency_cycles`` later without holding it: the unit's output register (1, as the
+  RTL hands over its output a cycle after the last plane) and the pipeline registers a
+  full-size neuron's adder tree and constant multiply add (9, so that a stage takes the
+  zjk0/HNLPU simulator's ``input_bits + 10`` cycles end to end);
+- VEX: attention reads ``kv_heads / C`` heads x ``context / R`` positions (a
+  sliding-window layer's window only with ``windows`` ``honour``) at
   ``vex_kv_per_cycle`` per cycle, for QK and for PV; element-wise work (norm, SwiGLU) at
   ``vex_flops_per_cycle``; one VEX per chip, shared by every layer;
 - KV reads from the 320 MB attention buffer at 80 TB/s; what does not fit spills to HBM,
   read ahead under double buffering (a stall only when the read outlasts the compute);
 - links: a collective over the row (column) holds that chip's row (column) links for its
   bytes / (link bandwidth x ``link_efficiency``), plus the link latency that is not
-  occupancy. Activations travel as ``act_bytes`` per element.
+  occupancy. Activations travel as ``act_bytes`` per element. A reduction is one direct
+  all-reduce (each chip sends its whole partial vector to each peer: one latency) or,
+  with ``collective`` ``reduce-scatter``, a reduce-scatter then an all-gather (a
+  ``1/(peers+1)`` slice to each peer each way: two latencies).
 """
 from __future__ import annotations
 
@@ -82,7 +91,10 @@ class HnlpuSystem:
     act_bytes: float = 2.0                    # BF16 activations on the links (assumption)
     kv_bytes: float = 2.0                     # BF16 KV cache (assumption, as zjk0/HNLPU sim)
     input_bits: int = 8                       # bit-serial activation width (assumption)
-    hn_latency_cycles: int = 10               # adder tree + multiply pipeline (zjk0/HNLPU sim)
+    vector_cycles: int = 8                    # the unit's cycles per vector (its RTL's)
+    hn_latency_cycles: int = 10               # output register + 9 pipeline (zjk0/HNLPU sim)
+    honour_windows: bool = False              # sliding-window layers hold their window only
+    collective: str = "all-reduce"            # or "reduce-scatter" (then an all-gather)
     vex_kv_per_cycle: int = 32                # paper: 32 cached KV heads per cycle
     vex_flops_per_cycle: int = 2048           # element-wise lanes (assumption)
     buffer_bytes: float = 320e6               # paper: 320 MB attention buffer per chip
@@ -146,11 +158,18 @@ def check_links(cfg, sys: HnlpuSystem) -> None:
                                   if sys.max_links == MAX_LINKS_PER_CHIP else ""))
 
 
+def positions(cfg, sys: HnlpuSystem, layer: int, context: int) -> int:
+    """Cached positions one chip holds and reads for ``layer``: its rows' share of the
+    context, or of the layer's sliding window when the system honours windows."""
+    window = cfg.window(layer) if sys.honour_windows else 0
+    return math.ceil((min(context, window) if window else context) / sys.rows)
+
+
 def kv_bytes_per_chip(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
-    """KV cache one chip holds: its head group's heads, its rows' share of the positions
-    (every layer attends to the full context: sliding windows are not modelled)."""
-    return (cfg.layers * cfg.kv_heads / sys.cols * math.ceil(context / sys.rows)
-            * 2 * cfg.head_dim * sys.kv_bytes * sequences)
+    """KV cache one chip holds: its head group's heads, its rows' share of each layer's
+    positions."""
+    held = sum(positions(cfg, sys, layer, context) for layer in range(cfg.layers))
+    return held * cfg.kv_heads / sys.cols * 2 * cfg.head_dim * sys.kv_bytes * sequences
 
 
 def check_capacity(cfg, sys: HnlpuSystem, sequences: int, context: int) -> None:
@@ -179,7 +198,8 @@ def stage_weights(cfg) -> dict:
 
 @dataclasses.dataclass
 class StageCost:
-    cycles: float = 0.0          # HN compute (dedicated silicon)
+    cycles: float = 0.0          # HN compute (dedicated silicon): occupancy
+    latency_cycles: float = 0.0  # after it, until the result (the resource is free)
     vex_s: float = 0.0           # VEX occupancy
     kv_stall_s: float = 0.0      # part of the read not hidden by the VEX
     col_bytes: float = 0.0       # bytes on each column link
@@ -188,46 +208,62 @@ class StageCost:
     row_hops: int = 0
 
 
-def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float) -> dict[str, StageCost]:
-    """Per-token costs of the six stages of one layer at ``context`` cached positions;
+def reduction(sys: HnlpuSystem, nbytes: float, peers: int) -> tuple[float, int]:
+    """Bytes on each link and sequential latencies of reducing an ``nbytes`` partial
+    vector over a row or column of ``peers + 1`` chips (see the module doc)."""
+    if sys.collective == "reduce-scatter" and peers:
+        return 2 * nbytes / (peers + 1), 2
+    return nbytes, 1
+
+
+def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float,
+                layer: int = 0) -> dict[str, StageCost]:
+    """Per-token costs of the six stages of ``layer`` at ``context`` cached positions;
     ``resident`` is the fraction of the KV cache held in the attention buffer."""
     R, C, a = sys.rows, sys.cols, sys.act_bytes
-    hn = sys.input_bits + sys.hn_latency_cycles
+    hn = dict(cycles=sys.vector_cycles, latency_cycles=sys.hn_latency_cycles)
     q_col = cfg.heads * cfg.head_dim / C
     kv_col = 2 * cfg.kv_heads * cfg.head_dim / C
     heads_col = cfg.heads / C
     kv_heads_chip = cfg.kv_heads / C
-    positions = math.ceil(context / R)
-    vex_cycles = 2 * math.ceil(kv_heads_chip * positions / sys.vex_kv_per_cycle)
-    vex_cycles += 5 * heads_col * positions / sys.vex_flops_per_cycle        # softmax
-    kv_read = kv_heads_chip * positions * 2 * cfg.head_dim * sys.kv_bytes
+    held = positions(cfg, sys, layer, context)
+    vex_cycles = 2 * math.ceil(kv_heads_chip * held / sys.vex_kv_per_cycle)
+    vex_cycles += 5 * heads_col * held / sys.vex_flops_per_cycle             # softmax
+    kv_read = kv_heads_chip * held * 2 * cfg.head_dim * sys.kv_bytes
     read_s = (resident * kv_read / sys.buffer_bytes_per_s
               + (1 - resident) * kv_read / sys.hbm_bytes_per_s)
     vex_s = vex_cycles / sys.clock_hz
     ffn = cfg.moe_intermediate or cfg.intermediate
     active = max(1, cfg.experts_per_token) if cfg.experts else 1
     ffn_chip = active * ffn / sys.chips
+    col_peers, row_peers = R - 1, C - 1
+    qkv_col, qkv_hops = reduction(sys, (q_col + kv_col) * a, col_peers)
+    att_col, att_hops = reduction(sys, (heads_col * cfg.head_dim + 2 * heads_col) * a,
+                                  col_peers)
+    xo_row, xo_hops = reduction(sys, cfg.hidden / R * a, row_peers)
+    down_row, down_row_hops = reduction(sys, cfg.hidden * a, row_peers)
+    down_col, down_col_hops = reduction(sys, cfg.hidden * a, col_peers)
     return {
-        "hn_qkv": StageCost(cycles=hn, col_bytes=(q_col + kv_col) * a, col_hops=1),
+        "hn_qkv": StageCost(**hn, col_bytes=qkv_col, col_hops=qkv_hops),
         "attention": StageCost(vex_s=max(vex_s, read_s),
                                kv_stall_s=max(0.0, read_s - vex_s),
-                               col_bytes=(heads_col * cfg.head_dim + 2 * heads_col) * a,
-                               col_hops=1),
-        "hn_xo": StageCost(cycles=hn, row_bytes=cfg.hidden / R * a,
-                           col_bytes=cfg.hidden / R * a, row_hops=1, col_hops=1),
-        "norm_router": StageCost(cycles=hn, vex_s=4 * cfg.hidden / sys.vex_flops_per_cycle
+                               col_bytes=att_col, col_hops=att_hops),
+        # the Wo slices' row reduction, then a column all-gather of the row's share
+        "hn_xo": StageCost(**hn, row_bytes=xo_row, col_bytes=cfg.hidden / R * a,
+                           row_hops=xo_hops, col_hops=1),
+        "norm_router": StageCost(**hn, vex_s=4 * cfg.hidden / sys.vex_flops_per_cycle
                                  / sys.clock_hz),
-        "hn_up_gate": StageCost(cycles=hn, vex_s=4 * ffn_chip / sys.vex_flops_per_cycle
+        "hn_up_gate": StageCost(**hn, vex_s=4 * ffn_chip / sys.vex_flops_per_cycle
                                 / sys.clock_hz),
-        "hn_down": StageCost(cycles=hn, row_bytes=cfg.hidden * a, col_bytes=cfg.hidden * a,
-                             row_hops=1, col_hops=1),
+        "hn_down": StageCost(**hn, row_bytes=down_row, col_bytes=down_col,
+                             row_hops=down_row_hops, col_hops=down_col_hops),
     }
 
 
 def head_cost(cfg, sys: HnlpuSystem) -> StageCost:
     """Final norm, unembedding slice, local top candidates and their all-gather."""
-    hn = sys.input_bits + sys.hn_latency_cycles
-    return StageCost(cycles=hn + cfg.vocab / sys.chips / sys.vex_flops_per_cycle,
+    return StageCost(cycles=sys.vector_cycles + cfg.vocab / sys.chips / sys.vex_flops_per_cycle,
+                     latency_cycles=sys.hn_latency_cycles,
                      row_bytes=64 * sys.act_bytes, col_bytes=64 * sys.act_bytes,
                      row_hops=1, col_hops=1)
 
@@ -264,7 +300,7 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     check_mapping(cfg, sys)
     inflight = min(sequences, sys.max_inflight_per_layer * cfg.layers)
     resident = kv_resident_fraction(cfg, sys, inflight, context)
-    costs = layer_costs(cfg, sys, context, resident)
+    costs = [layer_costs(cfg, sys, context, resident, layer) for layer in range(cfg.layers)]
     head = head_cost(cfg, sys)
     env = simpy.Environment()
     vex = simpy.Resource(env, 1)
@@ -296,6 +332,7 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
             t0 = env.now
             yield from hold(hn[key], c.cycles / sys.clock_hz, "hn", name, record)
             busy["hn"] += c.cycles / sys.clock_hz
+            yield env.timeout(c.latency_cycles / sys.clock_hz)
             parts["compute"] += env.now - t0
         if c.vex_s:
             t0 = env.now
@@ -322,7 +359,7 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
             for layer in range(cfg.layers):
                 for s in STAGES:
                     t0 = env.now
-                    yield from stage((layer, s), costs[s], record and i < TRACE_SEQUENCES,
+                    yield from stage((layer, s), costs[layer][s], record and i < TRACE_SEQUENCES,
                                      stage_parts[s] if record else scratch)
                     if record:
                         stage_s[s] += env.now - t0
@@ -340,9 +377,9 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     steady = latencies[tokens_per_sequence // 2]
     latency = sum(steady) / len(steady)
     # bytes one chip sends per token in each stage (every layer), over all its links
-    link_bytes = {s: cfg.layers * (c.row_bytes * peers["row"] * bool(c.row_hops)
-                                   + c.col_bytes * peers["col"] * bool(c.col_hops))
-                  for s, c in costs.items()}
+    link_bytes = {s: sum(c[s].row_bytes * peers["row"] * bool(c[s].row_hops)
+                         + c[s].col_bytes * peers["col"] * bool(c[s].col_hops) for c in costs)
+                  for s in STAGES}
     link_bytes["head"] = (head.row_bytes * peers["row"] + head.col_bytes * peers["col"])
     return PipelineReport(tokens=inflight, token_latency_s=latency, link_bytes=link_bytes,
                           busy_s={k: v / env.now for k, v in busy.items()},

@@ -49,6 +49,9 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
     buf, net = buffers[-1], platform.network
     return dict(
         name=platform.name, input_bits=p.input_bits, clock_hz=platform.clock,
+        vector_cycles=unit_cycles(p, 2) - unit_cycles(p, 1),    # the RTL's, per vector
+        kv_bytes={"bf16": 2.0, "fp8": 1.0}[p.kv_format],
+        honour_windows=p.windows == "honour", collective=p.collective,
         link_bytes_per_s=net.bandwidth, link_latency_s=net.latency,
         link_efficiency=net.efficiency, max_links=net.links_per_chip,
         vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle),
@@ -123,7 +126,7 @@ def simulate(p, request, system_name="hnlpu", *, node: int | None = None, progre
                  "kv_in_buffer": dec.kv_resident, "kv_stall_s": dec.stall_s}
     else:
         extra = {}
-    peak = 2 * cfg.linear_params(active_only=True) * sys.clock_hz / sys.input_bits
+    peak = 2 * cfg.linear_params(active_only=True) * sys.clock_hz / sys.vector_cycles
     return SystemRun(
         design="hnlpu", params=p.to_dict(), model=cfg.name, system=sys.name,
         system_description=sys.describe(), batch=request.batch, prompt=request.prompt,
@@ -134,12 +137,19 @@ def simulate(p, request, system_name="hnlpu", *, node: int | None = None, progre
         assumptions=[
             f"weights hardwired in metal as {p.weight_format} ({sys.chips} chips at "
             f"{WEIGHTS_PER_CHIP / 1e9:.2f} G weights each), LM head included; activations "
-            "BF16 on the links; KV cache BF16 in the attention buffer, spilling to HBM",
-            "sliding_window ignored: every layer attends to the full context, as in the "
-            "paper's evaluation",
+            f"BF16 on the links; KV cache {p.kv_format.upper()} in the attention buffer, "
+            "spilling to HBM",
+            ("sliding-window layers hold and read their window only" if sys.honour_windows
+             else "sliding windows ignored (windows=ignore): every layer attends to the "
+             "full context"),
+            f"reductions over a row or column as {p.collective}"
+            + (" then all-gather" if p.collective == "reduce-scatter" else " (direct)"),
+            f"HN stage: {sys.vector_cycles} cycles per vector (the unit's RTL) holding the "
+            f"array, the result {sys.hn_latency_cycles} cycles later (output register + "
+            "adder-tree pipeline, zjk0/HNLPU simulator)",
             "peak_ops_per_s: every active weight once per token at one token per "
-            f"{sys.input_bits} bit-serial cycles per HN array",
-        ] + request.assumptions(honours_window=False),
+            f"{sys.vector_cycles} cycles per HN array",
+        ] + request.assumptions(honours_window=sys.honour_windows),
         calibrations=([get("hnlpu_link_efficiency")]
                       if sys.link_efficiency == LINK_EFFICIENCY else [])
         + [get("hnlpu_weights_per_chip")],

@@ -102,6 +102,15 @@ class Params(ParamsBase):
         Path of a ``.npy`` matrix of shape ``(rows, cols)`` in the format's values; overrides
         the random draw.
 
+    kv_format, windows, collective
+        The system model's options (not RTL): the KV cache in BF16 or FP8; sliding-window
+        layers (gpt-oss's ``layer_types``) attending to the whole context, as the
+        throughput calibration assumes, or holding and reading only their window; each
+        reduction over a row or column of chips as one direct
+        all-reduce (every chip sends its whole partial vector to each peer, one link
+        latency) or a reduce-scatter then an all-gather (a ``1/(peers+1)`` slice each way,
+        two latencies).
+
     The system (the chip links, HBM, attention buffer) is the ``hnlpu`` system file:
     ``--set network.latency=50ns``, ``--set memory.bandwidth=3.2TB/s``.
     """
@@ -114,6 +123,14 @@ class Params(ParamsBase):
     seed: int = param(1, "seed of the random weights", lo=0, hi=2**31 - 1)
     density: float = param(0.9, "fraction of nonzero random weights", lo=0.0, hi=1.0)
     weights: str = param("", "path of a .npy weight matrix (overrides the random draw)")
+    kv_format: str = param("bf16", "system: KV-cache format in the attention buffer and HBM",
+                           choices=("bf16", "fp8"))
+    windows: str = param("ignore", "system: sliding-window layers attend to the whole "
+                         "context (the calibration point's assumption) or keep only their "
+                         "window", choices=("ignore", "honour"))
+    collective: str = param("all-reduce", "system: each reduction as one direct all-reduce, "
+                            "or a reduce-scatter then an all-gather",
+                            choices=("all-reduce", "reduce-scatter"))
 
     def __post_init__(self):
         super().__post_init__()
