@@ -202,14 +202,6 @@ def fp16_fma() -> Counter:
     return fp16_multiplier() + fp32_adder()
 
 
-def sram_energy_per_byte(node: int) -> float:
-    return 8 * tech.value("sram_28nm", "energy_per_bit") * tech.scale(node, "energy")
-
-
-def sram_area_m2(bytes_: float, node: int) -> float:
-    return 8 * bytes_ * tech.value("sram_28nm", "area_per_bit") * tech.scale(node, "area")
-
-
 def barrel_shifter(bits: int, max_shift: int) -> Counter:
     """A logarithmic shifter: one row of 2:1 muxes per bit of the shift amount."""
     return Counter(mux2=bits * max(1, math.ceil(math.log2(max_shift + 1))))

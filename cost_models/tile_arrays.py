@@ -123,7 +123,9 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
         "unit_busy_steps": Price("compute", unit.data_j, True),
         "attention_macs": Price("compute", att_mac, True),
         "vector_flops": Price("compute", fp_flop, True),
-        "sram_bytes": Price("sram", cc.sram_energy_per_byte(node), True),
+        # on-chip bytes of a system file without levels: an 8 KiB macro's access (the
+        # one SRAM model, energy.sram_energy_per_bit, as every level is priced)
+        "sram_bytes": Price("sram", 8 * energy.sram_energy_per_bit(8192, node), True),
         "dram_bytes": dataclasses.replace(energy.dram_price(dram_kind), level="dram"),
         "host_bytes": energy.offchip_price("pcie", category="interconnect"),
         **level_prices(spec),
