@@ -113,7 +113,6 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     unit = unit or modelled_unit(comps, node, spec.clock_hz)
     macs_per_step = spec.tile_macs / spec.cycles_per_tile
     att_mac = (unit.step_j / macs_per_step if spec.attention_on == "matrix" else 2 * fp_flop)
-    area = spec.units * unit.area_m2 * 1e6
     leak = spec.units * unit.leakage_w
     power = static_power(spec, leak)
     dram_kind = spec.memory.kind
@@ -133,6 +132,8 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     if spec.table_precompute:       # one add at the table entry's width per operation
         per_event["precompute_ops"] = Price("compute", energy.op_energy(
             "int_add", paper_boundary(p, spec).lut_bits, node), True)
+    blocks = chip_blocks(spec, unit, per_event, power)
+    area = sum(b["area_mm2"] for b in blocks.values())
     lo, hi = energy.offchip_energy_range(dram_kind)
     lines = [f"units: {unit.source}",
              f"DRAM energy {dram_bit * 1e12:.2f} pJ/bit ({dram_kind}; sources' range "
@@ -143,9 +144,10 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     if comps.outside:
         lines.append(f"accumulators in the register file: {spec.units * comps.outside_area_m2(node) * 1e6:.3g} mm2 "
                      "of registers outside area_mm2, their switching in the unit energy")
+    lines.append("area_mm2: the whole die, " + ", ".join(blocks) + " (extra.chip_blocks); "
+                 "the on-chip network and pads are not modelled")
     if spec.template == "gpu":
-        lines.append("static power: the A100's idle draw (platforms.json, [W]); area_mm2 "
-                     "counts the tensor-core units only")
+        lines.append("static power: the A100's idle draw (platforms.json, [W])")
     else:
         lines.append("static power: unit leakage, on-chip SRAM leakage of every level (CACTI), "
                      "the vector unit's leakage and the memory PHY and controller "
@@ -153,7 +155,74 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
                    calibrations=list(unit.calibrations),
                    memory=energy.memory_summary(dram_kind),
-                   extra=precompute_overhead(run, per_event))
+                   extra={**precompute_overhead(run, per_event), "chip_blocks": blocks})
+
+
+def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
+    """The die, block by block (as HNLPU's cost lists it): area (mm2), peak power (W:
+    every block at its full rate every cycle, plus its share of the constant draws) and
+    where each comes from. ``per_event`` and ``power`` are ``pricing``'s. The sum is the
+    die: ``area_mm2`` and ``chip_peak_power_w`` of every tile system.
+
+    - units: the engines' units (their unit price), every cycle busy;
+    - each on-chip level at its real size (instances x capacity) in the one SRAM model
+      (``energy.sram_macro_area_m2``, or the file's sourced area), at its full port
+      bandwidth with its dearer access, plus its leakage;
+    - the vector unit: FP16 FMA lanes (components) at full rate, plus leakage;
+    - the memory interface: DDR PHY and controller per 32-bit link (LLMCompass) for the
+      memory's bus, its static draw (a DRAM access's I/O share sits in the DRAM price);
+    - on the ``gpu`` template, the rest of the GPU: the datasheet die less its own FP16
+      tensor cores and levels, drawing the GPU's idle power.
+    The on-chip network, pads and I/O beyond the memory PHY are not modelled."""
+    node, f = spec.node_nm, spec.clock_hz
+    static = {k: p.value for k, p in power.items()}
+    blocks = {"units": {
+        "area_mm2": spec.units * unit.area_m2 * 1e6,
+        "peak_power_w": spec.units * (unit.step_j * f + unit.leakage_w),
+        "source": unit.source}}
+    leak = {lv.name: energy.sram_leakage_w(lv.total_bytes, node) for lv in spec.platform.levels}
+    for lv in spec.platform.levels:
+        one_m2 = lv.area if lv.area is not None else energy.sram_macro_area_m2(8 * lv.capacity,
+                                                                               node)
+        access = max(per_event[f"{lv.name}_read_bytes"].value,
+                     per_event[f"{lv.name}_write_bytes"].value)
+        blocks[f"level_{lv.name}"] = {
+            "area_mm2": lv.instances * one_m2 * 1e6,
+            "peak_power_w": lv.bytes_per_cycle * f * access + leak[lv.name],
+            "source": ("the system file's area" if lv.area is not None else
+                       f"{lv.instances} x {lv.capacity / 1024:g} KiB, CACTI bit cells over "
+                       "array efficiency (energy.sram_macro_area_m2)")}
+    if spec.template == "gpu":
+        gpu = "a100-sxm"
+        die = tech.value(gpu, "die_area", file="platforms") * 1e6       # m2 -> mm2
+        own = spec.units * cc.fp16_tensor_core(*spec.tile).area_m2(node) * 1e6
+        levels = sum(b["area_mm2"] for k, b in blocks.items() if k.startswith("level_"))
+        blocks["rest_of_gpu"] = {
+            "area_mm2": die - own - levels,
+            "peak_power_w": static.get("gpu_static", 0.0),
+            "source": f"{gpu} die {die:g} mm2 (platforms.json) less its {spec.units} FP16 "
+                      "tensor cores (components) and levels; its idle power"}
+        return blocks
+    lanes = cc.times(cc.fp16_fma(), spec.vector_flops_per_cycle / 2)
+    blocks["vector_unit"] = {
+        "area_mm2": cc.Components(lanes, Counter(), 1).area_m2(node) * 1e6,
+        "peak_power_w": (spec.vector_flops_per_cycle * f * per_event["vector_flops"].value
+                         + static.get("vector_leakage", 0.0)),
+        "source": f"{spec.vector_flops_per_cycle / 2:g} FP16 FMA lanes (components)"}
+    blocks["memory_interface"] = {
+        "area_mm2": memory_interface_m2(spec) * 1e6,
+        "peak_power_w": static.get("memory_interface_static", 0.0),
+        "source": f"{spec.memory.bus_bits / 32:g} DDR PHYs and controllers per 32-bit link "
+                  "(LLMCompass)"}
+    return blocks
+
+
+def memory_interface_m2(spec) -> float:
+    """DDR PHY and controller area of the memory's bus (LLMCompass, per 32-bit link)."""
+    links = spec.memory.bus_bits / 32
+    return links * (tech.value("phy", "ddr5_link_phy_area")
+                    + tech.value("phy", "ddr5_link_controller_transistors")
+                    / tech.node_value(spec.node_nm, "logic_density"))
 
 
 def level_prices(spec) -> dict:
@@ -203,10 +272,7 @@ def static_power(spec, unit_leakage_w: float) -> dict:
                                     *tech.bounds(*idle, file="platforms"))}
     node, f = spec.node_nm, spec.clock_hz
     lanes = cc.times(cc.fp16_fma(), spec.vector_flops_per_cycle / 2)
-    links = spec.memory.bus_bits / 32
-    interface_m2 = links * (tech.value("phy", "ddr5_link_phy_area")
-                            + tech.value("phy", "ddr5_link_controller_transistors")
-                            / tech.node_value(node, "logic_density"))
+    interface_m2 = memory_interface_m2(spec)
     power = {
         "unit_leakage": unit_leakage_w,
         "buffer_leakage": onchip_leakage_w(spec),
@@ -226,8 +292,9 @@ class CostResult(Frameable):
     system: str
     units: int
     unit_area_mm2: float
-    area_mm2: float
-    chip_peak_power_w: float        # every unit busy every cycle, plus leakage
+    area_mm2: float                 # the whole die: the sum of ``blocks``
+    chip_peak_power_w: float        # every block at its full rate, plus the constant draws
+    blocks: dict                    # area_mm2, peak_power_w and source of each block
     energy_per_mac_j: float
     gates: dict
     die_cost_usd: float
@@ -253,9 +320,10 @@ class CostResult(Frameable):
     # the register-file accumulators too
     unit_area_rtl_mm2: float | None = None
     unit_area_rtl_cmos_mm2: float | None = None
-    scope: str = ("accelerator die (logic from unit_source) packaged and tested, NRE "
-                  "spread over the volume, and with a model the DRAM holding its weights; "
-                  "excludes board, host and on-chip buffers")
+    scope: str = ("the whole die (blocks: units from unit_source, every on-chip level, the "
+                  "vector unit, the memory PHY and controller; not the on-chip network or "
+                  "pads) packaged and tested, NRE spread over the volume, and with a model "
+                  "the DRAM holding its weights; excludes board and host")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -286,9 +354,10 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
     out = sim.to_dict()
     unit_area = unit.area_m2
     step_j = unit.step_j
-    peak = spec.units * (step_j * spec.clock_hz + unit.leakage_w)
+    blocks = sim.pricing.extra["chip_blocks"]
+    peak = sum(b["peak_power_w"] for b in blocks.values())
     macs_per_step = spec.tile_macs / spec.cycles_per_tile
-    area_mm2 = spec.units * unit_area * 1e6
+    area_mm2 = sum(b["area_mm2"] for b in blocks.values())
     dc = die.die_cost(area_mm2, n)
     gates = spec.units * comps.area_m2(28) / tech.value("gates_28nm", "nand2_area")
     first = nre.design_nre(n, gates)
@@ -301,6 +370,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
     result = CostResult(
         design=design.name, node=f"{n}nm", system=spec.name, units=spec.units,
         unit_area_mm2=unit_area * 1e6, area_mm2=area_mm2, chip_peak_power_w=peak,
+        blocks=blocks,
         energy_per_mac_j=step_j / macs_per_step, gates=dict(comps.gates()),
         die_cost_usd=dc.cost_per_good_die_usd,
         packaged_unit_cost_usd=dc.packaged_unit_cost_usd, die=dc.to_dict(),

@@ -175,3 +175,25 @@ def test_word_toggles_count_the_bits_that_move():
     signed = small * rng.choice([-1, 1], 4000)
     assert word_toggles(signed, 32) > 25
     assert word_toggles(np.full(100, -5), 32) == 0
+
+
+@pytest.mark.parametrize("design,kw", [("lut-tensor-core", {}), ("mac-array", {}),
+                                       ("mixpe", {"rows": 8, "cols": 8}),
+                                       ("mac-array", {"system": "a100"})])
+def test_the_die_is_its_blocks_and_peaks_above_its_run(design, kw):
+    """Whole chips: area_mm2 is the sum of the blocks (units, every level at its real
+    size, the vector unit and the memory interface; on the a100 preset the rest of the
+    GPU), the peak power at least what the run draws, and per-mm2 and per-dollar figures
+    on the whole die."""
+    c = tokenfab.design(design, **({} if "system" in kw else kw)).cost(**(
+        kw if "system" in kw else {}))
+    blocks = c.blocks
+    assert c.area_mm2 == pytest.approx(sum(b["area_mm2"] for b in blocks.values()), rel=1e-12)
+    assert c.chip_peak_power_w >= c.chip_power_w
+    assert all(b["area_mm2"] > 0 and b["peak_power_w"] > 0 for b in blocks.values())
+    assert any(k.startswith("level_") for k in blocks)
+    assert c.tokens_per_s_per_mm2 == pytest.approx(c.decode_tokens_per_s / c.area_mm2,
+                                                   rel=1e-12)
+    assert c.die["area_mm2"] == c.area_mm2
+    if kw.get("system") == "a100":
+        assert c.area_mm2 == pytest.approx(826, rel=1e-9)

@@ -143,9 +143,14 @@ def test_decode_is_memory_bound_at_int8_weights():
 
 
 def test_cost_grows_with_operand_width():
-    areas = [tokenfab.design("systolic-array", dtype=d).cost().area_mm2
+    """The arrays grow with the operand width; the die (the buffer, vector unit and
+    memory interface beside them) grows by the same amount."""
+    costs = [tokenfab.design("systolic-array", dtype=d).cost()
              for d in ("int4", "int8", "int16", "fp16")]
+    areas = [c.blocks["units"]["area_mm2"] for c in costs]
     assert areas == sorted(areas) and areas[3] > 2 * areas[1]
+    rest = [c.area_mm2 - a for c, a in zip(costs, areas)]
+    assert rest == pytest.approx([rest[0]] * 4, rel=1e-9)
 
 
 @pytest.mark.slow
