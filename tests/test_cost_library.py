@@ -369,3 +369,24 @@ def test_numpy_numbers_are_numbers_to_the_cost_library():
     import numpy as np
     assert die.gross_dies(np.float64(1e-4)) == die.gross_dies(1e-4)
     assert nre.amortized_unit_cost(1e6, 10.0, np.int64(1000)) == pytest.approx(1010.0)
+
+
+def test_sensitivity_moves_each_weak_datum_the_cost_reads_and_restores_it():
+    """Every row is a W datum this cost read, tried at both ends; the baseline is the
+    cost as it stands and stays so afterwards; a W datum the run never reads (the WSE-3's
+    price) has no row; leakage at twice its fraction raises the chip's power."""
+    d = tokenfab.design("mac-array")
+    small = "bitnet-b1.58-large"
+    before = d.cost(model=small).to_dict()
+    r = d.sensitivity(model=small)
+    assert r["baseline"]["tokens_per_j"] == before["tokens_per_j"]
+    rows = {row["datum"]: row for row in r["weak_data"]}
+    for name in rows:
+        file, path = name.split(":")
+        assert tech.leaf(*path.split("."), file=file.removesuffix(".json"))["confidence"] == "W"
+    assert "platforms.json:wse-3.price" not in rows
+    leak = rows["tech.json:gates_28nm.leakage_fraction"]
+    assert (leak["low"], leak["high"]) == (0.05, 0.2)
+    assert leak["chip_power_w_at_low"] < before["chip_power_w"] < leak["chip_power_w_at_high"]
+    assert rows["economics.json:packaging.test_yield"]["high"] == 1.0     # a fraction
+    assert d.cost(model=small).to_dict()["chip_power_w"] == before["chip_power_w"]

@@ -183,6 +183,18 @@ class Design:
         cells = area.synth_cells(v_path, v_path.stem, out)
         return area.from_cells(self.name, cells, n)
 
+    def sensitivity(self, node=None, model=None, system=None, volume: int = 10_000,
+                    overrides=None, progress=None) -> dict:
+        """How this design's cost headlines (tokens/J, chip power, area, $/Mtok) move with
+        each weak (confidence W) datum the cost reads, at the low and high end of its
+        range (``tokenfab.cost_models.sensitivity``): ``{"baseline": ..., "weak_data":
+        [one row per datum]}``. Costs the design twice per datum."""
+        from tokenfab.cost_models.sensitivity import sensitivity
+        progress = message_callback("progress", progress)
+        return sensitivity(lambda: self.cost(node=node, model=model, system=system,
+                                             volume=volume, overrides=overrides),
+                           progress=progress)
+
     def cost(self, node=None, model=None, system=None, volume: int = 10_000,
              rtl_area: bool = False, overrides=None, liberty=None,
              work_dir="build/asic", progress=None):

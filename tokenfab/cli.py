@@ -347,6 +347,17 @@ def cmd_asic(args):
 
 def cmd_cost(args):
     d = _design(args)
+    if args.sensitivity:
+        from tokenfab.cost_models import sensitivity as sens
+        show = not (args.json or args.quiet)
+        r = d.sensitivity(node=args.node, model=args.model, system=args.system,
+                          volume=args.volume, overrides=args.set, progress=_progress(show))
+        _done_progress(show)
+        if args.json:
+            _print_json(r)
+        elif not args.quiet:
+            print(sens.text(r))
+        return
     show = not (args.json or args.quiet) and args.liberty is not None
     r = d.cost(node=args.node, model=args.model, system=args.system, volume=args.volume,
                rtl_area=args.rtl_area, overrides=args.set, liberty=args.liberty,
@@ -587,6 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "model; the library is taken as the system's node")
     sp.add_argument("-o", "--work-dir", default="build/asic",
                     help="with --liberty: folder for the synthesis (as tokenfab asic)")
+    sp.add_argument("--sensitivity", action="store_true",
+                    help="how tokens/J, chip power, area and $/Mtok move with each weak "
+                         "(confidence W) datum the cost reads, at its sources' range or at "
+                         "half and twice its value")
     sp = add("die", cmd_die, "gross dies, yield, good dies and cost per good die",
              design=False)
     sp.add_argument("--area", type=float, required=True, metavar="MM2", help="die area, mm2")
