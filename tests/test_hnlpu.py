@@ -440,3 +440,15 @@ def test_reduce_scatter_then_all_gather_halves_the_bytes_for_two_latencies():
     d = tokenfab.design("hnlpu", collective="reduce-scatter").simulate(
         model="gpt-oss-120b", batch=216, prompt=256, gen=2)
     assert any("reduce-scatter then all-gather" in s for s in d["assumptions"])
+
+
+def test_every_block_peaks_at_or_above_its_run(gpt_cost):
+    """Whole chip: each block's full-rate power (every HN stage holding a token, the
+    buffer and links at full bandwidth) is at least what it draws in the run."""
+    blocks = gpt_cost.blocks
+    for name, row in blocks.items():
+        if "power_w" in row:
+            assert row["peak_power_w"] >= row["power_w"] * (1 - 1e-9), name
+    assert gpt_cost.chip_peak_power_w == pytest.approx(
+        sum(r.get("peak_power_w", 0.0) for r in blocks.values()), rel=1e-12)
+    assert gpt_cost.chip_peak_power_w >= gpt_cost.chip_power_w

@@ -266,3 +266,15 @@ def test_the_graviton2_file_is_the_cpu_the_model_reads():
     assert 1.6 < base["decode_tokens_per_s"] / slow["decode_tokens_per_s"] <= 2.0
     with pytest.raises(UsageError, match="one LLC slice per core"):
         d.simulate(model="llama-2-7b", prompt=8, gen=1, overrides={"engines.count": 32})
+
+
+def test_cost_reports_the_whole_die_and_its_peak():
+    """area_mm2 is the CPU die with a block beside every LLC slice; the peak (every core
+    busy, every block at full rate) is at least what decoding draws."""
+    from tokenfab.cost_models import sail as cost
+    c = tokenfab.design("sail").cost()
+    blocks = c.slices * c.block_area_mm2["total"]
+    assert c.area_mm2 == pytest.approx(c.die_area_mm2 + blocks, rel=1e-12)
+    assert c.area_overhead == pytest.approx(blocks / c.die_area_mm2, rel=1e-12)
+    assert c.chip_peak_power_w > c.chip_power_w > 0
+    assert c.chip_peak_power_w > cost.tech.value("graviton2", "power", file="platforms")

@@ -274,6 +274,7 @@ class HnlpuCost(Frameable):
     die_cost_usd: float
     system_power_w: float               # at the paper's workload (pipeline full, 2K context)
     chip_power_w: float
+    chip_peak_power_w: float            # one chip, every block at its full rate
     power_breakdown_w: dict
     tokens_per_s: float
     tokens_per_j: float
@@ -310,7 +311,7 @@ BASIS = {
 }
 
 
-def block_table(area_mm2: dict, power_w: dict) -> dict:
+def block_table(area_mm2: dict, power_w: dict, peak_w: dict) -> dict:
     """Each block's modelled area and power beside the paper's Table 1, with the relative
     error and the basis of each figure (``BASIS``): only "predicted" figures are tests of
     the model; a total can match while its blocks do not."""
@@ -321,7 +322,7 @@ def block_table(area_mm2: dict, power_w: dict) -> dict:
                "area_basis": area_basis}
         row["area_error"] = row["area_mm2"] / row["paper_area_mm2"] - 1
         if block in power_w:
-            row.update(power_w=power_w[block],
+            row.update(power_w=power_w[block], peak_power_w=peak_w[block],
                        paper_power_w=paper("chip_table", f"{block}_power"),
                        power_basis=power_basis)
             row["power_error"] = row["power_w"] / row["paper_power_w"] - 1
@@ -357,6 +358,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     system_w = out["system_power_w"]
     tokens_per_s = out["decode_tokens_per_s"]
     blocks = block_power_w(sim)
+    peaks = block_peak_w(sim)
     ranges = {k: [] for k in ("shared", "chip", "design", "recurring", "build", "respin",
                               "static", "updates", "usd_mtok")}
     tcos = {}
@@ -392,7 +394,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         power_breakdown_w=blocks, tokens_per_s=tokens_per_s,
         tokens_per_j=out["tokens_per_j"], tokens_per_j_low=out["tokens_per_j_low"],
         tokens_per_j_high=out["tokens_per_j_high"],
-        blocks=block_table(out["extra"]["area_breakdown_mm2"], blocks),
+        blocks=block_table(out["extra"]["area_breakdown_mm2"], blocks, peaks),
+        chip_peak_power_w=sum(peaks.values()),
         shared_masks_usd=tuple(ranges["shared"]), chip_masks_usd=tuple(ranges["chip"]),
         design_nre_usd=tuple(ranges["design"]), recurring_usd=tuple(ranges["recurring"]),
         nre_usd=tuple(ranges["build"]), respin_usd=tuple(ranges["respin"]),
@@ -420,6 +423,28 @@ def block_power_w(sim) -> dict:
                                                          for r in dec.rows)
         out[block] = j / dec.seconds / run.chips
     return out
+
+
+def block_peak_w(sim) -> dict:
+    """One chip's blocks at their full rate (W): every HN stage holding a token, so the
+    weights one token uses (its routed experts only: a stage holds one token at a time)
+    switching once per vector per bit; the attention buffer at its full bandwidth; every
+    chip link sending at its full bandwidth; with the constant draws (leakage, the
+    paper's VEX and HBM-PHY power)."""
+    run, pricing = sim.run, sim.pricing
+    sys, n = run.spec, run.chips
+    ev, const = pricing.per_event, {k: v.value / n for k, v in pricing.power_w.items()}
+    weights = run.config.linear_params(active_only=True) / n
+    bits_per_s = weights * sys.input_bits / sys.vector_cycles * sys.clock_hz
+    access = max(ev["kv_buffer_read_bits"].value, ev["kv_buffer_write_bits"].value)
+    return {
+        "hn_array": const["hn_static"] + bits_per_s * ev["hn_weight_bits"].value,
+        "vex": const["vex"],
+        "attention_buffer": const["buffer_static"] + 8 * sys.buffer_bytes_per_s * access,
+        "interconnect": (sys.links_per_chip * 8 * sys.link_bytes_per_s
+                         * ev["link_bits"].value),
+        "hbm_phy": const["hbm_phy"],
+    }
 
 
 def fleet_usd_per_mtoken(cost: HnlpuCost, systems: int, updates_per_year: float,

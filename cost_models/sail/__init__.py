@@ -191,9 +191,27 @@ class SailCost(Frameable):
     cost_efficiency_vs_v100: float
     tokens_per_j: float
     chip_power_w: float
+    area_mm2: float               # the CPU die with its SAIL blocks
+    chip_peak_power_w: float      # every core busy (the package power), every block at
+                                  # its full rate
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def chip_peak_w(p, sim) -> float:
+    """The package power with every core busy, plus each SAIL block at its full rate: a
+    lookup step of its logic every C-SRAM cycle, a row read of every array and a line
+    access of its LLC slice each cycle, and its leakage."""
+    sys, ev = sim.run.spec, sim.pricing.per_event
+    peak = tech.value("graviton2", "power", file="platforms")
+    if sys.sail:
+        comps, f = block_components(p), sys.csram_hz
+        per_block = (comps.energy_per_step_j(NODE) * f + comps.leakage_w(NODE, f)
+                     + f * (p.arrays * ev["csram_row_reads"].value
+                            + ev["slice_line_accesses"].value))
+        peak += sys.slices * per_block
+    return peak
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 1,
@@ -227,4 +245,5 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         speedup=out["speedup"], tokens_per_dollar=out["tokens_per_dollar"],
         tokens_per_usd_ratio=out["tokens_per_usd_ratio"],
         cost_efficiency_vs_v100=out["cost_efficiency_vs_v100"],
-        tokens_per_j=out["tokens_per_j"], chip_power_w=out["chip_power_w"])
+        tokens_per_j=out["tokens_per_j"], chip_power_w=out["chip_power_w"],
+        area_mm2=out["area_mm2"], chip_peak_power_w=chip_peak_w(p, sim))
