@@ -221,3 +221,31 @@ def test_nested_costs_carry_their_unit(capsys):
     assert len(rows) == 7, rows
     for line in rows:
         assert re.fullmatch(r"  \w+_usd +\$[\d.,]+[kM]?", line), line
+
+
+def test_compare_scales_the_second_design_to_the_firsts_area_or_throughput(capsys):
+    """iso-area: B's units take A's units' silicon within one of B's units; iso-throughput:
+    B's peak operations per second within one unit's of A's; every headline of B over A;
+    a design that is a system of its own is refused by name."""
+    import tokenfab
+    from tokenfab.compare import compare
+    a, b = tokenfab.design("lut-tensor-core"), tokenfab.design("mac-array")
+    small = "bitnet-b1.58-large"
+    r = compare(a, b, iso="area", model=small)
+    per_unit = r["b"]["units_area_mm2"] / r["b"]["units"]
+    assert abs(r["b"]["units_area_mm2"] - r["a"]["units_area_mm2"]) <= per_unit / 2 + 1e-12
+    assert r["b_over_a"]["tokens_per_j"] == pytest.approx(
+        r["b"]["tokens_per_j"] / r["a"]["tokens_per_j"], rel=1e-12)
+    t = compare(a, b, iso="throughput", model=small)
+    per_unit = t["b"]["peak_ops_per_s"] / t["b"]["units"]
+    assert abs(t["b"]["peak_ops_per_s"] - t["a"]["peak_ops_per_s"]) <= per_unit / 2 + 1e-6
+    assert "engines.count" in t["scaling"]
+    with pytest.raises(tokenfab.UsageError, match="hnlpu is a system of its own"):
+        compare(a, tokenfab.design("hnlpu"))
+    assert main(["compare", "lut-tensor-core", "mac-array", "-B", "weight_bits=1",
+                 "--iso", "throughput", "--model", small, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["b"]["params"]["weight_bits"] == 1 and set(out["b_over_a"]) >= {
+        "area_mm2", "tokens_per_j", "usd_per_mtoken"}
+    assert main(["compare", "lut-tensor-core", "hnlpu"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

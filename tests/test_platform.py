@@ -357,7 +357,7 @@ def test_the_demo_note_names_every_reduced_rtl():
     """The demo verifies some designs at reduced sizes: its note names each one (it once
     assumed every reduced design had rows and cols)."""
     from tokenfab.demo import DEMO_RTL_PARAMS, demo_note
-    note = demo_note(3)
+    note = demo_note("lut-tensor-core runs 41 units")
     for name, params in DEMO_RTL_PARAMS.items():
         assert name in note
         for key, value in params.items():

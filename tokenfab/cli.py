@@ -366,6 +366,29 @@ def cmd_cost(args):
     _emit(args, r.to_dict())
 
 
+def cmd_compare(args):
+    from tokenfab import api
+    from tokenfab.compare import FIGURES, compare
+    from tokenfab.params import parse_assignments
+    from tokenfab.registry import get
+    a = api.Design(args.a, **parse_assignments(get(args.a).Params, args.a_param))
+    b = api.Design(args.b, **parse_assignments(get(args.b).Params, args.b_param))
+    r = compare(a, b, iso=args.iso, model=args.model, system=args.system, node=args.node,
+                overrides=args.set)
+    if args.json:
+        _print_json(r)
+        return
+    if args.quiet:
+        return
+    width = max(len(k) for k in FIGURES)
+    print(f"{'':<{width}}  {'A: ' + args.a:>22}  {'B: ' + args.b:>22}  {'B / A':>8}")
+    for k in FIGURES:
+        ratio = r["b_over_a"].get(k)
+        print(f"{k:<{width}}  {display.cell(k, r['a'][k]):>22}  "
+              f"{display.cell(k, r['b'][k]):>22}  {'' if ratio is None else f'{ratio:.3g}':>8}")
+    print(f"\niso-{r['iso']}: {r['scaling']}; {r['model']} on {r['system']}")
+
+
 def cmd_die(args):
     from tokenfab.cost_models.die import die_cost
     r = die_cost(args.area, args.node, d0_per_cm2=args.d0, yield_model=args.yield_model,
@@ -602,6 +625,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how tokens/J, chip power, area and $/Mtok move with each weak "
                          "(confidence W) datum the cost reads, at its sources' range or at "
                          "half and twice its value")
+    sp = add("compare", cmd_compare, "two tile designs on one system, the second scaled to "
+             "the first's area or throughput", design=False)
+    sp.add_argument("a", help="design A (tokenfab list)")
+    sp.add_argument("b", help="design B, scaled to A")
+    sp.add_argument("-A", "--a-param", action="append", metavar="KEY=VALUE",
+                    help="a parameter of design A, repeatable")
+    sp.add_argument("-B", "--b-param", action="append", metavar="KEY=VALUE",
+                    help="a parameter of design B, repeatable")
+    sp.add_argument("--iso", default="area", choices=("area", "throughput"),
+                    help="scale B's unit count to A's units' area or peak operations/s")
+    sp.add_argument("--model", default="llama-2-7b", help="the model both run (as cost)")
+    sp.add_argument("--system", default=None, help="the system both run on (default: A's "
+                    "first)")
+    sp.add_argument("--node", default=None, type=_choice("node", sets["node"]),
+                    metavar="{" + ",".join(sets["node"]) + "}", help="technology node")
+    _add_set(sp)
     sp = add("die", cmd_die, "gross dies, yield, good dies and cost per good die",
              design=False)
     sp.add_argument("--area", type=float, required=True, metavar="MM2", help="die area, mm2")

@@ -22,11 +22,13 @@ DEMO_RTL_PARAMS = {"mixpe": {"rows": 8, "cols": 8},
                    "sail": {"arrays": 1, "slots": 2, "prt_entries": 4, "lines": 128}}
 
 
-def _equal_area_scale(api) -> int:
-    """LUT Tensor Core units per MAC unit that give the two asic presets equal silicon."""
-    mac = api.design("mac-array").simulate(model="llama-2-7b", prompt=8, gen=1)
-    ltc = api.design("lut-tensor-core").simulate(model="llama-2-7b", prompt=8, gen=1)
-    return max(1, round(mac.pricing.area_mm2 / ltc.pricing.area_mm2))
+def _equal_area(api) -> dict:
+    """The LUT Tensor Core scaled to the MAC array's units' area (``tokenfab.compare``,
+    iso-area): its unit count and the sentence that states the scaling."""
+    from tokenfab.compare import compare
+    r = compare(api.design("mac-array"), api.design("lut-tensor-core"), iso="area",
+                model="bitnet-b1.58-large")
+    return {"engines.count": r["b"]["units"], "scaling": r["scaling"]}
 
 
 def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
@@ -43,21 +45,26 @@ def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
     rows = []
     t0 = time.time()
     names = list(registry.DESIGNS)
-    # The LUT Tensor Core is compared with the MAC array at equal silicon area, not at
-    # equal unit count: its units are smaller, so the same area holds more of them.
-    scale = _equal_area_scale(api)
+    # The LUT Tensor Core is compared with the MAC array at equal units' area (compare
+    # --iso area), not at equal unit count: its units are smaller, so the same area holds
+    # more of them.
+    say("lut-tensor-core: scaling to the mac-array's units' area (compare --iso area)")
+    iso = _equal_area(api)
     for i, name in enumerate(names, 1):
         say(f"[{i}/{len(names)}] {name}")
-        params = {"array_scale": scale} if name == "lut-tensor-core" else {}
-        d = api.design(name, **params)
-        rtl = api.design(name, **params, **DEMO_RTL_PARAMS.get(name, {}))
+        overrides = ({"engines.count": iso["engines.count"]}
+                     if name == "lut-tensor-core" else None)
+        d = api.design(name)
+        rtl = api.design(name, **DEMO_RTL_PARAMS.get(name, {}))
         v_path = rtl.verilog(work / "rtl" / name)
         ver = rtl.verify(vectors=vectors, work_dir=work / "verify", progress=say)
         say(f"{name}: simulating llama-2-7b, prompt 512, gen 128")
-        sim = d.simulate(model="llama-2-7b", prompt=512, gen=128).to_dict()
+        sim = d.simulate(model="llama-2-7b", prompt=512, gen=128,
+                         overrides=overrides).to_dict()
         silicon = sim["area_mm2"] * sim["chips"] if sim["area_mm2"] is not None else None
         rows.append({
-            "design": name, "params": params, "verilog": str(v_path),
+            "design": name, "overrides": overrides or {},
+            "verilog": str(v_path),
             "rtl_params": DEMO_RTL_PARAMS.get(name, {}),
             "verified": ver.passed, "mismatches": ver.mismatches,
             "rtl_cycles": ver.rtl_cycles, "model_cycles": ver.model_cycles,
@@ -74,7 +81,7 @@ def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
     if sys.stderr.isatty() and not (quiet or json_out):
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     plot = _plot(rows, work)
-    note = demo_note(scale)
+    note = demo_note(iso["scaling"])
     if json_out:
         print(json.dumps({"designs": rows, "plot": str(plot), "note": note}))
     else:
@@ -101,10 +108,9 @@ def run_demo(json_out: bool = False, vectors: int = 100, work_dir="build/demo",
     return rows
 
 
-def demo_note(scale: int) -> str:
+def demo_note(scaling: str) -> str:
     """What the demo's table does differently from the defaults, in one line."""
-    return (f"lut-tensor-core runs {scale}x the units (array_scale={scale}) so that its "
-            "silicon equals the mac-array's; "
+    return (f"iso-area: {scaling}; "
             + "; ".join(f"{n} verifies the RTL with "
                         f"{', '.join(f'{k}={v}' for k, v in p.items())} (the simulation "
                         "uses the default)" for n, p in DEMO_RTL_PARAMS.items()))
