@@ -5,6 +5,8 @@
   calibrations its models use, from the registry; every ``tests/...::test_...`` a page
   cites as a paper check must exist, or the build fails;
 - ``calibrations.md``: every constant fitted to a published figure;
+- ``predictions.md``: every test marked ``prediction`` (a published figure no constant
+  was fitted to) or ``calibration`` (a guard of a fit), with its docstring;
 - ``notebooks/*.ipynb``: the notebooks executed now (in parallel, as many as there are
   cores, at most 4); a cell that raises fails the build. ``TOKENFAB_NOTEBOOK_SMALL=1``
   runs them at their small sizes, as the test suite does; ``TOKENFAB_DOCS_EXECUTE=0``
@@ -90,6 +92,37 @@ def design_pages() -> None:
                 "not fitted to.\n\n" + _calibration_rows(cals))
 
 
+def _marked_tests() -> list[tuple[str, str, str]]:
+    """(kind, test id, docstring) of every test marked prediction or calibration."""
+    out = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for dec in node.decorator_list:
+                text = ast.unparse(dec)
+                for kind in ("prediction", "calibration"):
+                    if text == f"pytest.mark.{kind}":
+                        out.append((kind, f"tests/{path.name}::{node.name}",
+                                    ast.get_docstring(node) or ""))
+    return out
+
+
+def predictions_page() -> None:
+    rows = _marked_tests()
+    with mkdocs_gen_files.open("predictions.md", "w") as f:
+        f.write("# Predictions and calibrations\n\nEvery test that checks a published "
+                "figure. A **prediction** checks a figure no constant was fitted to, with "
+                "a tolerance fixed near its observed error; a **calibration** only guards "
+                "a fit (see [Calibrations](calibrations.md)). Generated from the tests' "
+                "`pytest.mark.prediction` and `pytest.mark.calibration` markers.\n")
+        for kind in ("prediction", "calibration"):
+            f.write(f"\n## {kind.capitalize()}s\n\n| test | what it checks |\n|---|---|\n")
+            for k, test, doc in rows:
+                if k == kind:
+                    f.write(f"| `{test}` | {_cell(doc) or '(see the test)'} |\n")
+
+
 def _execute(path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     if os.environ.get("TOKENFAB_DOCS_EXECUTE", "1") == "0":
@@ -112,4 +145,5 @@ def notebooks() -> None:
 
 cli_page()
 design_pages()
+predictions_page()
 notebooks()

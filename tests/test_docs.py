@@ -47,6 +47,9 @@ def test_the_site_builds_strict_with_every_page(site):
     specs = _text(site / "specs" / "index.html")
     assert "double_buffered" in specs and "lut_tensor_core_weight_bits.toml" in specs
     assert "hnlpu_link_efficiency" in _text(site / "calibrations" / "index.html")
+    predictions = _text(site / "predictions" / "index.html")
+    assert "test_system_model.py::test_predicted_table1_latencies" in predictions
+    assert "test_hnlpu.py::test_throughput_at_2k_is_the_calibration_point" in predictions
 
 
 @pytest.mark.slow
