@@ -309,6 +309,8 @@ class CostResult(Frameable):
     system_power_w: float
     tokens_per_j: float
     decode_tokens_per_s: float
+    ttft_s: float
+    peak_ops_per_s: float
     tokens_per_s_per_mm2: float
     usd_per_mtoken: float
     tco: dict
@@ -377,7 +379,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
         nre_usd=first.total, respin_usd=again.total, nre=first.to_dict(), volume=volume,
         model=out["model"], chip_power_w=out["chip_power_w"],
         system_power_w=out["system_power_w"], tokens_per_j=out["tokens_per_j"],
-        decode_tokens_per_s=out["decode_tokens_per_s"],
+        decode_tokens_per_s=out["decode_tokens_per_s"], ttft_s=out["ttft_s"],
+        peak_ops_per_s=out["peak_ops_per_s"],
         tokens_per_s_per_mm2=out["decode_tokens_per_s"] / area_mm2,
         usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]), tco=t.to_dict(),
         dram_usd=dram_usd, regfile_area_mm2=spec.units * comps.outside_area_m2(n) * 1e6,

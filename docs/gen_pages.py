@@ -52,17 +52,16 @@ def _calibration_rows(cals) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _tests() -> set[str]:
-    found = set()
-    for path in (ROOT / "tests").glob("test_*.py"):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                found.add(f"tests/{path.name}::{node.name}")
-    return found
+def _test_functions() -> list[tuple[str, ast.FunctionDef]]:
+    """(id, definition) of every test function in ``tests/``."""
+    return [(f"tests/{path.name}::{node.name}", node)
+            for path in sorted((ROOT / "tests").glob("test_*.py"))
+            for node in ast.parse(path.read_text()).body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
 
 
 def design_pages() -> None:
-    tests = _tests()
+    tests = {test for test, _ in _test_functions()}
     cals = calibration.all_calibrations()
     for name, entry in registry.DESIGNS.items():
         page = Path("designs") / f"{name}.md"
@@ -94,18 +93,10 @@ def design_pages() -> None:
 
 def _marked_tests() -> list[tuple[str, str, str]]:
     """(kind, test id, docstring) of every test marked prediction or calibration."""
-    out = []
-    for path in sorted((ROOT / "tests").glob("test_*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for dec in node.decorator_list:
-                text = ast.unparse(dec)
-                for kind in ("prediction", "calibration"):
-                    if text == f"pytest.mark.{kind}":
-                        out.append((kind, f"tests/{path.name}::{node.name}",
-                                    ast.get_docstring(node) or ""))
-    return out
+    marks = {f"pytest.mark.{kind}": kind for kind in ("prediction", "calibration")}
+    return [(marks[ast.unparse(dec)], test, ast.get_docstring(node) or "")
+            for test, node in _test_functions() for dec in node.decorator_list
+            if ast.unparse(dec) in marks]
 
 
 def predictions_page() -> None:

@@ -102,9 +102,10 @@ def cases():
     return out
 
 
-def run(case):
+def scalesim_report(R, C, df, M, K, N, I, F, O, bw) -> dict:
+    """One SCALE-Sim run of ``A[M, K] @ B[K, N]`` (config ``CFG``) in a temporary folder:
+    its compute and access reports as one dict of strings."""
     from scalesim.scale_sim import scalesim
-    regime, R, C, df, M, K, N, I, F, O, bw = case
     d = tempfile.mkdtemp()
     with open(f"{d}/c.cfg", "w") as f:
         f.write(CFG.format(R=R, C=C, df=df, I=I, F=F, O=O, bw=bw))
@@ -113,7 +114,6 @@ def run(case):
     with open(f"{d}/l.csv", "w") as f:
         f.write("Layer name, IFMAP SRAM Block Size, IFMAP SRAM Block Number, "
                 "Filter SRAM Block Size, Filter SRAM Block Number,\n")
-    t = time.time()
     s = scalesim(save_disk_space=True, verbose=False, config=f"{d}/c.cfg",
                  topology=f"{d}/t.csv", layout=f"{d}/l.csv", input_type_gemm=True)
     s.run_scale(top_path=d)
@@ -122,6 +122,13 @@ def run(case):
         with open(f"{d}/r/{name}.csv") as f:
             rows = list(csv.reader(f))
         rep.update({k.strip(): v.strip() for k, v in zip(rows[0], rows[1]) if k.strip()})
+    return rep
+
+
+def run(case):
+    regime, R, C, df, M, K, N, I, F, O, bw = case
+    t = time.time()
+    rep = scalesim_report(R, C, df, M, K, N, I, F, O, bw)
     rec = {"regime": regime, "rows": R, "cols": C, "dataflow": df, "M": M, "K": K, "N": N,
            "ifmap_kb": I, "filter_kb": F, "ofmap_kb": O, "words_per_cycle": bw}
     rec.update({k: float(rep[k]) for k in KEEP})

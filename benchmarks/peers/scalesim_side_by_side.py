@@ -25,11 +25,9 @@ is ``tests/test_peers.py`` on 216 recorded points.
 """
 from __future__ import annotations
 
-import csv
-import tempfile
 import time
 
-from scalesim_reference import CFG
+from scalesim_reference import scalesim_report
 
 # (dataflow, M, K, N, ifmap KiB, filter KiB, ofmap KiB, words per cycle): session 10's
 CASES = [("ws", 64, 256, 256, 64, 64, 1, 8), ("os", 16, 512, 512, 16, 512, 16, 2),
@@ -38,21 +36,7 @@ R = C = 16
 
 
 def scalesim_cycles(df, M, K, N, I, F, O, bw) -> float:
-    from scalesim.scale_sim import scalesim
-    d = tempfile.mkdtemp()
-    with open(f"{d}/c.cfg", "w") as f:
-        f.write(CFG.format(R=R, C=C, df=df, I=I, F=F, O=O, bw=bw))
-    with open(f"{d}/t.csv", "w") as f:
-        f.write(f"Layer, M, N, K,\nl0, {M}, {N}, {K},\n")
-    with open(f"{d}/l.csv", "w") as f:
-        f.write("Layer name, IFMAP SRAM Block Size, IFMAP SRAM Block Number, "
-                "Filter SRAM Block Size, Filter SRAM Block Number,\n")
-    s = scalesim(save_disk_space=True, verbose=False, config=f"{d}/c.cfg",
-                 topology=f"{d}/t.csv", layout=f"{d}/l.csv", input_type_gemm=True)
-    s.run_scale(top_path=d)
-    with open(f"{d}/r/COMPUTE_REPORT.csv") as f:
-        rows = list(csv.reader(f))
-    rep = {k.strip(): v.strip() for k, v in zip(rows[0], rows[1]) if k.strip()}
+    rep = scalesim_report(R, C, df, M, K, N, I, F, O, bw)
     return float(rep["Total Cycles (incl. prefetch)"])
 
 

@@ -159,9 +159,9 @@ def _neuron_switching(p) -> Counter:
             out["dff"] += word_toggles(held.reshape(-1), acc_w)
             fa += word_toggles(nxt, acc_w + 2)
             width = acc_w + 2 + abs(v).bit_length()
-            fa += ((max(bin(abs(v)).count("1") - 1, 0) + (v < 0))
-                   * word_toggles(nxt * v, width))
-            products.append((nxt * v, width))
+            product = nxt * v
+            fa += (max(bin(abs(v)).count("1") - 1, 0) + (v < 0)) * word_toggles(product, width)
+            products.append((product, width))
         while len(products) > 1:                         # hw.common.arith.adder_tree's pairs
             pairs = [(a + b, max(wa, wb) + 1) for (a, wa), (b, wb)
                      in zip(products[0::2], products[1::2])]
