@@ -1,6 +1,7 @@
 """HNLPU: the hardwired GEMV unit's arithmetic, its parameters and weight files, area
 evidence from Yosys, the system model against the paper, and the Metal-Embedding NRE and
 TCO reproductions."""
+import dataclasses
 import json
 import math
 
@@ -232,9 +233,86 @@ def test_fewer_sequences_than_the_pipeline_holds_lower_throughput():
     assert full.token_latency_s > 10 * one.token_latency_s
 
 
-def test_mla_models_are_refused_with_a_clear_message():
-    with pytest.raises(UsageError, match="multi-head latent attention"):
-        tokenfab.design("hnlpu").simulate(model="deepseek-v3", batch=4, prompt=64, gen=2)
+@pytest.mark.prediction
+@pytest.mark.parametrize("name", ["deepseek-v3", "kimi-k2"])
+def test_mla_models_run_on_a_ring_of_layer_groups(name):
+    """PREDICTED (our mapping; the paper maps gpt-oss only): a grid of 93+ chips would
+    need far more than the chip's six CXL ports, so the model runs as a ring of 2 x 4
+    layer groups (4 grid ports + one in, one out), whole layers per group, the MLA
+    replicas hardwired too."""
+    cfg = load_model(name)
+    sys = hs.plan(cfg)
+    assert sys.groups > 1 and (sys.rows, sys.cols) in ((2, 4), (4, 2))
+    assert sys.links_per_chip == sys.max_links == 6
+    assert cfg.heads % sys.cols == 0
+    assert list(sys.layer_group) == sorted(sys.layer_group)          # consecutive layers
+    assert set(sys.layer_group) == set(range(sys.groups))
+    # every group's weights (replicas included) fit its chips; one layer more would not
+    weights = hs.layer_weights(cfg, sys.rows, sys.cols)
+    cap = sys.group_chips * hs.WEIGHTS_PER_CHIP
+    for g in range(sys.groups):
+        layers = [i for i in range(cfg.layers) if sys.group(i) == g]
+        held = sum(weights[i] for i in layers) + (weights[cfg.layers] if g == sys.groups - 1
+                                                  else 0)
+        assert held <= cap
+        if g + 1 < sys.groups:
+            assert held + weights[layers[-1] + 1] > cap
+    assert sys.chips >= hs.chips_for(cfg)
+    r = tokenfab.design("hnlpu").simulate(model=name, batch=4, prompt=64, gen=2).to_dict()
+    assert r["chips"] == sys.chips and r["decode_tokens_per_s"] > 0
+    assert "layer groups" in r["system_description"]
+
+
+def test_mla_replicas_and_caches_follow_the_mapping():
+    """The compressing projections are hardwired once per column, the up-projections once
+    per row; the absorbed cache is the latent (576 per position, each column a copy), the
+    explicit one each head's K and V (32 heads x 320 on a 4-column grid)."""
+    cfg = load_model("deepseek-v3")
+    one, grid = hs.layer_weights(cfg), hs.layer_weights(cfg, rows=2, cols=4)
+    h, ql, kl, rope = cfg.hidden, cfg.q_lora_rank, cfg.kv_lora_rank, cfg.qk_rope_dim
+    compress = h * ql + h * (kl + rope)
+    up = ql * cfg.heads * cfg.qk_dim + kl * cfg.heads * (cfg.qk_nope_dim + cfg.v_dim)
+    assert grid[5] - one[5] == 3 * compress + 1 * up
+    sys = HnlpuSystem(rows=2, cols=4)
+    absorbed = hs.kv_bytes_per_chip(cfg, sys, 1, 2048)
+    assert absorbed == 61 * 1024 * (512 + 64) * 2.0
+    explicit = hs.kv_bytes_per_chip(cfg, dataclasses.replace(sys, mla="explicit"), 1, 2048)
+    assert explicit / absorbed == pytest.approx(32 * (192 + 128) / 576)
+    # absorbed attention does each head's latent dot products (576 + 512 MACs per
+    # position) on the VEX, the explicit one each head's K and V (192 + 128)
+    assert hs.attention_work(cfg, sys) == (576, 32 * (576 + 512))
+
+
+def test_the_vex_rate_binds_equally_on_the_papers_model():
+    """32 cached KV heads per cycle, read on gpt-oss's shapes as elements and MACs: both
+    give the same cycles there, so the calibration point does not depend on which."""
+    cfg = load_model("gpt-oss-120b")
+    sys = hs.plan(cfg)
+    elems, macs = hs.attention_work(cfg, sys)
+    assert elems / sys.vex_elems_per_cycle == macs / sys.vex_macs_per_cycle
+
+
+def test_a_ring_runs_at_its_bottleneck():
+    """With hundreds of tokens in flight over 12 groups the pipeline is saturated: one
+    token per bottleneck time (group 0's VEX, which holds 7 layers), as the bottleneck law
+    says."""
+    cfg = load_model("deepseek-v3")
+    sys = hs.plan(cfg)
+    r = run_pipeline(cfg, sys, 366, 2048)
+    costs = [hs.layer_costs(cfg, sys, 2048, hs.group_resident(cfg, sys, 366, 2048)[
+        sys.group(i)], i) for i in range(cfg.layers)]
+    vex0 = sum(c[s].vex_s for i, c in enumerate(costs) if sys.group(i) == 0 for s in c)
+    assert r.tokens_per_s == pytest.approx(1 / vex0, rel=1e-6)
+    assert sys.layer_group.count(0) == max(sys.layer_group.count(g) for g in range(sys.groups))
+
+
+@pytest.mark.parametrize("fields, fragment", [
+    (dict(max_links=1), "too few for a ring of layer groups"),
+    (dict(max_links=2), "hardwired weights; a layer group of 1x1 chips"),
+])
+def test_rings_the_ports_cannot_build_are_refused(fields, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        hs.plan(load_model("deepseek-v3"), **fields)
 
 
 def test_grid_follows_chips_and_kv_heads():
@@ -321,15 +399,18 @@ def test_cost_cli_json_keys(capsys):
     assert out["chips"] == 2 and out["nre_usd_low"] < out["nre_usd_high"]
 
 
-def test_cost_refuses_models_the_chip_cannot_serve(capsys):
-    """deepseek-v3: multi-head latent attention; and its grid would need more links per
-    chip than the chip has."""
-    assert main(["cost", "hnlpu", "--model", "deepseek-v3", "--json"]) == 2
-    assert "multi-head latent attention" in capsys.readouterr().err
+def test_one_grid_of_a_large_model_needs_more_ports_than_a_chip_has(capsys):
+    """deepseek-v3 on one grid would need more links per chip than the chip has, hence
+    the ring; its cost is then that of the ring's chips."""
     cfg = load_model("deepseek-v3")
     grid = system_for(cfg, hs.chips_for(cfg))
     with pytest.raises(UsageError, match="CXL x16 links per chip"):
         hs.check_links(cfg, grid)
+    assert main(["cost", "hnlpu", "--model", "deepseek-v3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["chips"] == 96 and out["layer_groups"] == 12
+    assert out["chip_peak_power_w"] >= out["chip_power_w"] > 0
+    assert out["tokens_per_s"] > 0 and out["nre_usd_low"] < out["nre_usd_high"]
 
 
 @pytest.mark.parametrize("argv, fragment", [

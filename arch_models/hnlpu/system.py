@@ -16,6 +16,23 @@ all-gather); experts are spread over the chips (each chip sees the whole hidden 
 and an all-chip all-reduce (row, then column) follows the down projection. The
 unembedding is split over the chips and followed by a small all-gather.
 
+Multi-head latent attention (DeepSeek-V3, Kimi-K2; the mapping is ours, the paper maps
+gpt-oss only): the columns split the query heads (the latent cache is shared by every
+head, so each column holds its rows' positions of it); the compressing projections
+(``q_a``, ``kv_a``) are split by input rows and replicated over the columns, a column
+all-reduce completes them; the up-projections (``q_b``, ``kv_b``) are split by heads over
+the columns and replicated over the rows. ``mla`` ``absorbed`` (default) caches the latent
+(``kv_lora_rank + qk_rope_head_dim`` per position) and runs attention on it: ``W_UK``
+turns each head's query into the latent space, ``W_UV`` maps each head's latent output
+back before the column reduction. ``explicit`` up-projects the new token's K and V once
+and caches them per head. Replicated weights are hardwired, so they count in the chips.
+
+A model whose row/column grid would need more CXL ports than a chip has runs as a ring of
+layer groups: each group a row/column grid small enough to leave two ports free, its
+chips holding consecutive layers (packed greedily, whole layers, the LM head with the
+last); chip (r, c) of a group forwards the hidden vector to chip (r, c) of the next. The
+paper's 4 x 4 gpt-oss system is one group.
+
 What the model charges, per token and layer (representative chip, all chips symmetric):
 
 - HN stages: each stage of each layer is its own resource (the silicon is not shared),
@@ -25,10 +42,13 @@ What the model charges, per token and layer (representative chip, all chips symm
   RTL hands over its output a cycle after the last plane) and the pipeline registers a
   full-size neuron's adder tree and constant multiply add (9, so that a stage takes the
   zjk0/HNLPU simulator's ``input_bits + 10`` cycles end to end);
-- VEX: attention reads ``kv_heads / C`` heads x ``context / R`` positions (a
-  sliding-window layer's window only with ``windows`` ``honour``) at
-  ``vex_kv_per_cycle`` per cycle, for QK and for PV; element-wise work (norm, SwiGLU) at
-  ``vex_flops_per_cycle``; one VEX per chip, shared by every layer;
+- VEX: attention reads the chip's cached elements (``kv_heads / C`` heads x ``context
+  / R`` positions, K and V; a sliding-window layer's window only with ``windows``
+  ``honour``) and does the column's query heads' multiply-accumulates against them, at
+  the paper's rate of 32 cached KV heads per cycle read as what it is on the paper's
+  model (head dim 64, 8 query heads per KV head): 2,048 cached elements and 16,384 MACs
+  per cycle, whichever takes longer (for gpt-oss both bind equally); element-wise work
+  (norm, SwiGLU) at ``vex_flops_per_cycle``; one VEX per chip, shared by its layers;
 - KV reads from the 320 MB attention buffer at 80 TB/s; what does not fit spills to HBM,
   read ahead under double buffering (a stall only when the read outlasts the compute);
 - links: a collective over the row (column) holds that chip's row (column) links for its
@@ -40,6 +60,7 @@ What the model charges, per token and layer (representative chip, all chips symm
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 
@@ -75,6 +96,12 @@ WEIGHTS_PER_CHIP = calibrated(
 # grid that needs more ports per chip is a different chip and is refused.
 MAX_LINKS_PER_CHIP = 6
 HBM_BYTES_PER_CHIP = 8 * 24e9     # paper: 8 HBM stacks of 24 GB per chip (hnlpu.json)
+# The paper states the VEX rate as "32 cached KV heads per cycle" for gpt-oss-120b: KV
+# heads of 64 elements, each shared by 8 query heads [I, from section 5.1's shapes].
+VEX_REF_HEAD_DIM, VEX_REF_QUERIES_PER_KV = 64, 8
+# Weights hardwired once per column (``cols``) or per row (``rows``) under the MLA mapping.
+REPLICATED = {"q_a": "cols", "kv_a": "cols", "q_b": "rows", "kv_b": "rows"}
+MLA_MODES = ("absorbed", "explicit")
 TRACE_SEQUENCES = 8               # sequences whose middle token a trace records
 BOUND_PARTS = ("compute", "vector", "memory", "interconnect")
 
@@ -103,17 +130,42 @@ class HnlpuSystem:
     hbm_bytes: float = HBM_BYTES_PER_CHIP
     max_inflight_per_layer: int = 6           # paper: 6-stage pipeline per layer
     max_links: int = MAX_LINKS_PER_CHIP       # CXL x16 ports per chip
+    mla: str = "absorbed"                     # or "explicit" (see the module doc)
+    groups: int = 1                           # layer groups in a ring (see the module doc)
+    layer_group: tuple = ()                   # each layer's group (empty: all in group 0)
 
     @property
-    def chips(self) -> int:
+    def group_chips(self) -> int:
         return self.rows * self.cols
 
     @property
+    def chips(self) -> int:
+        return self.groups * self.group_chips
+
+    @property
     def links_per_chip(self) -> int:
-        return (self.rows - 1) + (self.cols - 1)
+        """Row and column ports, and one port in and one out when groups form a ring."""
+        return (self.rows - 1) + (self.cols - 1) + (2 if self.groups > 1 else 0)
+
+    def group(self, layer: int) -> int:
+        """The group holding ``layer`` (the LM head, ``layer == layers``, is the last's)."""
+        if not self.layer_group:
+            return 0
+        return self.layer_group[min(layer, len(self.layer_group) - 1)]
+
+    @property
+    def vex_elems_per_cycle(self) -> int:
+        return self.vex_kv_per_cycle * VEX_REF_HEAD_DIM
+
+    @property
+    def vex_macs_per_cycle(self) -> int:
+        return self.vex_kv_per_cycle * VEX_REF_HEAD_DIM * VEX_REF_QUERIES_PER_KV
 
     def describe(self) -> str:
-        return (f"HNLPU: {self.chips} chips ({self.rows}x{self.cols} row/column CXL, "
+        grid = (f"{self.rows}x{self.cols} row/column CXL" if self.groups == 1 else
+                f"a ring of {self.groups} layer groups, each {self.rows}x{self.cols} "
+                "row/column CXL")
+        return (f"HNLPU: {self.chips} chips ({grid}, "
                 f"{self.link_bytes_per_s / 1e9:.0f} GB/s links x {self.link_efficiency}, "
                 f"{self.link_latency_s * 1e9:g} ns link latency), "
                 f"{self.clock_hz / 1e9:g} GHz, {self.input_bits}-bit bit-serial inputs, "
@@ -122,30 +174,99 @@ class HnlpuSystem:
 
 
 def chips_for(cfg, weight_format: str = "fp4") -> int:
-    """Chips whose HN arrays hold every linear weight of ``cfg``."""
+    """Chips whose HN arrays hold every linear weight of ``cfg`` (none replicated)."""
     if weight_format not in ("fp4", "int4"):
         raise UsageError(f"the HNLPU density is calibrated for 4-bit weights (fp4, int4), "
                          f"not {weight_format!r}")
     return max(1, math.ceil(cfg.linear_params() / WEIGHTS_PER_CHIP - 1e-9))
 
 
+def split_heads(cfg) -> int:
+    """Heads the grid's columns split: the KV heads, or under multi-head latent attention
+    (whose one latent cache every head reads) the query heads."""
+    return cfg.heads if cfg.mla else cfg.kv_heads
+
+
+def layer_weights(cfg, rows: int = 1, cols: int = 1, active_only: bool = False) -> dict:
+    """Hardwired weights per layer (key ``cfg.layers``: the LM head) on an ``rows x cols``
+    grid, the MLA mapping's replicas included; ``active_only``: those one token uses."""
+    batch = 1 if active_only or not cfg.experts else 1000 * cfg.experts
+    copies = {"rows": rows, "cols": cols}
+    out = collections.Counter()
+    for op in decode_ops(cfg, batch=batch, kv_len=1):
+        if isinstance(op, Linear):
+            out[op.layer] += op.weight_elems * copies.get(REPLICATED.get(op.name), 1)
+    return out
+
+
 def system_for(cfg, chips: int, **fields) -> HnlpuSystem:
-    """The grid for ``chips`` chips: columns split the KV heads (a divisor of them, at least
+    """The grid for ``chips`` chips: columns split the heads (a divisor of them, at least
     the square root of the chip count), rows make up the rest. ``fields`` set the other
     :class:`HnlpuSystem` fields (the system file's: ``timing.system_fields``)."""
     root = math.isqrt(max(chips - 1, 0)) + 1 if chips > 1 else 1
-    cols = next((c for c in range(root, cfg.kv_heads + 1) if cfg.kv_heads % c == 0),
-                cfg.kv_heads)
+    heads = split_heads(cfg)
+    cols = next((c for c in range(root, heads + 1) if heads % c == 0), heads)
     return HnlpuSystem(rows=math.ceil(chips / cols), cols=cols, **fields)
 
 
+def plan(cfg, weight_format: str = "fp4", **fields) -> HnlpuSystem:
+    """The system that hardwires ``cfg``: one row/column grid when its links fit the
+    chip's ports, else a ring of layer groups (see the module doc)."""
+    chips = chips_for(cfg, weight_format)
+    max_links = fields.get("max_links", MAX_LINKS_PER_CHIP)
+    while True:
+        sys = system_for(cfg, chips, **fields)
+        if sys.links_per_chip > max_links:
+            break
+        if sum(layer_weights(cfg, sys.rows, sys.cols).values()) <= sys.chips * WEIGHTS_PER_CHIP:
+            return sys
+        chips += 1                     # the MLA replicas need another chip
+    heads = split_heads(cfg)
+    grids = [(r * c, c, r) for c in range(1, heads + 1) if heads % c == 0
+             for r in range(1, max_links) if (r - 1) + (c - 1) + 2 <= max_links]
+    if not grids:
+        raise UsageError(
+            f"{cfg.name} needs {chips} chips; one row/column grid of them needs "
+            f"{sys.links_per_chip} CXL x16 links per chip and the chip has {max_links}, "
+            "too few for a ring of layer groups (2 ports plus the group's row and column)")
+    _, cols, rows = max(grids)
+    weights = layer_weights(cfg, rows, cols)
+    capacity = rows * cols * WEIGHTS_PER_CHIP
+    groups, used = [], 0.0
+    for layer in range(cfg.layers):
+        w = weights[layer] + (weights[cfg.layers] if layer == cfg.layers - 1 else 0)
+        if w > capacity:
+            raise UsageError(
+                f"{cfg.name}: layer {layer} has {w / 1e9:.1f} G hardwired weights; a layer "
+                f"group of {rows}x{cols} chips (the most {max_links} CXL ports per chip "
+                f"allow with the ring's 2) holds {capacity / 1e9:.1f} G")
+        if groups and used + w <= capacity:
+            used += w
+            groups.append(groups[-1])
+        else:
+            used = w
+            groups.append(groups[-1] + 1 if groups else 0)
+    return HnlpuSystem(rows=rows, cols=cols, groups=groups[-1] + 1,
+                       layer_group=tuple(groups), **fields)
+
+
+def group_weights_per_chip(cfg, sys: HnlpuSystem) -> float:
+    """Hardwired weights of the fullest group's chips (every chip's HN array this size)."""
+    weights = layer_weights(cfg, sys.rows, sys.cols)
+    per_group = collections.Counter()
+    for layer, w in weights.items():
+        per_group[sys.group(layer)] += w
+    return max(per_group.values()) / sys.group_chips
+
+
 def check_mapping(cfg, sys: HnlpuSystem) -> None:
-    if cfg.mla:
-        raise UsageError(f"model {cfg.name!r} uses multi-head latent attention; the HNLPU "
-                         "mapping covers standard and grouped-query attention")
-    if cfg.kv_heads % sys.cols:
-        raise UsageError(f"model {cfg.name!r} has {cfg.kv_heads} KV heads; the HNLPU mapping "
+    heads = split_heads(cfg)
+    if heads % sys.cols:
+        kind = "query heads (multi-head latent attention)" if cfg.mla else "KV heads"
+        raise UsageError(f"model {cfg.name!r} has {heads} {kind}; the HNLPU mapping "
                          f"needs a multiple of the grid's {sys.cols} columns")
+    if sys.mla not in MLA_MODES:
+        raise UsageError(f"mla must be one of {', '.join(MLA_MODES)}, not {sys.mla!r}")
     check_links(cfg, sys)
 
 
@@ -165,11 +286,38 @@ def positions(cfg, sys: HnlpuSystem, layer: int, context: int) -> int:
     return math.ceil((min(context, window) if window else context) / sys.rows)
 
 
+def attention_work(cfg, sys: HnlpuSystem) -> tuple[float, float]:
+    """Per cached position one chip holds: the elements it caches (and reads per token)
+    and the multiply-accumulates its column's query heads do against them."""
+    heads_col = cfg.heads / sys.cols
+    if not cfg.mla:
+        elems = cfg.kv_heads / sys.cols * 2 * cfg.head_dim
+        return elems, heads_col * 2 * cfg.head_dim
+    if sys.mla == "absorbed":          # one latent (+ its RoPE key) shared by every head
+        latent = cfg.kv_lora_rank + cfg.qk_rope_dim
+        return latent, heads_col * (latent + cfg.kv_lora_rank)
+    per_head = cfg.qk_dim + cfg.v_dim  # explicit: each head's K and V
+    return heads_col * per_head, heads_col * per_head
+
+
+def group_kv_bytes_per_chip(cfg, sys: HnlpuSystem, sequences: int, context: int) -> dict:
+    """KV cache one chip of each group holds: its share of each of the group's layers."""
+    elems, _ = attention_work(cfg, sys)
+    held = collections.Counter()
+    for layer in range(cfg.layers):
+        held[sys.group(layer)] += positions(cfg, sys, layer, context)
+    return {g: n * elems * sys.kv_bytes * sequences for g, n in held.items()}
+
+
 def kv_bytes_per_chip(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
-    """KV cache one chip holds: its head group's heads, its rows' share of each layer's
-    positions."""
-    held = sum(positions(cfg, sys, layer, context) for layer in range(cfg.layers))
-    return held * cfg.kv_heads / sys.cols * 2 * cfg.head_dim * sys.kv_bytes * sequences
+    """KV cache the fullest chip holds."""
+    return max(group_kv_bytes_per_chip(cfg, sys, sequences, context).values())
+
+
+def kv_bytes_total(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
+    """KV cache over every chip (the MLA latent once per column)."""
+    return sys.group_chips * sum(group_kv_bytes_per_chip(cfg, sys, sequences,
+                                                          context).values())
 
 
 def check_capacity(cfg, sys: HnlpuSystem, sequences: int, context: int) -> None:
@@ -182,17 +330,27 @@ def check_capacity(cfg, sys: HnlpuSystem, sequences: int, context: int) -> None:
             f"of attention buffer + {fmt_bytes(sys.hbm_bytes)} of HBM")
 
 
-def stage_weights(cfg) -> dict:
-    """Hardwired weights one token uses in each stage (all chips; experts it is routed
-    to only), for the HN switching energy."""
-    kind = {"q": "hn_qkv", "k": "hn_qkv", "v": "hn_qkv", "o": "hn_xo",
-            "router": "norm_router", "lm_head": "head"}
-    out = dict.fromkeys(STAGES + ("head",), 0)
+def stage_weights(cfg, sys: HnlpuSystem | None = None) -> dict:
+    """Hardwired weights one token uses in each stage (all chips, the MLA mapping's
+    replicas included; experts it is routed to only), for the HN switching energy."""
+    sys = sys or HnlpuSystem(rows=1, cols=1)
+    kind = {"q": "hn_qkv", "k": "hn_qkv", "v": "hn_qkv", "q_a": "hn_qkv", "kv_a": "hn_qkv",
+            "q_b": "hn_qkv", "o": "hn_xo", "router": "norm_router", "lm_head": "head"}
+    copies = {"rows": sys.rows, "cols": sys.cols}
+    out = dict.fromkeys(STAGES + ("head",), 0.0)
     for op in decode_ops(cfg, batch=1, kv_len=1):
-        if isinstance(op, Linear):
-            stage = kind.get(op.name) or ("hn_down" if op.name.endswith("down")
-                                          else "hn_up_gate")
-            out[stage] += op.weight_elems
+        if not isinstance(op, Linear):
+            continue
+        w = op.weight_elems * copies.get(REPLICATED.get(op.name), 1)
+        if op.name == "kv_b" and sys.mla == "absorbed":
+            # W_UK turns the queries into the latent space, W_UV maps the output back
+            uk = cfg.qk_nope_dim / (cfg.qk_nope_dim + cfg.v_dim)
+            out["hn_qkv"] += w * uk
+            out["attention"] += w * (1 - uk)
+            continue
+        stage = kind.get(op.name) or ("hn_down" if op.name.endswith("down")
+                                      else "hn_up_gate")
+        out[stage] += w
     return out
 
 
@@ -206,6 +364,8 @@ class StageCost:
     row_bytes: float = 0.0       # bytes on each row link
     col_hops: int = 0            # sequential collectives on the column links
     row_hops: int = 0
+    fwd_bytes: float = 0.0       # bytes to the next layer group's peer
+    fwd_hops: int = 0
 
 
 def reduction(sys: HnlpuSystem, nbytes: float, peers: int) -> tuple[float, int]:
@@ -222,30 +382,44 @@ def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float,
     ``resident`` is the fraction of the KV cache held in the attention buffer."""
     R, C, a = sys.rows, sys.cols, sys.act_bytes
     hn = dict(cycles=sys.vector_cycles, latency_cycles=sys.hn_latency_cycles)
-    q_col = cfg.heads * cfg.head_dim / C
-    kv_col = 2 * cfg.kv_heads * cfg.head_dim / C
+    pass_cycles = sys.vector_cycles + sys.hn_latency_cycles   # one more chained HN array
     heads_col = cfg.heads / C
-    kv_heads_chip = cfg.kv_heads / C
     held = positions(cfg, sys, layer, context)
-    vex_cycles = 2 * math.ceil(kv_heads_chip * held / sys.vex_kv_per_cycle)
+    elems, macs = attention_work(cfg, sys)
+    vex_cycles = max(math.ceil(elems * held / sys.vex_elems_per_cycle),
+                     math.ceil(macs * held / sys.vex_macs_per_cycle))
     vex_cycles += 5 * heads_col * held / sys.vex_flops_per_cycle             # softmax
-    kv_read = kv_heads_chip * held * 2 * cfg.head_dim * sys.kv_bytes
+    kv_read = elems * held * sys.kv_bytes
     read_s = (resident * kv_read / sys.buffer_bytes_per_s
               + (1 - resident) * kv_read / sys.hbm_bytes_per_s)
     vex_s = vex_cycles / sys.clock_hz
-    ffn = cfg.moe_intermediate or cfg.intermediate
-    active = max(1, cfg.experts_per_token) if cfg.experts else 1
-    ffn_chip = active * ffn / sys.chips
+    if cfg.experts and layer >= cfg.dense_layers:
+        ffn = (cfg.experts_per_token + cfg.shared_experts) * cfg.moe_intermediate
+    else:
+        ffn = cfg.intermediate
+    ffn_chip = ffn / sys.group_chips
     col_peers, row_peers = R - 1, C - 1
-    qkv_col, qkv_hops = reduction(sys, (q_col + kv_col) * a, col_peers)
-    att_col, att_hops = reduction(sys, (heads_col * cfg.head_dim + 2 * heads_col) * a,
+    qkv, att = dict(hn), {}
+    if cfg.mla:
+        # compress (q_a, kv_a) -> column all-reduce -> up-project (q_b; W_UK when absorbed)
+        latents = cfg.q_lora_rank + cfg.kv_lora_rank + cfg.qk_rope_dim
+        qkv_col, qkv_hops = reduction(sys, latents * a, col_peers)
+        qkv["latency_cycles"] += (2 if sys.mla == "absorbed" else 1) * pass_cycles
+        qkv["vex_s"] = 4 * latents / sys.vex_flops_per_cycle / sys.clock_hz    # their norms
+        if sys.mla == "absorbed":      # W_UV on each head's latent output
+            att = dict(hn)
+    else:
+        q_col = cfg.heads * cfg.head_dim / C
+        kv_col = 2 * cfg.kv_heads * cfg.head_dim / C
+        qkv_col, qkv_hops = reduction(sys, (q_col + kv_col) * a, col_peers)
+    att_col, att_hops = reduction(sys, (heads_col * cfg.v_dim + 2 * heads_col) * a,
                                   col_peers)
     xo_row, xo_hops = reduction(sys, cfg.hidden / R * a, row_peers)
     down_row, down_row_hops = reduction(sys, cfg.hidden * a, row_peers)
     down_col, down_col_hops = reduction(sys, cfg.hidden * a, col_peers)
     return {
-        "hn_qkv": StageCost(**hn, col_bytes=qkv_col, col_hops=qkv_hops),
-        "attention": StageCost(vex_s=max(vex_s, read_s),
+        "hn_qkv": StageCost(**qkv, col_bytes=qkv_col, col_hops=qkv_hops),
+        "attention": StageCost(**att, vex_s=max(vex_s, read_s),
                                kv_stall_s=max(0.0, read_s - vex_s),
                                col_bytes=att_col, col_hops=att_hops),
         # the Wo slices' row reduction, then a column all-gather of the row's share
@@ -262,15 +436,46 @@ def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float,
 
 def head_cost(cfg, sys: HnlpuSystem) -> StageCost:
     """Final norm, unembedding slice, local top candidates and their all-gather."""
-    return StageCost(cycles=sys.vector_cycles + cfg.vocab / sys.chips / sys.vex_flops_per_cycle,
+    return StageCost(cycles=sys.vector_cycles
+                     + cfg.vocab / sys.group_chips / sys.vex_flops_per_cycle,
                      latency_cycles=sys.hn_latency_cycles,
                      row_bytes=64 * sys.act_bytes, col_bytes=64 * sys.act_bytes,
                      row_hops=1, col_hops=1)
 
 
+def forward_cost(cfg, sys: HnlpuSystem) -> StageCost:
+    """The hidden vector from each chip to its peer in the next layer group."""
+    return StageCost(fwd_bytes=cfg.hidden * sys.act_bytes, fwd_hops=1)
+
+
+def group_resident(cfg, sys: HnlpuSystem, sequences: int, context: int) -> dict:
+    """Fraction of each group's KV cache its chips' attention buffers hold."""
+    return {g: min(1.0, sys.buffer_bytes / n) if n else 1.0
+            for g, n in group_kv_bytes_per_chip(cfg, sys, sequences, context).items()}
+
+
 def kv_resident_fraction(cfg, sys: HnlpuSystem, sequences: int, context: int) -> float:
-    per_chip = kv_bytes_per_chip(cfg, sys, sequences, context)
-    return min(1.0, sys.buffer_bytes / per_chip) if per_chip else 1.0
+    """Fraction of the whole KV cache in attention buffers."""
+    need = group_kv_bytes_per_chip(cfg, sys, sequences, context)
+    total = sum(need.values())
+    return sum(min(sys.buffer_bytes, n) for n in need.values()) / total if total else 1.0
+
+
+def bottleneck_s(cfg, sys: HnlpuSystem, costs: list, head: StageCost) -> float:
+    """Per token, the busiest resource's time: a layer group's VEX, row, column or ring
+    links, or an HN array (the bottleneck law bounds throughput by its inverse)."""
+    bw = sys.link_bytes_per_s * sys.link_efficiency
+    demand = collections.Counter()
+    for layer, c in enumerate(costs + [{"head": head}]):
+        g = sys.group(layer)
+        for st in c.values():
+            demand[g, "vex"] += st.vex_s
+            demand[g, "row"] += st.row_bytes / bw if sys.cols > 1 and st.row_hops else 0
+            demand[g, "col"] += st.col_bytes / bw if sys.rows > 1 and st.col_hops else 0
+            demand["hn"] = max(demand["hn"], st.cycles / sys.clock_hz)
+        if layer + 1 < len(costs) and sys.group(layer + 1) != g:
+            demand[g, "fwd"] += cfg.hidden * sys.act_bytes / bw
+    return max(demand.values())
 
 
 @dataclasses.dataclass
@@ -299,22 +504,27 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     rounds (Little's law)."""
     check_mapping(cfg, sys)
     inflight = min(sequences, sys.max_inflight_per_layer * cfg.layers)
-    resident = kv_resident_fraction(cfg, sys, inflight, context)
-    costs = [layer_costs(cfg, sys, context, resident, layer) for layer in range(cfg.layers)]
-    head = head_cost(cfg, sys)
+    resident = group_resident(cfg, sys, inflight, context)
+    costs = [layer_costs(cfg, sys, context, resident[sys.group(layer)], layer)
+             for layer in range(cfg.layers)]
+    head, fwd = head_cost(cfg, sys), forward_cost(cfg, sys)
     env = simpy.Environment()
-    vex = simpy.Resource(env, 1)
-    links = {"row": simpy.Resource(env, 1), "col": simpy.Resource(env, 1)}
+    # one representative chip per layer group: its VEX and its row, column and ring ports
+    vex = [simpy.Resource(env, 1) for _ in range(sys.groups)]
+    links = [{k: simpy.Resource(env, 1) for k in ("row", "col", "fwd")}
+             for _ in range(sys.groups)]
     hn = {(layer, s): simpy.Resource(env, 1) for layer in range(cfg.layers) for s in STAGES}
     hn["head"] = simpy.Resource(env, 1)
-    busy = dict.fromkeys(["hn", "vex", "row_links", "col_links"], 0.0)
+    busy = dict.fromkeys(["hn", "vex", "row_links", "col_links"]
+                         + (["fwd_links"] if sys.groups > 1 else []), 0.0)
     bw = sys.link_bytes_per_s * sys.link_efficiency
     # A row collective spans the columns; a column collective spans the rows.
-    peers = {"row": sys.cols - 1, "col": sys.rows - 1}
+    peers = {"row": sys.cols - 1, "col": sys.rows - 1, "fwd": 1}
     latencies: list[list[float]] = [[] for _ in range(tokens_per_sequence)]
     stall = [0.0]
     middle = tokens_per_sequence // 2
-    stage_s = dict.fromkeys(STAGES + ("head",), 0.0)
+    stage_s = dict.fromkeys(STAGES + ("head",) + (("forward",) if sys.groups > 1 else ()),
+                            0.0)
     stage_parts = {s: dict.fromkeys(BOUND_PARTS, 0.0) for s in stage_s}
 
     def hold(res, seconds, track, name, record):
@@ -324,9 +534,9 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
                 trace.append(TraceEvent(phase, track, name, env.now, seconds))
             yield env.timeout(seconds)
 
-    def stage(key, c: StageCost, record, parts):
+    def stage(key, c: StageCost, record, parts, group):
         """One stage of one token; ``parts`` collects the time spent (waiting included)
-        on the HN array, the VEX and the links."""
+        on the HN array, the VEX and the links of layer group ``group``."""
         name = key if isinstance(key, str) else f"{key[1]} L{key[0]}"
         if c.cycles:
             t0 = env.now
@@ -336,54 +546,80 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
             parts["compute"] += env.now - t0
         if c.vex_s:
             t0 = env.now
-            yield from hold(vex, c.vex_s, "vex", name, record)
+            yield from hold(vex[group], c.vex_s, "vex", name, record)
             busy["vex"] += c.vex_s
             stall[0] += c.kv_stall_s
             # the part of the VEX time spent waiting on KV reads from HBM
             parts["memory"] += (env.now - t0) * c.kv_stall_s / c.vex_s
             parts["vector"] += (env.now - t0) * (1 - c.kv_stall_s / c.vex_s)
         for kind, nbytes, hops in (("row", c.row_bytes, c.row_hops),
-                                   ("col", c.col_bytes, c.col_hops)):
+                                   ("col", c.col_bytes, c.col_hops),
+                                   ("fwd", c.fwd_bytes, c.fwd_hops)):
             if hops and peers[kind]:
                 t0 = env.now
-                yield from hold(links[kind], nbytes / bw, f"{kind}_links", name, record)
+                yield from hold(links[group][kind], nbytes / bw, f"{kind}_links", name,
+                                record)
                 busy[f"{kind}_links"] += nbytes / bw
                 yield env.timeout(hops * sys.link_latency_s)
                 parts["interconnect"] += env.now - t0
 
     def sequence(i):
         scratch = dict.fromkeys(BOUND_PARTS, 0.0)
+        yield env.timeout(i * spacing)
         for t in range(tokens_per_sequence):
             start = env.now
             record = t == middle
+            traced = record and i < TRACE_SEQUENCES
             for layer in range(cfg.layers):
+                g = sys.group(layer)
                 for s in STAGES:
                     t0 = env.now
-                    yield from stage((layer, s), costs[layer][s], record and i < TRACE_SEQUENCES,
-                                     stage_parts[s] if record else scratch)
+                    yield from stage((layer, s), costs[layer][s], traced,
+                                     stage_parts[s] if record else scratch, g)
                     if record:
                         stage_s[s] += env.now - t0
+                if layer + 1 < cfg.layers and sys.group(layer + 1) != g:
+                    t0 = env.now
+                    yield from stage("forward", fwd, traced,
+                                     stage_parts["forward"] if record else scratch, g)
+                    if record:
+                        stage_s["forward"] += env.now - t0
             t0 = env.now
-            yield from stage("head", head, record and i < TRACE_SEQUENCES,
-                             stage_parts["head"] if record else scratch)
+            yield from stage("head", head, traced,
+                             stage_parts["head"] if record else scratch, sys.groups - 1)
             if record:
                 stage_s["head"] += env.now - t0
             latencies[t].append(env.now - start)
+    
 
+    # Sequences enter one bottleneck service time apart, as a scheduler admitting them
+    # into a running pipeline would, so that tokens spread over the layer groups instead
+    # of travelling as one convoy.
+    bottleneck = bottleneck_s(cfg, sys, costs, head)
+    spacing = bottleneck if sys.groups > 1 else 0.0
     for i in range(inflight):
         env.process(sequence(i))
     env.run()
     # Little's law on the middle round, which runs with the pipeline full on both sides.
+    # With layer groups, a few rounds do not reach the steady state (tokens bunch and
+    # spread between groups); the bottleneck law (throughput at most one token per
+    # bottleneck time) bounds what they overstate.
     steady = latencies[tokens_per_sequence // 2]
-    latency = sum(steady) / len(steady)
-    # bytes one chip sends per token in each stage (every layer), over all its links
+    latency = max(sum(steady) / len(steady), inflight * bottleneck)
+
+    # bytes one chip of the layer's group sends per token in each stage (every layer),
+    # over all its links
     link_bytes = {s: sum(c[s].row_bytes * peers["row"] * bool(c[s].row_hops)
                          + c[s].col_bytes * peers["col"] * bool(c[s].col_hops) for c in costs)
                   for s in STAGES}
     link_bytes["head"] = (head.row_bytes * peers["row"] + head.col_bytes * peers["col"])
+    if sys.groups > 1:
+        link_bytes["forward"] = (sys.groups - 1) * fwd.fwd_bytes
+    # busy fractions of one chip, the mean over the groups
     return PipelineReport(tokens=inflight, token_latency_s=latency, link_bytes=link_bytes,
-                          busy_s={k: v / env.now for k, v in busy.items()},
-                          kv_resident=resident, stall_s=stall[0],
+                          busy_s={k: v / env.now / sys.groups for k, v in busy.items()},
+                          kv_resident=kv_resident_fraction(cfg, sys, inflight, context),
+                          stall_s=stall[0],
                           stage_s={k: v / inflight for k, v in stage_s.items()},
                           stage_bound={s: max(p, key=p.get) for s, p in stage_parts.items()},
                           seconds=env.now)

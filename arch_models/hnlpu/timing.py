@@ -51,7 +51,7 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
         name=platform.name, input_bits=p.input_bits, clock_hz=platform.clock,
         vector_cycles=unit_cycles(p, 2) - unit_cycles(p, 1),    # the RTL's, per vector
         kv_bytes={"bf16": 2.0, "fp8": 1.0}[p.kv_format],
-        honour_windows=p.windows == "honour", collective=p.collective,
+        honour_windows=p.windows == "honour", collective=p.collective, mla=p.mla,
         link_bytes_per_s=net.bandwidth, link_latency_s=net.latency,
         link_efficiency=net.efficiency, max_links=net.links_per_chip,
         vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle),
@@ -62,24 +62,26 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
 def _phase(name, cfg, sys, report, seconds: float, tokens: int, context: int) -> Phase:
     """One row per stage kind (``count`` = layers), each the stage's share of the token
     latency applied to the phase time; events for the cost model per token."""
-    from tokenfab.arch_models.hnlpu.system import kv_bytes_per_chip, stage_weights
-    weights = stage_weights(cfg)
+    from tokenfab.arch_models.hnlpu.system import kv_bytes_total, stage_weights
+    weights = stage_weights(cfg, sys)
+    weights["forward"] = 0.0
     total = sum(report.stage_s.values())
-    kv_bits = 8 * sys.chips * kv_bytes_per_chip(cfg, sys, 1, context)
+    kv_bits = 8 * kv_bytes_total(cfg, sys, 1, context)
     spilled = 1 - report.kv_resident
     engine = {"attention": "vex", "norm_router": "vex"}
     rows = []
     for stage, share in report.stage_s.items():
         ev = {"hn_weight_bits": tokens * weights[stage] * sys.input_bits,
-              "link_bits": tokens * sys.chips * 8 * report.link_bytes[stage]}
+              "link_bits": tokens * sys.group_chips * 8 * report.link_bytes[stage]}
         if stage == "attention":
             ev.update(kv_buffer_read_bits=tokens * kv_bits * (1 + spilled),
                       kv_buffer_write_bits=tokens * kv_bits * spilled,
                       hbm_bits=tokens * kv_bits * spilled)
         bound = report.stage_bound[stage]
-        rows.append(OpRow(phase=name, layer=-1, op=stage, engine=engine.get(stage, "hn"),
-                          bound=bound, time_s=seconds * share / total,
-                          count=1 if stage == "head" else cfg.layers,
+        count = {"head": 1, "forward": sys.groups - 1}.get(stage, cfg.layers)
+        rows.append(OpRow(phase=name, layer=-1, op=stage,
+                          engine=engine.get(stage, "links" if stage == "forward" else "hn"),
+                          bound=bound, time_s=seconds * share / total, count=count,
                           macs=tokens * weights[stage],
                           dram_bytes=ev.get("hbm_bits", 0.0) / 8, events=ev))
     busy = {k: v * seconds for k, v in report.busy_s.items()}
@@ -95,13 +97,12 @@ def simulate(p, request, system_name="hnlpu", *, node: int | None = None, progre
     that throughput. Decode: ``batch`` sequences with one token each in flight at the
     mean context; a step of the whole batch takes ``batch`` / throughput."""
     from tokenfab.arch_models.hnlpu.system import (LINK_EFFICIENCY, WEIGHTS_PER_CHIP,
-                                                   check_capacity, chips_for, run_pipeline,
-                                                   system_for)
+                                                   check_capacity, plan, run_pipeline)
     from tokenfab.calibration import get
     say = progress or (lambda msg: None)
     fields = system_fields(p, system_name, node, overrides)
     cfg = request.model
-    sys = system_for(cfg, chips_for(cfg, p.weight_format), **fields)
+    sys = plan(cfg, p.weight_format, **fields)
     if request.allow_spill:
         raise UsageError(f"{allow_spill()} is not modelled for HNLPU: nothing sits behind a "
                          "chip's HBM")

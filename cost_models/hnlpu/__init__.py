@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from tokenfab.arch_models.hnlpu.system import WEIGHTS_PER_CHIP, chips_for
+from tokenfab.arch_models.hnlpu.system import (WEIGHTS_PER_CHIP, chips_for,
+                                               group_weights_per_chip)
 from tokenfab.calibration import calibrated
 from collections import Counter
 
@@ -37,10 +38,6 @@ def paper(*path) -> float:
 
 
 # ---------------------------------------------------------------- the chip
-def _weights(cfg) -> float:
-    return float(cfg.linear_params())
-
-
 def hn_area_per_weight() -> float:
     """m2 per hardwired weight: the paper's HN array over the calibrated weights per chip."""
     return paper("chip_table", "hn_array_area") / WEIGHTS_PER_CHIP
@@ -51,8 +48,9 @@ def chip_area(cfg, sys, weight_format: str = "fp4") -> dict:
     chips_for(cfg, weight_format)            # checks the format
     links = sys.links_per_chip
     blocks = {
-        # the weights spread evenly over the grid's chips
-        "hn_array": _weights(cfg) / sys.chips * hn_area_per_weight(),
+        # the weights spread evenly over a layer group's chips; every chip's array is
+        # the fullest group's
+        "hn_array": group_weights_per_chip(cfg, sys) * hn_area_per_weight(),
         "vex": paper("chip_table", "vex_area"),
         "control": paper("chip_table", "control_area"),
         # 1W1R banks: two-port (8T) cells
@@ -267,7 +265,8 @@ class HnlpuCost(Frameable):
     model: str
     node: str
     chips: int
-    grid: tuple
+    grid: tuple                         # rows, columns of one layer group
+    layer_groups: int                   # groups in the ring (1: the paper's one grid)
     area_mm2: float                     # one chip
     area_breakdown_mm2: dict
     hn_array_mm2: float
@@ -346,7 +345,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     p = design.params
     cfg = load_model(model or REFERENCE_MODEL)
     # The paper's operating point: the pipeline full (6 tokens per layer) at 2K context.
-    batch = hs.system_for(cfg, 1).max_inflight_per_layer * cfg.layers
+    batch = hs.HnlpuSystem().max_inflight_per_layer * cfg.layers
     sim = design.simulate(model=model or REFERENCE_MODEL, batch=batch, prompt=2048, gen=1,
                           system=system)
     out = sim.to_dict()
@@ -387,7 +386,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         ranges["usd_mtok"].append(static.usd_per_mtoken(tokens_per_s))
     return HnlpuCost(
         design=design.name, model=cfg.name, node=f"{NODE}nm", chips=chips,
-        grid=(sys.rows, sys.cols), area_mm2=area_mm2,
+        grid=(sys.rows, sys.cols), layer_groups=sys.groups, area_mm2=area_mm2,
         area_breakdown_mm2={k: v * 1e6 for k, v in area.items()},
         hn_array_mm2=area["hn_array"] * 1e6, die_cost_usd=dc.cost_per_good_die_usd,
         system_power_w=system_w, chip_power_w=out["chip_power_w"],

@@ -102,14 +102,16 @@ class Params(ParamsBase):
         Path of a ``.npy`` matrix of shape ``(rows, cols)`` in the format's values; overrides
         the random draw.
 
-    kv_format, windows, collective
+    kv_format, windows, collective, mla
         The system model's options (not RTL): the KV cache in BF16 or FP8; sliding-window
         layers (gpt-oss's ``layer_types``) attending to the whole context, as the
         throughput calibration assumes, or holding and reading only their window; each
         reduction over a row or column of chips as one direct
         all-reduce (every chip sends its whole partial vector to each peer, one link
         latency) or a reduce-scatter then an all-gather (a ``1/(peers+1)`` slice each way,
-        two latencies).
+        two latencies); multi-head latent attention (DeepSeek-V3, Kimi-K2) run on the
+        cached latent with the up-projections absorbed into the query and output, or with
+        K and V up-projected once per token and cached per head.
 
     The system (the chip links, HBM, attention buffer) is the ``hnlpu`` system file:
     ``--set network.latency=50ns``, ``--set memory.bandwidth=3.2TB/s``.
@@ -131,6 +133,9 @@ class Params(ParamsBase):
     collective: str = param("all-reduce", "system: each reduction as one direct all-reduce, "
                             "or a reduce-scatter then an all-gather",
                             choices=("all-reduce", "reduce-scatter"))
+    mla: str = param("absorbed", "system: multi-head latent attention on the cached latent "
+                     "(W_UK into the query, W_UV after attention) or with each head's K and "
+                     "V up-projected once and cached", choices=("absorbed", "explicit"))
 
     def __post_init__(self):
         super().__post_init__()
