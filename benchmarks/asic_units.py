@@ -6,6 +6,8 @@ live and checks it reproduces).
     .venv/bin/python benchmarks/asic_units.py [../shared/pdk/sky130_fd_sc_hd__tt_025C_1v80.lib.gz] \
         [tests/data/asic_units.json] [design,design,...]
 
+With designs named, only their rows are synthesised again; the others are kept.
+
 The defaults are synthesised where the flow can take them in minutes; MixPE's default
 64 x 64 array (4,096 PEs) and SAIL's default eight 8 KiB C-SRAM arrays (which Yosys can
 only build from flip-flops: no SRAM macros are mapped) are taken at reduced array sizes,
@@ -64,6 +66,11 @@ def main(liberty: str, out: str, only: str = "") -> None:
         print(f"{name} {kw}: {r.area_um2 / 1e6:.4f} mm2, {r.fmax_mhz:.0f} MHz, "
               f"{r.energy_per_op_pj:.3f} pJ/{r.op}, {time.perf_counter() - t0:.1f} s"
               f"{' (cached)' if r.cached else ''}", flush=True)
+    if only and Path(out).exists():             # keep the other designs' recorded rows
+        kept = [r for r in json.loads(Path(out).read_text())["points"]
+                if r["design"] not in only.split(",")]
+        order = [name for name, _ in POINTS]
+        rows = sorted(kept + rows, key=lambda r: order.index(r["design"]))
     Path(out).write_text(json.dumps({
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "date": time.strftime("%Y-%m-%d"), "flow_version": FLOW_VERSION,

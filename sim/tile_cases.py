@@ -46,8 +46,8 @@ def tile_cases(p, n_beats: int, rng: np.random.Generator, encode_beat):
 
 
 def pack_beat(layout, beat: dict) -> int:
-    return pack(layout, {"act": np.asarray(beat["act"]).tolist(),
-                         "w": np.asarray(beat["w"]).tolist(), "last": int(beat["last"])})
+    """Pack the beat's fields that ``layout`` has."""
+    return pack(layout, {name: np.asarray(beat[name]).tolist() for name, _ in layout})
 
 
 class TileTestbench:

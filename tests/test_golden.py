@@ -7,6 +7,7 @@ from tokenfab.arch_models.lut_tensor_core import golden as ltc
 from tokenfab.arch_models.mac_array import golden as mac
 from tokenfab.hw.lut_tensor_core.params import Params as LP, table_storage_bits
 from tokenfab.hw.mac_array.params import Params as MP
+from tokenfab.errors import UsageError
 
 
 @pytest.mark.parametrize("weight_bits", [1, 2, 3, 4])
@@ -86,6 +87,32 @@ def test_accumulator_wraps_like_twos_complement():
     beats = [ltc.encode_beat(p, [[-128, -128]], [[0, 0]], i == 3) for i in range(4)]
     # each beat adds (-128)(-1) + (-128)(-1) = 256; four beats = 1024 -> wraps to 0
     assert int(ltc.ref_beats(p, beats)[0][0, 0]) == 0
+
+
+def test_mac_dequantizer_scales_offsets_and_saturates():
+    """Each weight: sat(s (q' - z)) in the activation format, one scale and offset per
+    group of K and output column, written out element by element."""
+    rng = np.random.default_rng(6)
+    p = MP(m=2, n=4, k=4, weight_bits=4, scale_bits=5, act_bits=6, group=8)
+    a = rng.integers(-32, 32, (3, 21))
+    q = rng.integers(0, 16, (5, 21))
+    s = rng.integers(0, 32, (5, 3))
+    z = rng.integers(-16, 16, (5, 3))
+    w = np.zeros((5, 21), np.int64)
+    for n in range(5):
+        for k in range(21):
+            v = s[n, k // 8] * ((2 * q[n, k] - 15) - z[n, k // 8])
+            w[n, k] = min(31, max(-32, v))
+    assert (w == 31).any() and (w == -32).any()                 # both limits reached
+    assert (mac.ref_gemm(p, a, q, s, z) == a @ w.T).all()
+    beats = [mac.encode_beat(p, a[:2, :4], q[:4, :4], True, s[:4, 0], z[:4, 0])]
+    assert (mac.ref_beats(p, beats)[0] == a[:2, :4] @ w[:4, :4].T).all()
+
+
+def test_mac_group_must_hold_whole_beats():
+    with pytest.raises(UsageError, match=r"group must be a multiple of k \(3\)"):
+        MP(k=3)
+    assert MP(k=3, group=6).group == 6
 
 
 def test_mac_and_lut_compute_the_same_function():
