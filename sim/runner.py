@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -67,13 +68,30 @@ PUBLIC_PORTS = ("clk", "rst", "*_stream__*")
 VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
 
 
-def _port_config(build_dir: Path, toplevel: str) -> Path:
-    """A Verilator configuration file making the stream ports of ``toplevel`` public."""
+def _port_config(build_dir: Path, toplevel: str, hier_blocks=()) -> Path:
+    """A Verilator configuration file making the stream ports of ``toplevel`` public and
+    ``hier_blocks`` units of hierarchical Verilation."""
     path = build_dir / "ports.vlt"
     lines = ["`verilator_config"]
     lines += [f'public_flat_rw -module "{toplevel}" -var "{name}"' for name in PUBLIC_PORTS]
+    lines += [f'hier_block -module "{name}"' for name in hier_blocks]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+# Verilator flattens a design before it writes C++, so an array of thousands of identical
+# PEs becomes thousands of copies (MixPE's default 64 x 64: the front end still running
+# after 8 min at 4 GB). A module the Verilog instantiates this often is made a unit of
+# hierarchical Verilation instead: built once, its instances calling the one model.
+HIER_MIN_INSTANCES = 16
+
+
+def hier_blocks(text: str, toplevel: str) -> list[str]:
+    """Modules of the Verilog ``text`` (one module per Amaranth ``Instance`` definition)
+    instantiated at least ``HIER_MIN_INSTANCES`` times."""
+    names = [n for n in re.findall(r"^module\s+(\w+)", text, re.M) if n != toplevel]
+    counts = {n: len(re.findall(rf"^\s*{re.escape(n)}\s+\w+\s*\(", text, re.M)) for n in names}
+    return sorted(n for n, c in counts.items() if c >= HIER_MIN_INSTANCES)
 
 
 WAVE_FORMATS = ("fst", "vcd")
@@ -188,7 +206,12 @@ def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves) -> None
 
     args = list(flags)
     if simulator == "verilator":
-        args.append(str(_port_config(build_dir, toplevel)))
+        blocks = hier_blocks(Path(verilog_path).read_text(), toplevel)
+        args.append(str(_port_config(build_dir, toplevel, blocks)))
+        if blocks:
+            # Verilator then runs the hierarchy's make itself (V<top>_hier.mk): each
+            # block's model, then the top's, which links them
+            args += ["--hierarchical", "--build", "-j", "2"]
     log = build_dir / "build.log"
     os.environ["MAKEFLAGS"] = WHEEL_MAKEFLAGS
     cache = _runtime_cache(flags, waves) if simulator == "verilator" else None
