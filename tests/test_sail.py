@@ -278,3 +278,9 @@ def test_cost_reports_the_whole_die_and_its_peak():
     assert c.area_overhead == pytest.approx(blocks / c.die_area_mm2, rel=1e-12)
     assert c.chip_peak_power_w > c.chip_power_w > 0
     assert c.chip_peak_power_w > cost.tech.value("graviton2", "power", file="platforms")
+    # the same die as a block table, as every design's cost gives it
+    assert set(c.blocks) == {"cpu", "sail_blocks"}
+    assert c.area_mm2 == pytest.approx(sum(b["area_mm2"] for b in c.blocks.values()),
+                                       rel=1e-12)
+    assert c.chip_peak_power_w == pytest.approx(
+        sum(b["peak_power_w"] for b in c.blocks.values()), rel=1e-12)

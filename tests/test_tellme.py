@@ -258,3 +258,15 @@ def test_cost_cli(capsys):
     assert within(out["tokens_per_j"], 5.2, 0.02) and out["engine_resources"]["total"]["luts"] > 0
     assert main(["cost", "tellme", "--node", "5nm"]) == 2
     assert "must be 16nm" in capsys.readouterr().err
+
+
+def test_cost_peaks_above_its_run_block_by_block():
+    """The chip's peak: the calibrated static draw, the TLMM doing T x Q lookups every
+    fabric cycle, the Arm cores busy; at least what the run draws. No die area: the FPGA's
+    is not the design's (AMD publishes none for the XCK26); utilisation stands for it."""
+    c = tokenfab.design("tellme").cost()
+    assert set(c.blocks) == {"static", "tlmm", "arm_cores"}
+    assert c.chip_peak_power_w == pytest.approx(
+        sum(b["peak_power_w"] for b in c.blocks.values()), rel=1e-12)
+    assert c.chip_peak_power_w >= c.chip_power_w > c.blocks["static"]["peak_power_w"]
+    assert c.area_mm2 is None and 0 < c.kv260_utilization["luts"] < 1

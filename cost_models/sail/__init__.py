@@ -194,24 +194,32 @@ class SailCost(Frameable):
     area_mm2: float               # the CPU die with its SAIL blocks
     chip_peak_power_w: float      # every core busy (the package power), every block at
                                   # its full rate
+    blocks: dict = dataclasses.field(default_factory=dict)   # area and peak by block
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
-def chip_peak_w(p, sim) -> float:
-    """The package power with every core busy, plus each SAIL block at its full rate: a
-    lookup step of its logic every C-SRAM cycle, a row read of every array and a line
-    access of its LLC slice each cycle, and its leakage."""
+def chip_blocks(p, sim) -> dict:
+    """The die by block: the Graviton2-class CPU (its datasheet die and its package power
+    with every core busy) and the SAIL blocks, each at its full rate: a lookup step of its
+    logic every C-SRAM cycle, a row read of every array and a line access of its LLC slice
+    each cycle, and its leakage. Their sum is ``area_mm2`` and ``chip_peak_power_w``."""
     sys, ev = sim.run.spec, sim.pricing.per_event
-    peak = tech.value("graviton2", "power", file="platforms")
+    blocks = {"cpu": {"area_mm2": die_area_m2() * 1e6,
+                      "peak_power_w": tech.value("graviton2", "power", file="platforms"),
+                      "source": "Graviton2 die and package power (platforms.json)"}}
     if sys.sail:
         comps, f = block_components(p), sys.csram_hz
         per_block = (comps.energy_per_step_j(NODE) * f + comps.leakage_w(NODE, f)
                      + f * (p.arrays * ev["csram_row_reads"].value
                             + ev["slice_line_accesses"].value))
-        peak += sys.slices * per_block
-    return peak
+        blocks["sail_blocks"] = {
+            "area_mm2": sys.slices * block_area_m2(p)["total_m2"] * 1e6,
+            "peak_power_w": sys.slices * per_block,
+            "source": f"{sys.slices} blocks, one per LLC slice (component counts, C-SRAM "
+                      "arrays in the SRAM model)"}
+    return blocks
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 1,
@@ -233,6 +241,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     out = sim.to_dict()
     sys = sim.run.spec
     blk = block_area_m2(p)
+    blocks = chip_blocks(p, sim)
     return SailCost(
         design=design.name, model=sim.run.config.name, node="7nm", params=p.to_dict(),
         block_area_mm2={k.replace("_m2", ""): v * 1e6 for k, v in blk.items()},
@@ -246,4 +255,5 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         tokens_per_usd_ratio=out["tokens_per_usd_ratio"],
         cost_efficiency_vs_v100=out["cost_efficiency_vs_v100"],
         tokens_per_j=out["tokens_per_j"], chip_power_w=out["chip_power_w"],
-        area_mm2=out["area_mm2"], chip_peak_power_w=chip_peak_w(p, sim))
+        area_mm2=out["area_mm2"], blocks=blocks,
+        chip_peak_power_w=sum(b["peak_power_w"] for b in blocks.values()))

@@ -155,6 +155,23 @@ def pricing(p, run) -> Pricing:
                      "vector and attention units) counts as FPGA (chip) power"])
 
 
+def chip_blocks(sim) -> dict:
+    """The chip's peak power by block: the calibrated static draw (PS and PL static,
+    regulators, idle DDR, the FP16 vector and attention units), the TLMM doing ``t x q``
+    lookups every fabric cycle at the run's energy per lookup, the Arm cores busy. The
+    FPGA's area is not the design's (see ``TellmeCost``), so blocks carry power only."""
+    sys, ev, power = sim.run.spec, sim.pricing.per_event, sim.pricing.power_w
+    return {
+        "static": {"peak_power_w": power["board_static"].value,
+                   "source": "calibrated board static draw (tellme_static_w)"},
+        "tlmm": {"peak_power_w": sys.t * sys.q * sys.clock_hz * ev["tlmm_lookups"].value,
+                 "source": f"T{sys.t} x Q{sys.q} lookups a cycle at "
+                           f"{sys.clock_hz / 1e6:.0f} MHz (component model x the FPGA gap)"},
+        "arm_cores": {"peak_power_w": ev["arm_core_s"].value,
+                      "source": "four Cortex-A53 cores busy (tech.json, assumption)"},
+    }
+
+
 # ---------------------------------------------------------------- the whole engine
 # Per-operator FPGA costs of the non-TLMM units (assumptions, W: typical HLS FP16
 # operators on UltraScale+; no vendor figure retrieved).
@@ -203,6 +220,11 @@ class TellmeCost(Frameable):
     decode_tokens_per_s: float
     board_price_usd: float
     usd_per_mtoken: float
+    chip_peak_power_w: float = 0.0      # the static draw, the TLMM at full rate, the Arm
+                                        # cores busy (DRAM off the chip)
+    blocks: dict = dataclasses.field(default_factory=dict)   # peak power by block
+    # An FPGA's die is not the design's: AMD publishes no XCK26 die area, and the design's
+    # share of the device is ``kv260_utilization``.
     area_mm2: float | None = None
 
     def to_dict(self) -> dict:
@@ -236,10 +258,12 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
             (("luts", "luts"), ("dsps", "dsp"), ("brams", "bram36"), ("urams", "uram"))}
     # An edge board: no data-centre building or cooling overhead.
     t = tco.tco(board["price"], out["system_power_w"], pue=1.0, building_usd_per_w=0.0)
+    blocks = chip_blocks(sim)
     return TellmeCost(
         design=design.name, model=cfg.name, node="16nm", params=p.to_dict(),
         tlmm_resources=resource_model(p), engine_resources=eng, kv260_utilization=util,
         paper_totals=PAPER_TOTALS, chip_power_w=out["chip_power_w"],
         system_power_w=out["system_power_w"], tokens_per_j=out["tokens_per_j"],
         decode_tokens_per_s=out["decode_tokens_per_s"], board_price_usd=board["price"],
-        usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]))
+        usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]), blocks=blocks,
+        chip_peak_power_w=sum(b["peak_power_w"] for b in blocks.values()))
