@@ -68,12 +68,13 @@ PUBLIC_PORTS = ("clk", "rst", "*_stream__*")
 VERILATOR_FLAGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "--no-public-flat-rw")
 
 
-def _port_config(build_dir: Path, toplevel: str, hier_blocks=()) -> Path:
-    """A Verilator configuration file making the stream ports of ``toplevel`` public and
-    ``hier_blocks`` units of hierarchical Verilation."""
+def _port_config(build_dir: Path, toplevel: str, hier_blocks=(),
+                 public=PUBLIC_PORTS) -> Path:
+    """A Verilator configuration file making the ports ``public`` of ``toplevel`` public
+    and ``hier_blocks`` units of hierarchical Verilation."""
     path = build_dir / "ports.vlt"
     lines = ["`verilator_config"]
-    lines += [f'public_flat_rw -module "{toplevel}" -var "{name}"' for name in PUBLIC_PORTS]
+    lines += [f'public_flat_rw -module "{toplevel}" -var "{name}"' for name in public]
     lines += [f'hier_block -module "{name}"' for name in hier_blocks]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -124,7 +125,7 @@ def wave_format(waves, simulator: str = "verilator") -> str | None:
 
 
 def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "verilator",
-          waves=False) -> Path:
+          waves=False, public=PUBLIC_PORTS) -> Path:
     """Compile once per distinct Verilog text, simulator, waveform format and build flags;
     return the build folder (reused while those are unchanged). ``waves``: False, True
     (FST) or ``"fst"`` / ``"vcd"`` (Icarus writes FST)."""
@@ -137,7 +138,7 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     if simulator == "verilator" and fmt == "fst":
         flags = flags + ("--trace-fst",)
     key = hashlib.sha256(text + simulator.encode() + bytes([waves]) + str(fmt).encode()
-                         + " ".join(flags + PUBLIC_PORTS).encode()).hexdigest()[:16]
+                         + " ".join(flags + tuple(public)).encode()).hexdigest()[:16]
     build_dir = Path(work_dir).resolve() / f"{simulator}-{key}"
     stamp = build_dir / ".built"
     if stamp.exists():
@@ -146,7 +147,7 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     # was interrupted is never taken for a finished one.
     with folder_lock(build_dir):
         if not stamp.exists():
-            _compile(verilog_path, toplevel, build_dir, simulator, flags, waves)
+            _compile(verilog_path, toplevel, build_dir, simulator, flags, waves, public)
             stamp.write_text("ok\n")
     return build_dir
 
@@ -201,13 +202,14 @@ def _keep_runtime(cache: Path, build_dir: Path) -> None:
             os.replace(tmp, cache / name)
 
 
-def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves) -> None:
+def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves,
+             public=PUBLIC_PORTS) -> None:
     from cocotb_tools.runner import get_runner
 
     args = list(flags)
     if simulator == "verilator":
         blocks = hier_blocks(Path(verilog_path).read_text(), toplevel)
-        args.append(str(_port_config(build_dir, toplevel, blocks)))
+        args.append(str(_port_config(build_dir, toplevel, blocks, public)))
         if blocks:
             # Verilator then runs the hierarchy's make itself (V<top>_hier.mk): each
             # block's model, then the top's, which links them
@@ -255,6 +257,34 @@ def run_vectors(build_dir: Path, toplevel: str, vectors: dict, *, simulator="ver
     run_dir = build_dir / tag
     with folder_lock(run_dir):                  # identical runs take turns
         return _run(build_dir, run_dir, toplevel, vectors, simulator, waves)
+
+
+def run_job(build_dir: Path, toplevel: str, job: dict, *, test_module: str,
+            tag: str = "run") -> dict:
+    """Run cocotb ``test_module`` (an engine bench) on a built simulation with ``job``
+    (``TOKENFAB_JOB``); return what it wrote to ``TOKENFAB_RESULTS``."""
+    from cocotb_tools.runner import get_runner
+    expose_tools()
+    run_dir = Path(build_dir) / tag
+    with folder_lock(run_dir):
+        job_path, res_path, log = run_dir / "job.json", run_dir / "results.json", run_dir / "sim.log"
+        job_path.write_text(json.dumps(job))
+        res_path.unlink(missing_ok=True)
+        try:
+            get_runner("verilator").test(
+                test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                build_dir=build_dir, test_dir=run_dir, timescale=("1ns", "1ps"),
+                log_file=log, extra_env={"TOKENFAB_JOB": str(job_path),
+                                         "TOKENFAB_RESULTS": str(res_path),
+                                         "COCOTB_LOG_LEVEL": "WARNING"})
+        except SystemExit:
+            pass
+        if not res_path.exists():
+            tail = log.read_text()[-3000:] if log.exists() else ""
+            raise ToolError(f"cocotb run produced no results (see {log})\n{tail}")
+        out = json.loads(res_path.read_text())
+    out["files"] = {"log": str(log), "job": str(job_path), "results": str(res_path)}
+    return out
 
 
 def _run(build_dir, run_dir, toplevel, vectors, simulator, waves) -> dict:

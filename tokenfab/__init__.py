@@ -12,6 +12,12 @@ def sweep(spec, out="build/sweep", workers=None, resume=False, progress=None,
                         fmt=fmt, scheduler=scheduler)
 
 
+def engine(name: str, **params):
+    """An engine (see :mod:`tokenfab.engines`): ``tokenfab.engine("ltc-engine", units=2)``."""
+    from tokenfab.engines import Engine
+    return Engine(name, **params)
+
+
 def __getattr__(name):
     if name == "models":                 # tokenfab.models without importing it up front
         import importlib
@@ -19,6 +25,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'tokenfab' has no attribute {name!r}")
 
 
-__all__ = ["Design", "design", "designs", "systems", "sweep", "models", "UsageError",
+__all__ = ["Design", "design", "designs", "engine", "systems", "sweep", "models", "UsageError",
            "ToolError"]
 __version__ = "0.1.0"

@@ -192,6 +192,11 @@ def cmd_list(args):
     for d in ds:
         print(f"{d['name']:<16} {d['title']}\n{'':<16} paper: {d['paper']}")
         print(f"{'':<16} params: " + " ".join(f"{k}={v}" for k, v in d["params"].items()))
+    from tokenfab.engines import ENGINES
+    print("\nengines (tokenfab engine NAME: a whole layer through AXI DRAM):")
+    for e in ENGINES.values():
+        print(f"{e.name:<16} {e.title}\n{'':<16} params: " + " ".join(
+            f"{k}={v}" for k, v in e.Params().to_dict().items()))
 
 
 def cmd_rtl(args):
@@ -224,6 +229,52 @@ def cmd_verify(args):
           + [(f"wrote {k}", v) for k, v in r.files.items()])
     if not r.passed:
         sys.exit(1)
+
+
+def cmd_engine(args):
+    from tokenfab.engines import Engine, get
+    from tokenfab.params import parse_assignments
+    entry = get(args.design)
+    eng = Engine(args.design, **parse_assignments(entry.Params, args.param))
+    shape = _ints("--shape", args.shape, 3)
+    mapping = (None if args.mapping == "best" else
+               dict(zip(("mt", "nt", "kt", "order"), _ints("--mapping", args.mapping, 4))))
+    show = not (args.json or args.quiet)
+    if args.fpga:
+        r = eng.fpga(args.fpga, progress=_progress(show))
+        _done_progress(show)
+        obj = r.to_dict()
+        _emit(args, obj, [(k, obj[k]) for k in ("design", "target", "luts", "ffs", "dsps",
+                                               "brams", "fmax_mhz")])
+        return
+    r = eng.run_layer(*shape, mapping, latency=args.latency,
+                      interval=args.interval, random_stalls=args.random_stalls,
+                      seed=args.seed)
+    obj = r.to_dict()
+    mp = r.mapping
+    _emit(args, obj, [("engine", r.engine), ("layer M x K x N", "x".join(map(str, shape))),
+                      ("mapping", f"mt={mp['mt']} nt={mp['nt']} kt={mp['kt']} "
+                                  f"order={mp['order']}" + (" (the engine's mapper)"
+                                                            if mapping is None else "")),
+                      ("memory", f"latency {r.latency}, a beat every {r.interval} cycles"
+                       + (" (random stalls)" if r.random_stalls else "")),
+                      ("outputs checked", r.outputs), ("mismatches", r.mismatches),
+                      ("rtl_cycles", r.rtl_cycles), ("model_cycles", r.model_cycles),
+                      ("sim_cycles_per_s", round(r.sim_cycles_per_s)),
+                      ("passed", r.passed)])
+    if not r.passed:
+        sys.exit(1)
+
+
+def _ints(flag: str, text: str, n: int) -> list[int]:
+    parts = text.split(",")
+    try:
+        values = [int(v) for v in parts]
+    except ValueError:
+        values = []
+    if len(values) != n:
+        raise UsageError(f"{flag} takes {n} comma-separated integers, not {text!r}")
+    return values
 
 
 def cmd_simulate(args):
@@ -543,6 +594,23 @@ def build_parser() -> argparse.ArgumentParser:
                          "vcd implies --waves")
     sp.add_argument("-o", "--work-dir", default="build/verify",
                     help="folder for the Verilog, the simulator build, logs and waveforms")
+    sp = add("engine", cmd_engine, "run a whole GEMM layer through an engine (units, "
+             "buffers, AXI DMA) against its simulation DRAM: output and cycles against the "
+             "golden and timing models")
+    sp.add_argument("--shape", default="5,20,50", help="M,K,N of the layer")
+    sp.add_argument("--mapping", default="best",
+                    help="MT,NT,KT,ORDER: buffer tile in unit tiles, 0 row blocks outer or "
+                         "1 column blocks outer; best: the tile and order the engine's "
+                         "timing model predicts fastest")
+    sp.add_argument("--latency", type=int, default=8,
+                    help="DRAM cycles from a read request to its first beat")
+    sp.add_argument("--interval", type=int, default=1,
+                    help="DRAM cycles between beats (1: one word a cycle)")
+    sp.add_argument("--random-stalls", action="store_true",
+                    help="space beats by a pseudo-random 1 to 2 x interval - 1 cycles")
+    sp.add_argument("--seed", type=int, default=1, help="seed of the random operands")
+    sp.add_argument("--fpga", default=None, metavar="TARGET",
+                    help="instead, Yosys and nextpnr on the engine for TARGET")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
     sp.add_argument("--model", default="llama-2-7b",
                     help="shipped name (list --models), config.json path or cached Hub id")

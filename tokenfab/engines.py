@@ -1,0 +1,127 @@
+"""Engines: units, double-buffered buffers, an AXI4 DMA and an AXI4-Lite register file
+running whole GEMM layers from DRAM to DRAM (``tokenfab engine``).
+
+An engine runs a layer against its simulation DRAM (``hw/common/axi.AxiMemory``) under a
+mapping (buffer tile sizes and order) and a memory setting (latency, bandwidth, random
+stalls); the output is compared word by word with the golden model and the cycles from
+start to done with the engine's timing model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+import numpy as np
+
+from tokenfab.errors import UsageError
+from tokenfab.params import check_int
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineEntry:
+    name: str
+    title: str
+    package: str
+
+    def module(self, level: str, sub: str):
+        return importlib.import_module(f"tokenfab.{level}.{self.package}.{sub}")
+
+    @property
+    def Params(self):
+        return self.module("hw", "params").Params
+
+    def top(self, params):
+        return self.module("hw", "top").top(params)
+
+
+ENGINES = {e.name: e for e in [
+    EngineEntry("ltc-engine", "LUT Tensor Core engine: units along N, double-buffered "
+                "activation, weight and output buffers, AXI4 DMA, AXI4-Lite registers",
+                "ltc_engine"),
+]}
+
+
+def get(name: str) -> EngineEntry:
+    if name not in ENGINES:
+        raise UsageError(f"unknown engine {name!r}; engines: {', '.join(ENGINES)}")
+    return ENGINES[name]
+
+
+@dataclasses.dataclass
+class EngineRun:
+    engine: str
+    params: dict
+    shape: tuple
+    mapping: dict
+    latency: int
+    interval: int
+    random_stalls: bool
+    outputs: int
+    mismatches: int
+    rtl_cycles: int
+    model_cycles: float
+    sim_cycles_per_s: float
+
+    @property
+    def cycles_match(self) -> bool:
+        return self.rtl_cycles == self.model_cycles
+
+    @property
+    def passed(self) -> bool:
+        """Bit-exact, and the cycles equal (fixed latency) or within 2% (random stalls)."""
+        close = (abs(self.model_cycles / self.rtl_cycles - 1) < 0.02 if self.random_stalls
+                 else self.cycles_match)
+        return self.mismatches == 0 and close
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.update(passed=self.passed, cycles_match=self.cycles_match)
+        return d
+
+
+class Engine:
+    """An engine with its parameters (``tokenfab.engine("ltc-engine", units=2)``)."""
+
+    def __init__(self, name: str, **params):
+        self.entry = get(name)
+        self.params = self.entry.Params(**params)
+
+    def run_layer(self, M: int, K: int, N: int, mapping: dict | None = None, *,
+                  latency: int = 8,
+                  interval: int = 1, random_stalls: bool = False, seed: int = 1,
+                  work_dir="build/engine") -> EngineRun:
+        """One layer of random operands (``seed``) through the RTL and the model; without
+        ``mapping`` the one the engine's mapper (``timing.best_mapping``) picks."""
+        for name, v, hi in (("M", M, 1 << 16), ("K", K, 1 << 16), ("N", N, 1 << 16),
+                            ("latency", latency, 255), ("interval", interval, 15),
+                            ("seed", seed, 2**32 - 1)):
+            check_int(name, v, 0 if name == "seed" else (2 if name == "latency" else 1), hi)
+        tb = self.entry.module("sim", "testbench")
+        timing = self.entry.module("arch_models", "timing")
+        p = self.params
+        if mapping is None:
+            golden = self.entry.module("arch_models", "golden")
+            mapping = timing.best_mapping(p, golden.layer(p, M, K, N), latency=latency,
+                                          interval=interval)
+        rng = np.random.default_rng(seed)
+        lo, hi = -(1 << (p.act_bits - 1)), (1 << (p.act_bits - 1)) - 1
+        acts = rng.integers(lo, hi + 1, (M, K))
+        codes = rng.integers(0, 1 << p.weight_bits, (N, K))
+        r = tb.run_layer(p, acts, codes, mapping, latency=latency, interval=interval,
+                         random_stalls=bool(random_stalls), work_dir=work_dir,
+                         tag=f"{M}x{K}x{N}-s{seed}")
+        model = timing.engine_cycles(p, r["layer"], mapping, latency=latency,
+                                     interval=interval, random_stalls=bool(random_stalls))
+        return EngineRun(
+            engine=self.entry.name, params=p.to_dict(), shape=(M, K, N), mapping=mapping,
+            latency=latency, interval=interval, random_stalls=bool(random_stalls),
+            outputs=int(r["ref"].size), mismatches=r["mismatches"], rtl_cycles=r["cycles"],
+            model_cycles=model, sim_cycles_per_s=r["cycles"] / max(r["wall_s"], 1e-9))
+
+    def fpga(self, target: str = "ecp5-85k", work_dir="build/fpga-engine", progress=None):
+        """Yosys (and nextpnr but on Xilinx parts) on the engine, its I/O in shift chains
+        as every design's (``tokenfab fpga``)."""
+        import types
+        from tokenfab.fpga import flow
+        entry = types.SimpleNamespace(name=self.entry.name, top=self.entry.top)
+        return flow.run(entry, self.params, target, work_dir, progress=progress)
