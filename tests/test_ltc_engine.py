@@ -106,3 +106,23 @@ def test_cli_runs_a_layer_and_refuses_bad_input(capsys, build_dir):
         assert fragment in err and err.count("\n") == 1, err
     assert main(["list"]) == 0
     assert "ltc-engine" in capsys.readouterr().out
+
+
+def test_cost_counts_the_traffic_the_loop_order_implies():
+    """Rows outer with every column block in one buffer tile: activations come from DRAM
+    once, weights once per pass of row blocks; outputs are written once. The layer's
+    energy is the units', the buffers', DRAM's and leakage, and its area the blocks'."""
+    import tokenfab
+    e = tokenfab.engine("ltc-engine", n=16, buf_m=4, buf_n=4, buf_k=4)
+    p = e.params
+    L = golden.layer(p, 9, 40, 60)                        # 5 x 4 x 10 unit tiles
+    mapping = dict(mt=2, nt=4, kt=4, order=0)
+    c = e.cost(9, 40, 60, mapping)
+    passes = -(-L.mb // 2)
+    a = L.mb * L.kb * p.a_words * p.word_bytes
+    w = passes * L.nb * L.kb * p.w_words * p.word_bytes
+    assert c.dram_bytes == {"read": a + w, "written": L.mb * L.nb * p.o_words * p.word_bytes}
+    assert c.cycles == timing.engine_cycles(p, L, mapping)
+    assert c.area_mm2 == pytest.approx(sum(c.blocks_mm2.values()), rel=1e-12)
+    assert all(v > 0 for v in c.energy_j.values())
+    assert c.macs == L.mb * L.nb * L.kb * p.m * p.n * p.k

@@ -240,6 +240,17 @@ def cmd_engine(args):
     mapping = (None if args.mapping == "best" else
                dict(zip(("mt", "nt", "kt", "order"), _ints("--mapping", args.mapping, 4))))
     show = not (args.json or args.quiet)
+    if args.cost:
+        c = eng.cost(*shape, mapping, node=args.node, latency=args.latency,
+                     interval=args.interval)
+        obj = c.to_dict()
+        _emit(args, obj, [("engine", args.design), ("node", c.node),
+                          ("layer M x K x N", "x".join(map(str, shape))),
+                          ("cycles (model)", c.cycles), ("area_mm2", c.area_mm2)]
+              + [(f"area {k}", v) for k, v in c.blocks_mm2.items()]
+              + [(f"energy {k} (J)", v) for k, v in c.energy_j.items()]
+              + [("energy_per_mac_j", c.energy_per_mac_j), ("power_w", obj["power_w"])])
+        return
     if args.fpga:
         r = eng.fpga(args.fpga, progress=_progress(show))
         _done_progress(show)
@@ -611,6 +622,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=1, help="seed of the random operands")
     sp.add_argument("--fpga", default=None, metavar="TARGET",
                     help="instead, Yosys and nextpnr on the engine for TARGET")
+    sp.add_argument("--cost", action="store_true",
+                    help="instead, area by block and the layer's energy at the model's "
+                         "cycles (no RTL run)")
+    sp.add_argument("--node", default="28nm", help="process node of --cost")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
     sp.add_argument("--model", default="llama-2-7b",
                     help="shipped name (list --models), config.json path or cached Hub id")

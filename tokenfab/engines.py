@@ -118,6 +118,22 @@ class Engine:
             outputs=int(r["ref"].size), mismatches=r["mismatches"], rtl_cycles=r["cycles"],
             model_cycles=model, sim_cycles_per_s=r["cycles"] / max(r["wall_s"], 1e-9))
 
+    def cost(self, M: int, K: int, N: int, mapping: dict | None = None, *,
+             node="28nm", clock_hz: float = 1e9, memory: str = "lpddr5x", latency: int = 8,
+             interval: int = 1):
+        """Area by block and the layer's energy (``cost_models.<engine>``) at the cycles
+        the timing model predicts for ``mapping`` (default: the engine's mapper's)."""
+        golden = self.entry.module("arch_models", "golden")
+        timing = self.entry.module("arch_models", "timing")
+        L = golden.layer(self.params, M, K, N)
+        if mapping is None:
+            mapping = timing.best_mapping(self.params, L, latency=latency, interval=interval)
+        cycles = timing.engine_cycles(self.params, L, mapping, latency=latency,
+                                      interval=interval)
+        cost = importlib.import_module(f"tokenfab.cost_models.{self.entry.package}")
+        return cost.engine_cost(self.params, L, mapping, cycles, node=node,
+                                clock_hz=clock_hz, memory=memory)
+
     def fpga(self, target: str = "ecp5-85k", work_dir="build/fpga-engine", progress=None):
         """Yosys (and nextpnr but on Xilinx parts) on the engine, its I/O in shift chains
         as every design's (``tokenfab fpga``)."""
