@@ -207,7 +207,9 @@ def run_tool(cmd, cwd: Path, log: str, *, deadline: float | None = None,
                          "multipliers to logic)")
     if proc.returncode:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise ToolError(f"{Path(cmd[0]).name} failed (see {cwd / log}):\n{tail}")
+        how = (f"killed by signal {-proc.returncode}" if proc.returncode < 0
+               else f"exit status {proc.returncode}")
+        raise ToolError(f"{Path(cmd[0]).name} failed, {how} (see {cwd / log}):\n{tail}")
 
 
 def tool_dir(work: Path) -> Path:

@@ -43,15 +43,13 @@ def test_random_stalls_within_two_percent(build_dir):
     rng = np.random.default_rng(7)
     a = rng.integers(-128, 128, (9, 40))
     q = rng.integers(0, 4, (100, 40))
-    for mapping in MAPPINGS:
-        for interval in (2, 3):
-            r = run_layer(P, a, q, mapping, latency=12, interval=interval,
-                          random_stalls=True, work_dir=build_dir / "ltc-engine",
-                          tag=f"random-{mapping['mt']}-{interval}")
-            assert r["mismatches"] == 0
-            model = timing.engine_cycles(P, r["layer"], mapping, latency=12,
-                                         interval=interval, random_stalls=True)
-            assert abs(model / r["cycles"] - 1) < 0.02, (mapping, interval, r["cycles"], model)
+    for mapping, interval in ((MAPPINGS[0], 2), (MAPPINGS[1], 3)):
+        r = run_layer(P, a, q, mapping, latency=12, interval=interval, random_stalls=True,
+                      work_dir=build_dir / "ltc-engine", tag=f"random-{mapping['mt']}-{interval}")
+        assert r["mismatches"] == 0
+        model = timing.engine_cycles(P, r["layer"], mapping, latency=12, interval=interval,
+                                     random_stalls=True)
+        assert abs(model / r["cycles"] - 1) < 0.02, (mapping, interval, r["cycles"], model)
 
 
 def test_bursts_stop_at_4k_pages_and_burst_length():
