@@ -263,53 +263,38 @@ def run_job(build_dir: Path, toplevel: str, job: dict, *, test_module: str,
             tag: str = "run") -> dict:
     """Run cocotb ``test_module`` (an engine bench) on a built simulation with ``job``
     (``TOKENFAB_JOB``); return what it wrote to ``TOKENFAB_RESULTS``."""
-    from cocotb_tools.runner import get_runner
     expose_tools()
     run_dir = Path(build_dir) / tag
     with folder_lock(run_dir):
-        job_path, res_path, log = run_dir / "job.json", run_dir / "results.json", run_dir / "sim.log"
-        job_path.write_text(json.dumps(job))
-        res_path.unlink(missing_ok=True)
-        try:
-            get_runner("verilator").test(
-                test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
-                build_dir=build_dir, test_dir=run_dir, timescale=("1ns", "1ps"),
-                log_file=log, extra_env={"TOKENFAB_JOB": str(job_path),
-                                         "TOKENFAB_RESULTS": str(res_path),
-                                         "COCOTB_LOG_LEVEL": "WARNING"})
-        except SystemExit:
-            pass
-        if not res_path.exists():
-            tail = log.read_text()[-3000:] if log.exists() else ""
-            raise ToolError(f"cocotb run produced no results (see {log})\n{tail}")
-        out = json.loads(res_path.read_text())
-    out["files"] = {"log": str(log), "job": str(job_path), "results": str(res_path)}
-    return out
+        return _run(Path(build_dir), run_dir, toplevel, job, "verilator", False,
+                    test_module=test_module, name="job")
 
 
-def _run(build_dir, run_dir, toplevel, vectors, simulator, waves) -> dict:
+def _run(build_dir, run_dir, toplevel, payload, simulator, waves, *,
+         test_module="tokenfab.sim.stream_tb", name="vectors") -> dict:
+    """Write ``payload`` as ``<name>.json`` (``TOKENFAB_<NAME>``), run ``test_module`` and
+    return what it wrote to ``TOKENFAB_RESULTS``."""
     from cocotb_tools.runner import get_runner
 
-    vec_path = run_dir / "vectors.json"
+    in_path = run_dir / f"{name}.json"
     res_path = run_dir / "results.json"
-    vec_path.write_text(json.dumps(vectors))
-    if res_path.exists():
-        res_path.unlink()
+    in_path.write_text(json.dumps(payload))
+    res_path.unlink(missing_ok=True)
     log = run_dir / "sim.log"
     try:
         get_runner(simulator).test(
-            test_module="tokenfab.sim.stream_tb", hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+            test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
             build_dir=build_dir,
             test_dir=run_dir, waves=bool(waves), timescale=("1ns", "1ps"), log_file=log,
-            extra_env={"TOKENFAB_VECTORS": str(vec_path), "TOKENFAB_RESULTS": str(res_path),
-                       "COCOTB_LOG_LEVEL": "WARNING"})
+            extra_env={f"TOKENFAB_{name.upper()}": str(in_path),
+                       "TOKENFAB_RESULTS": str(res_path), "COCOTB_LOG_LEVEL": "WARNING"})
     except SystemExit:
         pass  # reported below from the results file
     if not res_path.exists():
         tail = log.read_text()[-3000:] if log.exists() else ""
         raise ToolError(f"cocotb run produced no results (see {log})\n{tail}")
     out = json.loads(res_path.read_text())
-    out["files"] = {"log": str(log), "vectors": str(vec_path), "results": str(res_path)}
+    out["files"] = {"log": str(log), name: str(in_path), "results": str(res_path)}
     wave = waveform(run_dir) if waves else None
     if wave is not None:
         out["files"]["waveform"] = str(wave)

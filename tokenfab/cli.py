@@ -236,9 +236,12 @@ def cmd_engine(args):
     from tokenfab.params import parse_assignments
     entry = get(args.design)
     eng = Engine(args.design, **parse_assignments(entry.Params, args.param))
-    shape = _ints("--shape", args.shape, 3)
+    shape = _ints(args.shape, 3, f"--shape takes 3 comma-separated integers, not "
+                                 f"{args.shape!r}")
     mapping = (None if args.mapping == "best" else
-               dict(zip(("mt", "nt", "kt", "order"), _ints("--mapping", args.mapping, 4))))
+               dict(zip(("mt", "nt", "kt", "order"), _ints(
+                   args.mapping, 4, f"--mapping takes 4 comma-separated integers or best, "
+                                    f"not {args.mapping!r}"))))
     show = not (args.json or args.quiet)
     if args.cost:
         c = eng.cost(*shape, mapping, node=args.node, latency=args.latency,
@@ -277,14 +280,14 @@ def cmd_engine(args):
         sys.exit(1)
 
 
-def _ints(flag: str, text: str, n: int) -> list[int]:
-    parts = text.split(",")
+def _ints(text: str, n: int, error: str) -> list[int]:
+    """``n`` comma-separated integers, or a ``UsageError`` saying ``error``."""
     try:
-        values = [int(v) for v in parts]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         values = []
     if len(values) != n:
-        raise UsageError(f"{flag} takes {n} comma-separated integers, not {text!r}")
+        raise UsageError(error)
     return values
 
 
@@ -353,11 +356,8 @@ def _breakdown_table(df) -> str:
 
 
 def cmd_gemm(args):
-    parts = args.shape.split(",")
-    try:
-        M, K, N = (int(x) for x in parts)
-    except ValueError:
-        raise UsageError(f"shape must be three integers M,K,N, not {args.shape!r}") from None
+    M, K, N = _ints(args.shape, 3,
+                    f"shape must be three integers M,K,N, not {args.shape!r}")
     d = _design(args)
     out = d.gemm(M, K, N, sram=args.sram, bandwidth=args.bandwidth, drain=args.drain).to_dict()
     rows = [(k, v) for k, v in out.items() if not isinstance(v, (dict, list))]

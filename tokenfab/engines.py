@@ -86,25 +86,30 @@ class Engine:
         self.entry = get(name)
         self.params = self.entry.Params(**params)
 
+    def _layer(self, M, K, N, mapping, latency, interval):
+        """The layer's placement and ``mapping``, or the engine's mapper's pick."""
+        L = self.entry.module("arch_models", "golden").layer(self.params, M, K, N)
+        if mapping is None:
+            mapping = self.entry.module("arch_models", "timing").best_mapping(
+                self.params, L, latency=latency, interval=interval)
+        return L, mapping
+
     def run_layer(self, M: int, K: int, N: int, mapping: dict | None = None, *,
                   latency: int = 8,
                   interval: int = 1, random_stalls: bool = False, seed: int = 1,
                   work_dir="build/engine") -> EngineRun:
         """One layer of random operands (``seed``) through the RTL and the model; without
         ``mapping`` the one the engine's mapper (``timing.best_mapping``) picks."""
-        for name, v, hi in (("M", M, 1 << 16), ("K", K, 1 << 16), ("N", N, 1 << 16),
-                            ("latency", latency, 255), ("interval", interval, 15),
-                            ("seed", seed, 2**32 - 1)):
-            check_int(name, v, 0 if name == "seed" else (2 if name == "latency" else 1), hi)
+        for name, v, lo, hi in (("M", M, 1, 1 << 16), ("K", K, 1, 1 << 16),
+                                ("N", N, 1, 1 << 16), ("latency", latency, 2, 255),
+                                ("interval", interval, 1, 15), ("seed", seed, 0, 2**32 - 1)):
+            check_int(name, v, lo, hi)
         tb = self.entry.module("sim", "testbench")
         timing = self.entry.module("arch_models", "timing")
         p = self.params
-        if mapping is None:
-            golden = self.entry.module("arch_models", "golden")
-            mapping = timing.best_mapping(p, golden.layer(p, M, K, N), latency=latency,
-                                          interval=interval)
+        _, mapping = self._layer(M, K, N, mapping, latency, interval)
         rng = np.random.default_rng(seed)
-        lo, hi = -(1 << (p.act_bits - 1)), (1 << (p.act_bits - 1)) - 1
+        lo, hi = p.unit.act_range
         acts = rng.integers(lo, hi + 1, (M, K))
         codes = rng.integers(0, 1 << p.weight_bits, (N, K))
         r = tb.run_layer(p, acts, codes, mapping, latency=latency, interval=interval,
@@ -123,11 +128,8 @@ class Engine:
              interval: int = 1):
         """Area by block and the layer's energy (``cost_models.<engine>``) at the cycles
         the timing model predicts for ``mapping`` (default: the engine's mapper's)."""
-        golden = self.entry.module("arch_models", "golden")
         timing = self.entry.module("arch_models", "timing")
-        L = golden.layer(self.params, M, K, N)
-        if mapping is None:
-            mapping = timing.best_mapping(self.params, L, latency=latency, interval=interval)
+        L, mapping = self._layer(M, K, N, mapping, latency, interval)
         cycles = timing.engine_cycles(self.params, L, mapping, latency=latency,
                                       interval=interval)
         cost = importlib.import_module(f"tokenfab.cost_models.{self.entry.package}")

@@ -461,7 +461,7 @@ def kv_resident_fraction(cfg, sys: HnlpuSystem, sequences: int, context: int) ->
     return sum(min(sys.buffer_bytes, n) for n in need.values()) / total if total else 1.0
 
 
-def bottleneck_s(cfg, sys: HnlpuSystem, costs: list, head: StageCost) -> float:
+def bottleneck_s(sys: HnlpuSystem, costs: list, head: StageCost, fwd: StageCost) -> float:
     """Per token, the busiest resource's time: a layer group's VEX, row, column or ring
     links, or an HN array (the bottleneck law bounds throughput by its inverse)."""
     bw = sys.link_bytes_per_s * sys.link_efficiency
@@ -474,7 +474,7 @@ def bottleneck_s(cfg, sys: HnlpuSystem, costs: list, head: StageCost) -> float:
             demand[g, "col"] += st.col_bytes / bw if sys.rows > 1 and st.col_hops else 0
             demand["hn"] = max(demand["hn"], st.cycles / sys.clock_hz)
         if layer + 1 < len(costs) and sys.group(layer + 1) != g:
-            demand[g, "fwd"] += cfg.hidden * sys.act_bytes / bw
+            demand[g, "fwd"] += fwd.fwd_bytes / bw
     return max(demand.values())
 
 
@@ -595,7 +595,7 @@ def run_pipeline(cfg, sys: HnlpuSystem, sequences: int, context: int,
     # Sequences enter one bottleneck service time apart, as a scheduler admitting them
     # into a running pipeline would, so that tokens spread over the layer groups instead
     # of travelling as one convoy.
-    bottleneck = bottleneck_s(cfg, sys, costs, head)
+    bottleneck = bottleneck_s(sys, costs, head, fwd)
     spacing = bottleneck if sys.groups > 1 else 0.0
     for i in range(inflight):
         env.process(sequence(i))

@@ -93,6 +93,13 @@ def steps(L, mapping: dict):
     return [(rb, nb, kb) for rb, nb in outer for kb in range(0, L.kb, kt)]
 
 
+def block_sizes(L, mapping: dict, step) -> tuple[int, int, int]:
+    """Row, column and K blocks of ``step``: the mapping's tile, less at the layer's edges."""
+    rb, nb, kb = step
+    return (min(mapping["mt"], L.mb - rb), min(mapping["nt"], L.nb - nb),
+            min(mapping["kt"], L.kb - kb))
+
+
 def expected_interval(interval: int, random_stalls: bool) -> float:
     """Mean cycles between beats: ``interval``, or the mean of the memory's pseudo-random
     spacing (uniform over 1 to ``2 interval - 1`` of 256 LFSR values)."""
@@ -107,10 +114,9 @@ def engine_cycles(p: Params, L, mapping: dict, *, latency: int = 8, interval: in
     """Cycles from start to done of layer ``L`` (``golden.layer``) under ``mapping``."""
     iv = expected_interval(interval, random_stalls)
     wb = p.word_bytes
-    mt_, nt_, kt_ = mapping["mt"], mapping["nt"], mapping["kt"]
 
-    def sizes(rb, nb, kb):
-        return min(mt_, L.mb - rb), min(nt_, L.nb - nb), min(kt_, L.kb - kb)
+    def sizes(*step):
+        return block_sizes(L, mapping, step)
 
     def load(step):
         rb, nb, kb = step
@@ -132,7 +138,7 @@ def engine_cycles(p: Params, L, mapping: dict, *, latency: int = 8, interval: in
         return store_cycles(p, cmds, p.o_words, iv)
 
     seq = steps(L, mapping)
-    last_kb = {s: s[2] + kt_ >= L.kb for s in seq}
+    last_kb = {s: s[2] + mapping["kt"] >= L.kb for s in seq}
     total = 0.0
     for i in range(len(seq) + 2):
         parts = []

@@ -49,12 +49,12 @@ def buffers(p: Params) -> dict:
 
 def traffic(p: Params, L, mapping: dict) -> dict:
     """Rows each buffer is written and read, and the DRAM words, over the layer."""
-    from tokenfab.arch_models.ltc_engine.timing import steps
-    mt_, nt_, kt_ = mapping["mt"], mapping["nt"], mapping["kt"]
+    from tokenfab.arch_models.ltc_engine.timing import block_sizes, steps
     t = dict.fromkeys(("act_w", "act_r", "weight_w", "weight_r", "out_w", "out_r",
                        "dram_r", "dram_w", "tiles", "beats"), 0)
-    for rb, nb, kb in steps(L, mapping):
-        mt, nt, kt = min(mt_, L.mb - rb), min(nt_, L.nb - nb), min(kt_, L.kb - kb)
+    for step in steps(L, mapping):
+        mt, nt, kt = block_sizes(L, mapping, step)
+        kb = step[2]
         groups = math.ceil(nt / p.units)
         t["act_w"] += mt * kt
         t["weight_w"] += nt * kt
@@ -65,7 +65,7 @@ def traffic(p: Params, L, mapping: dict) -> dict:
         t["out_r"] += mt * groups * p.units * (kb > 0)
         t["tiles"] += mt * groups
         t["beats"] += mt * groups * kt
-        if kb + kt_ >= L.kb:                         # the block is stored
+        if kb + mapping["kt"] >= L.kb:               # the block is stored
             t["out_r"] += mt * nt
             t["dram_w"] += mt * nt * p.o_words
     return t
