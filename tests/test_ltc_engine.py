@@ -5,7 +5,8 @@ model's, exactly at fixed latency and within 2% under random memory stalls."""
 import numpy as np
 import pytest
 
-from tokenfab.arch_models.ltc_engine import golden, timing
+from tokenfab.arch_models.common import engine
+from tokenfab.arch_models.ltc_engine import timing
 from tokenfab.errors import UsageError
 from tokenfab.hw.ltc_engine.params import Params
 
@@ -54,13 +55,13 @@ def test_random_stalls_within_two_percent(build_dir):
 
 def test_bursts_stop_at_4k_pages_and_burst_length():
     p = Params(data_bits=64, burst_beats=16)
-    assert timing.bursts(p, 0, 40) == [16, 16, 8]
-    assert timing.bursts(p, 4096 - 3 * 8, 10) == [3, 7]            # 3 words to the page
-    assert sum(timing.bursts(p, 4000, 1000)) == 1000
+    assert engine.bursts(p, 0, 40) == [16, 16, 8]
+    assert engine.bursts(p, 4096 - 3 * 8, 10) == [3, 7]            # 3 words to the page
+    assert sum(engine.bursts(p, 4000, 1000)) == 1000
 
 
 def test_the_layout_pads_to_unit_tiles_and_pages():
-    L = golden.layer(P, 5, 20, 50)
+    L = engine.layer(P, 5, 20, 50)
     assert (L.mb, L.nb, L.kb) == (3, 4, 5)
     assert L.a_base == 0 and L.w_base % 4096 == 0 and L.o_base % 4096 == 0
     assert L.o_base >= L.w_base + L.nb * L.kb * P.w_words * P.word_bytes
@@ -72,7 +73,7 @@ def test_the_layout_pads_to_unit_tiles_and_pages():
     (dict(mt=2, nt=2, kt=2, order=2), "order must be 0"),
 ])
 def test_mappings_past_the_buffers_are_refused(mapping, fragment):
-    from tokenfab.sim.ltc_engine.testbench import check_mapping
+    from tokenfab.sim.engine_run import check_mapping
     with pytest.raises(UsageError, match=fragment):
         check_mapping(P, mapping)
 
@@ -93,7 +94,7 @@ def test_cli_runs_a_layer_and_refuses_bad_input(capsys, build_dir):
     assert out["passed"] and out["mismatches"] == 0 and out["outputs"] == 60
     assert out["rtl_cycles"] == out["model_cycles"] and out["sim_cycles_per_s"] > 0
     for argv, fragment in [
-            (["engine", "nope"], "unknown engine 'nope'; engines: ltc-engine"),
+            (["engine", "nope"], "unknown engine 'nope'; engines: ltc-engine, tellme-engine"),
             (["engine", "ltc-engine", "--shape", "3,9"], "--shape takes 3 comma-separated"),
             (["engine", "ltc-engine", "--mapping", "9,1,1,0"], "mt must be an integer from "
                                                                "1 to 8"),
@@ -113,7 +114,7 @@ def test_cost_counts_the_traffic_the_loop_order_implies():
     import tokenfab
     e = tokenfab.engine("ltc-engine", n=16, buf_m=4, buf_n=4, buf_k=4)
     p = e.params
-    L = golden.layer(p, 9, 40, 60)                        # 5 x 4 x 10 unit tiles
+    L = engine.layer(p, 9, 40, 60)                        # 5 x 4 x 10 unit tiles
     mapping = dict(mt=2, nt=4, kt=4, order=0)
     c = e.cost(9, 40, 60, mapping)
     passes = -(-L.mb // 2)

@@ -38,6 +38,9 @@ ENGINES = {e.name: e for e in [
     EngineEntry("ltc-engine", "LUT Tensor Core engine: units along N, double-buffered "
                 "activation, weight and output buffers, AXI4 DMA, AXI4-Lite registers",
                 "ltc_engine"),
+    EngineEntry("tellme-engine", "TeLLMe engine: TLMM units along N walking the output "
+                "columns per table, double-buffered activation, index and output buffers, "
+                "AXI4 DMA, AXI4-Lite registers", "tellme_engine"),
 ]}
 
 
@@ -88,7 +91,8 @@ class Engine:
 
     def _layer(self, M, K, N, mapping, latency, interval):
         """The layer's placement and ``mapping``, or the engine's mapper's pick."""
-        L = self.entry.module("arch_models", "golden").layer(self.params, M, K, N)
+        from tokenfab.arch_models.common.engine import layer
+        L = layer(self.params, M, K, N)
         if mapping is None:
             mapping = self.entry.module("arch_models", "timing").best_mapping(
                 self.params, L, latency=latency, interval=interval)
@@ -109,10 +113,8 @@ class Engine:
         p = self.params
         _, mapping = self._layer(M, K, N, mapping, latency, interval)
         rng = np.random.default_rng(seed)
-        lo, hi = p.unit.act_range
-        acts = rng.integers(lo, hi + 1, (M, K))
-        codes = rng.integers(0, 1 << p.weight_bits, (N, K))
-        r = tb.run_layer(p, acts, codes, mapping, latency=latency, interval=interval,
+        acts, weights = tb.random_operands(p, M, K, N, rng)
+        r = tb.run_layer(p, acts, weights, mapping, latency=latency, interval=interval,
                          random_stalls=bool(random_stalls), work_dir=work_dir,
                          tag=f"{M}x{K}x{N}-s{seed}")
         model = timing.engine_cycles(p, r["layer"], mapping, latency=latency,

@@ -1,276 +1,72 @@
-"""The LUT Tensor Core engine: a whole GEMM layer from DRAM to DRAM.
+"""The LUT Tensor Core engine: ``units`` LUT Tensor Core units side by side along N in
+the shared engine (``hw/common/engine.py``: buffers, AXI4 DMA, AXI4-Lite registers,
+schedule), computing ``O[M, N] = A[M, K] x W[N, K]``.
 
-``O[M, N] = A[M, K] x W[N, K]`` in unit tiles: ``MB`` row blocks of ``m`` rows, ``NB``
-column blocks of ``n`` columns and ``KB`` chunks of ``k`` (the host pads the edges with
-zero activations). DRAM holds the operands as the unit's beats, blocked (the driver's
-layout, as Gemmini's and most engines' drivers lay out data; ``arch_models/ltc_engine/
-golden.py`` packs it):
+Unit tile: ``m`` rows x ``n`` columns x ``k`` of K; an activation beat is the unit's
+``act`` field, a weight beat its ``w`` field (``arch_models/ltc_engine/golden.py`` packs
+them), an output tile its ``m x n`` accumulators.
 
-- activation beat ``(r, c)`` (the unit's ``act`` field) at ``A_BASE + (r KB + c) a_words``
-  words, weight beat ``(j, c)`` (its ``w`` field) at ``W_BASE + (j KB + c) w_words``,
-  output tile ``(r, j)`` at ``O_BASE + (r NB + j) o_words``.
-
-The mapping: a buffer tile of ``MT x NT x KT`` unit tiles and the order of the output
-blocks (``ORDER`` 0: row blocks outer, 1: column blocks outer); K is innermost, so an
-output block stays in the output buffer while its K blocks pass (partial sums added).
-
-Schedule (``arch_models/ltc_engine/timing.py`` restates it): steps are (output block, K
-block) pairs in order. Phase 0 loads step 0; phase i computes step i - 1 while it loads
-step i and stores the output block step i - 2 finished, each into or out of the other bank
-of its double buffer; a phase ends when all three are done. A last phase stores the last
-block. Loads: per row block one read command (its ``KT`` beats are contiguous), then per
-column block one. Compute: per (row block, group of ``units`` column blocks) a tile of
-``KT`` beats to the units, then the partial sums added into the output buffer. Store:
-per row block one write command of its ``NT`` output tiles.
-
-Registers (AXI4-Lite, 32-bit, byte offset 4 x index): 0 CTRL (write: start), 1 STATUS
-(bit 0 done, bit 1 busy), 2 CYCLES (start to done), 3 MB, 4 NB, 5 KB, 6 MT, 7 NT, 8 KT,
-9 ORDER, 10 A_BASE, 11 W_BASE, 12 O_BASE.
+Compute, per (row block, group of ``units`` column blocks), K innermost: a tile of ``KT``
+beats to the units (each beat ``weight_bits`` cycles), then each unit's partial sums
+added into its output buffer.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
-from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Mux, Signal
 
-from tokenfab.hw.common.axi import (AxiLiteRegs, AxiReadDma, AxiWriteDma,
-                                    axi4_lite_signature, axi4_master_signature)
+from tokenfab.hw.common.engine import AxiEngine, add_lanes
 from tokenfab.hw.lut_tensor_core.top import LutTensorCore, in_layout
 from tokenfab.hw.ltc_engine.params import Params
 
-REGS = ("ctrl", "status", "cycles", "mb", "nb", "kb", "mt", "nt", "kt", "order",
-        "a_base", "w_base", "o_base")
-REG = {name: i for i, name in enumerate(REGS)}
 
+class LtcEngine(AxiEngine):
+    """The engine (see the module doc and ``AxiEngine``)."""
 
-class LtcEngine(wiring.Component):
-    """The engine (see the module doc).
+    PARAMS = Params
 
-    Members
-    -------
-    m_axi : Out(axi4_master_signature(data_bits))
-    s_axil : In(axi4_lite_signature())
-    done : Out(1)  (STATUS bit 0, for benches that wait on a pin)
-    """
+    def make_unit(self):
+        return LutTensorCore(self.params.unit)
 
-    def __init__(self, params: Params):
-        if not isinstance(params, Params):
-            raise TypeError(f"params must be a tokenfab.hw.ltc_engine.params.Params, "
-                            f"not {params!r}")
-        self.params = params
-        super().__init__({"m_axi": Out(axi4_master_signature(params.data_bits)),
-                          "s_axil": In(axi4_lite_signature()), "done": Out(1)})
-
-    def elaborate(self, platform):
+    def compute(self, m: Module, c) -> None:
         p = self.params
-        m = Module()
-        U, db, wbytes = p.units, p.data_bits, p.word_bytes
-        m.submodules.regs = regs = AxiLiteRegs(len(REGS), read_only=(1, 2))
-        wiring.connect(m, wiring.flipped(self.s_axil), regs.bus)
-        r = {name: regs.reg(i) for name, i in REG.items()}
-        max_words = max(p.buf_k * p.a_words, p.buf_k * p.w_words, p.buf_n * p.o_words)
-        m.submodules.rdma = rdma = AxiReadDma(data_bits=db, burst_beats=p.burst_beats,
-                                              outstanding=p.outstanding, max_words=max_words)
-        m.submodules.wdma = wdma = AxiWriteDma(data_bits=db, burst_beats=p.burst_beats,
-                                               max_words=max_words)
-        ax = self.m_axi
-        for name in ("araddr", "arlen", "arsize", "arburst", "arvalid", "rready"):
-            m.d.comb += getattr(ax, name).eq(getattr(rdma.axi, name))
-        for name in ("arready", "rdata", "rresp", "rlast", "rvalid"):
-            m.d.comb += getattr(rdma.axi, name).eq(getattr(ax, name))
-        for name in ("awaddr", "awlen", "awsize", "awburst", "awvalid", "wdata", "wstrb",
-                     "wlast", "wvalid", "bready"):
-            m.d.comb += getattr(ax, name).eq(getattr(wdma.axi, name))
-        for name in ("awready", "wready", "bresp", "bvalid"):
-            m.d.comb += getattr(wdma.axi, name).eq(getattr(ax, name))
-
-        a_row, w_row, o_row = p.a_words * db, p.w_words * db, p.o_words * db
-        gpb = p.buf_n // U                                 # column groups per bank
-        m.submodules.abuf = abuf = Memory(shape=unsigned(a_row), depth=2 * p.buf_m * p.buf_k,
-                                          init=[])
-        wbufs = [Memory(shape=unsigned(w_row), depth=2 * gpb * p.buf_k, init=[])
-                 for _ in range(U)]
-        obufs = [Memory(shape=unsigned(o_row), depth=2 * p.buf_m * gpb, init=[])
-                 for _ in range(U)]
-        units = [LutTensorCore(p.unit) for _ in range(U)]
-        for u in range(U):
-            m.submodules[f"wbuf{u}"] = wbufs[u]
-            m.submodules[f"obuf{u}"] = obufs[u]
-            m.submodules[f"unit{u}"] = units[u]
-
-        # ------------------------------------------------------------ control
-        busy, done = Signal(), Signal()
-        cycles = Signal(32)
-        m.d.comb += [regs.status(1).eq(Cat(done, busy)), regs.status(2).eq(cycles),
-                     self.done.eq(done)]
-        with m.If(busy):
-            m.d.sync += cycles.eq(cycles + 1)
-
-        def blk(x, total, size):
-            return Mux(total - x < size, total - x, size)
-
-        # the step being loaded (ld), computed (cp) and the block being stored (st)
-        ld_rb, ld_nb, ld_kb, ld_ok, ld_bank = (Signal(16), Signal(16), Signal(16),
-                                               Signal(), Signal())
-        cp_rb, cp_nb, cp_kb, cp_ok, cp_bank, cp_obank = (Signal(16), Signal(16),
-                                                         Signal(16), Signal(), Signal(),
-                                                         Signal())
-        st_rb, st_nb, st_ok, st_obank = Signal(16), Signal(16), Signal(), Signal()
-        obank = Signal()                 # the output bank of the block being computed
-        ld_mt, ld_nt, ld_kt = (blk(ld_rb, r["mb"], r["mt"]), blk(ld_nb, r["nb"], r["nt"]),
-                               blk(ld_kb, r["kb"], r["kt"]))
-        cp_mt, cp_nt, cp_kt = (blk(cp_rb, r["mb"], r["mt"]), blk(cp_nb, r["nb"], r["nt"]),
-                               blk(cp_kb, r["kb"], r["kt"]))
-        st_mt, st_nt = blk(st_rb, r["mb"], r["mt"]), blk(st_nb, r["nb"], r["nt"])
-        cp_last_kb = cp_kb + r["kt"] >= r["kb"]
-
-        # next step after ld
-        nx_rb, nx_nb, nx_kb, nx_ok = Signal(16), Signal(16), Signal(16), Signal()
-        with m.If(ld_kb + r["kt"] < r["kb"]):
-            m.d.comb += [nx_rb.eq(ld_rb), nx_nb.eq(ld_nb), nx_kb.eq(ld_kb + r["kt"]),
-                         nx_ok.eq(ld_ok)]
-        with m.Elif(r["order"][0]):                          # column blocks outer
-            with m.If(ld_rb + r["mt"] < r["mb"]):
-                m.d.comb += [nx_rb.eq(ld_rb + r["mt"]), nx_nb.eq(ld_nb), nx_ok.eq(ld_ok)]
-            with m.Else():
-                m.d.comb += [nx_rb.eq(0), nx_nb.eq(ld_nb + r["nt"]),
-                             nx_ok.eq(ld_ok & (ld_nb + r["nt"] < r["nb"]))]
-        with m.Else():                                       # row blocks outer
-            with m.If(ld_nb + r["nt"] < r["nb"]):
-                m.d.comb += [nx_rb.eq(ld_rb), nx_nb.eq(ld_nb + r["nt"]), nx_ok.eq(ld_ok)]
-            with m.Else():
-                m.d.comb += [nx_nb.eq(0), nx_rb.eq(ld_rb + r["mt"]),
-                             nx_ok.eq(ld_ok & (ld_rb + r["mt"] < r["mb"]))]
-
-        go = Signal()                          # launch a phase's activities
-        ld_done, cp_done, st_done = Signal(), Signal(), Signal()
-        phase = Signal()
-        with m.FSM():
-            with m.State("IDLE"):
-                with m.If(regs.wrote(0)):
-                    m.d.sync += [busy.eq(1), done.eq(0), cycles.eq(0),
-                                 ld_rb.eq(0), ld_nb.eq(0), ld_kb.eq(0), ld_ok.eq(1),
-                                 ld_bank.eq(0), cp_ok.eq(0), st_ok.eq(0), obank.eq(0)]
-                    m.next = "LAUNCH"
-            with m.State("LAUNCH"):
-                m.d.comb += go.eq(1)
-                m.next = "RUN"
-            with m.State("RUN"):
-                m.d.comb += phase.eq(ld_done & cp_done & st_done)
-                with m.If(phase):
-                    # the block cp finishes is stored next; cp takes ld; ld advances
-                    m.d.sync += [st_ok.eq(cp_ok & cp_last_kb), st_rb.eq(cp_rb),
-                                 st_nb.eq(cp_nb), st_obank.eq(cp_obank),
-                                 cp_ok.eq(ld_ok), cp_rb.eq(ld_rb), cp_nb.eq(ld_nb),
-                                 cp_kb.eq(ld_kb), cp_bank.eq(ld_bank),
-                                 cp_obank.eq(Mux(cp_ok & cp_last_kb, ~obank, obank)),
-                                 ld_rb.eq(nx_rb), ld_nb.eq(nx_nb), ld_kb.eq(nx_kb),
-                                 ld_ok.eq(nx_ok), ld_bank.eq(~ld_bank)]
-                    # the output bank flips after a block's last K block is computed
-                    with m.If(cp_ok & cp_last_kb):
-                        m.d.sync += obank.eq(~obank)
-                    with m.If(ld_ok | (cp_ok & cp_last_kb)):
-                        m.next = "LAUNCH"
-                    with m.Else():
-                        m.d.sync += [busy.eq(0), done.eq(1)]
-                        m.next = "IDLE"
-
-        # ------------------------------------------------------------ loader
-        a_stride = wbytes * p.a_words
-        w_stride = wbytes * p.w_words
-        l_run = Signal()
-        l_part = Signal()                      # 0: activation rows, 1: weight columns
-        l_idx = Signal(16)                     # command: row / column block in the step
-        d_part, d_idx, d_c, d_w = Signal(), Signal(16), Signal(16), Signal(16)
-        d_run = Signal()
-        cmd_addr = Signal(32)
-        m.d.comb += [
-            cmd_addr.eq(Mux(l_part,
-                            r["w_base"] + ((ld_nb + l_idx) * r["kb"] + ld_kb) * w_stride,
-                            r["a_base"] + ((ld_rb + l_idx) * r["kb"] + ld_kb) * a_stride)),
-            rdma.cmd_addr.eq(cmd_addr),
-            rdma.cmd_words.eq(Mux(l_part, ld_kt * p.w_words, ld_kt * p.a_words)),
-            rdma.cmd_valid.eq(l_run),
-            ld_done.eq(~l_run & ~d_run),
-        ]
-        with m.If(go & ld_ok):
-            m.d.sync += [l_run.eq(1), l_part.eq(0), l_idx.eq(0),
-                         d_run.eq(1), d_part.eq(0), d_idx.eq(0), d_c.eq(0), d_w.eq(0)]
-        with m.If(l_run & rdma.cmd_ready):
-            with m.If(~l_part & (l_idx + 1 == ld_mt)):
-                m.d.sync += [l_part.eq(1), l_idx.eq(0)]
-            with m.Elif(l_part & (l_idx + 1 == ld_nt)):
-                m.d.sync += l_run.eq(0)
-            with m.Else():
-                m.d.sync += l_idx.eq(l_idx + 1)
-        # data side: words in the order the commands asked for them
-        row_reg = Signal(max(a_row, w_row))
-        row_next = Signal.like(row_reg)
-        m.d.comb += [row_next.eq(row_reg),
-                     row_next.word_select(d_w, db).eq(rdma.o_data)]
-        row_words = Mux(d_part, p.w_words, p.a_words)
-        row_end = rdma.o_valid & (d_w + 1 == row_words)
-        awp = abuf.write_port()
-        m.d.comb += [awp.addr.eq(ld_bank * (p.buf_m * p.buf_k) + d_idx * p.buf_k + d_c),
-                     awp.data.eq(row_next[:a_row]), awp.en.eq(row_end & ~d_part)]
-        for u in range(U):
-            wp = wbufs[u].write_port()
-            m.d.comb += [wp.addr.eq(ld_bank * (gpb * p.buf_k) + (d_idx // U) * p.buf_k + d_c),
-                         wp.data.eq(row_next[:w_row]),
-                         wp.en.eq(row_end & d_part & (d_idx % U == u))]
-        with m.If(rdma.o_valid):
-            m.d.sync += [row_reg.eq(row_next), d_w.eq(d_w + 1)]
-            with m.If(row_end):
-                m.d.sync += [d_w.eq(0), d_c.eq(d_c + 1)]
-                with m.If(d_c + 1 == ld_kt):
-                    m.d.sync += [d_c.eq(0), d_idx.eq(d_idx + 1)]
-                    with m.If(~d_part & (d_idx + 1 == ld_mt)):
-                        m.d.sync += [d_part.eq(1), d_idx.eq(0)]
-                    with m.If(d_part & (d_idx + 1 == ld_nt)):
-                        m.d.sync += d_run.eq(0)
-
-        # ------------------------------------------------------------ compute
+        U = p.units
         c_ri, c_g, c_c = Signal(16), Signal(16), Signal(16)
         feed = Signal()
-        arp = abuf.read_port()
-        wrps = [wb.read_port() for wb in wbufs]
+        arp = c.abuf.read_port()
+        wrps = [wb.read_port() for wb in c.wbufs]
         accepted = Signal()
-        m.d.comb += accepted.eq(units[0].i_stream.valid & units[0].i_stream.ready)
+        m.d.comb += accepted.eq(c.units[0].i_stream.valid & c.units[0].i_stream.ready)
         c_next = Mux(accepted, c_c + 1, c_c)
-        m.d.comb += arp.addr.eq(cp_bank * (p.buf_m * p.buf_k) + c_ri * p.buf_k + c_next)
+        m.d.comb += arp.addr.eq(c.bank * c.a_rows + c_ri * p.buf_k + c_next)
         for u in range(U):
-            m.d.comb += wrps[u].addr.eq(cp_bank * (gpb * p.buf_k) + c_g * p.buf_k + c_next)
+            m.d.comb += wrps[u].addr.eq(c.bank * c.w_rows + c_g * p.buf_k + c_next)
         act_bits = in_layout(p.unit)["act"].shape.size
         w_bits = in_layout(p.unit)["w"].shape.size
         for u in range(U):
-            pl = units[u].i_stream.payload
-            m.d.comb += [units[u].i_stream.valid.eq(feed),
+            pl = c.units[u].i_stream.payload
+            m.d.comb += [c.units[u].i_stream.valid.eq(feed),
                          pl.act.eq(arp.data[:act_bits]),
                          pl.w.eq(wrps[u].data[:w_bits]),
-                         pl.last.eq(c_c + 1 == cp_kt),
-                         units[u].o_stream.ready.eq(1)]
+                         pl.last.eq(c_c + 1 == c.kt),
+                         c.units[u].o_stream.ready.eq(1)]
         # output buffers: read the partial sums of this tile, write them back added
-        lanes = p.m * p.n
-        orps = [ob.read_port() for ob in obufs]
-        owps = [ob.write_port() for ob in obufs]
-        out_valid = units[0].o_stream.valid
-        first_kb = cp_kb == 0
+        orps = [ob.read_port() for ob in c.obufs]
+        owps = [ob.write_port() for ob in c.obufs]
+        out_valid = c.units[0].o_stream.valid
+        first_kb = c.kb == 0
         for u in range(U):
-            addr = cp_obank * (p.buf_m * gpb) + c_ri * gpb + c_g
-            new = units[u].o_stream.payload.as_value()
+            addr = c.obank * c.o_rows + c_ri * c.gpb + c_g
+            new = c.units[u].o_stream.payload.as_value()
             old = orps[u].data
-            summed = Cat(*[(old[i * p.acc_bits:(i + 1) * p.acc_bits]
-                            + new[i * p.acc_bits:(i + 1) * p.acc_bits])[:p.acc_bits]
-                           for i in range(lanes)])
+            summed = add_lanes(old, new, p.o_lanes, p.acc_bits)
             m.d.comb += [orps[u].addr.eq(addr), owps[u].addr.eq(addr),
                          owps[u].data.eq(Mux(first_kb, new, summed)),
                          owps[u].en.eq(out_valid)]
-        groups = (cp_nt + U - 1) // U
+        groups = (c.nt + U - 1) // U
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += cp_done.eq(1)
-                with m.If(go & cp_ok):
+                m.d.comb += c.done.eq(1)
+                with m.If(c.go & c.ok):
                     m.d.sync += [c_ri.eq(0), c_g.eq(0), c_c.eq(0)]
                     m.next = "PRIME"
             with m.State("PRIME"):
@@ -279,7 +75,7 @@ class LtcEngine(wiring.Component):
                 m.d.comb += feed.eq(1)
                 with m.If(accepted):
                     m.d.sync += c_c.eq(c_c + 1)
-                    with m.If(c_c + 1 == cp_kt):
+                    with m.If(c_c + 1 == c.kt):
                         m.next = "WAIT"
             with m.State("WAIT"):
                 with m.If(out_valid):
@@ -287,92 +83,12 @@ class LtcEngine(wiring.Component):
                     with m.If(c_g + 1 < groups):
                         m.d.sync += c_g.eq(c_g + 1)
                         m.next = "PRIME"
-                    with m.Elif(c_ri + 1 < cp_mt):
+                    with m.Elif(c_ri + 1 < c.mt):
                         m.d.sync += [c_g.eq(0), c_ri.eq(c_ri + 1)]
                         m.next = "PRIME"
                     with m.Else():
                         m.next = "IDLE"
 
-        # ------------------------------------------------------------ store
-        s_ri, s_j, s_w = Signal(16), Signal(16), Signal(16)
-        srps = [ob.read_port() for ob in obufs]
-        sel = Signal(range(U)) if U > 1 else None
-        row_data = Signal(o_row)
-        for u in range(U):
-            m.d.comb += srps[u].addr.eq(st_obank * (p.buf_m * gpb) + s_ri * gpb + s_j // U)
-        if U > 1:
-            m.d.sync += sel.eq(s_j % U)
-            with m.Switch(sel):
-                for u in range(U):
-                    with m.Case(u):
-                        m.d.comb += row_data.eq(srps[u].data)
-        else:
-            m.d.comb += row_data.eq(srps[0].data)
-        m.d.comb += [wdma.cmd_addr.eq(r["o_base"] + ((st_rb + s_ri) * r["nb"] + st_nb)
-                                      * (wbytes * p.o_words)),
-                     wdma.cmd_words.eq(st_nt * p.o_words),
-                     wdma.i_data.eq(row_data.word_select(s_w, db))]
-        with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += st_done.eq(1)
-                with m.If(go & st_ok):
-                    m.d.sync += [s_ri.eq(0), s_j.eq(0), s_w.eq(0)]
-                    m.next = "CMD"
-            with m.State("CMD"):
-                m.d.comb += wdma.cmd_valid.eq(1)
-                with m.If(wdma.cmd_ready):
-                    m.next = "PRIME"
-            with m.State("PRIME"):
-                m.next = "SEND"
-            with m.State("SEND"):
-                m.d.comb += wdma.i_valid.eq(1)
-                with m.If(wdma.i_ready):
-                    m.d.sync += s_w.eq(s_w + 1)
-                    with m.If(s_w + 1 == p.o_words):
-                        m.d.sync += [s_w.eq(0), s_j.eq(s_j + 1)]
-                        with m.If(s_j + 1 < st_nt):
-                            m.next = "PRIME"
-                        with m.Elif(s_ri + 1 < st_mt):
-                            m.d.sync += [s_j.eq(0), s_ri.eq(s_ri + 1)]
-                            m.next = "CMD"
-                        with m.Else():
-                            m.next = "DRAIN"
-            with m.State("DRAIN"):
-                with m.If(wdma.idle):
-                    m.next = "IDLE"
-        return m
-
-
-class EngineBench(wiring.Component):
-    """The engine with its simulation DRAM (``AxiMemory``): what the cocotb bench drives.
-
-    Members
-    -------
-    s_axil : In(axi4_lite_signature());  done : Out(1)
-    latency, interval, random_stalls, bd_addr, bd_wdata, bd_we, bd_rdata : the memory's
-    """
-
-    def __init__(self, params: Params, words: int):
-        from tokenfab.hw.common.axi import AxiMemory
-        self.params, self.words = params, words
-        self._mem = AxiMemory(data_bits=params.data_bits, words=words)
-        super().__init__({
-            "s_axil": In(axi4_lite_signature()), "done": Out(1),
-            "latency": In(8), "interval": In(4), "random_stalls": In(1),
-            "bd_addr": In(range(words)), "bd_wdata": In(params.data_bits), "bd_we": In(1),
-            "bd_rdata": Out(params.data_bits)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.submodules.engine = eng = LtcEngine(self.params)
-        m.submodules.dram = mem = self._mem
-        wiring.connect(m, eng.m_axi, mem.axi)
-        wiring.connect(m, wiring.flipped(self.s_axil), eng.s_axil)
-        m.d.comb += [self.done.eq(eng.done), mem.latency.eq(self.latency),
-                     mem.interval.eq(self.interval), mem.random_stalls.eq(self.random_stalls),
-                     mem.bd_addr.eq(self.bd_addr), mem.bd_wdata.eq(self.bd_wdata),
-                     mem.bd_we.eq(self.bd_we), self.bd_rdata.eq(mem.bd_rdata)]
-        return m
 
 
 def top(params: Params) -> LtcEngine:

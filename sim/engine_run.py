@@ -1,0 +1,129 @@
+"""Runs of an engine against its simulation DRAM (``hw/common/engine.EngineBench``): the
+DRAM image of a layer, the Verilog, the cocotb job (``sim/engine_tb.py``) and the output
+read back. Each engine's ``sim/<engine>/testbench.py`` packs its beats and unpacks its
+output tiles."""
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from tokenfab.arch_models.common.engine import Layer
+from tokenfab.errors import UsageError
+from tokenfab.hw.common.engine import REG, EngineBench
+
+DRAM_WORDS = 1 << 15
+TOP = "engine_bench"
+PUBLIC = ("clk", "rst", "s_axil__*", "bd_*", "done", "latency", "interval",
+          "random_stalls")
+
+
+def _words(value: int, n: int, bits: int) -> list[int]:
+    mask = (1 << bits) - 1
+    return [(value >> (i * bits)) & mask for i in range(n)]
+
+
+def dram_image(p, L: Layer, act_beat, w_beat) -> dict[int, int]:
+    """Word address -> word: activation beat ``(r, c)`` is ``act_beat(r, c)`` and weight
+    beat ``(j, c)`` is ``w_beat(j, c)`` (integers of ``a_bits`` and ``w_bits`` bits),
+    at the blocked layout's addresses."""
+    img = {}
+    wb = p.word_bytes
+    for r in range(L.mb):
+        for c in range(L.kb):
+            base = L.a_base // wb + (r * L.kb + c) * p.a_words
+            for i, w in enumerate(_words(act_beat(r, c), p.a_words, p.data_bits)):
+                img[base + i] = w
+    for j in range(L.nb):
+        for c in range(L.kb):
+            base = L.w_base // wb + (j * L.kb + c) * p.w_words
+            for i, w in enumerate(_words(w_beat(j, c), p.w_words, p.data_bits)):
+                img[base + i] = w
+    return img
+
+
+def read_output(p, L: Layer, words, tile) -> np.ndarray:
+    """The ``M x N`` output from the output region's words; ``tile(value)`` unpacks one
+    output tile to a ``tile_m x tile_n`` array."""
+    tm, tn = p.tile_m, p.tile_n
+    out = np.zeros((L.mb * tm, L.nb * tn), np.int64)
+    for r in range(L.mb):
+        for j in range(L.nb):
+            base = (r * L.nb + j) * p.o_words
+            v = sum(int(words[base + i]) << (i * p.data_bits) for i in range(p.o_words))
+            out[r * tm:(r + 1) * tm, j * tn:(j + 1) * tn] = tile(v)
+    return out[:L.M, :L.N]
+
+
+@functools.lru_cache(maxsize=8)
+def _verilog_text(engine_cls, p) -> str:
+    from amaranth.back import verilog as back
+    return back.convert(EngineBench(engine_cls(p), DRAM_WORDS), name=TOP)
+
+
+def verilog(engine_cls, p, work_dir: Path) -> Path:
+    text = _verilog_text(engine_cls, p)      # elaborated once per process and engine
+    key = hashlib.sha256(f"{engine_cls.__qualname__} {p!r}".encode()).hexdigest()[:10]
+    path = Path(work_dir) / f"{TOP}_{key}.v"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def check_mapping(p, mapping: dict) -> None:
+    """The buffer tile must fit a bank of each buffer; ``order`` 0 or 1."""
+    for key, cap in (("mt", p.buf_m), ("nt", p.buf_n), ("kt", p.buf_k)):
+        v = mapping.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= cap:
+            raise UsageError(f"mapping {key} must be an integer from 1 to {cap} (the "
+                             f"buffer bank's buf_{key[0]}), not {v!r}")
+    if mapping.get("order") not in (0, 1):
+        raise UsageError(f"mapping order must be 0 (row blocks outer) or 1 (column blocks "
+                         f"outer), not {mapping.get('order')!r}")
+
+
+def run(engine_cls, p, L: Layer, img: dict, mapping: dict, *, latency: int, interval: int,
+        random_stalls: bool, work_dir, tag: str, max_cycles: int) -> dict:
+    """Load ``img``, start layer ``L`` with ``mapping``; the cycles from start to done, the
+    output region's words and the wall time."""
+    from tokenfab.sim import runner
+    check_mapping(p, mapping)
+    if L.words > DRAM_WORDS:
+        raise UsageError(f"the layer needs {L.words} DRAM words; the bench's DRAM has "
+                         f"{DRAM_WORDS}")
+    regs = {"mb": L.mb, "nb": L.nb, "kb": L.kb, "mt": mapping["mt"], "nt": mapping["nt"],
+            "kt": mapping["kt"], "order": mapping["order"], "a_base": L.a_base,
+            "w_base": L.w_base, "o_base": L.o_base}
+    job = {"latency": latency, "interval": interval, "random_stalls": random_stalls,
+           "image": sorted(img.items()), "registers": [[REG[k], v] for k, v in regs.items()],
+           "cycles_register": REG["cycles"], "out_base": L.o_base // p.word_bytes,
+           "out_words": L.mb * L.nb * p.o_words, "max_cycles": max_cycles}
+    v = verilog(engine_cls, p, work_dir)
+    build = runner.build(v, TOP, Path(work_dir), public=PUBLIC)
+    res = runner.run_job(build, TOP, job, test_module="tokenfab.sim.engine_tb", tag=tag)
+    return {"cycles": res["cycles"], "words": [int(w) for w in res["out"]],
+            "wall_s": res["wall_s"]}
+
+
+def run_layer(tb, p, acts, w, mapping: dict, *, latency: int = 8, interval: int = 1,
+              random_stalls: bool = False, work_dir="build/engine", tag="run",
+              max_cycles: int = 10_000_000) -> dict:
+    """Run layer ``acts x w`` on engine bench module ``tb`` (its ``ENGINE``,
+    ``columns(w)``, ``dram_image``, ``read_output`` and ``reference``) with ``mapping``
+    (``mt``, ``nt``, ``kt``, ``order``); return the cycles, the output, the reference and
+    the mismatching words."""
+    from tokenfab.arch_models.common.engine import layer
+    acts, w = np.asarray(acts), np.asarray(w)
+    check_mapping(p, mapping)
+    L = layer(p, acts.shape[0], acts.shape[1], tb.columns(w))
+    res = run(tb.ENGINE, p, L, tb.dram_image(p, L, acts, w), mapping, latency=latency,
+              interval=interval, random_stalls=random_stalls, work_dir=work_dir, tag=tag,
+              max_cycles=max_cycles)
+    out = tb.read_output(p, L, res["words"])
+    ref = tb.reference(p, acts, w)
+    return {"cycles": res["cycles"], "out": out, "ref": ref,
+            "mismatches": int(np.count_nonzero(out != ref)), "wall_s": res["wall_s"],
+            "layer": L}
