@@ -254,6 +254,12 @@ def cmd_engine(args):
               + [(f"energy {k} (J)", v) for k, v in c.energy_j.items()]
               + [("energy_per_mac_j", c.energy_per_mac_j), ("power_w", obj["power_w"])])
         return
+    if args.rtl:
+        path = eng.rtl(args.rtl)
+        _emit(args, {"engine": args.design, "verilog": str(path),
+                     "manifest": str(path.with_suffix(".manifest.json"))},
+              [("engine", args.design), ("verilog", str(path))])
+        return
     if args.fpga:
         r = eng.fpga(args.fpga, progress=_progress(show))
         _done_progress(show)
@@ -626,6 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="instead, area by block and the layer's energy at the model's "
                          "cycles (no RTL run)")
     sp.add_argument("--node", default="28nm", help="process node of --cost")
+    sp.add_argument("--rtl", default=None, metavar="DIR",
+                    help="instead, write the engine's Verilog, manifest (AXI interfaces, "
+                         "register map, DRAM layout) and integration files into DIR")
     sp.add_argument("-o", "--work-dir", default="build/engine",
                     help="folder for the Verilog, the simulator build and the run's files")
     sp = add("simulate", cmd_simulate, "run a model's prefill and decode on a system")

@@ -27,6 +27,10 @@ class EngineEntry:
         return importlib.import_module(f"tokenfab.{level}.{self.package}.{sub}")
 
     @property
+    def top_name(self) -> str:
+        return self.package
+
+    @property
     def Params(self):
         return self.module("hw", "params").Params
 
@@ -89,6 +93,10 @@ class Engine:
         self.entry = get(name)
         self.params = self.entry.Params(**params)
 
+    def _check_rtl_size(self) -> None:
+        from tokenfab.rtl.export import check_rtl_size
+        check_rtl_size(self.entry, self.params)
+
     def _layer(self, M, K, N, mapping, latency, interval):
         """The layer's placement and ``mapping``, or the engine's mapper's pick."""
         from tokenfab.arch_models.common.engine import layer
@@ -108,6 +116,7 @@ class Engine:
                                 ("N", N, 1, 1 << 16), ("latency", latency, 2, 255),
                                 ("interval", interval, 1, 15), ("seed", seed, 0, 2**32 - 1)):
             check_int(name, v, lo, hi)
+        self._check_rtl_size()
         tb = self.entry.module("sim", "testbench")
         timing = self.entry.module("arch_models", "timing")
         p = self.params
@@ -143,5 +152,12 @@ class Engine:
         as every design's (``tokenfab fpga``)."""
         import types
         from tokenfab.fpga import flow
+        self._check_rtl_size()
         entry = types.SimpleNamespace(name=self.entry.name, top=self.entry.top)
         return flow.run(entry, self.params, target, work_dir, progress=progress)
+
+    def rtl(self, out_dir, prefix: str | None = None, force: bool = False):
+        """The engine's Verilog with its manifest and integration files
+        (``rtl.export.write_engine``); returns the ``.v`` path."""
+        from tokenfab.rtl.export import write_engine
+        return write_engine(self.entry, self.params, out_dir, prefix, force)

@@ -114,6 +114,12 @@ class EngineParams(ParamsBase):
     def macs_per_tile(self) -> int:
         return self.tile_m * self.tile_n * self.tile_k * self.units
 
+    @property
+    def rtl_max_macs(self) -> int:
+        """The unit's RTL limit, for all ``units`` together: elaboration time grows with
+        the units' total size (``tokenfab.params.rtl_size_problem``)."""
+        return self.unit.rtl_max_macs
+
 
 class AxiEngine(wiring.Component):
     """An engine (see the module doc): subclasses set ``PARAMS`` and define
