@@ -45,3 +45,27 @@ def test_engines_past_the_units_rtl_limit_are_refused_before_elaboration(tmp_pat
     (8, 64, [4, 8]), (8, 12, [4, 6, 8]), (16, 3, [1, 3]), (1, 5, [1])])
 def test_mapper_candidates_fill_the_bank_half_of_it_or_split_evenly(bank, blocks, expected):
     assert engine.candidates(bank, blocks) == expected
+
+
+def test_a_sweep_runs_engine_points_at_their_levels(tmp_path):
+    """Engines are designs of a sweep: the model's cost over an axis and a DRAM interval,
+    and one point through the RTL; a design-only level or a missing layer is refused."""
+    spec = {"sweep": {"levels": ["cost", "verify"]},
+            "design": [{"name": "tellme-engine", "params": SMALL["tellme-engine"],
+                        "axes": {"q": [1, 2]}}],
+            "workload": [{"layer": "3,30,9", "interval": [1, 2]}]}
+    df = tokenfab.sweep(spec, out=tmp_path / "s", workers=1)
+    assert len(df) == 4 and (df["status"] == "ok").all(), df["message"].tolist()
+    assert df["verify.passed"].all() and (df["verify.mismatches"] == 0).all()
+    assert (df["verify.rtl_cycles"] == df["verify.model_cycles"]).all()
+    slow = df[df["interval"] == 2].set_index("p.q")["cost.cycles"]
+    fast = df[df["interval"] == 1].set_index("p.q")["cost.cycles"]
+    assert (slow > fast).all()
+    bad = {"sweep": {"levels": ["simulate"]}, "design": [{"name": "ltc-engine"}],
+           "workload": [{"layer": "3,30,9"}]}
+    df = tokenfab.sweep(bad, out=tmp_path / "b", workers=1)
+    assert df["status"].tolist() == ["refused"]
+    assert "its levels are verify, cost, fpga, not simulate" in df["message"][0]
+    with pytest.raises(UsageError, match=r"workload\[0\].layer: must be 'M,K,N'"):
+        tokenfab.sweep({"design": [{"name": "ltc-engine"}],
+                        "workload": [{"layer": "3,30"}]}, out=tmp_path / "c")

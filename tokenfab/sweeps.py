@@ -33,6 +33,20 @@ The spec, in TOML::
     gen = 128
     volume = 10000                         # units built, over which cost spreads the NRE
 
+An engine (``tokenfab list``: ``ltc-engine``, ``tellme-engine``) is a design of a sweep
+too: its points run one GEMM layer, the workload's ``layer = "M,K,N"`` (with the
+simulation DRAM's ``latency`` and ``interval``, 8 and 1 unless given), at the levels
+``verify`` (the RTL against the golden and timing models), ``cost`` (area and the layer's
+energy at the model's cycles) and ``fpga``::
+
+    [[design]]
+    name = "tellme-engine"
+    axes = { q = [2, 4], buf_k = [4, 8] }
+
+    [[workload]]
+    layer = ["16,1008,512", "64,2560,2560"]
+    interval = [1, 2]
+
 Every error of a spec is reported at once, each with its place (``design[0].axes.n``).
 A point's hash covers its design, parameters, workload, levels, options, the tokenfab
 version and a fingerprint of the installed code, so a changed model recomputes and an
@@ -62,6 +76,9 @@ WORKLOAD_KEYS = {"model": str, "batch": int, "prompt": int, "gen": int, "system"
 WORKLOAD_DEFAULTS = {"model": "llama-2-7b", "batch": 1, "prompt": 512, "gen": 128,
                      "system": None, "volume": 10_000}     # volume: units built (cost)
 WORKLOAD_MINIMA = {"batch": 1, "volume": 1}
+# an engine point's layer and simulation DRAM; in the points (and their hashes) only if given
+ENGINE_WORKLOAD_KEYS = {"layer": str, "latency": int, "interval": int}
+ENGINE_LEVELS = ("verify", "cost", "fpga")
 # a design axis or parameter named system.PATH sets a field of the point's system file
 # (``system.levels.gbuf.capacity = ["64KiB", "1MiB"]``); a workload's ``set`` lists fixed
 # overrides ("PATH=VALUE") of its system
@@ -244,9 +261,10 @@ def _workloads(w, where, err) -> list[dict]:
         err.add(where, "must be a table")
         return []
     for key in w:
-        if key not in WORKLOAD_KEYS and key != "set":
+        if key not in WORKLOAD_KEYS and key not in ENGINE_WORKLOAD_KEYS and key != "set":
             err.add(f"{where}.{key}", f"unknown key; allowed: "
-                                      f"{', '.join(WORKLOAD_KEYS)}, set")
+                                      f"{', '.join([*WORKLOAD_KEYS, *ENGINE_WORKLOAD_KEYS])}, "
+                                      "set")
     fixed_set = w.get("set")
     if fixed_set is not None and (not isinstance(fixed_set, list) or not all(
             isinstance(x, str) and "=" in x for x in fixed_set)):
@@ -270,9 +288,35 @@ def _workloads(w, where, err) -> list[dict]:
                 except UsageError as exc:
                     err.add(f"{where}.model", str(exc))
         axes[key] = vals
+    for key, kind in ENGINE_WORKLOAD_KEYS.items():
+        if key not in w:          # absent, it stays out of the points' hashes
+            continue
+        vals = w[key] if isinstance(w[key], list) else [w[key]]
+        for x in vals:
+            if key == "layer":
+                if not isinstance(x, str) or _layer(x) is None:
+                    err.add(f"{where}.layer", f"must be 'M,K,N' (three positive integers) "
+                                              f"or a list of them, not {x!r}")
+            elif isinstance(x, bool) or not isinstance(x, int) or x < 1:
+                err.add(f"{where}.{key}", f"must be a positive integer or a list of them, "
+                                          f"not {x!r}")
+        axes[key] = vals
     if fixed_set:                 # absent, it stays out of the points' hashes
         axes["set"] = [tuple(fixed_set)]
     return [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+
+
+def _layer(text: str):
+    """``(M, K, N)`` from ``"M,K,N"``, or None."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(x.strip().isdigit() and int(x) > 0 for x in parts):
+        return None
+    return tuple(int(x) for x in parts)
+
+
+def _is_engine(name) -> bool:
+    from tokenfab.engines import ENGINES
+    return name in ENGINES
 
 
 def _axis_values(spec, where, err) -> list | tuple | None:
@@ -310,7 +354,7 @@ def _check_systems(points, err) -> None:
     seen = set()
     for pt in points:
         key = (pt.design, pt.workload.get("system"), tuple(pt.workload.get("set", ())))
-        if key in seen or not (key[1] or key[2]):
+        if key in seen or not (key[1] or key[2]) or _is_engine(pt.design):
             continue
         seen.add(key)
         try:
@@ -329,9 +373,13 @@ def _design_points(d, where, err, rng) -> list[dict]:
         if key not in ("name", "params", "axes", "sample"):
             err.add(f"{where}.{key}", "unknown key; allowed: name, params, axes, sample")
     try:
-        entry = registry.get(d.get("name"))
+        if _is_engine(d.get("name")):
+            from tokenfab.engines import get
+            entry = get(d["name"])
+        else:
+            entry = registry.get(d.get("name"))
     except UsageError as exc:
-        err.add(f"{where}.name", str(exc))
+        err.add(f"{where}.name", f"{exc} (or an engine: tokenfab list)")
         return []
     known = param_fields(entry.Params)
     fixed = d.get("params", {})
@@ -512,6 +560,10 @@ def check_objectives(s: Spec) -> None:
         kw = dict(model=w["model"], system=w["system"],
                   overrides=list(w.get("set", ())) or None)
         try:
+            if _is_engine(p.design):
+                if "cost" in probed:
+                    columns |= set(_scalars("cost", _engine_cost(p).to_dict()))
+                continue
             d = tokenfab.design(p.design, **p.params)
             if "simulate" in probed:
                 columns |= set(_scalars("simulate", d.simulate(prompt=16, gen=2,
@@ -539,7 +591,10 @@ def run_point(point: Point, work_dir: str) -> dict:
     try:
         if "__invalid__" in point.params:
             raise UsageError(point.params["__invalid__"])
-        d = tokenfab.design(point.design, **point.params)
+        if _is_engine(point.design):
+            row.update(_engine_levels(point, work_dir))
+            point = dataclasses.replace(point, levels=())
+        d = None if not point.levels else tokenfab.design(point.design, **point.params)
         w = point.workload
         for level in point.levels:
             if level == "simulate":
@@ -584,6 +639,45 @@ def run_point(point: Point, work_dir: str) -> dict:
     except Exception as exc:                     # a failed point does not stop a sweep
         row.update(status="failed", message=f"{type(exc).__name__}: {exc}")
     row["wall_s"] = time.perf_counter() - t0
+    return row
+
+
+def _engine_layer(point: Point):
+    w = point.workload
+    if "layer" not in w:
+        raise UsageError(f"{point.design} points run a GEMM layer: give the workload's "
+                         "layer = 'M,K,N'")
+    return _layer(w["layer"]), dict(latency=w.get("latency", 8), interval=w.get("interval", 1))
+
+
+def _engine_cost(point: Point):
+    import tokenfab
+    layer, memory = _engine_layer(point)
+    node = point.options.get("cost_node")
+    return tokenfab.engine(point.design, **point.params).cost(
+        *layer, **memory, **({"node": node} if node else {}))
+
+
+def _engine_levels(point: Point, work_dir: str) -> dict:
+    """An engine point's levels (``ENGINE_LEVELS``), a flat row like ``run_point``'s."""
+    import tokenfab
+    other = [lv for lv in point.levels if lv not in ENGINE_LEVELS]
+    if other:
+        raise UsageError(f"{point.design} is an engine: its levels are "
+                         f"{', '.join(ENGINE_LEVELS)}, not {', '.join(other)}")
+    eng = tokenfab.engine(point.design, **point.params)
+    layer, memory = _engine_layer(point)
+    row = {}
+    for level in point.levels:
+        if level == "verify":
+            r = eng.run_layer(*layer, **memory, work_dir=Path(work_dir) / "engine")
+            row.update(_scalars("verify", {k: getattr(r, k) for k in FIXED_COLUMNS["verify"]}))
+            row["verify.sim_cycles_per_s"] = r.sim_cycles_per_s
+        elif level == "cost":
+            row.update(_scalars("cost", _engine_cost(point).to_dict()))
+        elif level == "fpga":
+            r = eng.fpga(point.options["fpga_target"], work_dir=Path(work_dir) / "fpga")
+            row.update(_scalars("fpga", {k: getattr(r, k) for k in FIXED_COLUMNS["fpga"]}))
     return row
 
 
