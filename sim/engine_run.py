@@ -85,45 +85,69 @@ def check_mapping(p, mapping: dict) -> None:
                          f"outer), not {mapping.get('order')!r}")
 
 
-def run(engine_cls, p, L: Layer, img: dict, mapping: dict, *, latency: int, interval: int,
-        random_stalls: bool, work_dir, tag: str, max_cycles: int) -> dict:
-    """Load ``img``, start layer ``L`` with ``mapping``; the cycles from start to done, the
-    output region's words and the wall time."""
+def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int) -> list[dict]:
+    """Run ``layers`` one after another in one simulation: each a dict of ``L``, ``img``,
+    ``mapping`` and the memory's ``latency``, ``interval`` and ``random_stalls``; per
+    layer the cycles from start to done, the output region's words and the wall time."""
     from tokenfab.sim import runner
-    check_mapping(p, mapping)
-    if L.words > DRAM_WORDS:
-        raise UsageError(f"the layer needs {L.words} DRAM words; the bench's DRAM has "
-                         f"{DRAM_WORDS}")
-    regs = {"mb": L.mb, "nb": L.nb, "kb": L.kb, "mt": mapping["mt"], "nt": mapping["nt"],
-            "kt": mapping["kt"], "order": mapping["order"], "a_base": L.a_base,
-            "w_base": L.w_base, "o_base": L.o_base}
-    job = {"latency": latency, "interval": interval, "random_stalls": random_stalls,
-           "image": sorted(img.items()), "registers": [[REG[k], v] for k, v in regs.items()],
-           "cycles_register": REG["cycles"], "out_base": L.o_base // p.word_bytes,
-           "out_words": L.mb * L.nb * p.o_words, "max_cycles": max_cycles}
+    runs = []
+    for x in layers:
+        L, mapping = x["L"], x["mapping"]
+        check_mapping(p, mapping)
+        if L.words > DRAM_WORDS:
+            raise UsageError(f"the layer needs {L.words} DRAM words; the bench's DRAM has "
+                             f"{DRAM_WORDS}")
+        regs = {"mb": L.mb, "nb": L.nb, "kb": L.kb, "mt": mapping["mt"],
+                "nt": mapping["nt"], "kt": mapping["kt"], "order": mapping["order"],
+                "a_base": L.a_base, "w_base": L.w_base, "o_base": L.o_base}
+        runs.append({"latency": x["latency"], "interval": x["interval"],
+                     "random_stalls": bool(x["random_stalls"]),
+                     "image": sorted(x["img"].items()),
+                     "registers": [[REG[k], v] for k, v in regs.items()],
+                     "cycles_register": REG["cycles"], "out_base": L.o_base // p.word_bytes,
+                     "out_words": L.mb * L.nb * p.o_words, "max_cycles": max_cycles})
+    poison = int("a5" * p.word_bytes, 16)
     v = verilog(engine_cls, p, work_dir)
     build = runner.build(v, TOP, Path(work_dir), public=PUBLIC)
-    res = runner.run_job(build, TOP, job, test_module="tokenfab.sim.engine_tb", tag=tag)
-    return {"cycles": res["cycles"], "words": [int(w) for w in res["out"]],
-            "wall_s": res["wall_s"]}
+    res = runner.run_job(build, TOP, {"runs": runs, "poison": poison},
+                         test_module="tokenfab.sim.engine_tb", tag=tag)
+    if len(res["runs"]) != len(runs):
+        from tokenfab.errors import ToolError
+        raise ToolError(f"the engine bench finished {len(res['runs'])} of {len(runs)} "
+                        f"layers (see {res['files']['log']})")
+    return [{"cycles": r["cycles"], "words": [int(w) for w in r["out"]],
+             "wall_s": r["wall_s"]} for r in res["runs"]]
+
+
+def run_layers(tb, p, cases, *, work_dir="build/engine", tag="run",
+               max_cycles: int = 10_000_000) -> list[dict]:
+    """Layers on engine bench module ``tb`` (its ``ENGINE``, ``columns(w)``,
+    ``dram_image``, ``read_output`` and ``reference``), one simulation for all: each case
+    a dict of ``acts``, ``w``, ``mapping`` (``mt``, ``nt``, ``kt``, ``order``) and
+    optionally ``latency`` (8), ``interval`` (1), ``random_stalls`` (False); per case the
+    cycles, the output, the reference and the mismatching words."""
+    from tokenfab.arch_models.common.engine import layer
+    layers, refs = [], []
+    for c in cases:
+        acts, w = np.asarray(c["acts"]), np.asarray(c["w"])
+        check_mapping(p, c["mapping"])
+        L = layer(p, acts.shape[0], acts.shape[1], tb.columns(w))
+        layers.append({"L": L, "img": tb.dram_image(p, L, acts, w), "mapping": c["mapping"],
+                       "latency": c.get("latency", 8), "interval": c.get("interval", 1),
+                       "random_stalls": c.get("random_stalls", False)})
+        refs.append(tb.reference(p, acts, w))
+    out = []
+    for x, ref, res in zip(layers, refs, run(tb.ENGINE, p, layers, work_dir=work_dir,
+                                             tag=tag, max_cycles=max_cycles)):
+        got = tb.read_output(p, x["L"], res["words"])
+        out.append({"cycles": res["cycles"], "out": got, "ref": ref,
+                    "mismatches": int(np.count_nonzero(got != ref)),
+                    "wall_s": res["wall_s"], "layer": x["L"]})
+    return out
 
 
 def run_layer(tb, p, acts, w, mapping: dict, *, latency: int = 8, interval: int = 1,
-              random_stalls: bool = False, work_dir="build/engine", tag="run",
-              max_cycles: int = 10_000_000) -> dict:
-    """Run layer ``acts x w`` on engine bench module ``tb`` (its ``ENGINE``,
-    ``columns(w)``, ``dram_image``, ``read_output`` and ``reference``) with ``mapping``
-    (``mt``, ``nt``, ``kt``, ``order``); return the cycles, the output, the reference and
-    the mismatching words."""
-    from tokenfab.arch_models.common.engine import layer
-    acts, w = np.asarray(acts), np.asarray(w)
-    check_mapping(p, mapping)
-    L = layer(p, acts.shape[0], acts.shape[1], tb.columns(w))
-    res = run(tb.ENGINE, p, L, tb.dram_image(p, L, acts, w), mapping, latency=latency,
-              interval=interval, random_stalls=random_stalls, work_dir=work_dir, tag=tag,
-              max_cycles=max_cycles)
-    out = tb.read_output(p, L, res["words"])
-    ref = tb.reference(p, acts, w)
-    return {"cycles": res["cycles"], "out": out, "ref": ref,
-            "mismatches": int(np.count_nonzero(out != ref)), "wall_s": res["wall_s"],
-            "layer": L}
+              random_stalls: bool = False, **kw) -> dict:
+    """One layer (``run_layers``)."""
+    return run_layers(tb, p, [dict(acts=acts, w=w, mapping=mapping, latency=latency,
+                                   interval=interval, random_stalls=random_stalls)], **kw)[0]

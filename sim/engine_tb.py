@@ -1,9 +1,10 @@
 """cocotb bench of an engine with its simulation DRAM (``hw/common/axi.AxiMemory``).
 
-Reads a job (``TOKENFAB_JOB``: the DRAM image, the memory's latency, interval and stall
-mode, the register writes, the output region), loads DRAM through the back door, starts
-the engine over AXI4-Lite, waits for ``done`` without stepping Python per cycle, reads the
-cycle counter and the output words back, and writes them to ``TOKENFAB_RESULTS``.
+Reads a job (``TOKENFAB_JOB``: runs, each with its DRAM image, the memory's latency,
+interval and stall mode, the register writes and the output region) and, run after run in
+one simulation, resets, loads DRAM through the back door, starts the engine over
+AXI4-Lite, waits for ``done`` without stepping Python per cycle, and reads the cycle
+counter and the output words back; writes them to ``TOKENFAB_RESULTS``.
 """
 from __future__ import annotations
 
@@ -60,13 +61,25 @@ async def run_job(dut):
     for name in ("awvalid", "wvalid", "arvalid", "bready", "rready"):
         getattr(dut, f"s_axil__{name}").value = 0
     dut.bd_we.value = 0
+    results = []
+    for run in job["runs"]:
+        results.append(await _run(dut, run, job["poison"]))
+    with open(os.environ["TOKENFAB_RESULTS"], "w") as f:
+        json.dump({"runs": results}, f)
+
+
+async def _run(dut, job: dict, poison: int) -> dict:
+    """One layer: reset (the engine and the memory's stall generator start afresh),
+    ``poison`` over the output region (so no word of an earlier run passes for this
+    one's), the image, the registers, start, wait for done, read back."""
     dut.latency.value = job["latency"]
     dut.interval.value = job["interval"]
     dut.random_stalls.value = int(job["random_stalls"])
     dut.rst.value = 1
     await ClockCycles(dut.clk, 2)
     dut.rst.value = 0
-    for addr, word in job["image"]:
+    out_region = range(job["out_base"], job["out_base"] + job["out_words"])
+    for addr, word in [*((a, poison) for a in out_region), *job["image"]]:
         dut.bd_addr.value = addr
         dut.bd_wdata.value = int(word)
         dut.bd_we.value = 1
@@ -84,10 +97,9 @@ async def run_job(dut):
     cycles = await lite_read(dut, 4 * job["cycles_register"])
     out = []
     await RisingEdge(dut.clk)
-    for addr in range(job["out_base"], job["out_base"] + job["out_words"]):
+    for addr in out_region:
         dut.bd_addr.value = addr
         await ReadOnly()
         out.append(str(int(dut.bd_rdata.value)))
         await RisingEdge(dut.clk)
-    with open(os.environ["TOKENFAB_RESULTS"], "w") as f:
-        json.dump({"cycles": cycles, "out": out, "wall_s": wall}, f)
+    return {"cycles": cycles, "out": out, "wall_s": wall}

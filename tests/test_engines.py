@@ -48,19 +48,24 @@ def test_mapper_candidates_fill_the_bank_half_of_it_or_split_evenly(bank, blocks
 
 
 def test_a_sweep_runs_engine_points_at_their_levels(tmp_path):
-    """Engines are designs of a sweep: the model's cost over an axis and a DRAM interval,
-    and one point through the RTL; a design-only level or a missing layer is refused."""
+    """Engines are designs of a sweep: a layer at two DRAM intervals through the RTL and
+    the model's cost, and an axis at the cost level alone; a design-only level or a bad
+    layer is refused."""
     spec = {"sweep": {"levels": ["cost", "verify"]},
-            "design": [{"name": "tellme-engine", "params": SMALL["tellme-engine"],
-                        "axes": {"q": [1, 2]}}],
+            "design": [{"name": "tellme-engine", "params": SMALL["tellme-engine"]}],
             "workload": [{"layer": "3,30,9", "interval": [1, 2]}]}
     df = tokenfab.sweep(spec, out=tmp_path / "s", workers=1)
-    assert len(df) == 4 and (df["status"] == "ok").all(), df["message"].tolist()
+    assert len(df) == 2 and (df["status"] == "ok").all(), df["message"].tolist()
     assert df["verify.passed"].all() and (df["verify.mismatches"] == 0).all()
     assert (df["verify.rtl_cycles"] == df["verify.model_cycles"]).all()
-    slow = df[df["interval"] == 2].set_index("p.q")["cost.cycles"]
-    fast = df[df["interval"] == 1].set_index("p.q")["cost.cycles"]
-    assert (slow > fast).all()
+    cycles = df.set_index("interval")["verify.rtl_cycles"]
+    assert cycles[2] > cycles[1]
+    spec = {"sweep": {"levels": ["cost"]},
+            "design": [{"name": "tellme-engine", "axes": {"q": [2, 4, 8]}}],
+            "workload": [{"layer": "64,2560,2560"}]}
+    df = tokenfab.sweep(spec, out=tmp_path / "q", workers=1).set_index("p.q")
+    assert (df["status"] == "ok").all()
+    assert df["cost.cycles"][2] > df["cost.cycles"][4] > df["cost.cycles"][8]
     bad = {"sweep": {"levels": ["simulate"]}, "design": [{"name": "ltc-engine"}],
            "workload": [{"layer": "3,30,9"}]}
     df = tokenfab.sweep(bad, out=tmp_path / "b", workers=1)

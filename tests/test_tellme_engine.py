@@ -26,15 +26,19 @@ def operands(shape, seed):
 @pytest.mark.slow
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_layers_bit_exact_and_cycles_exact(shape, build_dir):
-    from tokenfab.sim.tellme_engine.testbench import run_layer
+    """The four runs of a shape in one simulation, reset between them, the output region
+    poisoned before each."""
+    from tokenfab.sim.tellme_engine.testbench import run_layers
     a, w = operands(shape, sum(shape))
-    for mapping in MAPPINGS:
-        for mem in MEMORY:
-            r = run_layer(P, a, w, mapping, **mem, work_dir=build_dir / "tellme-engine",
-                          tag=f"{'-'.join(map(str, shape))}-{mapping['mt']}-{mem['interval']}")
-            assert r["mismatches"] == 0, (shape, mapping, mem)
-            model = timing.engine_cycles(P, r["layer"], mapping, **mem)
-            assert r["cycles"] == model, (shape, mapping, mem, r["cycles"], model)
+    cases = [dict(acts=a, w=w, mapping=mapping, **mem)
+             for mapping in MAPPINGS for mem in MEMORY]
+    runs = run_layers(P, cases, work_dir=build_dir / "tellme-engine",
+                      tag="-".join(map(str, shape)))
+    for case, r in zip(cases, runs):
+        mapping, mem = case["mapping"], {k: case[k] for k in ("latency", "interval")}
+        assert r["mismatches"] == 0, (shape, mapping, mem)
+        model = timing.engine_cycles(P, r["layer"], mapping, **mem)
+        assert r["cycles"] == model, (shape, mapping, mem, r["cycles"], model)
 
 
 def test_compute_is_on_the_critical_path_of_the_large_tile():
@@ -52,17 +56,19 @@ def test_extreme_operands_and_random_stalls(build_dir):
     """All-(+-127) activations with all-(+-1) weights (the table's largest entries, the
     accumulators' largest sums) bit-exact; the memory spacing every beat by a
     pseudo-random 1 to 2 x interval - 1 cycles, the model within 2%."""
-    from tokenfab.sim.tellme_engine.testbench import run_layer
+    from tokenfab.sim.tellme_engine.testbench import run_layers
     M, K, N = 9, 100, 40
     s = np.where(np.arange(K) % 3, 1, -1)
     a = np.outer(np.where(np.arange(M) % 2, -127, 127), s)
     w = np.outer(s, np.where(np.arange(N) % 2, -1, 1))
-    r = run_layer(P, a, w, MAPPINGS[1], work_dir=build_dir / "tellme-engine", tag="extreme")
-    assert r["mismatches"] == 0 and np.abs(r["ref"]).min() == 127 * K
-    a, w = operands((M, K, N), 7)
-    for mapping, interval in ((MAPPINGS[0], 2), (MAPPINGS[1], 3)):
-        r = run_layer(P, a, w, mapping, latency=12, interval=interval, random_stalls=True,
-                      work_dir=build_dir / "tellme-engine", tag=f"random-{mapping['mt']}")
+    ra, rw = operands((M, K, N), 7)
+    stalls = ((MAPPINGS[0], 2), (MAPPINGS[1], 3))
+    runs = run_layers(P, [dict(acts=a, w=w, mapping=MAPPINGS[1])]
+                      + [dict(acts=ra, w=rw, mapping=mapping, latency=12, interval=interval,
+                              random_stalls=True) for mapping, interval in stalls],
+                      work_dir=build_dir / "tellme-engine", tag="extreme-random")
+    assert runs[0]["mismatches"] == 0 and np.abs(runs[0]["ref"]).min() == 127 * K
+    for (mapping, interval), r in zip(stalls, runs[1:]):
         assert r["mismatches"] == 0
         model = timing.engine_cycles(P, r["layer"], mapping, latency=12, interval=interval,
                                      random_stalls=True)
@@ -105,9 +111,9 @@ def test_mapper_and_cost_of_a_model_layer():
 def test_cli_runs_a_layer(capsys, build_dir):
     import json
     from tokenfab.cli import main
-    assert main(["engine", "tellme-engine", "-p", "t=4", "-p", "q=2", "-p", "buf_m=2",
-                 "-p", "buf_n=4", "-p", "buf_k=4", "--shape", "3,30,9", "-o",
-                 str(build_dir / "tellme-engine"), "--json"]) == 0
+    params = [x for k, v in P.to_dict().items() for x in ("-p", f"{k}={v}")]
+    assert main(["engine", "tellme-engine", *params, "--shape", "3,30,9", "-o",
+                 str(build_dir / "tellme-engine"), "--json"]) == 0      # the tests' build
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] and out["mismatches"] == 0 and out["outputs"] == 27
     assert out["rtl_cycles"] == out["model_cycles"]

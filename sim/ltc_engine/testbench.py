@@ -61,3 +61,9 @@ def run_layer(p: Params, acts, w, mapping: dict, **kw) -> dict:
     """``engine_run.run_layer`` on this engine."""
     kw.setdefault("work_dir", "build/ltc-engine")
     return engine_run.run_layer(sys.modules[__name__], p, acts, w, mapping, **kw)
+
+
+def run_layers(p: Params, cases, **kw) -> list[dict]:
+    """``engine_run.run_layers`` on this engine: the cases in one simulation."""
+    kw.setdefault("work_dir", "build/ltc-engine")
+    return engine_run.run_layers(sys.modules[__name__], p, cases, **kw)
