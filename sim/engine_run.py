@@ -12,12 +12,17 @@ import numpy as np
 
 from tokenfab.arch_models.common.engine import Layer
 from tokenfab.errors import UsageError
-from tokenfab.hw.common.engine import REG, EngineBench
+from tokenfab.hw.common.engine import REG, EngineBench, EngineIdBench
 
 DRAM_WORDS = 1 << 15
 TOP = "engine_bench"
 PUBLIC = ("clk", "rst", "s_axil__*", "bd_*", "done", "latency", "interval",
           "random_stalls")
+# the DRAM models: ours (RTL, the bench's ``AxiMemory``: latency, interval, stalls) or
+# cocotbext-axi's AxiRam with random pauses on every channel (an independent AXI model)
+DRAMS = {"rtl": (TOP, PUBLIC, "tokenfab.sim.engine_tb"),
+         "axiram": ("engine_axiram", ("clk", "rst", "s_axil__*", "m_axi__*", "done"),
+                    "tokenfab.sim.engine_axiram_tb")}
 
 
 def _words(value: int, n: int, bits: int) -> list[int]:
@@ -58,15 +63,17 @@ def read_output(p, L: Layer, words, tile) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _verilog_text(engine_cls, p) -> str:
+def _verilog_text(engine_cls, p, dram: str) -> str:
     from amaranth.back import verilog as back
-    return back.convert(EngineBench(engine_cls(p), DRAM_WORDS), name=TOP)
+    top = (EngineBench(engine_cls(p), DRAM_WORDS) if dram == "rtl"
+           else EngineIdBench(engine_cls(p)))
+    return back.convert(top, name=DRAMS[dram][0])
 
 
-def verilog(engine_cls, p, work_dir: Path) -> Path:
-    text = _verilog_text(engine_cls, p)      # elaborated once per process and engine
+def verilog(engine_cls, p, work_dir: Path, dram: str = "rtl") -> Path:
+    text = _verilog_text(engine_cls, p, dram)   # elaborated once per process and engine
     key = hashlib.sha256(f"{engine_cls.__qualname__} {p!r}".encode()).hexdigest()[:10]
-    path = Path(work_dir) / f"{TOP}_{key}.v"
+    path = Path(work_dir) / f"{DRAMS[dram][0]}_{key}.v"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
@@ -85,10 +92,13 @@ def check_mapping(p, mapping: dict) -> None:
                          f"outer), not {mapping.get('order')!r}")
 
 
-def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int) -> list[dict]:
+def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int, dram: str = "rtl",
+        pause_share: float = 0.25, pause_seed: int = 1) -> list[dict]:
     """Run ``layers`` one after another in one simulation: each a dict of ``L``, ``img``,
     ``mapping`` and the memory's ``latency``, ``interval`` and ``random_stalls``; per
-    layer the cycles from start to done, the output region's words and the wall time."""
+    layer the cycles from start to done, the output region's words and the wall time.
+    ``dram``: ``rtl`` (ours) or ``axiram`` (cocotbext-axi's, its channels paused in
+    about ``pause_share`` of the cycles)."""
     from tokenfab.sim import runner
     runs = []
     for x in layers:
@@ -107,10 +117,13 @@ def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int) -> list[d
                      "cycles_register": REG["cycles"], "out_base": L.o_base // p.word_bytes,
                      "out_words": L.mb * L.nb * p.o_words, "max_cycles": max_cycles})
     poison = int("a5" * p.word_bytes, 16)
-    v = verilog(engine_cls, p, work_dir)
-    build = runner.build(v, TOP, Path(work_dir), public=PUBLIC)
-    res = runner.run_job(build, TOP, {"runs": runs, "poison": poison},
-                         test_module="tokenfab.sim.engine_tb", tag=tag)
+    top, public, module = DRAMS[dram]
+    v = verilog(engine_cls, p, work_dir, dram)
+    build = runner.build(v, top, Path(work_dir), public=public)
+    job = {"runs": runs, "poison": poison, "word_bytes": p.word_bytes,
+           "bytes": DRAM_WORDS * p.word_bytes, "pause_share": pause_share,
+           "pause_seed": pause_seed}
+    res = runner.run_job(build, top, job, test_module=module, tag=tag)
     if len(res["runs"]) != len(runs):
         from tokenfab.errors import ToolError
         raise ToolError(f"the engine bench finished {len(res['runs'])} of {len(runs)} "
@@ -120,12 +133,12 @@ def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int) -> list[d
 
 
 def run_layers(tb, p, cases, *, work_dir="build/engine", tag="run",
-               max_cycles: int = 10_000_000) -> list[dict]:
+               max_cycles: int = 10_000_000, **dram) -> list[dict]:
     """Layers on engine bench module ``tb`` (its ``ENGINE``, ``columns(w)``,
     ``dram_image``, ``read_output`` and ``reference``), one simulation for all: each case
     a dict of ``acts``, ``w``, ``mapping`` (``mt``, ``nt``, ``kt``, ``order``) and
     optionally ``latency`` (8), ``interval`` (1), ``random_stalls`` (False); per case the
-    cycles, the output, the reference and the mismatching words."""
+    cycles, the output, the reference and the mismatching words. ``dram``: ``run``'s."""
     from tokenfab.arch_models.common.engine import layer
     layers, refs = [], []
     for c in cases:
@@ -138,7 +151,7 @@ def run_layers(tb, p, cases, *, work_dir="build/engine", tag="run",
         refs.append(tb.reference(p, acts, w))
     out = []
     for x, ref, res in zip(layers, refs, run(tb.ENGINE, p, layers, work_dir=work_dir,
-                                             tag=tag, max_cycles=max_cycles)):
+                                             tag=tag, max_cycles=max_cycles, **dram)):
         got = tb.read_output(p, x["L"], res["words"])
         out.append({"cycles": res["cycles"], "out": got, "ref": ref,
                     "mismatches": int(np.count_nonzero(got != ref)),

@@ -269,14 +269,15 @@ def cmd_engine(args):
         return
     r = eng.run_layer(*shape, mapping, latency=args.latency,
                       interval=args.interval, random_stalls=args.random_stalls,
-                      seed=args.seed, work_dir=args.work_dir)
+                      seed=args.seed, dram=args.dram, work_dir=args.work_dir)
     obj = r.to_dict()
     mp = r.mapping
     _emit(args, obj, [("engine", r.engine), ("layer M x K x N", "x".join(map(str, shape))),
                       ("mapping", f"mt={mp['mt']} nt={mp['nt']} kt={mp['kt']} "
                                   f"order={mp['order']}" + (" (the engine's mapper)"
                                                             if mapping is None else "")),
-                      ("memory", f"latency {r.latency}, a beat every {r.interval} cycles"
+                      ("memory", "cocotbext-axi AxiRam, random pauses" if r.dram != "rtl"
+                       else f"latency {r.latency}, a beat every {r.interval} cycles"
                        + (" (random stalls)" if r.random_stalls else "")),
                       ("outputs checked", r.outputs), ("mismatches", r.mismatches),
                       ("rtl_cycles", r.rtl_cycles), ("model_cycles", r.model_cycles),
@@ -626,6 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--random-stalls", action="store_true",
                     help="space beats by a pseudo-random 1 to 2 x interval - 1 cycles")
     sp.add_argument("--seed", type=int, default=1, help="seed of the random operands")
+    sp.add_argument("--dram", default="rtl",
+                    help="rtl: the simulation DRAM of --latency, --interval and "
+                         "--random-stalls, whose cycles the model predicts; axiram: "
+                         "cocotbext-axi's AxiRam with random pauses on every channel (an "
+                         "independent AXI model; output checked, cycles reported)")
     sp.add_argument("--fpga", default=None, metavar="TARGET",
                     help="instead, Yosys and nextpnr on the engine for TARGET")
     sp.add_argument("--cost", action="store_true",

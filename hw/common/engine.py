@@ -200,7 +200,13 @@ class AxiEngine(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
 
         def blk(x, total, size):
-            return Mux(total - x < size, total - x, size)
+            """A step's blocks along a dimension: the mapping's tile, less at the edge;
+            registered (an activity uses it from the cycle after its launch, when the
+            register holds the step's value), so no activity's logic starts from a
+            subtraction and a comparison of registers."""
+            v = Signal(16)
+            m.d.sync += v.eq(Mux(total - x < size, total - x, size))
+            return v
 
         # the step being loaded (ld), computed (cp) and the block being stored (st)
         ld_rb, ld_nb, ld_kb, ld_ok, ld_bank = (Signal(16), Signal(16), Signal(16),
@@ -216,24 +222,43 @@ class AxiEngine(wiring.Component):
                                blk(cp_kb, r["kb"], r["kt"]))
         st_mt, st_nt = blk(st_rb, r["mb"], r["mt"]), blk(st_nb, r["nb"], r["nt"])
         cp_last_kb = cp_kb + r["kt"] >= r["kb"]
+        # DRAM addresses of the commands: each activity's first from registers computed
+        # during the phase before (in two stages, from the step that comes next), the
+        # next ones a row stride on; no multiplier between a counter and the DMA
+        a_stride, w_stride = wbytes * p.a_words, wbytes * p.w_words
+        o_stride = wbytes * p.o_words
+        a_ptr, w_ptr, o_ptr = Signal(32), Signal(32), Signal(32)
+        pre_ai, pre_wi, pre_oi = Signal(32), Signal(32), Signal(32)
+        pre_a, pre_w, pre_o = Signal(32), Signal(32), Signal(32)
+        a_step, w_step, o_step = Signal(32), Signal(32), Signal(32)
+        m.d.sync += [a_step.eq(r["kb"] * a_stride), w_step.eq(r["kb"] * w_stride),
+                     o_step.eq(r["nb"] * o_stride),
+                     pre_a.eq(r["a_base"] + pre_ai * a_stride),
+                     pre_w.eq(r["w_base"] + pre_wi * w_stride),
+                     pre_o.eq(r["o_base"] + pre_oi * o_stride)]
 
-        # next step after ld
+        # the step after ld, registered (ld holds still for a phase of at least four
+        # cycles, so it is ready long before the phase ends)
         nx_rb, nx_nb, nx_kb, nx_ok = Signal(16), Signal(16), Signal(16), Signal()
+        m.d.sync += nx_kb.eq(0)
         with m.If(ld_kb + r["kt"] < r["kb"]):
-            m.d.comb += [nx_rb.eq(ld_rb), nx_nb.eq(ld_nb), nx_kb.eq(ld_kb + r["kt"]),
+            m.d.sync += [nx_rb.eq(ld_rb), nx_nb.eq(ld_nb), nx_kb.eq(ld_kb + r["kt"]),
                          nx_ok.eq(ld_ok)]
         with m.Elif(r["order"][0]):                          # column blocks outer
             with m.If(ld_rb + r["mt"] < r["mb"]):
-                m.d.comb += [nx_rb.eq(ld_rb + r["mt"]), nx_nb.eq(ld_nb), nx_ok.eq(ld_ok)]
+                m.d.sync += [nx_rb.eq(ld_rb + r["mt"]), nx_nb.eq(ld_nb), nx_ok.eq(ld_ok)]
             with m.Else():
-                m.d.comb += [nx_rb.eq(0), nx_nb.eq(ld_nb + r["nt"]),
+                m.d.sync += [nx_rb.eq(0), nx_nb.eq(ld_nb + r["nt"]),
                              nx_ok.eq(ld_ok & (ld_nb + r["nt"] < r["nb"]))]
         with m.Else():                                       # row blocks outer
             with m.If(ld_nb + r["nt"] < r["nb"]):
-                m.d.comb += [nx_rb.eq(ld_rb), nx_nb.eq(ld_nb + r["nt"]), nx_ok.eq(ld_ok)]
+                m.d.sync += [nx_rb.eq(ld_rb), nx_nb.eq(ld_nb + r["nt"]), nx_ok.eq(ld_ok)]
             with m.Else():
-                m.d.comb += [nx_nb.eq(0), nx_rb.eq(ld_rb + r["mt"]),
+                m.d.sync += [nx_nb.eq(0), nx_rb.eq(ld_rb + r["mt"]),
                              nx_ok.eq(ld_ok & (ld_rb + r["mt"] < r["mb"]))]
+
+        m.d.sync += [pre_ai.eq(nx_rb * r["kb"] + nx_kb), pre_wi.eq(nx_nb * r["kb"] + nx_kb),
+                     pre_oi.eq(cp_rb * r["nb"] + cp_nb)]
 
         go = Signal()                          # launch a phase's activities
         ld_done, cp_done, st_done = Signal(), Signal(), Signal()
@@ -243,7 +268,8 @@ class AxiEngine(wiring.Component):
                 with m.If(regs.wrote(0)):
                     m.d.sync += [busy.eq(1), done.eq(0), cycles.eq(0),
                                  ld_rb.eq(0), ld_nb.eq(0), ld_kb.eq(0), ld_ok.eq(1),
-                                 ld_bank.eq(0), cp_ok.eq(0), st_ok.eq(0), obank.eq(0)]
+                                 ld_bank.eq(0), cp_ok.eq(0), st_ok.eq(0), obank.eq(0),
+                                 a_ptr.eq(r["a_base"]), w_ptr.eq(r["w_base"])]
                     m.next = "LAUNCH"
             with m.State("LAUNCH"):
                 m.d.comb += go.eq(1)
@@ -258,7 +284,8 @@ class AxiEngine(wiring.Component):
                                  cp_kb.eq(ld_kb), cp_bank.eq(ld_bank),
                                  cp_obank.eq(Mux(cp_ok & cp_last_kb, ~obank, obank)),
                                  ld_rb.eq(nx_rb), ld_nb.eq(nx_nb), ld_kb.eq(nx_kb),
-                                 ld_ok.eq(nx_ok), ld_bank.eq(~ld_bank)]
+                                 ld_ok.eq(nx_ok), ld_bank.eq(~ld_bank),
+                                 a_ptr.eq(pre_a), w_ptr.eq(pre_w), o_ptr.eq(pre_o)]
                     # the output bank flips after a block's last K block is computed
                     with m.If(cp_ok & cp_last_kb):
                         m.d.sync += obank.eq(~obank)
@@ -269,19 +296,13 @@ class AxiEngine(wiring.Component):
                         m.next = "IDLE"
 
         # ------------------------------------------------------------ loader
-        a_stride = wbytes * p.a_words
-        w_stride = wbytes * p.w_words
         l_run = Signal()
         l_part = Signal()                      # 0: activation rows, 1: weight columns
         l_idx = Signal(16)                     # command: row / column block in the step
         d_part, d_idx, d_c, d_w = Signal(), Signal(16), Signal(16), Signal(16)
         d_run = Signal()
-        cmd_addr = Signal(32)
         m.d.comb += [
-            cmd_addr.eq(Mux(l_part,
-                            r["w_base"] + ((ld_nb + l_idx) * r["kb"] + ld_kb) * w_stride,
-                            r["a_base"] + ((ld_rb + l_idx) * r["kb"] + ld_kb) * a_stride)),
-            rdma.cmd_addr.eq(cmd_addr),
+            rdma.cmd_addr.eq(Mux(l_part, w_ptr, a_ptr)),
             rdma.cmd_words.eq(Mux(l_part, ld_kt * p.w_words, ld_kt * p.a_words)),
             rdma.cmd_valid.eq(l_run),
             ld_done.eq(~l_run & ~d_run),
@@ -290,6 +311,10 @@ class AxiEngine(wiring.Component):
             m.d.sync += [l_run.eq(1), l_part.eq(0), l_idx.eq(0),
                          d_run.eq(1), d_part.eq(0), d_idx.eq(0), d_c.eq(0), d_w.eq(0)]
         with m.If(l_run & rdma.cmd_ready):
+            with m.If(l_part):
+                m.d.sync += w_ptr.eq(w_ptr + w_step)
+            with m.Else():
+                m.d.sync += a_ptr.eq(a_ptr + a_step)
             with m.If(~l_part & (l_idx + 1 == ld_mt)):
                 m.d.sync += [l_part.eq(1), l_idx.eq(0)]
             with m.Elif(l_part & (l_idx + 1 == ld_nt)):
@@ -343,8 +368,7 @@ class AxiEngine(wiring.Component):
                         m.d.comb += row_data.eq(srps[u].data)
         else:
             m.d.comb += row_data.eq(srps[0].data)
-        m.d.comb += [wdma.cmd_addr.eq(r["o_base"] + ((st_rb + s_ri) * r["nb"] + st_nb)
-                                      * (wbytes * p.o_words)),
+        m.d.comb += [wdma.cmd_addr.eq(o_ptr),
                      wdma.cmd_words.eq(st_nt * p.o_words),
                      wdma.i_data.eq(row_data.word_select(s_w, db))]
         with m.FSM():
@@ -356,6 +380,7 @@ class AxiEngine(wiring.Component):
             with m.State("CMD"):
                 m.d.comb += wdma.cmd_valid.eq(1)
                 with m.If(wdma.cmd_ready):
+                    m.d.sync += o_ptr.eq(o_ptr + o_step)
                     m.next = "PRIME"
             with m.State("PRIME"):
                 m.next = "SEND"
@@ -417,3 +442,31 @@ def add_lanes(old, new, lanes: int, bits: int):
     """``old + new`` lane by lane, ``lanes`` lanes of ``bits`` bits, each wrapping."""
     return Cat(*[(old[i * bits:(i + 1) * bits] + new[i * bits:(i + 1) * bits])[:bits]
                  for i in range(lanes)])
+
+
+class EngineIdBench(wiring.Component):
+    """An engine with the AXI4 ID signals its single-ID manager leaves out (``awid`` and
+    ``arid`` driven 0, ``bid`` and ``rid`` taken and ignored), for AXI models that need
+    them, such as cocotbext-axi's ``AxiRam``.
+
+    Members
+    -------
+    m_axi : Out(axi4_master_signature(data_bits)); s_axil : In(axi4_lite_signature());
+    done : Out(1); m_axi__awid, m_axi__arid : Out(1); m_axi__bid, m_axi__rid : In(1)
+    """
+
+    def __init__(self, engine):
+        self.engine = engine
+        super().__init__({
+            "m_axi": Out(axi4_master_signature(engine.params.data_bits)),
+            "s_axil": In(axi4_lite_signature()), "done": Out(1),
+            "m_axi__awid": Out(1), "m_axi__arid": Out(1),
+            "m_axi__bid": In(1), "m_axi__rid": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.engine = eng = self.engine
+        wiring.connect(m, wiring.flipped(self.m_axi), eng.m_axi)
+        wiring.connect(m, wiring.flipped(self.s_axil), eng.s_axil)
+        m.d.comb += self.done.eq(eng.done)
+        return m
