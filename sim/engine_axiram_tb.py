@@ -4,7 +4,8 @@ all five channels: what the engine reads and writes must hold under another
 implementation's reading of the protocol.
 
 The job (``TOKENFAB_JOB``) is ``sim/engine_tb.py``'s; the memory's latency and interval
-are the model's own and are not set here (``pause_seed`` seeds the pauses).
+are the model's own and are not set here. Each run pauses the channels in about its
+``pause_share`` of the cycles (0: AxiRam at full speed), seeded from ``pause_seed``.
 """
 from __future__ import annotations
 
@@ -32,20 +33,24 @@ def _pauses(rng: random.Random, share: float):
 @cocotb.test()
 async def run_job(dut):
     from cocotbext.axi import AxiBus, AxiRam
-    job = json.loads(open(os.environ["TOKENFAB_JOB"]).read())
+    with open(os.environ["TOKENFAB_JOB"]) as f:
+        job = json.load(f)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     for name in ("awvalid", "wvalid", "arvalid", "bready", "rready"):
         getattr(dut, f"s_axil__{name}").value = 0
     ram = AxiRam(AxiBus.from_prefix(dut, "m_axi_"), dut.clk, dut.rst,
                  size=job["bytes"])
     rng = random.Random(job["pause_seed"])
-    if job["pause_share"]:
-        for ch in (ram.write_if.aw_channel, ram.write_if.w_channel, ram.write_if.b_channel,
-                   ram.read_if.ar_channel, ram.read_if.r_channel):
-            ch.set_pause_generator(_pauses(random.Random(rng.random()), job["pause_share"]))
+    channels = (ram.write_if.aw_channel, ram.write_if.w_channel, ram.write_if.b_channel,
+                ram.read_if.ar_channel, ram.read_if.r_channel)
     wb = job["word_bytes"]
     results = []
     for run in job["runs"]:
+        for ch in channels:
+            ch.set_pause_generator(_pauses(random.Random(rng.random()), run["pause_share"])
+                                   if run["pause_share"] else None)
+            if not run["pause_share"]:
+                ch.pause = False        # the generator stopped may have left it paused
         dut.rst.value = 1
         await ClockCycles(dut.clk, 2)
         dut.rst.value = 0

@@ -93,12 +93,12 @@ def check_mapping(p, mapping: dict) -> None:
 
 
 def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int, dram: str = "rtl",
-        pause_share: float = 0.25, pause_seed: int = 1) -> list[dict]:
+        pause_seed: int = 1) -> list[dict]:
     """Run ``layers`` one after another in one simulation: each a dict of ``L``, ``img``,
-    ``mapping`` and the memory's ``latency``, ``interval`` and ``random_stalls``; per
-    layer the cycles from start to done, the output region's words and the wall time.
-    ``dram``: ``rtl`` (ours) or ``axiram`` (cocotbext-axi's, its channels paused in
-    about ``pause_share`` of the cycles)."""
+    ``mapping`` and the memory's ``latency``, ``interval`` and ``random_stalls`` (or,
+    with ``dram="axiram"``, cocotbext-axi's AxiRam, its ``pause_share`` of the cycles
+    paused on every channel); per layer the cycles from start to done, the output
+    region's words and the wall time."""
     from tokenfab.sim import runner
     runs = []
     for x in layers:
@@ -112,6 +112,7 @@ def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int, dram: str
                 "a_base": L.a_base, "w_base": L.w_base, "o_base": L.o_base}
         runs.append({"latency": x["latency"], "interval": x["interval"],
                      "random_stalls": bool(x["random_stalls"]),
+                     "pause_share": x.get("pause_share", 0.25),
                      "image": sorted(x["img"].items()),
                      "registers": [[REG[k], v] for k, v in regs.items()],
                      "cycles_register": REG["cycles"], "out_base": L.o_base // p.word_bytes,
@@ -121,8 +122,7 @@ def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int, dram: str
     v = verilog(engine_cls, p, work_dir, dram)
     build = runner.build(v, top, Path(work_dir), public=public)
     job = {"runs": runs, "poison": poison, "word_bytes": p.word_bytes,
-           "bytes": DRAM_WORDS * p.word_bytes, "pause_share": pause_share,
-           "pause_seed": pause_seed}
+           "bytes": DRAM_WORDS * p.word_bytes, "pause_seed": pause_seed}
     res = runner.run_job(build, top, job, test_module=module, tag=tag)
     if len(res["runs"]) != len(runs):
         from tokenfab.errors import ToolError
@@ -137,8 +137,9 @@ def run_layers(tb, p, cases, *, work_dir="build/engine", tag="run",
     """Layers on engine bench module ``tb`` (its ``ENGINE``, ``columns(w)``,
     ``dram_image``, ``read_output`` and ``reference``), one simulation for all: each case
     a dict of ``acts``, ``w``, ``mapping`` (``mt``, ``nt``, ``kt``, ``order``) and
-    optionally ``latency`` (8), ``interval`` (1), ``random_stalls`` (False); per case the
-    cycles, the output, the reference and the mismatching words. ``dram``: ``run``'s."""
+    optionally ``latency`` (8), ``interval`` (1), ``random_stalls`` (False) or, on
+    AxiRam, ``pause_share`` (0.25); per case the cycles, the output, the reference and the
+    mismatching words. ``dram``: ``run``'s."""
     from tokenfab.arch_models.common.engine import layer
     layers, refs = [], []
     for c in cases:
@@ -147,7 +148,8 @@ def run_layers(tb, p, cases, *, work_dir="build/engine", tag="run",
         L = layer(p, acts.shape[0], acts.shape[1], tb.columns(w))
         layers.append({"L": L, "img": tb.dram_image(p, L, acts, w), "mapping": c["mapping"],
                        "latency": c.get("latency", 8), "interval": c.get("interval", 1),
-                       "random_stalls": c.get("random_stalls", False)})
+                       "random_stalls": c.get("random_stalls", False),
+                       "pause_share": c.get("pause_share", 0.25)})
         refs.append(tb.reference(p, acts, w))
     out = []
     for x, ref, res in zip(layers, refs, run(tb.ENGINE, p, layers, work_dir=work_dir,

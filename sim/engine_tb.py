@@ -56,7 +56,8 @@ async def lite_read(dut, addr: int) -> int:
 
 @cocotb.test()
 async def run_job(dut):
-    job = json.loads(open(os.environ["TOKENFAB_JOB"]).read())
+    with open(os.environ["TOKENFAB_JOB"]) as f:
+        job = json.load(f)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns", impl="gpi").start())
     for name in ("awvalid", "wvalid", "arvalid", "bready", "rready"):
         getattr(dut, f"s_axil__{name}").value = 0
