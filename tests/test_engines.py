@@ -102,3 +102,13 @@ def test_engines_hold_against_cocotbext_axis_ram(name, build_dir):
     assert [r["mismatches"] for r in runs] == [0] * 12
     assert all(r["out"].shape == r["ref"].shape for r in runs)
     assert all(paused["cycles"] > full["cycles"] for full, paused in zip(runs[::2], runs[1::2]))
+
+
+def test_the_quick_sweep_takes_an_engine_and_its_layer(tmp_path, capsys):
+    from tokenfab.cli import main
+    assert main(["sweep", "tellme-engine", "-p", "q=2,4", "--layer", "16,1008,512",
+                 "--levels", "cost", "--out", str(tmp_path / "s"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["points"], out["ok"]) == (2, 2)
+    assert main(["sweep", "nope", "-p", "q=2"]) == 2
+    assert "or an engine: ltc-engine, tellme-engine" in capsys.readouterr().err

@@ -482,7 +482,11 @@ def _sweep_spec(args) -> dict | str:
             raise UsageError("-p axes are for a quick sweep of one design; a spec file "
                              "holds its axes itself")
         return target
-    entry = registry.get(target)
+    from tokenfab import engines
+    try:
+        entry = engines.get(target) if target in engines.ENGINES else registry.get(target)
+    except UsageError as exc:
+        raise UsageError(f"{exc}; or an engine: {', '.join(engines.ENGINES)}") from None
     axes = {}
     for item in args.param or []:
         key, eq, text = item.partition("=")
@@ -503,7 +507,8 @@ def _sweep_spec(args) -> dict | str:
             "workload": [{"model": args.model, "batch": args.batch, "prompt": args.prompt,
                           "gen": args.gen, **({"system": args.system} if args.system
                                                 else {}),
-                          **({"set": list(args.set)} if args.set else {})}]}
+                          **({"set": list(args.set)} if args.set else {}),
+                          **({"layer": args.layer} if args.layer else {})}]}
 
 
 def cmd_sweep(args):
@@ -764,6 +769,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", type=int, default=1, help="quick sweep: sequences")
     sp.add_argument("--prompt", type=int, default=512, help="quick sweep: prompt tokens")
     sp.add_argument("--gen", type=int, default=128, help="quick sweep: generated tokens")
+    sp.add_argument("--layer", default=None, metavar="M,K,N",
+                    help="quick sweep of an engine: the GEMM layer its points run")
     sp.add_argument("--system", default=None,
                     help="quick sweep: the system file or preset (-p system.FIELD=A,B "
                          "sweeps a field of it)")

@@ -646,7 +646,7 @@ def _engine_layer(point: Point):
     w = point.workload
     if "layer" not in w:
         raise UsageError(f"{point.design} points run a GEMM layer: give the workload's "
-                         "layer = 'M,K,N'")
+                         "layer = 'M,K,N' (a quick sweep's --layer)")
     return _layer(w["layer"]), dict(latency=w.get("latency", 8), interval=w.get("interval", 1))
 
 
