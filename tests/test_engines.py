@@ -51,8 +51,9 @@ def test_a_sweep_runs_engine_points_at_their_levels(tmp_path):
     """Engines are designs of a sweep: a layer at two DRAM intervals through the RTL and
     the model's cost, and an axis at the cost level alone; a design-only level or a bad
     layer is refused."""
+    tiny = dict(g=2, t=2, q=1, buf_m=1, buf_n=2, buf_k=2, data_bits=32)   # a quick build
     spec = {"sweep": {"levels": ["cost", "verify"]},
-            "design": [{"name": "tellme-engine", "params": SMALL["tellme-engine"]}],
+            "design": [{"name": "tellme-engine", "params": tiny}],
             "workload": [{"layer": "3,30,9", "interval": [1, 2]}]}
     df = tokenfab.sweep(spec, out=tmp_path / "s", workers=1)
     assert len(df) == 2 and (df["status"] == "ok").all(), df["message"].tolist()
@@ -62,7 +63,7 @@ def test_a_sweep_runs_engine_points_at_their_levels(tmp_path):
     assert cycles[2] > cycles[1]
     spec = {"sweep": {"levels": ["cost"]},
             "design": [{"name": "tellme-engine", "axes": {"q": [2, 4, 8]}}],
-            "workload": [{"layer": "64,2560,2560"}]}
+            "workload": [{"layer": "16,1008,512"}]}
     df = tokenfab.sweep(spec, out=tmp_path / "q", workers=1).set_index("p.q")
     assert (df["status"] == "ok").all()
     assert df["cost.cycles"][2] > df["cost.cycles"][4] > df["cost.cycles"][8]
