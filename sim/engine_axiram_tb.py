@@ -13,13 +13,12 @@ import itertools
 import json
 import os
 import random
-import time
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles
 
-from tokenfab.sim.engine_tb import lite_read, lite_write
+from tokenfab.sim.engine_tb import start_and_wait
 
 
 def _pauses(rng: random.Random, share: float):
@@ -58,16 +57,7 @@ async def run_job(dut):
         ram.write(base * wb, bytes([job["poison"] & 0xFF]) * (n * wb))
         for addr, word in run["image"]:
             ram.write(addr * wb, int(word).to_bytes(wb, "little"))
-        for index, value in run["registers"]:
-            await lite_write(dut, 4 * index, value)
-        t0 = time.perf_counter()
-        await lite_write(dut, 0, 1)
-        if not int(dut.done.value):
-            ended = await First(RisingEdge(dut.done), Timer(10 * run["max_cycles"], unit="ns"))
-            if not isinstance(ended, RisingEdge):
-                raise RuntimeError(f"no done within {run['max_cycles']} cycles")
-        wall = time.perf_counter() - t0
-        cycles = await lite_read(dut, 4 * run["cycles_register"])
+        cycles, wall = await start_and_wait(dut, run)
         data = ram.read(base * wb, n * wb)
         out = [str(int.from_bytes(data[i * wb:(i + 1) * wb], "little")) for i in range(n)]
         results.append({"cycles": cycles, "out": out, "wall_s": wall})

@@ -54,6 +54,21 @@ async def lite_read(dut, addr: int) -> int:
         await RisingEdge(dut.clk)
 
 
+async def start_and_wait(dut, job: dict) -> tuple[int, float]:
+    """Write the run's registers, start the engine (CTRL), wait for ``done`` in one
+    trigger; the CYCLES register and the wall time the engine ran."""
+    for index, value in job["registers"]:
+        await lite_write(dut, 4 * index, value)
+    t0 = time.perf_counter()
+    await lite_write(dut, 0, 1)                       # CTRL: start
+    if not int(dut.done.value):
+        ended = await First(RisingEdge(dut.done), Timer(10 * job["max_cycles"], unit="ns"))
+        if not isinstance(ended, RisingEdge):
+            raise RuntimeError(f"no done within {job['max_cycles']} cycles")
+    wall = time.perf_counter() - t0
+    return await lite_read(dut, 4 * job["cycles_register"]), wall
+
+
 @cocotb.test()
 async def run_job(dut):
     with open(os.environ["TOKENFAB_JOB"]) as f:
@@ -86,16 +101,7 @@ async def _run(dut, job: dict, poison: int) -> dict:
         dut.bd_we.value = 1
         await RisingEdge(dut.clk)
     dut.bd_we.value = 0
-    for index, value in job["registers"]:
-        await lite_write(dut, 4 * index, value)
-    t0 = time.perf_counter()
-    await lite_write(dut, 0, 1)                       # CTRL: start
-    if not int(dut.done.value):
-        ended = await First(RisingEdge(dut.done), Timer(10 * job["max_cycles"], unit="ns"))
-        if not isinstance(ended, RisingEdge):
-            raise RuntimeError(f"no done within {job['max_cycles']} cycles")
-    wall = time.perf_counter() - t0
-    cycles = await lite_read(dut, 4 * job["cycles_register"])
+    cycles, wall = await start_and_wait(dut, job)
     out = []
     await RisingEdge(dut.clk)
     for addr in out_region:

@@ -88,6 +88,7 @@ def test_engines_hold_against_cocotbext_axis_ram(name, build_dir):
     import numpy as np
     e = tokenfab.engine(name, **SMALL[name])
     p = e.params
+    from tokenfab.sim import engine_run
     tb = importlib.import_module(f"tokenfab.sim.{e.entry.package}.testbench")
     rng = np.random.default_rng(5)
     one_tile = (p.buf_m * p.tile_m, p.buf_k * p.tile_k, p.buf_n * p.tile_n)
@@ -98,8 +99,8 @@ def test_engines_hold_against_cocotbext_axis_ram(name, build_dir):
                   for mapping in (dict(mt=1, nt=1, kt=2, order=0),
                                   dict(mt=2, nt=2, kt=4, order=1))
                   for share in (0.0, 0.25)]
-    runs = tb.run_layers(p, cases, work_dir=build_dir / "engine-axiram", tag=name,
-                         dram="axiram", pause_seed=3)
+    runs = engine_run.run_layers(tb, p, cases, work_dir=build_dir / "engine-axiram",
+                                 tag=name, dram="axiram", pause_seed=3)
     assert [r["mismatches"] for r in runs] == [0] * 12
     assert all(r["out"].shape == r["ref"].shape for r in runs)
     assert all(paused["cycles"] > full["cycles"] for full, paused in zip(runs[::2], runs[1::2]))

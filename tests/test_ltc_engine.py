@@ -24,14 +24,16 @@ MEMORY = [dict(latency=8, interval=1), dict(latency=20, interval=2)]
 def test_layers_bit_exact_and_cycles_exact(shape, build_dir):
     """The four runs of a shape in one simulation, reset between them, the output region
     poisoned before each."""
-    from tokenfab.sim.ltc_engine.testbench import run_layers
+    from tokenfab.sim import engine_run
+    from tokenfab.sim.ltc_engine import testbench as tb
     rng = np.random.default_rng(sum(shape))
     M, K, N = shape
     a = rng.integers(-128, 128, (M, K))
     q = rng.integers(0, 4, (N, K))
     cases = [dict(acts=a, w=q, mapping=mapping, **mem)
              for mapping in MAPPINGS for mem in MEMORY]
-    runs = run_layers(P, cases, work_dir=build_dir / "ltc-engine", tag=f"{M}-{K}-{N}")
+    runs = engine_run.run_layers(tb, P, cases, work_dir=build_dir / "ltc-engine",
+                                 tag=f"{M}-{K}-{N}")
     for case, r in zip(cases, runs):
         mapping, mem = case["mapping"], {k: case[k] for k in ("latency", "interval")}
         assert r["mismatches"] == 0, (shape, mapping, mem)
@@ -43,14 +45,16 @@ def test_layers_bit_exact_and_cycles_exact(shape, build_dir):
 def test_random_stalls_within_two_percent(build_dir):
     """The memory spaces every beat by a pseudo-random 1 to 2 x interval - 1 cycles; the
     model takes the mean spacing."""
-    from tokenfab.sim.ltc_engine.testbench import run_layers
+    from tokenfab.sim import engine_run
+    from tokenfab.sim.ltc_engine import testbench as tb
     rng = np.random.default_rng(7)
     a = rng.integers(-128, 128, (9, 40))
     q = rng.integers(0, 4, (100, 40))
     stalls = ((MAPPINGS[0], 2), (MAPPINGS[1], 3))
-    runs = run_layers(P, [dict(acts=a, w=q, mapping=mapping, latency=12, interval=interval,
-                               random_stalls=True) for mapping, interval in stalls],
-                      work_dir=build_dir / "ltc-engine", tag="random")
+    cases = [dict(acts=a, w=q, mapping=mapping, latency=12, interval=interval,
+                  random_stalls=True) for mapping, interval in stalls]
+    runs = engine_run.run_layers(tb, P, cases, work_dir=build_dir / "ltc-engine",
+                                 tag="random")
     for (mapping, interval), r in zip(stalls, runs):
         assert r["mismatches"] == 0
         model = timing.engine_cycles(P, r["layer"], mapping, latency=12, interval=interval,

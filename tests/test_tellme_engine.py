@@ -28,12 +28,13 @@ def operands(shape, seed):
 def test_layers_bit_exact_and_cycles_exact(shape, build_dir):
     """The four runs of a shape in one simulation, reset between them, the output region
     poisoned before each."""
-    from tokenfab.sim.tellme_engine.testbench import run_layers
+    from tokenfab.sim import engine_run
+    from tokenfab.sim.tellme_engine import testbench as tb
     a, w = operands(shape, sum(shape))
     cases = [dict(acts=a, w=w, mapping=mapping, **mem)
              for mapping in MAPPINGS for mem in MEMORY]
-    runs = run_layers(P, cases, work_dir=build_dir / "tellme-engine",
-                      tag="-".join(map(str, shape)))
+    runs = engine_run.run_layers(tb, P, cases, work_dir=build_dir / "tellme-engine",
+                                 tag="-".join(map(str, shape)))
     for case, r in zip(cases, runs):
         mapping, mem = case["mapping"], {k: case[k] for k in ("latency", "interval")}
         assert r["mismatches"] == 0, (shape, mapping, mem)
@@ -56,17 +57,19 @@ def test_extreme_operands_and_random_stalls(build_dir):
     """All-(+-127) activations with all-(+-1) weights (the table's largest entries, the
     accumulators' largest sums) bit-exact; the memory spacing every beat by a
     pseudo-random 1 to 2 x interval - 1 cycles, the model within 2%."""
-    from tokenfab.sim.tellme_engine.testbench import run_layers
+    from tokenfab.sim import engine_run
+    from tokenfab.sim.tellme_engine import testbench as tb
     M, K, N = 9, 100, 40
     s = np.where(np.arange(K) % 3, 1, -1)
     a = np.outer(np.where(np.arange(M) % 2, -127, 127), s)
     w = np.outer(s, np.where(np.arange(N) % 2, -1, 1))
     ra, rw = operands((M, K, N), 7)
     stalls = ((MAPPINGS[0], 2), (MAPPINGS[1], 3))
-    runs = run_layers(P, [dict(acts=a, w=w, mapping=MAPPINGS[1])]
-                      + [dict(acts=ra, w=rw, mapping=mapping, latency=12, interval=interval,
-                              random_stalls=True) for mapping, interval in stalls],
-                      work_dir=build_dir / "tellme-engine", tag="extreme-random")
+    cases = [dict(acts=a, w=w, mapping=MAPPINGS[1])] + [
+        dict(acts=ra, w=rw, mapping=mapping, latency=12, interval=interval,
+             random_stalls=True) for mapping, interval in stalls]
+    runs = engine_run.run_layers(tb, P, cases, work_dir=build_dir / "tellme-engine",
+                                 tag="extreme-random")
     assert runs[0]["mismatches"] == 0 and np.abs(runs[0]["ref"]).min() == 127 * K
     for (mapping, interval), r in zip(stalls, runs[1:]):
         assert r["mismatches"] == 0

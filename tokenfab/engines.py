@@ -132,9 +132,11 @@ class Engine:
         _, mapping = self._layer(M, K, N, mapping, latency, interval)
         rng = np.random.default_rng(seed)
         acts, weights = tb.random_operands(p, M, K, N, rng)
-        r = tb.run_layer(p, acts, weights, mapping, latency=latency, interval=interval,
-                         random_stalls=bool(random_stalls), work_dir=work_dir,
-                         tag=f"{M}x{K}x{N}-s{seed}-{dram}", dram=dram)
+        from tokenfab.sim import engine_run
+        r = engine_run.run_layer(tb, p, acts, weights, mapping, latency=latency,
+                                 interval=interval, random_stalls=bool(random_stalls),
+                                 work_dir=work_dir, tag=f"{M}x{K}x{N}-s{seed}-{dram}",
+                                 dram=dram)
         model = timing.engine_cycles(p, r["layer"], mapping, latency=latency,
                                      interval=interval, random_stalls=bool(random_stalls))
         return EngineRun(

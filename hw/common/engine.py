@@ -126,7 +126,8 @@ class AxiEngine(wiring.Component):
     ``make_unit()`` and ``compute(m, c)``.
 
     ``compute`` drives ``c.done`` (high while idle) and, from ``c.go`` with ``c.ok``,
-    computes a step: its ``c.mt x c.nt x c.kt`` unit tiles from bank ``c.bank`` of
+    computes a step: its ``c.mt x c.nt x c.kt`` unit tiles (``c.groups`` groups of
+    ``units`` column blocks; ``c.accepted``: the units take a beat) from bank ``c.bank`` of
     ``c.abuf`` and ``c.wbufs`` (``c.a_rows``, ``c.w_rows`` rows per bank) into bank
     ``c.obank`` of ``c.obufs`` (``c.o_rows``), adding to the partial sums unless
     ``c.kb`` is 0.
@@ -179,6 +180,7 @@ class AxiEngine(wiring.Component):
 
         a_row, w_row, o_row = p.a_words * db, p.w_words * db, p.o_words * db
         gpb = p.buf_n // U                                 # column groups per bank
+        a_rows, w_rows, o_rows = p.buf_m * p.buf_k, gpb * p.buf_k, p.buf_m * gpb  # per bank
         m.submodules.abuf = abuf = Memory(shape=unsigned(a_row), depth=2 * p.buf_m * p.buf_k,
                                           init=[])
         wbufs = [Memory(shape=unsigned(w_row), depth=2 * gpb * p.buf_k, init=[])
@@ -334,11 +336,11 @@ class AxiEngine(wiring.Component):
         row_words = Mux(d_part, p.w_words, p.a_words)
         row_end = rdma.o_valid & (d_w + 1 == row_words)
         awp = abuf.write_port()
-        m.d.comb += [awp.addr.eq(ld_bank * (p.buf_m * p.buf_k) + d_idx * p.buf_k + d_c),
+        m.d.comb += [awp.addr.eq(ld_bank * a_rows + d_idx * p.buf_k + d_c),
                      awp.data.eq(row_next[:a_row]), awp.en.eq(row_end & ~d_part)]
         for u in range(U):
             wp = wbufs[u].write_port()
-            m.d.comb += [wp.addr.eq(ld_bank * (gpb * p.buf_k) + (d_idx // U) * p.buf_k + d_c),
+            m.d.comb += [wp.addr.eq(ld_bank * w_rows + (d_idx // U) * p.buf_k + d_c),
                          wp.data.eq(row_next[:w_row]),
                          wp.en.eq(row_end & d_part & (d_idx % U == u))]
         with m.If(rdma.o_valid):
@@ -353,10 +355,13 @@ class AxiEngine(wiring.Component):
                         m.d.sync += d_run.eq(0)
 
         # ------------------------------------------------------------ compute
+        accepted = Signal()                    # the units take a beat (they move together)
+        m.d.comb += accepted.eq(units[0].i_stream.valid & units[0].i_stream.ready)
         self.compute(m, types.SimpleNamespace(
             go=go, ok=cp_ok, done=cp_done, bank=cp_bank, obank=cp_obank, kb=cp_kb,
-            mt=cp_mt, nt=cp_nt, kt=cp_kt, abuf=abuf, wbufs=wbufs, obufs=obufs, units=units,
-            a_rows=p.buf_m * p.buf_k, w_rows=gpb * p.buf_k, o_rows=p.buf_m * gpb, gpb=gpb))
+            mt=cp_mt, nt=cp_nt, kt=cp_kt, groups=(cp_nt + U - 1) // U, accepted=accepted,
+            abuf=abuf, wbufs=wbufs, obufs=obufs, units=units,
+            a_rows=a_rows, w_rows=w_rows, o_rows=o_rows, gpb=gpb))
 
         # ------------------------------------------------------------ store
         s_ri, s_j, s_w = Signal(16), Signal(16), Signal(16)
@@ -364,7 +369,7 @@ class AxiEngine(wiring.Component):
         sel = Signal(range(U)) if U > 1 else None
         row_data = Signal(o_row)
         for u in range(U):
-            m.d.comb += srps[u].addr.eq(st_obank * (p.buf_m * gpb) + s_ri * gpb + s_j // U)
+            m.d.comb += srps[u].addr.eq(st_obank * o_rows + s_ri * gpb + s_j // U)
         if U > 1:
             m.d.sync += sel.eq(s_j % U)
             with m.Switch(sel):

@@ -34,8 +34,7 @@ class LtcEngine(AxiEngine):
         feed = Signal()
         arp = c.abuf.read_port()
         wrps = [wb.read_port() for wb in c.wbufs]
-        accepted = Signal()
-        m.d.comb += accepted.eq(c.units[0].i_stream.valid & c.units[0].i_stream.ready)
+        accepted = c.accepted
         c_next = Mux(accepted, c_c + 1, c_c)
         m.d.comb += arp.addr.eq(c.bank * c.a_rows + c_ri * p.buf_k + c_next)
         for u in range(U):
@@ -62,7 +61,7 @@ class LtcEngine(AxiEngine):
             m.d.comb += [orps[u].addr.eq(addr), owps[u].addr.eq(addr),
                          owps[u].data.eq(Mux(first_kb, new, summed)),
                          owps[u].en.eq(out_valid)]
-        groups = (c.nt + U - 1) // U
+        groups = c.groups
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += c.done.eq(1)

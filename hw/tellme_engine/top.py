@@ -34,7 +34,7 @@ class TlmmEngine(AxiEngine):
     def compute(self, m: Module, c) -> None:
         p = self.params
         U = p.units
-        groups = (c.nt + U - 1) // U
+        groups = c.groups
 
         def advance(ri, kc, g):
             """The beat after (row ``ri``, chunk ``kc``, group ``g``): groups innermost."""
@@ -50,8 +50,7 @@ class TlmmEngine(AxiEngine):
         # feed: beats from the buffers, addressed a cycle ahead
         f_ri, f_kc, f_g = Signal(16), Signal(16), Signal(16)
         feed = Signal()
-        accepted = Signal()
-        m.d.comb += accepted.eq(c.units[0].i_stream.valid & c.units[0].i_stream.ready)
+        accepted = c.accepted
         n_ri, n_kc, n_g, f_end = advance(f_ri, f_kc, f_g)
         a_ri, a_kc, a_g = (Mux(accepted, n_ri, f_ri), Mux(accepted, n_kc, f_kc),
                            Mux(accepted, n_g, f_g))

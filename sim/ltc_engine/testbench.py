@@ -3,8 +3,6 @@ its beats packed as the unit's ``act`` and ``w`` fields, its output tiles unpack
 output word compared with the golden model."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from tokenfab.arch_models.common.engine import Layer
@@ -55,15 +53,3 @@ def random_operands(p: Params, M: int, K: int, N: int, rng):
 def columns(w) -> int:
     """N of the weights (codes ``[N, K]``)."""
     return w.shape[0]
-
-
-def run_layer(p: Params, acts, w, mapping: dict, **kw) -> dict:
-    """``engine_run.run_layer`` on this engine."""
-    kw.setdefault("work_dir", "build/ltc-engine")
-    return engine_run.run_layer(sys.modules[__name__], p, acts, w, mapping, **kw)
-
-
-def run_layers(p: Params, cases, **kw) -> list[dict]:
-    """``engine_run.run_layers`` on this engine: the cases in one simulation."""
-    kw.setdefault("work_dir", "build/ltc-engine")
-    return engine_run.run_layers(sys.modules[__name__], p, cases, **kw)
