@@ -1,8 +1,8 @@
-"""Arithmetic building blocks: adder trees and tables of signed activation sums."""
+"""Arithmetic building blocks: adder and multiplexer trees, tables of signed activation sums."""
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -20,6 +20,25 @@ def adder_tree(values):
             nxt.append(values[-1])
         values = nxt
     return values[0]
+
+
+def mux_tree(items, index):
+    """``items[index]`` as a balanced tree of 2:1 multiplexers on the index bits, LSB first.
+
+    The same tree synthesis builds for a variable slice, written out so that a simulator
+    selects narrow entries instead of shifting the whole packed vector (Verilator evaluates
+    a shift of a vector wider than 64 bits word by word). Indices past the end give the
+    last entry.
+    """
+    level = list(items)
+    if not level:
+        raise ValueError("mux_tree needs at least one item")
+    bit = 0
+    while len(level) > 1:
+        level = [Mux(index[bit], level[i + 1], level[i]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+        bit += 1
+    return level[0]
 
 
 def symmetric_table_coeffs(k: int) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 
-from tokenfab.hw.common.arith import SignedSumTable, symmetric_table_coeffs
+from tokenfab.hw.common.arith import SignedSumTable, mux_tree, symmetric_table_coeffs
 from tokenfab.hw.common.sequencer import StreamUnit, accumulate
 from tokenfab.hw.lut_tensor_core.params import Params
 
@@ -96,7 +96,7 @@ class LutTensorCore(StreamUnit):
             sign = group[p.k - 1]
             index = group[:p.k - 1]
             for row in range(p.m):
-                entry = table_reg[row][index]
+                entry = mux_tree((table_reg[row][i] for i in range(p.table_entries)), index)
                 value = Mux(sign, -entry, entry) << seq.plane
                 accumulate(m, seq, acc[row][col], out_reg[row][col], value)
         if regfile:
