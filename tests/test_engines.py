@@ -114,3 +114,68 @@ def test_the_quick_sweep_takes_an_engine_and_its_layer(tmp_path, capsys):
     assert (out["points"], out["ok"]) == (2, 2)
     assert main(["sweep", "nope", "-p", "q=2"]) == 2
     assert "or an engine: ltc-engine, tellme-engine" in capsys.readouterr().err
+
+
+def _small_system(tmp_path, **memory):
+    """A YAML system with three small levels, one per operand, and a 32-bit memory."""
+    import yaml
+    raw = yaml.safe_load((tokenfab.arch_models.systems.HERE / "asic.yaml").read_text())
+    raw["name"] = "small"
+    raw["memory"].update({"bus_bits": 32, **memory})
+    raw["levels"] = [
+        {"name": "abuf", "kind": "sram", "capacity": "768B", "holds": ["activations"]},
+        {"name": "wbuf", "kind": "sram", "capacity": "2KiB", "holds": ["weights"]},
+        {"name": "obuf", "kind": "sram", "capacity": "1KiB", "holds": ["outputs"]}]
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_an_engine_sized_from_a_system_fits_its_levels_and_fills_them(tmp_path):
+    """Buffers from the level holding each operand (two banks each), the AXI port from the
+    memory's bus, latency and interval from its memory; no bank could take another K
+    chunk, and the user's parameters win."""
+    import tokenfab.arch_models.systems  # noqa: F401  (tokenfab.arch_models.systems.HERE)
+    path = _small_system(tmp_path, latency="30ns", bandwidth="2GB/s")
+    e = tokenfab.engine("tellme-engine", system=str(path), t=4, q=2)
+    p, z = e.params, e.sizing
+    assert p.data_bits == 32 and (z.latency, z.interval) == (30, 2)   # 4 B at 2 B/cycle
+    row = {"activations": p.a_words * 4, "weights": p.w_words * 4, "outputs": p.o_words * 4}
+    used = {"activations": 2 * p.buf_m * p.buf_k * row["activations"],
+            "weights": 2 * p.buf_n * p.buf_k * row["weights"],
+            "outputs": 2 * p.buf_m * p.buf_n * row["outputs"]}
+    assert used == z.used
+    rooms = {"activations": 768, "weights": 2048, "outputs": 1024}
+    assert all(used[op] <= rooms[op] for op in rooms)
+    assert (2 * p.buf_m * (p.buf_k + 1) * row["activations"] > rooms["activations"]
+            or 2 * p.buf_n * (p.buf_k + 1) * row["weights"] > rooms["weights"])
+    mine = tokenfab.engine("tellme-engine", system=str(path), t=4, q=2, buf_m=1,
+                           data_bits=64)
+    assert mine.params.buf_m == 1 and mine.params.data_bits == 64
+    assert mine.memory() == (30, 4)                       # 8 B at 2 B/cycle
+    assert mine.memory(latency=9) == (9, 4)
+
+
+def test_a_system_that_cannot_hold_the_engine_is_refused(tmp_path, capsys):
+    from tokenfab.cli import main
+    path = _small_system(tmp_path)
+    with pytest.raises(UsageError, match=r"smallest buffers do not fit.*abuf gives 16"):
+        tokenfab.engine("tellme-engine", system=str(path), t=4, q=2,
+                        overrides=["levels.abuf.capacity=16B"])
+    with pytest.raises(UsageError, match="narrower than every AXI port"):
+        tokenfab.engine("ltc-engine", system=str(path), overrides=["memory.bus_bits=16"])
+    with pytest.raises(UsageError, match="no on-chip level holds activations"):
+        tokenfab.engine("ltc-engine", system="hnlpu")
+    assert main(["engine", "ltc-engine", "--system", "a100", "--cost"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "engines.count" in err and "432" in err
+
+
+@pytest.mark.slow
+def test_an_engine_sized_from_a_system_runs_bit_exact_at_the_models_cycles(tmp_path,
+                                                                            build_dir):
+    path = _small_system(tmp_path, latency="12ns", bandwidth="2GB/s")
+    e = tokenfab.engine("tellme-engine", system=str(path), t=4, q=2)
+    r = e.run_layer(3, 30, 9, work_dir=build_dir / "engine-system")
+    assert (r.latency, r.interval) == (12, 2)
+    assert r.mismatches == 0 and r.rtl_cycles == r.model_cycles, r.to_dict()

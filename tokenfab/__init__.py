@@ -12,9 +12,13 @@ def sweep(spec, out="build/sweep", workers=None, resume=False, progress=None,
                         fmt=fmt, scheduler=scheduler)
 
 
-def engine(name: str, **params):
-    """An engine (see :mod:`tokenfab.engines`): ``tokenfab.engine("ltc-engine", units=2)``."""
+def engine(name: str, system=None, overrides=(), **params):
+    """An engine (see :mod:`tokenfab.engines`): ``tokenfab.engine("ltc-engine", units=2)``;
+    with ``system`` (a preset name, YAML path, dict or spec; ``overrides`` as ``--set``)
+    sized from that system's levels and memory (``Engine.from_system``)."""
     from tokenfab.engines import Engine
+    if system is not None:
+        return Engine.from_system(name, system, overrides, **params)
     return Engine(name, **params)
 
 

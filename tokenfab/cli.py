@@ -235,7 +235,13 @@ def cmd_engine(args):
     from tokenfab.engines import Engine, get
     from tokenfab.params import parse_assignments
     entry = get(args.design)
-    eng = Engine(args.design, **parse_assignments(entry.Params, args.param))
+    given = parse_assignments(entry.Params, args.param)
+    if args.system is not None:
+        eng = Engine.from_system(args.design, args.system, args.set or (), **given)
+    elif args.set:
+        raise UsageError("--set changes a system's fields: give --system too")
+    else:
+        eng = Engine(args.design, **given)
     shape = _ints(args.shape, 3, f"--shape takes 3 comma-separated integers, not "
                                  f"{args.shape!r}")
     mapping = (None if args.mapping == "best" else
@@ -243,11 +249,21 @@ def cmd_engine(args):
                    args.mapping, 4, f"--mapping takes 4 comma-separated integers or best, "
                                     f"not {args.mapping!r}"))))
     show = not (args.json or args.quiet)
+    sized, sized_lines = {}, []
+    if eng.sizing is not None:
+        z, p = eng.sizing, eng.params
+        sized = {"system": z.to_dict()}
+        sized_lines = [("system", z.system),
+                       ("buffers (per bank)", f"buf_m={p.buf_m} buf_n={p.buf_n} "
+                                              f"buf_k={p.buf_k}, units={p.units}, "
+                                              f"{p.data_bits}-bit AXI")]
+        sized_lines += [(f"{op} buffer", f"{z.used[op]:,} B of {z.rooms[op][1]:,.0f} B in "
+                                         f"{z.rooms[op][0]}") for op in z.used]
     if args.cost:
         c = eng.cost(*shape, mapping, node=args.node, latency=args.latency,
                      interval=args.interval)
-        obj = c.to_dict()
-        _emit(args, obj, [("engine", args.design), ("node", c.node),
+        obj = {**c.to_dict(), **sized}
+        _emit(args, obj, sized_lines + [("engine", args.design), ("node", c.node),
                           ("layer M x K x N", "x".join(map(str, shape))),
                           ("cycles (model)", c.cycles), ("area_mm2", c.area_mm2)]
               + [(f"area {k}", v) for k, v in c.blocks_mm2.items()]
@@ -270,9 +286,10 @@ def cmd_engine(args):
     r = eng.run_layer(*shape, mapping, latency=args.latency,
                       interval=args.interval, random_stalls=args.random_stalls,
                       seed=args.seed, dram=args.dram, work_dir=args.work_dir)
-    obj = r.to_dict()
+    obj = {**r.to_dict(), **sized}
     mp = r.mapping
-    _emit(args, obj, [("engine", r.engine), ("layer M x K x N", "x".join(map(str, shape))),
+    _emit(args, obj, sized_lines + [
+                      ("engine", r.engine), ("layer M x K x N", "x".join(map(str, shape))),
                       ("mapping", f"mt={mp['mt']} nt={mp['nt']} kt={mp['kt']} "
                                   f"order={mp['order']}" + (" (the engine's mapper)"
                                                             if mapping is None else "")),
@@ -625,10 +642,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="MT,NT,KT,ORDER: buffer tile in unit tiles, 0 row blocks outer or "
                          "1 column blocks outer; best: the tile and order the engine's "
                          "timing model predicts fastest")
-    sp.add_argument("--latency", type=int, default=8,
-                    help="DRAM cycles from a read request to its first beat")
-    sp.add_argument("--interval", type=int, default=1,
-                    help="DRAM cycles between beats (1: one word a cycle)")
+    sp.add_argument("--latency", type=int, default=None,
+                    help="DRAM cycles from a read request to its first beat (default: the "
+                         "system's memory latency, else 8)")
+    sp.add_argument("--interval", type=int, default=None,
+                    help="DRAM cycles between beats, 1: one word a cycle (default: the "
+                         "system's memory bandwidth per word, else 1)")
+    sp.add_argument("--system", default=None,
+                    help="size the engine from a system (a shipped name, list --systems, or "
+                         "your YAML file): buffers from the levels holding each operand, "
+                         "units from engines.count, the AXI port from the memory's bus, "
+                         "latency and interval from its memory; -p parameters win")
+    _add_set(sp)
     sp.add_argument("--random-stalls", action="store_true",
                     help="space beats by a pseudo-random 1 to 2 x interval - 1 cycles")
     sp.add_argument("--seed", type=int, default=1, help="seed of the random operands")
@@ -642,7 +667,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--cost", action="store_true",
                     help="instead, area by block and the layer's energy at the model's "
                          "cycles (no RTL run)")
-    sp.add_argument("--node", default="28nm", help="process node of --cost")
+    sp.add_argument("--node", default=None,
+                    help="process node of --cost (default: the system's, else 28nm)")
     sp.add_argument("--rtl", default=None, metavar="DIR",
                     help="instead, write the engine's Verilog, manifest (AXI interfaces, "
                          "register map, DRAM layout) and integration files into DIR")

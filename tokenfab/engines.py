@@ -96,6 +96,36 @@ class Engine:
     def __init__(self, name: str, **params):
         self.entry = get(name)
         self.params = self.entry.Params(**params)
+        self.sizing = None          # a SystemSizing when built by from_system
+        self.spec = None
+
+    def memory(self, latency=None, interval=None) -> tuple[int, int]:
+        """The DRAM's latency and beat interval in cycles: as given, else the system's
+        (``from_system``), else 8 and 1."""
+        s = self.sizing
+        if latency is None:
+            latency = s.latency if s is not None and s.latency is not None else 8
+        if interval is None:
+            interval = s.interval if s is not None else 1
+        return latency, interval
+
+    @classmethod
+    def from_system(cls, name: str, system, overrides=(), **params) -> "Engine":
+        """The engine sized from a system spec (a preset name, a YAML path, a dict or a
+        ``Spec``; ``overrides`` as ``--set``): its buffers from the levels that hold each
+        operand, its units from ``engines.count``, its AXI port from the memory's bus
+        (``arch_models.common.engine.from_system``); ``params`` win. ``.sizing`` says what
+        the spec set, the room each level gives, and the memory's latency and interval in
+        cycles."""
+        from tokenfab.arch_models import systems
+        from tokenfab.arch_models.common.engine import from_system
+        entry = get(name)
+        spec = systems.load(system, overrides)
+        sizing = from_system(entry.Params, spec, params)
+        eng = cls(name, **params, **sizing.params)
+        eng.sizing = sizing
+        eng.spec = spec
+        return eng
 
     def _check_rtl_size(self) -> None:
         from tokenfab.rtl.export import check_rtl_size
@@ -111,13 +141,15 @@ class Engine:
         return L, mapping
 
     def run_layer(self, M: int, K: int, N: int, mapping: dict | None = None, *,
-                  latency: int = 8,
-                  interval: int = 1, random_stalls: bool = False, seed: int = 1,
+                  latency: int | None = None, interval: int | None = None,
+                  random_stalls: bool = False, seed: int = 1,
                   dram: str = "rtl", work_dir="build/engine") -> EngineRun:
         """One layer of random operands (``seed``) through the RTL and the model; without
         ``mapping`` the one the engine's mapper (``timing.best_mapping``) picks. ``dram``:
-        ``rtl``, our simulation DRAM (``latency``, ``interval``, ``random_stalls``), or
-        ``axiram``, cocotbext-axi's AxiRam with random pauses on every channel."""
+        ``rtl``, our simulation DRAM (``latency``, ``interval``, ``random_stalls``; see
+        ``memory``), or ``axiram``, cocotbext-axi's AxiRam with random pauses on every
+        channel."""
+        latency, interval = self.memory(latency, interval)
         for name, v, lo, hi in (("M", M, 1, 1 << 16), ("K", K, 1, 1 << 16),
                                 ("N", N, 1, 1 << 16), ("latency", latency, 2, 255),
                                 ("interval", interval, 1, 15), ("seed", seed, 0, 2**32 - 1)):
@@ -146,10 +178,20 @@ class Engine:
             model_cycles=model, sim_cycles_per_s=r["cycles"] / max(r["wall_s"], 1e-9))
 
     def cost(self, M: int, K: int, N: int, mapping: dict | None = None, *,
-             node="28nm", clock_hz: float = 1e9, memory: str = "lpddr5x", latency: int = 8,
-             interval: int = 1):
+             node=None, clock_hz: float | None = None, memory: str | None = None,
+             latency: int | None = None, interval: int | None = None):
         """Area by block and the layer's energy (``cost_models.<engine>``) at the cycles
-        the timing model predicts for ``mapping`` (default: the engine's mapper's)."""
+        the timing model predicts for ``mapping`` (default: the engine's mapper's). Node,
+        clock and memory technology: as given, else the system's (``from_system``), else
+        28 nm, 1 GHz and LPDDR5X."""
+        latency, interval = self.memory(latency, interval)
+        spec = self.spec
+        if node is None:
+            node = f"{spec.node:g}nm" if spec is not None else "28nm"
+        if clock_hz is None:
+            clock_hz = spec.clock if spec is not None else 1e9
+        if memory is None:
+            memory = spec.memory.technology if spec is not None else "lpddr5x"
         timing = self.entry.module("arch_models", "timing")
         L, mapping = self._layer(M, K, N, mapping, latency, interval)
         cycles = timing.engine_cycles(self.params, L, mapping, latency=latency,

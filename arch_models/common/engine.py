@@ -209,3 +209,127 @@ def best_mapping(p, L, compute, *, latency: int = 8, interval: int = 1) -> dict:
                     if best is None or score < best[0]:
                         best = (score, mapping)
     return best[1]
+
+
+# ------------------------------------------------------------------ sized from a system
+OPERANDS = ("activations", "weights", "outputs")
+
+
+@dataclasses.dataclass(frozen=True)
+class SystemSizing:
+    """An engine's parameters taken from a system spec (:func:`from_system`): the
+    buffers from the on-chip levels, the AXI port from the memory's bus, and the memory's
+    ``latency`` and beat ``interval`` in cycles of the system's clock."""
+    system: str
+    params: dict               # what the spec set (the user's own parameters win)
+    rooms: dict                # operand -> (level, bytes of the level it may use)
+    used: dict                 # operand -> bytes both banks of the engine's buffer take
+    latency: int | None        # None: the system gives no latency
+    interval: int
+
+    def to_dict(self) -> dict:
+        return {"system": self.system, "params": dict(self.params),
+                "rooms": {k: {"level": lv, "bytes": b} for k, (lv, b) in self.rooms.items()},
+                "used_bytes": dict(self.used), "latency": self.latency,
+                "interval": self.interval}
+
+
+def from_system(Params, spec, given: dict) -> SystemSizing:
+    """Size an engine from ``spec`` (a validated :class:`~tokenfab.arch_models.systems.Spec`).
+
+    - ``units``: the spec's ``engines.count``; ``data_bits``: the widest port choice not
+      wider than the memory's ``bus_bits`` (unset: the engine's default).
+    - Buffers: each operand lives in the innermost level that holds it, sharing that
+      level's bytes evenly with the engine's other operands there; the engine keeps two
+      banks of each. Of the bank sizes within the parameters' limits that fit, the one
+      with the fewest DRAM bytes per MAC (activations are fetched once per ``buf_n``
+      column blocks, weights once per ``buf_m`` row blocks; outputs once), then the most
+      K chunks (fewer, longer steps).
+    - ``latency``: the memory's, in cycles (rounded up); ``interval``: cycles per AXI
+      word at the memory's sustained bandwidth (rounded up, at least 1).
+
+    ``given`` (the user's parameters) wins over all of these. What cannot fit is refused.
+    """
+    from tokenfab.errors import UsageError
+    kw = dict(given)
+    if "units" not in kw and spec.engines.count is not None:
+        kw["units"] = spec.engines.count
+    choices = _choices(Params, "data_bits")
+    if "data_bits" not in kw and spec.memory.bus_bits:
+        fit = [c for c in choices if c <= spec.memory.bus_bits]
+        if not fit:
+            raise UsageError(f"system {spec.name}: its memory bus of {spec.memory.bus_bits} "
+                             f"bits is narrower than every AXI port the engine has "
+                             f"({', '.join(map(str, choices))} bits); give -p data_bits")
+        kw["data_bits"] = max(fit)
+    set_here = {k: v for k, v in kw.items() if k not in given}
+    units = kw.get("units", _field(Params, "units").default)
+    try:
+        base = Params(**{**kw, "buf_m": 1, "buf_k": 1, "buf_n": units})
+    except UsageError as exc:
+        what = "its engines.count" if "units" in set_here else "the parameters"
+        raise UsageError(f"system {spec.name} ({what}): {exc}") from None
+    row = {"activations": base.a_words * base.word_bytes,
+           "weights": base.w_words * base.word_bytes,
+           "outputs": base.o_words * base.word_bytes}
+    rooms = {}
+    for op in OPERANDS:
+        held = spec.holders(op)
+        if not held:
+            raise UsageError(f"system {spec.name}: no on-chip level holds {op}; an engine "
+                             f"buffers activations, weights and outputs")
+        lv = held[0]
+        rooms[op] = (lv.name, lv.total_bytes / sum(o in lv.holds for o in OPERANDS))
+    fixed = {k: given[k] for k in ("buf_m", "buf_n", "buf_k") if k in given}
+    lim = {k: _limit(Params, k) for k in ("buf_m", "buf_n", "buf_k")}
+    U = base.units
+    best = None
+    for bm in ([fixed["buf_m"]] if "buf_m" in fixed else range(1, lim["buf_m"] + 1)):
+        for bn in ([fixed["buf_n"]] if "buf_n" in fixed else
+                   range(U, lim["buf_n"] + 1, U)):
+            # two banks of each: bm x bk activation rows, bn x bk weight rows, bm x bn outputs
+            if 2 * bm * bn * row["outputs"] > rooms["outputs"][1]:
+                continue
+            bk = min(lim["buf_k"], int(rooms["activations"][1] // (2 * bm * row["activations"])),
+                     int(rooms["weights"][1] // (2 * bn * row["weights"])))
+            if "buf_k" in fixed:
+                bk = fixed["buf_k"] if fixed["buf_k"] <= bk else 0
+            if bk < 1:
+                continue
+            per_mac = (row["activations"] / (base.tile_m * base.tile_k * bn * base.tile_n)
+                       + row["weights"] / (base.tile_n * base.tile_k * bm * base.tile_m))
+            key = (per_mac, -bk, -bm * bn)
+            if best is None or key < best[0]:
+                best = (key, bm, bn, bk)
+    if best is None:
+        need = {op: 2 * row[op] * (U if op != "activations" else 1) for op in OPERANDS}
+        raise UsageError(
+            f"system {spec.name}: the engine's smallest buffers do not fit its levels: "
+            + "; ".join(f"{op} need {need[op]:,} bytes, {rooms[op][0]} gives "
+                        f"{rooms[op][1]:,.0f}" for op in OPERANDS))
+    _, bm, bn, bk = best
+    for k, v in (("buf_m", bm), ("buf_n", bn), ("buf_k", bk)):
+        if k not in given:
+            set_here[k] = v
+    used = {"activations": 2 * bm * bk * row["activations"],
+            "weights": 2 * bn * bk * row["weights"],
+            "outputs": 2 * bm * bn * row["outputs"]}
+    clock = spec.clock
+    latency = math.ceil(spec.memory.latency * clock - 1e-9) if spec.memory.latency else None
+    per_cycle = spec.memory.bandwidth * spec.memory.efficiency / clock
+    interval = max(1, math.ceil(base.word_bytes / per_cycle - 1e-9))
+    return SystemSizing(system=spec.name, params=set_here, rooms=rooms, used=used,
+                        latency=latency, interval=interval)
+
+
+def _field(Params, name):
+    return next(f for f in dataclasses.fields(Params) if f.name == name)
+
+
+def _choices(Params, name) -> tuple:
+    return tuple(_field(Params, name).metadata["choices"])
+
+
+def _limit(Params, name) -> int:
+    hi = _field(Params, name).metadata["hi"]
+    return int(hi(Params) if callable(hi) else hi)
