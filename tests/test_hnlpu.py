@@ -533,3 +533,44 @@ def test_every_block_peaks_at_or_above_its_run(gpt_cost):
     assert gpt_cost.chip_peak_power_w == pytest.approx(
         sum(r.get("peak_power_w", 0.0) for r in blocks.values()), rel=1e-12)
     assert gpt_cost.chip_peak_power_w >= gpt_cost.chip_power_w
+
+
+def test_the_pipelines_servers_start_holders_as_a_simpy_resource_grants_them():
+    """The pipeline's units (``system._Server``) reserve a start on arrival; a SimPy FIFO
+    resource of capacity 1 grants the same starts to processes that arrive at random times
+    (ties included), pass through three shared units and hold each a random time."""
+    import simpy
+    rng = np.random.default_rng(11)
+    arrivals = np.round(rng.uniform(0, 5, 60), 1)           # rounded: many equal times
+    holds = rng.integers(1, 6, (60, 3)) / 2
+
+    def run(make, hold):
+        env = simpy.Environment()
+        units = [make(env) for _ in range(3)]
+        starts = {}
+
+        def proc(i):
+            yield env.timeout(arrivals[i])
+            for u in (0, 2, 1):
+                starts[i, u] = yield from hold(env, units[u], holds[i, u])
+        for i in range(len(arrivals)):
+            env.process(proc(i))
+        env.run()
+        return starts
+
+    def simpy_hold(env, res, seconds):
+        with res.request() as req:
+            yield req
+            start = env.now
+            yield env.timeout(seconds)
+        return start
+
+    def server_hold(env, server, seconds):
+        start = server.reserve(env.now, seconds)
+        yield env.timeout(start + seconds - env.now)
+        return start
+
+    want = run(lambda env: simpy.Resource(env, 1), simpy_hold)
+    got = run(lambda env: hs._Server(), server_hold)
+    assert got == want
+    assert len({s for (i, u), s in want.items() if u == 0}) == len(arrivals)   # no overlap
