@@ -120,7 +120,7 @@ def run(engine_cls, p, layers, *, work_dir, tag: str, max_cycles: int, dram: str
     poison = int("a5" * p.word_bytes, 16)
     top, public, module = DRAMS[dram]
     v = verilog(engine_cls, p, work_dir, dram)
-    build = runner.build(v, top, Path(work_dir), public=public)
+    build = runner.build(v, top, Path(work_dir), public=public, opt=runner.OPT_QUICK_RUN)
     job = {"runs": runs, "poison": poison, "word_bytes": p.word_bytes,
            "bytes": DRAM_WORDS * p.word_bytes, "pause_seed": pause_seed}
     res = runner.run_job(build, top, job, test_module=module, tag=tag)

