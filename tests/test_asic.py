@@ -205,13 +205,15 @@ needs_sta = pytest.mark.skipif(shutil.which("sta") is None,
 
 
 @pytest.fixture(scope="module")
-def checked_unit(tmp_path_factory):
-    """The unit both OpenSTA checks read: LUT Tensor Core N16 W4, synthesised once."""
+def checked_unit(tmp_path_factory, build_dir):
+    """The unit both OpenSTA checks read: LUT Tensor Core N16 W4, synthesised once for
+    them and for test_component_model's reproduction (the flow's cache, keyed by the
+    Verilog, the library, the clock and the flow's version)."""
     if not SKY130.exists():
         pytest.skip(f"the sky130 Liberty is not at {SKY130}")
     work = tmp_path_factory.mktemp("opensta")
     d = tokenfab.design("lut-tensor-core", n=16, weight_bits=4)
-    return d, d.asic(SKY130, "5ns", work / "w"), work
+    return d, d.asic(SKY130, "5ns", build_dir / "asic-ltc-n16-w4"), work
 
 
 @needs_pdk
