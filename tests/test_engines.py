@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 import tokenfab
+from tokenfab.arch_models import systems
 from tokenfab.arch_models.common import engine
 from tokenfab.errors import UsageError
 
@@ -119,7 +120,7 @@ def test_the_quick_sweep_takes_an_engine_and_its_layer(tmp_path, capsys):
 def _small_system(tmp_path, **memory):
     """A YAML system with three small levels, one per operand, and a 32-bit memory."""
     import yaml
-    raw = yaml.safe_load((tokenfab.arch_models.systems.HERE / "asic.yaml").read_text())
+    raw = yaml.safe_load((systems.HERE / "asic.yaml").read_text())
     raw["name"] = "small"
     raw["memory"].update({"bus_bits": 32, **memory})
     raw["levels"] = [
@@ -135,7 +136,6 @@ def test_an_engine_sized_from_a_system_fits_its_levels_and_fills_them(tmp_path):
     """Buffers from the level holding each operand (two banks each), the AXI port from the
     memory's bus, latency and interval from its memory; no bank could take another K
     chunk, and the user's parameters win."""
-    import tokenfab.arch_models.systems  # noqa: F401  (tokenfab.arch_models.systems.HERE)
     path = _small_system(tmp_path, latency="30ns", bandwidth="2GB/s")
     e = tokenfab.engine("tellme-engine", system=str(path), t=4, q=2)
     p, z = e.params, e.sizing
@@ -152,8 +152,8 @@ def test_an_engine_sized_from_a_system_fits_its_levels_and_fills_them(tmp_path):
     mine = tokenfab.engine("tellme-engine", system=str(path), t=4, q=2, buf_m=1,
                            data_bits=64)
     assert mine.params.buf_m == 1 and mine.params.data_bits == 64
-    assert mine.memory() == (30, 4)                       # 8 B at 2 B/cycle
-    assert mine.memory(latency=9) == (9, 4)
+    assert mine.memory_timing() == (30, 4)                # 8 B at 2 B/cycle
+    assert mine.memory_timing(latency=9) == (9, 4)
 
 
 def test_a_system_that_cannot_hold_the_engine_is_refused(tmp_path, capsys):

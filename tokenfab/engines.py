@@ -99,7 +99,7 @@ class Engine:
         self.sizing = None          # a SystemSizing when built by from_system
         self.spec = None
 
-    def memory(self, latency=None, interval=None) -> tuple[int, int]:
+    def memory_timing(self, latency=None, interval=None) -> tuple[int, int]:
         """The DRAM's latency and beat interval in cycles: as given, else the system's
         (``from_system``), else 8 and 1."""
         s = self.sizing
@@ -147,9 +147,9 @@ class Engine:
         """One layer of random operands (``seed``) through the RTL and the model; without
         ``mapping`` the one the engine's mapper (``timing.best_mapping``) picks. ``dram``:
         ``rtl``, our simulation DRAM (``latency``, ``interval``, ``random_stalls``; see
-        ``memory``), or ``axiram``, cocotbext-axi's AxiRam with random pauses on every
-        channel."""
-        latency, interval = self.memory(latency, interval)
+        ``memory_timing``), or ``axiram``, cocotbext-axi's AxiRam with random pauses on
+        every channel."""
+        latency, interval = self.memory_timing(latency, interval)
         for name, v, lo, hi in (("M", M, 1, 1 << 16), ("K", K, 1, 1 << 16),
                                 ("N", N, 1, 1 << 16), ("latency", latency, 2, 255),
                                 ("interval", interval, 1, 15), ("seed", seed, 0, 2**32 - 1)):
@@ -184,7 +184,7 @@ class Engine:
         the timing model predicts for ``mapping`` (default: the engine's mapper's). Node,
         clock and memory technology: as given, else the system's (``from_system``), else
         28 nm, 1 GHz and LPDDR5X."""
-        latency, interval = self.memory(latency, interval)
+        latency, interval = self.memory_timing(latency, interval)
         spec = self.spec
         if node is None:
             node = f"{spec.node:g}nm" if spec is not None else "28nm"
