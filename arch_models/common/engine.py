@@ -251,10 +251,17 @@ def from_system(Params, spec, given: dict) -> SystemSizing:
     ``given`` (the user's parameters) wins over all of these. What cannot fit is refused.
     """
     from tokenfab.errors import UsageError
+    from tokenfab.params import param_fields
+    fields = param_fields(Params)
+
+    def hi(name) -> int:                         # a field's declared upper bound
+        bound = fields[name].metadata["hi"]
+        return int(bound(Params) if callable(bound) else bound)
+
     kw = dict(given)
     if "units" not in kw and spec.engines.count is not None:
         kw["units"] = spec.engines.count
-    choices = _choices(Params, "data_bits")
+    choices = tuple(fields["data_bits"].metadata["choices"])
     if "data_bits" not in kw and spec.memory.bus_bits:
         fit = [c for c in choices if c <= spec.memory.bus_bits]
         if not fit:
@@ -263,7 +270,7 @@ def from_system(Params, spec, given: dict) -> SystemSizing:
                              f"({', '.join(map(str, choices))} bits); give -p data_bits")
         kw["data_bits"] = max(fit)
     set_here = {k: v for k, v in kw.items() if k not in given}
-    units = kw.get("units", _field(Params, "units").default)
+    units = kw.get("units", fields["units"].default)
     try:
         base = Params(**{**kw, "buf_m": 1, "buf_k": 1, "buf_n": units})
     except UsageError as exc:
@@ -281,7 +288,7 @@ def from_system(Params, spec, given: dict) -> SystemSizing:
         lv = held[0]
         rooms[op] = (lv.name, lv.total_bytes / sum(o in lv.holds for o in OPERANDS))
     fixed = {k: given[k] for k in ("buf_m", "buf_n", "buf_k") if k in given}
-    lim = {k: _limit(Params, k) for k in ("buf_m", "buf_n", "buf_k")}
+    lim = {k: hi(k) for k in ("buf_m", "buf_n", "buf_k")}
     U = base.units
     best = None
     for bm in ([fixed["buf_m"]] if "buf_m" in fixed else range(1, lim["buf_m"] + 1)):
@@ -321,15 +328,3 @@ def from_system(Params, spec, given: dict) -> SystemSizing:
     return SystemSizing(system=spec.name, params=set_here, rooms=rooms, used=used,
                         latency=latency, interval=interval)
 
-
-def _field(Params, name):
-    return next(f for f in dataclasses.fields(Params) if f.name == name)
-
-
-def _choices(Params, name) -> tuple:
-    return tuple(_field(Params, name).metadata["choices"])
-
-
-def _limit(Params, name) -> int:
-    hi = _field(Params, name).metadata["hi"]
-    return int(hi(Params) if callable(hi) else hi)
