@@ -47,7 +47,7 @@ def tile_cases(p, n_beats: int, rng: np.random.Generator, encode_beat):
 
 def pack_beat(layout, beat: dict) -> int:
     """Pack the beat's fields that ``layout`` has."""
-    return pack(layout, {name: np.asarray(beat[name]).tolist() for name, _ in layout})
+    return pack(layout, {name: beat[name] for name, _ in layout})
 
 
 class TileTestbench:

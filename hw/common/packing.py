@@ -14,8 +14,46 @@ def _leaf(shape) -> Shape:
     return Shape.cast(shape)
 
 
+def _leaf_array(layout):
+    """(lengths, leaf shape) of nested ``ArrayLayout``s of a plain shape (outermost length
+    first: a row-major array's shape), or None."""
+    dims = []
+    while isinstance(layout, data.ArrayLayout):
+        dims.append(layout.length)
+        layout = layout.elem_shape
+    if not dims or isinstance(layout, data.Layout):
+        return None
+    return tuple(dims), _leaf(layout)
+
+
+def _pack_leaf_array(dims, shape, value) -> int | None:
+    """Element i of the row-major flattened ``value`` at bit ``i * width``, in one numpy
+    pass; None where the slow path must decide (a shape that differs, non-integers, a
+    value out of range, leaves wider than 62 bits), so its errors are the same."""
+    w = shape.width
+    if w == 0 or w > 62:
+        return None
+    arr = np.asarray(value)
+    if arr.shape != dims or arr.dtype.kind not in "biu":
+        return None
+    v = arr.astype(np.int64).reshape(-1)
+    lo = -(1 << (w - 1)) if shape.signed else 0
+    hi = (1 << (w - 1)) - 1 if shape.signed else (1 << w) - 1
+    if v.size and (v.min() < lo or v.max() > hi):
+        return None
+    bits = (v[:, None] >> np.arange(w, dtype=np.int64)) & 1     # two's complement bits
+    return int.from_bytes(np.packbits(bits.astype(np.uint8).reshape(-1),
+                                      bitorder="little").tobytes(), "little")
+
+
 def pack(layout, value) -> int:
     """Pack ``value`` (int, sequence or mapping, nested like ``layout``) into an integer."""
+    if isinstance(layout, data.ArrayLayout):
+        leaf = _leaf_array(layout)
+        if leaf is not None:
+            fast = _pack_leaf_array(*leaf, value)
+            if fast is not None:
+                return fast
     if isinstance(layout, data.StructLayout):
         out = 0
         for name, field in layout:
