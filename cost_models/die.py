@@ -18,7 +18,7 @@ import math
 
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
-from tokenfab.params import checked, number
+from tokenfab.params import checked, integer, number
 from tokenfab.results import Frameable
 
 YIELD_MODELS = ("poisson", "murphy", "negative-binomial", "seeds")
@@ -63,6 +63,59 @@ def check_reticle(area_mm2: float, what: str = "die") -> None:
     if not area_mm2 <= limit:
         raise UsageError(f"{what} area must be at most the reticle limit of {limit:.0f} mm2 "
                          f"(one 26 x 33 mm exposure field), not {area_mm2:.1f} mm2")
+
+
+# Memory technologies whose signals a die's bumps carry, per channel of this many bits
+# (``package.<kind>_signals_per_channel``); HBM's run on the interposer's microbumps.
+CHANNEL_BITS = {"lpddr5x": 16}
+
+
+def _memory_kind(name, value):
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{name} must be a memory technology name, not {value!r}")
+
+
+@checked(memory=_memory_kind, bus_bits=integer(0), peak_power_w=number(0))
+def package_floor(memory: str, bus_bits: int, peak_power_w: float, node) -> dict:
+    """The smallest die its package lets carry its memory bus and its peak current (areas in
+    mm2), whichever of two floors is larger:
+
+    - bumps: a flip-chip area array at the smallest pitch the sources give, holding the
+      memory channels' signals (``CHANNEL_BITS``) and a VDD and a VSS bump for every
+      ``bump_current`` of the peak current at the node's supply (the largest current
+      per bump the sources give, so the fewest bumps);
+    - edge: HBM stacks beside a square die, spread over its four sides, each taking its
+      package's width of the die's edge.
+
+    Both are lower bounds: the host link's lanes, clocks, test and spare bumps are not
+    counted, and the bump array is taken as the whole die."""
+    n = tech.check_node(node)
+    pitch = tech.value("package", "flip_chip_bump_pitch")
+    amps = tech.value("package", "bump_current")
+    vdd = tech.node_value(n, "vdd")
+    notes = []
+    signals, edge_m = 0, 0.0
+    if memory.startswith("hbm"):
+        stacks = math.ceil(bus_bits / 1024)
+        edge_m = math.ceil(stacks / 4) * tech.value("package", f"{memory}_stack_width")
+        notes.append(f"{stacks} {memory.upper()} stacks around the die, at most "
+                     f"{math.ceil(stacks / 4)} a side (their signals on the interposer's "
+                     "microbumps)")
+    elif memory in CHANNEL_BITS:
+        channels = math.ceil(bus_bits / CHANNEL_BITS[memory])
+        signals = channels * int(tech.value("package", f"{memory}_signals_per_channel"))
+        notes.append(f"{channels} {memory.upper()} x{CHANNEL_BITS[memory]} channels, "
+                     f"{signals} signals")
+    elif bus_bits:
+        notes.append(f"no signal count for {memory} memory: its bumps are not counted")
+    power_bumps = 2 * math.ceil(peak_power_w / vdd / amps)
+    bump_mm2 = (signals + power_bumps) * pitch ** 2 * 1e6
+    edge_mm2 = (edge_m * 1e3) ** 2
+    notes.append(f"{power_bumps} power bumps: {peak_power_w:.3g} W at {vdd:g} V, "
+                 f"{amps * 1e3:.0f} mA a bump, VDD and VSS; {pitch * 1e6:.0f} um pitch")
+    return {"area_mm2": max(bump_mm2, edge_mm2), "bump_area_mm2": bump_mm2,
+            "edge_area_mm2": edge_mm2, "signal_bumps": signals, "power_bumps": power_bumps,
+            "source": "; ".join(notes)}
 
 
 @dataclasses.dataclass

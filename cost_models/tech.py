@@ -25,8 +25,9 @@ DATA = Path(__file__).parent / "data"
 FILES = ("tech", "nodes", "economics", "platforms", "hnlpu")
 CONFIDENCE = ("S", "M", "W", "D")
 _KWH = 3.6e6
-UNITS = {  # unit name -> factor to SI (m, m2, J, W, s, B, USD, kg, V, Hz)
-    "1": 1.0, "um2": 1e-12, "mm2": 1e-6, "mm": 1e-3, "fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9,
+UNITS = {  # unit name -> factor to SI (m, m2, J, W, s, B, USD, kg, V, A, Hz)
+    "1": 1.0, "um2": 1e-12, "mm2": 1e-6, "mm": 1e-3, "um": 1e-6, "A": 1.0,
+    "fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9,
     "J": 1.0, "W": 1.0, "kW": 1e3, "USD": 1.0, "per_cm2": 1e4, "B": 1.0, "MB": 1e6,
     "GB": 1e9, "TB_per_s": 1e12, "TFLOPS": 1e12, "V": 1.0, "GHz": 1e9,
     "MTr_per_mm2": 1e12, "kWh_per_cm2": _KWH / 1e-4, "g_per_cm2": 1e-3 / 1e-4, "g": 1e-3,

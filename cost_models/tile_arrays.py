@@ -133,6 +133,7 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
         per_event["precompute_ops"] = Price("compute", energy.op_energy(
             "int_add", paper_boundary(p, spec).lut_bits, node), True)
     blocks = chip_blocks(spec, unit, per_event, power)
+    floor = add_package_floor(spec, blocks)
     area = sum(b["area_mm2"] for b in blocks.values())
     lo, hi = energy.offchip_energy_range(dram_kind)
     lines = [f"units: {unit.source}",
@@ -144,8 +145,10 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     if comps.outside:
         lines.append(f"accumulators in the register file: {spec.units * comps.outside_area_m2(node) * 1e6:.3g} mm2 "
                      "of registers outside area_mm2, their switching in the unit energy")
-    lines.append("area_mm2: the whole die, " + ", ".join(blocks) + " (extra.chip_blocks); "
-                 "the on-chip network and pads are not modelled")
+    lines.append("area_mm2: the whole die, " + ", ".join(blocks) + " (extra.chip_blocks), "
+                 f"at least the {floor['area_mm2']:.3g} mm2 its package needs "
+                 f"(extra.package_floor: {floor['source']}); the on-chip network is not "
+                 "modelled")
     if spec.template == "gpu":
         lines.append("static power: the A100's idle draw (platforms.json, [W])")
     else:
@@ -155,7 +158,8 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
                    calibrations=list(unit.calibrations),
                    memory=energy.memory_summary(dram_kind),
-                   extra={**precompute_overhead(run, per_event), "chip_blocks": blocks})
+                   extra={**precompute_overhead(run, per_event), "chip_blocks": blocks,
+                          "package_floor": floor})
 
 
 def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
@@ -173,7 +177,8 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
       memory's bus, its static draw (a DRAM access's I/O share sits in the DRAM price);
     - on the ``gpu`` template, the rest of the GPU: the datasheet die less its own FP16
       tensor cores and levels, drawing the GPU's idle power.
-    The on-chip network, pads and I/O beyond the memory PHY are not modelled."""
+    The on-chip network and I/O beyond the memory PHY are not modelled; the die is at
+    least what its package needs (``add_package_floor``)."""
     node, f = spec.node_nm, spec.clock_hz
     static = {k: p.value for k, p in power.items()}
     blocks = {"units": {
@@ -215,6 +220,20 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
         "source": f"{spec.memory.bus_bits / 32:g} DDR PHYs and controllers per 32-bit link "
                   "(LLMCompass)"}
     return blocks
+
+
+def add_package_floor(spec, blocks: dict) -> dict:
+    """The die the package needs for the memory bus and the blocks' peak current
+    (``die.package_floor``); where the blocks sum to less, the rest of it is added to
+    ``blocks`` as the block ``package_floor`` (empty silicon: no power)."""
+    floor = die.package_floor(spec.memory.kind, spec.memory.bus_bits,
+                              sum(b["peak_power_w"] for b in blocks.values()), spec.node_nm)
+    short = floor["area_mm2"] - sum(b["area_mm2"] for b in blocks.values())
+    if short > 0:
+        blocks["package_floor"] = {"area_mm2": short, "peak_power_w": 0.0,
+                                   "source": "the rest of the die its package needs: "
+                                             + floor["source"]}
+    return floor
 
 
 def memory_interface_m2(spec) -> float:
@@ -323,9 +342,11 @@ class CostResult(Frameable):
     unit_area_rtl_mm2: float | None = None
     unit_area_rtl_cmos_mm2: float | None = None
     scope: str = ("the whole die (blocks: units from unit_source, every on-chip level, the "
-                  "vector unit, the memory PHY and controller; not the on-chip network or "
-                  "pads) packaged and tested, NRE spread over the volume, and with a model "
-                  "the DRAM holding its weights; excludes board and host")
+                  "vector unit, the memory PHY and controller, and the rest of the die its "
+                  "bumps need where that is larger; not the on-chip network) packaged and "
+                  "tested, NRE spread over the volume, and with a model the DRAM holding its "
+                  "weights; excludes board and host")
+    package_floor_mm2: float = 0.0  # the die its package needs (die.package_floor)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -384,6 +405,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 10_000
         tokens_per_s_per_mm2=out["decode_tokens_per_s"] / area_mm2,
         usd_per_mtoken=t.usd_per_mtoken(out["decode_tokens_per_s"]), tco=t.to_dict(),
         dram_usd=dram_usd, regfile_area_mm2=spec.units * comps.outside_area_m2(n) * 1e6,
+        package_floor_mm2=sim.pricing.extra["package_floor"]["area_mm2"],
         unit=spec.description, unit_source=unit.source)
     if rtl_area:
         ra = rtl_unit(design, spec, option("rtl_area=True", "--rtl-area")).rtl_area(n)

@@ -355,6 +355,10 @@ def test_generic_gates_mapping():
     (lambda: energy.memory_summary(-1), "memory or link"),
     (lambda: area.generic_gates({"$_AND_": -3}), "yosys_cells['$_AND_']"),
     (lambda: area.from_cells("mac-array", [("$_AND_", 3)], 28), "yosys_cells"),
+    (lambda: die.package_floor("lpddr5x", -16, 10.0, 28), "bus_bits"),
+    (lambda: die.package_floor("lpddr5x", True, 10.0, 28), "bus_bits"),
+    (lambda: die.package_floor("lpddr5x", 128, float("nan"), 28), "peak_power_w"),
+    (lambda: die.package_floor(None, 128, 10.0, 28), "memory"),
 ])
 def test_the_cost_library_refuses_bad_arguments_by_name(call, argument):
     """What notebooks call directly refuses negative counts, NaN, infinities, floats as
@@ -363,6 +367,21 @@ def test_the_cost_library_refuses_bad_arguments_by_name(call, argument):
     with pytest.raises(tokenfab.UsageError) as err:
         call()
     assert str(err.value).startswith(argument) or f"{argument} must" in str(err.value)
+
+
+def test_the_package_floor_counts_bumps_and_stack_edges():
+    """The die its package needs, from the sourced figures: a 128-bit LPDDR5X bus is 8 x16
+    channels of 36 signals (AMD UG863); 14.4 W at 28 nm's 0.9 V is 16 A, 134 bumps of
+    120 mA each for VDD and for VSS; 556 bumps at 150 um pitch take 12.51 mm2. Five HBM2
+    stacks spread over four sides put two on one side: 15.6 mm, 243.36 mm2. A memory with
+    no signal count is said so, its bumps left out."""
+    lp = die.package_floor("lpddr5x", 128, 14.4, 28)
+    assert (lp["signal_bumps"], lp["power_bumps"]) == (288, 268)
+    assert lp["area_mm2"] == pytest.approx(556 * 0.15 ** 2, rel=1e-12)
+    hbm = die.package_floor("hbm2", 5120, 1.0, 7)
+    assert hbm["edge_area_mm2"] == pytest.approx(15.6 ** 2, rel=1e-12)
+    assert hbm["area_mm2"] == hbm["edge_area_mm2"] and hbm["signal_bumps"] == 0
+    assert "no signal count for ddr4" in die.package_floor("ddr4", 512, 100.0, 7)["source"]
 
 
 def test_numpy_numbers_are_numbers_to_the_cost_library():

@@ -177,6 +177,22 @@ def test_word_toggles_count_the_bits_that_move():
     assert word_toggles(np.full(100, -5), 32) == 0
 
 
+def test_a_die_smaller_than_its_package_needs_is_filled_to_it():
+    """Blocks summing to less than the package floor get the rest as the block
+    package_floor (no power); blocks above it are left as they are."""
+    from types import SimpleNamespace
+    from tokenfab.cost_models.tile_arrays import add_package_floor
+    spec = SimpleNamespace(memory=SimpleNamespace(kind="lpddr5x", bus_bits=128), node_nm=28)
+    small = {"units": {"area_mm2": 2.0, "peak_power_w": 14.4, "source": "test"}}
+    floor = add_package_floor(spec, small)
+    assert small["package_floor"]["area_mm2"] == pytest.approx(floor["area_mm2"] - 2.0)
+    assert small["package_floor"]["peak_power_w"] == 0.0
+    assert sum(b["area_mm2"] for b in small.values()) == pytest.approx(floor["area_mm2"])
+    big = {"units": {"area_mm2": 50.0, "peak_power_w": 14.4, "source": "test"}}
+    add_package_floor(spec, big)
+    assert list(big) == ["units"]
+
+
 @pytest.mark.parametrize("design,kw", [("lut-tensor-core", {}), ("mac-array", {}),
                                        ("mixpe", {"rows": 8, "cols": 8}),
                                        ("mac-array", {"system": "a100"})])
@@ -195,5 +211,6 @@ def test_the_die_is_its_blocks_and_peaks_above_its_run(design, kw):
     assert c.tokens_per_s_per_mm2 == pytest.approx(c.decode_tokens_per_s / c.area_mm2,
                                                    rel=1e-12)
     assert c.die["area_mm2"] == c.area_mm2
+    assert c.area_mm2 >= c.package_floor_mm2 > 0
     if kw.get("system") == "a100":
         assert c.area_mm2 == pytest.approx(826, rel=1e-9)

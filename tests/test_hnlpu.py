@@ -534,6 +534,9 @@ def test_every_block_peaks_at_or_above_its_run(gpt_cost):
     assert gpt_cost.chip_peak_power_w == pytest.approx(
         sum(r.get("peak_power_w", 0.0) for r in blocks.values()), rel=1e-12)
     assert gpt_cost.chip_peak_power_w >= gpt_cost.chip_power_w
+    # its package: eight HBM3 stacks around the die, two a side of 11 mm
+    assert gpt_cost.package_floor["edge_area_mm2"] == pytest.approx(22.0 ** 2, rel=1e-12)
+    assert gpt_cost.area_mm2 >= gpt_cost.package_floor["area_mm2"]
 
 
 def test_the_pipelines_servers_start_holders_as_a_simpy_resource_grants_them():

@@ -284,3 +284,4 @@ def test_cost_reports_the_whole_die_and_its_peak():
                                        rel=1e-12)
     assert c.chip_peak_power_w == pytest.approx(
         sum(b["peak_power_w"] for b in c.blocks.values()), rel=1e-12)
+    assert c.area_mm2 >= c.package_floor["area_mm2"] > 0     # its power bumps (DDR4's unsourced)

@@ -270,6 +270,7 @@ class HnlpuCost(Frameable):
     area_mm2: float                     # one chip
     area_breakdown_mm2: dict
     hn_array_mm2: float
+    package_floor: dict                 # the die its package needs (die.package_floor)
     die_cost_usd: float
     system_power_w: float               # at the paper's workload (pipeline full, 2K context)
     chip_power_w: float
@@ -352,12 +353,15 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     sys = sim.run.spec
     chips = sys.chips                      # a full grid (spare HN area on some chips)
     area = chip_area(cfg, sys, p.weight_format)
-    area_mm2 = out["area_mm2"]
+    blocks = block_power_w(sim)
+    peaks = block_peak_w(sim)
+    # the die its package needs: its HBM stacks around it, the bumps of its peak current
+    floor = die.package_floor("hbm3", int(paper("system", "hbm_stacks")) * 1024,
+                              sum(peaks.values()), NODE)
+    area_mm2 = max(out["area_mm2"], floor["area_mm2"])
     dc = die.die_cost(area_mm2, NODE)
     system_w = out["system_power_w"]
     tokens_per_s = out["decode_tokens_per_s"]
-    blocks = block_power_w(sim)
-    peaks = block_peak_w(sim)
     ranges = {k: [] for k in ("shared", "chip", "design", "recurring", "build", "respin",
                               "static", "updates", "usd_mtok")}
     tcos = {}
@@ -388,7 +392,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         design=design.name, model=cfg.name, node=f"{NODE}nm", chips=chips,
         grid=(sys.rows, sys.cols), layer_groups=sys.groups, area_mm2=area_mm2,
         area_breakdown_mm2={k: v * 1e6 for k, v in area.items()},
-        hn_array_mm2=area["hn_array"] * 1e6, die_cost_usd=dc.cost_per_good_die_usd,
+        hn_array_mm2=area["hn_array"] * 1e6, package_floor=floor,
+        die_cost_usd=dc.cost_per_good_die_usd,
         system_power_w=system_w, chip_power_w=out["chip_power_w"],
         power_breakdown_w=blocks, tokens_per_s=tokens_per_s,
         tokens_per_j=out["tokens_per_j"], tokens_per_j_low=out["tokens_per_j_low"],

@@ -16,7 +16,8 @@ import dataclasses
 from collections import Counter
 
 from tokenfab import calibration
-from tokenfab.cost_models import energy, tech
+from tokenfab.arch_models import systems
+from tokenfab.cost_models import die, energy, tech
 from tokenfab.cost_models.components import (Components, adder, barrel_shifter,
                                              int_times_fp16_to_fp32, mux_tree, register,
                                              times)
@@ -195,6 +196,7 @@ class SailCost(Frameable):
     chip_peak_power_w: float      # every core busy (the package power), every block at
                                   # its full rate
     blocks: dict = dataclasses.field(default_factory=dict)   # area and peak by block
+    package_floor: dict = dataclasses.field(default_factory=dict)   # die.package_floor
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -242,6 +244,9 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     sys = sim.run.spec
     blk = block_area_m2(p)
     blocks = chip_blocks(p, sim)
+    peak = sum(b["peak_power_w"] for b in blocks.values())
+    memory = systems.load(system or sys.name).memory
+    floor = die.package_floor(memory.technology, memory.bus_bits, peak, NODE)
     return SailCost(
         design=design.name, model=sim.run.config.name, node="7nm", params=p.to_dict(),
         block_area_mm2={k.replace("_m2", ""): v * 1e6 for k, v in blk.items()},
@@ -255,5 +260,5 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
         tokens_per_usd_ratio=out["tokens_per_usd_ratio"],
         cost_efficiency_vs_v100=out["cost_efficiency_vs_v100"],
         tokens_per_j=out["tokens_per_j"], chip_power_w=out["chip_power_w"],
-        area_mm2=out["area_mm2"], blocks=blocks,
-        chip_peak_power_w=sum(b["peak_power_w"] for b in blocks.values()))
+        area_mm2=max(out["area_mm2"], floor["area_mm2"]), blocks=blocks,
+        chip_peak_power_w=peak, package_floor=floor)
