@@ -65,14 +65,16 @@ def check_reticle(area_mm2: float, what: str = "die") -> None:
                          f"(one 26 x 33 mm exposure field), not {area_mm2:.1f} mm2")
 
 
-# Memory technologies whose signals a die's bumps carry, per channel of this many bits
-# (``package.<kind>_signals_per_channel``); HBM's run on the interposer's microbumps.
-CHANNEL_BITS = {"lpddr5x": 16}
+# Memory technologies whose signals a die's bumps carry: (bits of a channel, its signal
+# count in tech.json's ``package``); HBM's run on the interposer's microbumps.
+CHANNELS = {"lpddr5": (16, "lpddr5_signals_per_channel"),
+            "lpddr5x": (16, "lpddr5_signals_per_channel")}
 
 
 def _memory_kind(name, value):
-    if not isinstance(value, str) or not value:
-        raise UsageError(f"{name} must be a memory technology name, not {value!r}")
+    kinds = [k for k in tech.data("tech")["offchip_memory"] if not k.startswith("_")]
+    if value not in kinds:
+        raise UsageError(f"{name} must be one of {', '.join(kinds)}, not {value!r}")
 
 
 @checked(memory=_memory_kind, bus_bits=integer(0), peak_power_w=number(0))
@@ -81,7 +83,7 @@ def package_floor(memory: str, bus_bits: int, peak_power_w: float, node) -> dict
     mm2), whichever of two floors is larger:
 
     - bumps: a flip-chip area array at the smallest pitch the sources give, holding the
-      memory channels' signals (``CHANNEL_BITS``) and a VDD and a VSS bump for every
+      memory channels' signals (``CHANNELS``) and a VDD and a VSS bump for every
       ``bump_current`` of the peak current at the node's supply (the largest current
       per bump the sources give, so the fewest bumps);
     - edge: HBM stacks beside a square die, spread over its four sides, each taking its
@@ -95,17 +97,20 @@ def package_floor(memory: str, bus_bits: int, peak_power_w: float, node) -> dict
     vdd = tech.node_value(n, "vdd")
     notes = []
     signals, edge_m = 0, 0.0
-    if memory.startswith("hbm"):
+    width = tech.data("tech")["package"].get(f"{memory}_stack_width")
+    if memory.startswith("hbm") and bus_bits and width is None:
+        notes.append(f"no stack width for {memory}: its edge is not counted")
+    elif memory.startswith("hbm") and bus_bits:
         stacks = math.ceil(bus_bits / 1024)
         edge_m = math.ceil(stacks / 4) * tech.value("package", f"{memory}_stack_width")
-        notes.append(f"{stacks} {memory.upper()} stacks around the die, at most "
-                     f"{math.ceil(stacks / 4)} a side (their signals on the interposer's "
-                     "microbumps)")
-    elif memory in CHANNEL_BITS:
-        channels = math.ceil(bus_bits / CHANNEL_BITS[memory])
-        signals = channels * int(tech.value("package", f"{memory}_signals_per_channel"))
-        notes.append(f"{channels} {memory.upper()} x{CHANNEL_BITS[memory]} channels, "
-                     f"{signals} signals")
+        notes.append(f"{stacks} {memory.upper()} stack{'s' * (stacks > 1)} around the die, "
+                     f"at most {math.ceil(stacks / 4)} a side (their signals on the "
+                     "interposer's microbumps)")
+    elif memory in CHANNELS:
+        bits, key = CHANNELS[memory]
+        channels = math.ceil(bus_bits / bits)
+        signals = channels * int(tech.value("package", key))
+        notes.append(f"{channels} {memory.upper()} x{bits} channels, {signals} signals")
     elif bus_bits:
         notes.append(f"no signal count for {memory} memory: its bumps are not counted")
     power_bumps = 2 * math.ceil(peak_power_w / vdd / amps)

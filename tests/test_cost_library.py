@@ -359,6 +359,7 @@ def test_generic_gates_mapping():
     (lambda: die.package_floor("lpddr5x", True, 10.0, 28), "bus_bits"),
     (lambda: die.package_floor("lpddr5x", 128, float("nan"), 28), "peak_power_w"),
     (lambda: die.package_floor(None, 128, 10.0, 28), "memory"),
+    (lambda: die.package_floor("hbm", 1024, 10.0, 28), "memory"),
 ])
 def test_the_cost_library_refuses_bad_arguments_by_name(call, argument):
     """What notebooks call directly refuses negative counts, NaN, infinities, floats as
@@ -382,6 +383,9 @@ def test_the_package_floor_counts_bumps_and_stack_edges():
     assert hbm["edge_area_mm2"] == pytest.approx(15.6 ** 2, rel=1e-12)
     assert hbm["area_mm2"] == hbm["edge_area_mm2"] and hbm["signal_bumps"] == 0
     assert "no signal count for ddr4" in die.package_floor("ddr4", 512, 100.0, 7)["source"]
+    assert "no stack width for hbm3e" in die.package_floor("hbm3e", 8192, 1.0, 5)["source"]
+    assert die.package_floor("lpddr5", 128, 14.4, 28) == {**lp, "source": lp["source"].replace(
+        "LPDDR5X", "LPDDR5")}
 
 
 def test_numpy_numbers_are_numbers_to_the_cost_library():
