@@ -45,9 +45,10 @@ def test_structs_of_arrays_and_wide_leaves():
 
 
 @pytest.mark.parametrize("value,match", [
-    ([0, 8, 0], r"must fit signed\(4\) \(-8\.\.7\), not 8"),
-    ([0, 0], "array must have 3 elements, not 2"),
+    (np.array([0, 8, 0]), r"must fit signed\(4\) \(-8\.\.7\), not 8"),
+    (np.array([0, 0]), "array must have 3 elements, not 2"),
+    (np.array([0, 2**64 - 1, 0], dtype=np.uint64), r"not 18446744073709551615"),
 ])
 def test_the_fast_path_refuses_as_the_slow_one(value, match):
     with pytest.raises(ValueError, match=match):
-        pack(data.ArrayLayout(signed(4), 3), np.array(value))
+        pack(data.ArrayLayout(signed(4), 3), value)

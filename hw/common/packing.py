@@ -34,8 +34,8 @@ def _pack_leaf_array(dims, shape, value) -> int | None:
     if w == 0 or w > 62:
         return None
     arr = np.asarray(value)
-    if arr.shape != dims or arr.dtype.kind not in "biu":
-        return None
+    if arr.shape != dims or arr.dtype.kind not in "biu" or arr.dtype == np.uint64:
+        return None                     # (uint64 would wrap in the int64 pass)
     v = arr.astype(np.int64).reshape(-1)
     lo = -(1 << (w - 1)) if shape.signed else 0
     hi = (1 << (w - 1)) - 1 if shape.signed else (1 << w) - 1
