@@ -72,7 +72,8 @@ CHANNELS = {"lpddr5": (16, "lpddr5_signals_per_channel"),
 
 
 def _memory_kind(name, value):
-    kinds = [k for k in tech.data("tech")["offchip_memory"] if not k.startswith("_")]
+    from tokenfab.cost_models.energy import memory_technologies
+    kinds = memory_technologies()
     if value not in kinds:
         raise UsageError(f"{name} must be one of {', '.join(kinds)}, not {value!r}")
 
@@ -97,12 +98,12 @@ def package_floor(memory: str, bus_bits: int, peak_power_w: float, node) -> dict
     vdd = tech.node_value(n, "vdd")
     notes = []
     signals, edge_m = 0, 0.0
-    width = tech.data("tech")["package"].get(f"{memory}_stack_width")
-    if memory.startswith("hbm") and bus_bits and width is None:
+    width = f"{memory}_stack_width"
+    if memory.startswith("hbm") and bus_bits and width not in tech.data("tech")["package"]:
         notes.append(f"no stack width for {memory}: its edge is not counted")
     elif memory.startswith("hbm") and bus_bits:
         stacks = math.ceil(bus_bits / 1024)
-        edge_m = math.ceil(stacks / 4) * tech.value("package", f"{memory}_stack_width")
+        edge_m = math.ceil(stacks / 4) * tech.value("package", width)
         notes.append(f"{stacks} {memory.upper()} stack{'s' * (stacks > 1)} around the die, "
                      f"at most {math.ceil(stacks / 4)} a side (their signals on the "
                      "interposer's microbumps)")

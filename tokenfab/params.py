@@ -133,7 +133,8 @@ def param(default, help: str, *, lo=None, hi=None, choices=None):
         "help": help, "lo": lo, "hi": hi, "choices": choices})
 
 
-def _bound(bound, cls):
+def declared_bound(bound, cls):
+    """A field's declared ``lo`` or ``hi``: the value, or the function of the class."""
     return bound(cls) if callable(bound) else bound
 
 
@@ -149,9 +150,9 @@ def check_field(cls, f: dataclasses.Field, value):
         if not isinstance(value, bool):
             raise UsageError(f"{f.name} must be a boolean, not {value!r}")
     elif isinstance(f.default, int):
-        check_int(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
+        check_int(f.name, value, declared_bound(meta["lo"], cls), declared_bound(meta["hi"], cls))
     elif isinstance(f.default, float):
-        check_number(f.name, value, _bound(meta["lo"], cls), _bound(meta["hi"], cls))
+        check_number(f.name, value, declared_bound(meta["lo"], cls), declared_bound(meta["hi"], cls))
     elif isinstance(f.default, str) and not isinstance(value, str):
         raise UsageError(f"{f.name} must be a string, not {value!r}")
     return value
@@ -276,7 +277,7 @@ def describe(params_cls) -> list[dict]:
         if meta.get("choices") is not None:
             allowed = ", ".join(str(c) for c in meta["choices"])
         elif meta.get("lo") is not None or meta.get("hi") is not None:
-            lo, hi = _bound(meta.get("lo"), params_cls), _bound(meta.get("hi"), params_cls)
+            lo, hi = declared_bound(meta.get("lo"), params_cls), declared_bound(meta.get("hi"), params_cls)
             allowed = f"{'' if lo is None else lo} – {'' if hi is None else hi}".strip()
         else:
             allowed = "any"

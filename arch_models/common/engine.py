@@ -251,12 +251,8 @@ def from_system(Params, spec, given: dict) -> SystemSizing:
     ``given`` (the user's parameters) wins over all of these. What cannot fit is refused.
     """
     from tokenfab.errors import UsageError
-    from tokenfab.params import param_fields
+    from tokenfab.params import declared_bound, param_fields
     fields = param_fields(Params)
-
-    def hi(name) -> int:                         # a field's declared upper bound
-        bound = fields[name].metadata["hi"]
-        return int(bound(Params) if callable(bound) else bound)
 
     kw = dict(given)
     if "units" not in kw and spec.engines.count is not None:
@@ -288,7 +284,8 @@ def from_system(Params, spec, given: dict) -> SystemSizing:
         lv = held[0]
         rooms[op] = (lv.name, lv.total_bytes / sum(o in lv.holds for o in OPERANDS))
     fixed = {k: given[k] for k in ("buf_m", "buf_n", "buf_k") if k in given}
-    lim = {k: hi(k) for k in ("buf_m", "buf_n", "buf_k")}
+    lim = {k: int(declared_bound(fields[k].metadata["hi"], Params))
+           for k in ("buf_m", "buf_n", "buf_k")}
     U = base.units
     best = None
     for bm in ([fixed["buf_m"]] if "buf_m" in fixed else range(1, lim["buf_m"] + 1)):

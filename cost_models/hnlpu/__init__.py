@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from tokenfab.arch_models import systems
 from tokenfab.arch_models.hnlpu.system import (WEIGHTS_PER_CHIP, chips_for,
                                                group_weights_per_chip)
 from tokenfab.calibration import calibrated
@@ -336,7 +337,6 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     of one HNLPU hardwiring ``M`` (default gpt-oss-120b)."""
     from tokenfab.arch_models.hnlpu import system as hs
     from tokenfab.arch_models.workloads import load_model
-    from tokenfab.cost_models import die
     n = tech.check_node(node or f"{NODE}nm")
     if n != NODE:
         raise UsageError(f"the HNLPU cost model is calibrated at 5nm only, not {node!r}")
@@ -356,7 +356,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     blocks = block_power_w(sim)
     peaks = block_peak_w(sim)
     # the die its package needs: its HBM stacks around it, the bumps of its peak current
-    floor = die.package_floor("hbm3", int(paper("system", "hbm_stacks")) * 1024,
+    memory = systems.load(system or "hnlpu").memory.technology
+    floor = die.package_floor(memory, int(paper("system", "hbm_stacks")) * 1024,
                               sum(peaks.values()), NODE)
     area_mm2 = max(out["area_mm2"], floor["area_mm2"])
     dc = die.die_cost(area_mm2, NODE)
