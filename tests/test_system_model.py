@@ -80,3 +80,30 @@ def test_simulate_result_has_contract_keys():
 def test_gen_zero_is_prefill_only():
     r = tokenfab.design("mac-array").simulate(prompt=16, gen=0).to_dict()
     assert r["decode_tokens_per_s"] == 0 and r["decode_latency_s"] == 0
+
+
+# A published A100 measurement on an LLM workload: the ML.ENERGY Leaderboard (v1, 2023),
+# ml-energy/leaderboard data/A100_chat_benchmark.csv at commit 4717739. PyTorch + FastChat,
+# FP16, batch 1, ShareGPT chat prompts, up to 512 new tokens; the GPU's energy over each
+# request (prefill included) from Zeus/NVML. Columns: mean tokens per response, tokens/s,
+# joules per response. The prompt lengths are not published; 256 tokens is assumed (128 or
+# 512 moves our tokens/J by under 2%).
+ML_ENERGY_A100 = [("llama-2-7b", 420.07, 44.47, 1828.77),
+                  ("llama-2-13b", 379.49, 30.01, 3050.13)]
+
+
+@pytest.mark.prediction
+@pytest.mark.xfail(strict=True, reason=(
+    "tokens/J comes out 4.5x (7B) and 4.3x (13B) the measured. Speed gives 2.5x and 1.9x: "
+    "our decode streams the weights at 94% of HBM bandwidth, PyTorch at batch 1 reached "
+    "40% and 52% of what we predict. Power gives 1.8x and 2.3x: the preset draws 106 W "
+    "(idle draw, HBM traffic, the tensor cores' synthesised energy) against 194 W and "
+    "241 W measured; the GPU's operand delivery, instruction issue and clock tree have no "
+    "sourced absolute per-event energies here"))
+@pytest.mark.parametrize("model,tokens,tokens_per_s,joules", ML_ENERGY_A100)
+def test_a100_tokens_per_j_against_ml_energy_measurement(model, tokens, tokens_per_s, joules):
+    """A100 tokens/J at batch 1 against the ML.ENERGY Leaderboard's measured 0.230 (Llama-2-7B)
+    and 0.124 (Llama-2-13B) tok/J, within 30%. Known miss (strict xfail): 1.03 and 0.53 tok/J."""
+    r = tokenfab.design("mac-array").simulate(model=model, batch=1, prompt=256,
+                                              gen=round(tokens), system="a100").to_dict()
+    assert r["tokens_per_j"] == pytest.approx(tokens / joules, rel=0.30)
