@@ -9,13 +9,14 @@ tokens on a model (packaged die, NRE spread over ``volume``, DRAM for the weight
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 
 from tokenfab import calibration
 from tokenfab.arch_models.common.system import precompute_seconds
-from tokenfab.arch_models.common.tile_systems import paper_boundary
+from tokenfab.arch_models.common.tile_systems import A100_FP16_TC_TILE, paper_boundary
 from tokenfab.cost_models import components as cc
-from tokenfab.cost_models import die, energy, nre, tco, tech
+from tokenfab.cost_models import die, energy, gpu, nre, tco, tech
 from tokenfab.errors import UsageError, option
 from tokenfab.results import Frameable, Price, Pricing
 
@@ -132,6 +133,10 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     if spec.table_precompute:       # one add at the table entry's width per operation
         per_event["precompute_ops"] = Price("compute", energy.op_energy(
             "int_add", paper_boundary(p, spec).lut_bits, node), True)
+    cals = list(unit.calibrations)
+    if spec.template == "gpu":
+        per_event["sm_slot_steps"] = Price("compute", sm_slot_step_j(spec), True, level="sm")
+        cals.append(calibration.get("gpu_sm_energy_per_mac"))
     blocks = chip_blocks(spec, unit, per_event, power)
     floor = add_package_floor(spec, blocks)
     area = sum(b["area_mm2"] for b in blocks.values())
@@ -150,13 +155,18 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
                  f"(extra.package_floor: {floor['source']}); the on-chip network is not "
                  "modelled")
     if spec.template == "gpu":
+        lines.append(f"SMs: {gpu.sm_energy_per_mac(node) * 1e12:.3g} pJ per FP16 tensor-core "
+                     f"MAC ({sm_slot_step_j(spec) * 1e12:.4g} pJ per busy slot step, whatever "
+                     "units sit in the slot) for operand delivery, issue and clocking "
+                     "(energy_by_level_j.sm): AccelWattch's measured GV100, scaled to the node "
+                     "(cost_models.gpu); CUDA-core FLOPs carry none")
         lines.append("static power: the A100's idle draw (platforms.json, [W])")
     else:
         lines.append("static power: unit leakage, on-chip SRAM leakage of every level (CACTI), "
                      "the vector unit's leakage and the memory PHY and controller "
                      "(LLMCompass areas x the gate model's leakage density)")
     return Pricing(per_event=per_event, power_w=power, area_mm2=area, assumptions=lines,
-                   calibrations=list(unit.calibrations),
+                   calibrations=cals,
                    memory=energy.memory_summary(dram_kind),
                    extra={**precompute_overhead(run, per_event), "chip_blocks": blocks,
                           "package_floor": floor})
@@ -176,7 +186,8 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
     - the memory interface: DDR PHY and controller per 32-bit link (LLMCompass) for the
       memory's bus, its static draw (a DRAM access's I/O share sits in the DRAM price);
     - on the ``gpu`` template, the rest of the GPU: the datasheet die less its own FP16
-      tensor cores and levels, drawing the GPU's idle power.
+      tensor cores and levels, drawing the GPU's idle power and its SMs' energy around
+      every tensor-core slot at full rate (``sm_slot_step_j``).
     The on-chip network and I/O beyond the memory PHY are not modelled; the die is at
     least what its package needs (``add_package_floor``)."""
     node, f = spec.node_nm, spec.clock_hz
@@ -198,15 +209,18 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
                        f"{lv.instances} x {lv.capacity / 1024:g} KiB, CACTI bit cells over "
                        "array efficiency (energy.sram_macro_area_m2)")}
     if spec.template == "gpu":
-        gpu = "a100-sxm"
-        die = tech.value(gpu, "die_area", file="platforms") * 1e6       # m2 -> mm2
+        name = "a100-sxm"
+        die = tech.value(name, "die_area", file="platforms") * 1e6       # m2 -> mm2
         own = spec.units * cc.fp16_tensor_core(*spec.tile).area_m2(node) * 1e6
         levels = sum(b["area_mm2"] for k, b in blocks.items() if k.startswith("level_"))
+        slots = spec.units / spec.scale
         blocks["rest_of_gpu"] = {
             "area_mm2": die - own - levels,
-            "peak_power_w": static.get("gpu_static", 0.0),
-            "source": f"{gpu} die {die:g} mm2 (platforms.json) less its {spec.units} FP16 "
-                      "tensor cores (components) and levels; its idle power"}
+            "peak_power_w": (static.get("gpu_static", 0.0)
+                             + slots * f * per_event["sm_slot_steps"].value),
+            "source": f"{name} die {die:g} mm2 (platforms.json) less its {spec.units} FP16 "
+                      "tensor cores (components) and levels; its idle power and its SMs "
+                      f"feeding all {slots:g} tensor-core slots every cycle"}
         return blocks
     lanes = cc.times(cc.fp16_fma(), spec.vector_flops_per_cycle / 2)
     blocks["vector_unit"] = {
@@ -242,6 +256,12 @@ def memory_interface_m2(spec) -> float:
     return links * (tech.value("phy", "ddr5_link_phy_area")
                     + tech.value("phy", "ddr5_link_controller_transistors")
                     / tech.node_value(spec.node_nm, "logic_density"))
+
+
+def sm_slot_step_j(spec) -> float:
+    """J the SMs of a ``gpu`` system spend per busy tensor-core slot step: an FP16 tensor
+    core's MACs per step (the slot's width) at ``gpu.sm_energy_per_mac``."""
+    return gpu.sm_energy_per_mac(spec.node_nm) * math.prod(A100_FP16_TC_TILE)
 
 
 def level_prices(spec) -> dict:

@@ -240,7 +240,8 @@ class Price:
     on_chip: bool
     low: float | None = None   # the sources' range where they spread (None: value)
     high: float | None = None
-    level: str | None = None   # the memory level it is an access of (energy_by_level_j)
+    # the memory level it is an access of, or 'sm': a GPU's SMs around its tensor cores
+    level: str | None = None   # (energy_by_level_j)
 
     def __post_init__(self):
         if self.category not in CATEGORIES:
@@ -362,7 +363,8 @@ class SimulationResult(Frameable):
             "tokens_per_j_high": main.tokens / lo_j if lo_j else 0.0,
             "memory_energy": self.pricing.memory,
             "energy_by_category_j": by_cat,
-            # each memory level's accesses (on-chip levels and DRAM), both phases
+            # each memory level's accesses (on-chip levels and DRAM; on a GPU also its
+            # SMs' work around the tensor cores, "sm"), both phases
             "energy_by_level_j": self.energy_by_level(),
             "chip_power_w": chip_j / main.seconds / run.chips,
             "system_power_w": main_j / main.seconds,

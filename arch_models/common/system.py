@@ -86,6 +86,7 @@ class SystemSpec:
     # side by side that the mapper splits over M and N)
     unit_map: tuple = ((1, 1, 1), "mnk", 1)
     platform: object = None            # the validated system file (systems.Spec)
+    scale: int = 1                     # units per engine of the file (array_scale)
 
     @property
     def template(self) -> str:
@@ -171,7 +172,7 @@ def from_platform(platform, *, design: str, base_units: int, scale: int = 1,
         activations_in_dram=platform.kernels.activations_in_dram,
         materialize_scores=platform.kernels.materialize_scores,
         node_nm=int(node or platform.node), calibrations=platform.calibrations,
-        assumptions=tuple(lines), levels=levels, platform=platform, **fields)
+        assumptions=tuple(lines), levels=levels, platform=platform, scale=scale, **fields)
 
 
 def memory_summary(platform) -> str:
@@ -221,6 +222,12 @@ def map_attention(spec: SystemSpec, op) -> mapper.AttentionMapping | None:
     return dataclasses.replace(mp, passes=float(keys.sum()) / op.kv_span)
 
 
+def on_gpu(spec: SystemSpec) -> bool:
+    """A ``gpu`` system: its SMs feed and issue to every busy tensor-core slot (the event
+    ``sm_slot_steps``: busy steps of a slot, whatever units sit in it)."""
+    return spec.platform is not None and spec.platform.template == "gpu"
+
+
 def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
     """Time on its engine, bytes moved and events of one operation; ``spill`` is the
     fraction of the weights that lives behind the host link."""
@@ -248,6 +255,8 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
                       if spec.gemm_cycles is not None else tiles * spec.cycles_per_tile)
         ev.update(unit_steps=tiles * spec.cycles_per_tile, unit_busy_steps=busy_steps,
                   host_bytes=weights * spill)
+        if on_gpu(spec):
+            ev["sm_slot_steps"] = busy_steps / spec.scale
         if spec.levels:
             try:
                 mp = map_linear(spec, op, cycles / f)
@@ -280,6 +289,9 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
     if isinstance(op, Attention):
         softmax_flops = 5 * op.scores
         ev.update(attention_macs=op.macs, vector_flops=softmax_flops)
+        if on_gpu(spec) and spec.attention_on == "matrix":
+            ev["sm_slot_steps"] = (op.macs * spec.cycles_per_tile / spec.tile_macs
+                                   / spec.scale)
         if spec.attention_on == "matrix" and spec.gemm_cycles is not None:
             # QK^T and PV of every sequence and head as GEMMs on the engine (no causal
             # skipping: the folds cover the whole score block)

@@ -1,0 +1,95 @@
+"""What a GPU's SMs spend around its tensor cores, from a measured GPU.
+
+A tensor-core MAC on a GPU costs far more than its multiplier and adder: the SM reads its
+operands from the register file, fetches and issues the instructions, stages tiles through
+shared memory and clocks all of it. AccelWattch (Kandiah et al., MICRO'21) measured the
+board power of an NVIDIA Quadro GV100 running tensor-core GEMMs and modelled the parts of
+it that are not the SMs' work (constant power, static power of the active lanes, idle SMs,
+L2, DRAM). The rest, over the kernel's MAC rate, less what the tensor cores' own
+multipliers and adders take (``components.fp16_tensor_core``, the datapath a system prices
+as its units), is what the SMs spend around each FP16 MAC:
+
+    e = (P_measured - P_constant - P_static - P_idle_SMs - P_L2 - P_DRAM) / (MACs / t)
+        - datapath per MAC
+
+fitted on one kernel (``cudaTensorCoreGemm``, 4096^3) and registered as the calibration
+``gpu_sm_energy_per_mac``; the other tensor-core kernels of AccelWattch's validation set
+test it (``kernel_power_w``). Another node takes it scaled by the Stillmaker-Baas energy
+factor, and an A100 SM by ``ampere_vs_volta`` (a weak assumption, 0.5 - 1).
+"""
+from __future__ import annotations
+
+import math
+
+from tokenfab.calibration import calibrated
+from tokenfab.cost_models import components as cc
+from tokenfab.cost_models import tech
+from tokenfab.errors import UsageError
+
+GROUP = "gpu_sm"
+FIT_KERNEL = "cudaTensorCoreGemm"
+GV100_TC_TILE = (4, 4, 4)   # Volta whitepaper: 64 FP16 FMAs per tensor core per clock
+OUTSIDE = ("constant_power", "static_power", "idle_sm_power", "l2_power", "dram_power")
+
+
+def kernels() -> list[str]:
+    return [k for k in tech.leaf(GROUP, "kernels") if not k.startswith("_")]
+
+
+def _kernel(name: str, field: str) -> float:
+    if name not in kernels():
+        raise UsageError(f"kernel must be one of {', '.join(kernels())}, not {name!r}")
+    return tech.value(GROUP, "kernels", name, field)
+
+
+def mac_rate(name: str) -> float:
+    """MACs per second of an AccelWattch kernel on the GV100 at its clock."""
+    seconds = _kernel(name, "sm_cycles") / tech.value(GROUP, "gv100_clock")
+    return _kernel(name, "macs") / seconds
+
+
+def outside_power_w(name: str) -> float:
+    """The kernel's power AccelWattch puts outside the SMs' per-MAC work."""
+    return sum(_kernel(name, f) for f in OUTSIDE)
+
+
+def datapath_j_per_mac(tile: tuple, node: int) -> float:
+    """J per MAC of an FP16 tensor core of ``tile`` (m, n, k) MACs per cycle: its
+    multipliers, adders and operand registers as the components count them."""
+    comps = cc.fp16_tensor_core(*tile)
+    return (comps.clock_j(node) + comps.data_j(node)) / math.prod(tile)
+
+
+def _gv100_node() -> int:
+    return int(tech.value(GROUP, "gv100_node"))
+
+
+def _fit() -> float:
+    sm_w = _kernel(FIT_KERNEL, "measured_power") - outside_power_w(FIT_KERNEL)
+    return sm_w / mac_rate(FIT_KERNEL) - datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
+
+
+GV100_SM_J_PER_MAC = calibrated(
+    "gpu_sm_energy_per_mac", _fit(),
+    fitted_to="AccelWattch's measured 182.0 W of cudaTensorCoreGemm (4096^3 FP16 MACs) on a "
+              "Quadro GV100 at 1132 MHz, less its modelled constant, static, idle-SM, L2 and "
+              "DRAM power (AccelWattch_graphs.xlsx, Volta_SASS_SIM) and the tensor cores' "
+              "datapath (components); J per MAC at 16 nm",
+    drives="the a100 preset's energy per busy tensor-core slot step (level 'sm')")
+
+
+def kernel_power_w(name: str, j_per_mac: float = GV100_SM_J_PER_MAC) -> float:
+    """Board power of an AccelWattch tensor-core kernel on the GV100 as this model puts it:
+    its MAC rate at ``j_per_mac`` and the tensor cores' datapath, plus the parts outside
+    the SMs' per-MAC work."""
+    per_mac = j_per_mac + datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
+    return per_mac * mac_rate(name) + outside_power_w(name)
+
+
+def sm_energy_per_mac(node) -> float:
+    """J per FP16 tensor-core MAC an A100-class SM spends at ``node`` around its tensor
+    cores' datapath: the GV100's figure scaled by the node's energy factor and by
+    ``ampere_vs_volta``."""
+    n = tech.check_node(node)
+    return (GV100_SM_J_PER_MAC * tech.scale(n, "energy", ref=_gv100_node())
+            * tech.value(GROUP, "ampere_vs_volta"))
