@@ -14,7 +14,8 @@ from collections import Counter
 
 from tokenfab import calibration
 from tokenfab.arch_models.common.system import precompute_seconds
-from tokenfab.arch_models.common.tile_systems import A100_FP16_TC_TILE, paper_boundary
+from tokenfab.arch_models.common.tile_systems import (A100_FP16_TC_TILE, A100_TENSOR_CORES,
+                                                      paper_boundary)
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import die, energy, gpu, nre, tco, tech
 from tokenfab.errors import UsageError, option
@@ -211,15 +212,19 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
     if spec.template == "gpu":
         name = "a100-sxm"
         die = tech.value(name, "die_area", file="platforms") * 1e6       # m2 -> mm2
-        own = spec.units * cc.fp16_tensor_core(*spec.tile).area_m2(node) * 1e6
+        # the datasheet die's own tensor cores, whatever units this system puts in their
+        # place (the units are their own block)
+        own = (A100_TENSOR_CORES * cc.fp16_tensor_core(*A100_FP16_TC_TILE).area_m2(node)
+               * 1e6)
         levels = sum(b["area_mm2"] for k, b in blocks.items() if k.startswith("level_"))
         slots = spec.units / spec.scale
         blocks["rest_of_gpu"] = {
             "area_mm2": die - own - levels,
             "peak_power_w": (static.get("gpu_static", 0.0)
                              + slots * f * per_event["sm_slot_steps"].value),
-            "source": f"{name} die {die:g} mm2 (platforms.json) less its {spec.units} FP16 "
-                      "tensor cores (components) and levels; its idle power and its SMs "
+            "source": f"{name} die {die:g} mm2 (platforms.json) less its "
+                      f"{A100_TENSOR_CORES} FP16 tensor cores (components) and levels; its "
+                      "idle power and its SMs "
                       f"feeding all {slots:g} tensor-core slots every cycle"}
         return blocks
     lanes = cc.times(cc.fp16_fma(), spec.vector_flops_per_cycle / 2)

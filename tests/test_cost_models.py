@@ -214,3 +214,16 @@ def test_the_die_is_its_blocks_and_peaks_above_its_run(design, kw):
     assert c.area_mm2 >= c.package_floor_mm2 > 0
     if kw.get("system") == "a100":
         assert c.area_mm2 == pytest.approx(826, rel=1e-9)
+
+
+@pytest.mark.parametrize("design,kw", [("lut-tensor-core", {"array_scale": 8}),
+                                       ("mac-array", {"array_scale": 2})])
+def test_other_units_in_the_a100s_slots_change_its_die_by_their_area(design, kw):
+    """On the a100 preset the rest of the GPU is the datasheet die less its own 432 FP16
+    tensor cores, whatever units take their place: the die is 826 mm2 less those plus the
+    design's units (it was the die less as many FP16 tensor cores as the design had units,
+    which shrank a LUT-equipped A100 to 531 mm2)."""
+    c = tokenfab.design(design, **kw).cost(system="a100")
+    own = 432 * components.fp16_tensor_core(8, 4, 8).area_m2(7) * 1e6
+    assert c.area_mm2 == pytest.approx(826 - own + c.blocks["units"]["area_mm2"], rel=1e-9)
+    assert c.blocks["units"]["area_mm2"] > own

@@ -28,6 +28,7 @@ from tokenfab.calibration import calibrated
 # Table 1 to 1.41 GHz and keeps 108 SMs with 4 tensor cores each. The platform's numbers
 # (clock, HBM, caches, vector unit) live in ``systems/a100.yaml``.
 A100_FP16_TC_TILE = (8, 4, 8)      # 256 FP16 MACs per tensor core per cycle -> 312 TFLOPS
+A100_TENSOR_CORES = 432            # 108 SMs x 4 tensor cores (A100 whitepaper)
 
 # The fraction of the unit formula's peak that GEMM kernels reach on the A100 model,
 # fitted to one published latency. The other three Table 1 latencies are predictions
@@ -73,8 +74,8 @@ def a100(p, platform, *, design: str, fp16_tensor_cores: bool,
     tensor cores, attention on them too); otherwise the design's units replace the tensor
     cores, run the low-bit GEMMs, and attention falls to the CUDA cores (the LUT-equipped
     SM of Table 1 has only the LUT TC area)."""
-    units = (platform.engines.count or 432) * p.array_scale
-    common = dict(design=design, base_units=432, scale=p.array_scale, node=node,
+    units = (platform.engines.count or A100_TENSOR_CORES) * p.array_scale
+    common = dict(design=design, base_units=A100_TENSOR_CORES, scale=p.array_scale, node=node,
                   act_bytes=2.0, kv_bytes=2.0)
     head = (f"A100-class: {units} tensor-core slots, {platform.clock / 1e9:g} GHz, "
             f"{memory_summary(platform)}")
