@@ -25,6 +25,7 @@ from tokenfab.calibration import calibrated
 from tokenfab.cost_models import components as cc
 from tokenfab.cost_models import tech
 from tokenfab.errors import UsageError
+from tokenfab.params import checked, number
 
 GROUP = "gpu_sm"
 FIT_KERNEL = "cudaTensorCoreGemm"
@@ -37,7 +38,7 @@ def kernels() -> list[str]:
 
 
 def _kernel(name: str, field: str) -> float:
-    if name not in kernels():
+    if not isinstance(name, str) or name not in kernels():
         raise UsageError(f"kernel must be one of {', '.join(kernels())}, not {name!r}")
     return tech.value(GROUP, "kernels", name, field)
 
@@ -78,6 +79,7 @@ GV100_SM_J_PER_MAC = calibrated(
     drives="the a100 preset's energy per busy tensor-core slot step (level 'sm')")
 
 
+@checked(j_per_mac=number(0))
 def kernel_power_w(name: str, j_per_mac: float = GV100_SM_J_PER_MAC) -> float:
     """Board power of an AccelWattch tensor-core kernel on the GV100 as this model puts it:
     its MAC rate at ``j_per_mac`` and the tensor cores' datapath, plus the parts outside

@@ -7,7 +7,7 @@ import math
 import pytest
 
 import tokenfab
-from tokenfab.cost_models import area, die, energy, nre, tco, tech
+from tokenfab.cost_models import area, die, energy, gpu, nre, tco, tech
 from tokenfab.errors import UsageError
 
 NODES = [45, 28, 16, 7, 5, 3]
@@ -360,6 +360,10 @@ def test_generic_gates_mapping():
     (lambda: die.package_floor("lpddr5x", 128, float("nan"), 28), "peak_power_w"),
     (lambda: die.package_floor(None, 128, 10.0, 28), "memory"),
     (lambda: die.package_floor("hbm", 1024, 10.0, 28), "memory"),
+    (lambda: gpu.kernel_power_w("cudaTensorCoreGemm", float("nan")), "j_per_mac"),
+    (lambda: gpu.kernel_power_w("cudaTensorCoreGemm", -1e-12), "j_per_mac"),
+    (lambda: gpu.mac_rate(["cudaTensorCoreGemm"]), "kernel"),
+    (lambda: gpu.sm_energy_per_mac(True), "node"),
 ])
 def test_the_cost_library_refuses_bad_arguments_by_name(call, argument):
     """What notebooks call directly refuses negative counts, NaN, infinities, floats as
