@@ -16,6 +16,10 @@ fitted on one kernel (``cudaTensorCoreGemm``, 4096^3) and registered as the cali
 ``gpu_sm_energy_per_mac``; the other tensor-core kernels of AccelWattch's validation set
 test it (``kernel_power_w``). Another node takes it scaled by the Stillmaker-Baas energy
 factor, and an A100 SM by ``ampere_vs_volta`` (a weak assumption, 0.5 - 1).
+
+The CUDA cores' work is priced the same way from AccelWattch's one SIMT GEMM (Parboil
+``sgemm``, FP32 FMAs): ``gpu_simt_energy_per_fma``, less an FP32 multiply and add
+(Horowitz), per FLOP half an FMA's, an FP16 FLOP ``fp16_simt_packing`` of an FP32 one.
 """
 from __future__ import annotations
 
@@ -23,30 +27,44 @@ import math
 
 from tokenfab.calibration import calibrated
 from tokenfab.cost_models import components as cc
-from tokenfab.cost_models import tech
+from tokenfab.cost_models import energy, tech
 from tokenfab.errors import UsageError
 from tokenfab.params import checked, number
 
 GROUP = "gpu_sm"
 FIT_KERNEL = "cudaTensorCoreGemm"
+SIMT_FIT_KERNEL = "parboil_sgemm"
 GV100_TC_TILE = (4, 4, 4)   # Volta whitepaper: 64 FP16 FMAs per tensor core per clock
 OUTSIDE = ("constant_power", "static_power", "idle_sm_power", "l2_power", "dram_power")
 
 
-def kernels() -> list[str]:
-    return [k for k in tech.leaf(GROUP, "kernels") if not k.startswith("_")]
+def kernels(group: str = "kernels") -> list[str]:
+    """AccelWattch's GV100 kernels of ``group``: "kernels" (tensor cores) or
+    "simt_kernels" (CUDA cores)."""
+    return [k for k in tech.leaf(GROUP, group) if not k.startswith("_")]
+
+
+def _group(name) -> str:
+    for group in ("kernels", "simt_kernels"):
+        if isinstance(name, str) and name in kernels(group):
+            return group
+    raise UsageError(f"kernel must be one of {', '.join(kernels() + kernels('simt_kernels'))}"
+                     f", not {name!r}")
 
 
 def _kernel(name: str, field: str) -> float:
-    if not isinstance(name, str) or name not in kernels():
-        raise UsageError(f"kernel must be one of {', '.join(kernels())}, not {name!r}")
-    return tech.value(GROUP, "kernels", name, field)
+    return tech.value(GROUP, _group(name), name, field)
+
+
+def _seconds(name: str) -> float:
+    return _kernel(name, "sm_cycles") / tech.value(GROUP, "gv100_clock")
 
 
 def mac_rate(name: str) -> float:
-    """MACs per second of an AccelWattch kernel on the GV100 at its clock."""
-    seconds = _kernel(name, "sm_cycles") / tech.value(GROUP, "gv100_clock")
-    return _kernel(name, "macs") / seconds
+    """MACs (tensor kernels) or FMAs (SIMT kernels) per second of an AccelWattch kernel
+    on the GV100 at its clock."""
+    count = "macs" if _group(name) == "kernels" else "fmas"
+    return _kernel(name, count) / _seconds(name)
 
 
 def outside_power_w(name: str) -> float:
@@ -70,6 +88,25 @@ def _fit() -> float:
     return sm_w / mac_rate(FIT_KERNEL) - datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
 
 
+def fp32_fma_j(node: int) -> float:
+    """An FP32 multiply and add at ``node`` (Horowitz, scaled): an FMA's arithmetic."""
+    return energy.op_energy("fp_mult", 32, node) + energy.op_energy("fp_add", 32, node)
+
+
+def _simt_fit() -> float:
+    sm_w = _kernel(SIMT_FIT_KERNEL, "measured_power") - outside_power_w(SIMT_FIT_KERNEL)
+    return sm_w / mac_rate(SIMT_FIT_KERNEL) - fp32_fma_j(_gv100_node())
+
+
+GV100_SIMT_J_PER_FMA = calibrated(
+    "gpu_simt_energy_per_fma", _simt_fit(),
+    fitted_to="AccelWattch's measured 217.5 W of Parboil sgemm (medium, 1024 x 992 x 1056 "
+              "FP32 FMAs on the CUDA cores) on a Quadro GV100 at 1132 MHz, less its modelled "
+              "constant, static, idle-SM, L2 and DRAM power and an FP32 multiply and add "
+              "(Horowitz); J per FMA at 16 nm",
+    drives="the a100 preset's energy per CUDA-core FLOP (level 'sm')")
+
+
 GV100_SM_J_PER_MAC = calibrated(
     "gpu_sm_energy_per_mac", _fit(),
     fitted_to="AccelWattch's measured 182.0 W of cudaTensorCoreGemm (4096^3 FP16 MACs) on a "
@@ -80,11 +117,15 @@ GV100_SM_J_PER_MAC = calibrated(
 
 
 @checked(j_per_mac=number(0))
-def kernel_power_w(name: str, j_per_mac: float = GV100_SM_J_PER_MAC) -> float:
-    """Board power of an AccelWattch tensor-core kernel on the GV100 as this model puts it:
-    its MAC rate at ``j_per_mac`` and the tensor cores' datapath, plus the parts outside
-    the SMs' per-MAC work."""
-    per_mac = j_per_mac + datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
+def kernel_power_w(name: str, j_per_mac: float | None = None) -> float:
+    """Board power of an AccelWattch kernel on the GV100 as this model puts it: its MAC
+    (FMA) rate at ``j_per_mac`` (default: the fitted figure of its kind) and the
+    datapath, plus the parts outside the SMs' per-MAC work."""
+    if _group(name) == "kernels":
+        fitted, datapath = GV100_SM_J_PER_MAC, datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
+    else:
+        fitted, datapath = GV100_SIMT_J_PER_FMA, fp32_fma_j(_gv100_node())
+    per_mac = (fitted if j_per_mac is None else j_per_mac) + datapath
     return per_mac * mac_rate(name) + outside_power_w(name)
 
 
@@ -95,3 +136,12 @@ def sm_energy_per_mac(node) -> float:
     n = tech.check_node(node)
     return (GV100_SM_J_PER_MAC * tech.scale(n, "energy", ref=_gv100_node())
             * tech.value(GROUP, "ampere_vs_volta"))
+
+
+def simt_energy_per_flop(node) -> float:
+    """J per FP16 FLOP an A100-class SM spends at ``node`` on the CUDA cores around the
+    arithmetic: half the GV100's figure per FMA, scaled by node, times
+    ``fp16_simt_packing``."""
+    n = tech.check_node(node)
+    return (GV100_SIMT_J_PER_FMA / 2 * tech.scale(n, "energy", ref=_gv100_node())
+            * tech.value(GROUP, "fp16_simt_packing"))

@@ -137,7 +137,10 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     cals = list(unit.calibrations)
     if spec.template == "gpu":
         per_event["sm_slot_steps"] = Price("compute", sm_slot_step_j(spec), True, level="sm")
-        cals.append(calibration.get("gpu_sm_energy_per_mac"))
+        per_event["sm_simt_flops"] = Price("compute", gpu.simt_energy_per_flop(node), True,
+                                           level="sm")
+        cals += [calibration.get("gpu_sm_energy_per_mac"),
+                 calibration.get("gpu_simt_energy_per_fma")]
     blocks = chip_blocks(spec, unit, per_event, power)
     floor = add_package_floor(spec, blocks)
     area = sum(b["area_mm2"] for b in blocks.values())
@@ -158,9 +161,10 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
     if spec.template == "gpu":
         lines.append(f"SMs: {gpu.sm_energy_per_mac(node) * 1e12:.3g} pJ per FP16 tensor-core "
                      f"MAC ({sm_slot_step_j(spec) * 1e12:.4g} pJ per busy slot step, whatever "
-                     "units sit in the slot) for operand delivery, issue and clocking "
-                     "(energy_by_level_j.sm): AccelWattch's measured GV100, scaled to the node "
-                     "(cost_models.gpu); CUDA-core FLOPs carry none")
+                     "units sit in the slot) and "
+                     f"{gpu.simt_energy_per_flop(node) * 1e12:.3g} pJ per FP16 CUDA-core FLOP "
+                     "for operand delivery, issue and clocking (energy_by_level_j.sm): "
+                     "AccelWattch's measured GV100, scaled to the node (cost_models.gpu)")
         lines.append("static power: the A100's idle draw (platforms.json, [W])")
     else:
         lines.append("static power: unit leakage, on-chip SRAM leakage of every level (CACTI), "
@@ -188,7 +192,7 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
       memory's bus, its static draw (a DRAM access's I/O share sits in the DRAM price);
     - on the ``gpu`` template, the rest of the GPU: the datasheet die less its own FP16
       tensor cores and levels, drawing the GPU's idle power and its SMs' energy around
-      every tensor-core slot at full rate (``sm_slot_step_j``).
+      every tensor-core slot (``sm_slot_step_j``) and its CUDA cores at full rate.
     The on-chip network and I/O beyond the memory PHY are not modelled; the die is at
     least what its package needs (``add_package_floor``)."""
     node, f = spec.node_nm, spec.clock_hz
@@ -221,11 +225,14 @@ def chip_blocks(spec, unit: UnitPrice, per_event: dict, power: dict) -> dict:
         blocks["rest_of_gpu"] = {
             "area_mm2": die - own - levels,
             "peak_power_w": (static.get("gpu_static", 0.0)
-                             + slots * f * per_event["sm_slot_steps"].value),
+                             + slots * f * per_event["sm_slot_steps"].value
+                             + spec.vector_flops_per_cycle * f
+                             * (per_event["sm_simt_flops"].value
+                                + per_event["vector_flops"].value)),
             "source": f"{name} die {die:g} mm2 (platforms.json) less its "
                       f"{A100_TENSOR_CORES} FP16 tensor cores (components) and levels; its "
-                      "idle power and its SMs "
-                      f"feeding all {slots:g} tensor-core slots every cycle"}
+                      f"idle power, its SMs feeding all {slots:g} tensor-core slots and its "
+                      "CUDA cores every cycle"}
         return blocks
     lanes = cc.times(cc.fp16_fma(), spec.vector_flops_per_cycle / 2)
     blocks["vector_unit"] = {

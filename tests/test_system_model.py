@@ -63,8 +63,8 @@ def test_predicted_table1_ratios(table1):
 def test_a100_draws_a_gpus_power_on_table1(table1_runs, key):
     """The a100 preset's board power (chip and HBM) on LUT Tensor Core's Table 1 FP16
     workloads lies in 250-400 W: its SMs priced from AccelWattch's measured GV100 (fitted
-    there, not here), its idle draw, its levels and its HBM. Observed: 280.8 and 268.8 W,
-    of which the SMs 206.6 and 193.4 W (energy_by_level_j.sm)."""
+    there, not here), its idle draw, its levels and its HBM. Observed: 281.1 and 269.6 W,
+    of which the SMs 206.9 and 194.2 W (energy_by_level_j.sm)."""
     r = table1_runs[key]
     assert 250 <= r["system_power_w"] <= 400
     sm_w = r["energy_by_level_j"]["sm"] / r["ttft_s"]
@@ -116,9 +116,10 @@ ML_ENERGY_A100 = [("llama-2-7b", 420.07, 44.47, 1828.77),
     "tokens/J comes out 4.0x (7B) and 3.8x (13B) the measured. Speed gives 2.5x and 1.9x: "
     "our decode streams the weights at 94% of HBM bandwidth, PyTorch at batch 1 reached "
     "40% and 53% of what we predict. Power gives 1.6x and 2.0x: the preset draws 121 W "
-    "against 194 W and 241 W measured; its SMs are priced per tensor-core MAC "
-    "(cost_models.gpu), and a batch-1 decode streaming weights through the SMs does few "
-    "MACs; CUDA-core work and the SMs' memory traffic carry no SM energy"))
+    "against 194 W and 241 W measured; its SMs are priced per tensor-core MAC and per "
+    "CUDA-core FLOP (cost_models.gpu), and a batch-1 decode streaming weights through the "
+    "SMs does few of either; the weights' way through L1 and the register file carries "
+    "no SM energy"))
 @pytest.mark.parametrize("model,tokens,tokens_per_s,joules", ML_ENERGY_A100)
 def test_a100_tokens_per_j_against_ml_energy_measurement(model, tokens, tokens_per_s, joules):
     """A100 tokens/J at batch 1 against the ML.ENERGY Leaderboard's measured 0.230 (Llama-2-7B)

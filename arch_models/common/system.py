@@ -224,7 +224,8 @@ def map_attention(spec: SystemSpec, op) -> mapper.AttentionMapping | None:
 
 def on_gpu(spec: SystemSpec) -> bool:
     """A ``gpu`` system: its SMs feed and issue to every busy tensor-core slot (the event
-    ``sm_slot_steps``: busy steps of a slot, whatever units sit in it)."""
+    ``sm_slot_steps``: busy steps of a slot, whatever units sit in it) and to the CUDA
+    cores (``sm_simt_flops``: their FLOPs, a table precompute's adds counted as FLOPs)."""
     return spec.platform is not None and spec.platform.template == "gpu"
 
 
@@ -247,6 +248,8 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
             group, ops = spec.table_precompute
             pre = op.m * math.ceil(op.k / group) * op.count * ops
             ev["precompute_ops"] = pre
+            if on_gpu(spec):
+                ev["sm_simt_flops"] = pre        # an add each, on the CUDA cores
             cycles += precompute_seconds(spec, pre) * f
         weights = op.weight_elems * spec.weight_bits / 8
         # every unit cycle clocks the unit; the gates switch for the MACs done (a
@@ -292,6 +295,9 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
         if on_gpu(spec) and spec.attention_on == "matrix":
             ev["sm_slot_steps"] = (op.macs * spec.cycles_per_tile / spec.tile_macs
                                    / spec.scale)
+        if on_gpu(spec):
+            ev["sm_simt_flops"] = softmax_flops + (2 * op.macs if spec.attention_on == "vector"
+                                                   else 0)
         if spec.attention_on == "matrix" and spec.gemm_cycles is not None:
             # QK^T and PV of every sequence and head as GEMMs on the engine (no causal
             # skipping: the folds cover the whole score block)
@@ -323,6 +329,8 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
         ev.update(vector_flops=flops, dram_bytes=dram,
                   **_onchip(spec, op.elements * op.inputs * spec.act_bytes,
                             op.elements * spec.act_bytes))
+        if on_gpu(spec):
+            ev["sm_simt_flops"] = flops
         return OpCost("vector", cycles / f, dram, 0.0, 0, ev)
     raise TypeError(f"unknown operation {op!r}")
 
