@@ -52,24 +52,25 @@ def _group(name) -> str:
                      f", not {name!r}")
 
 
-def _kernel(name: str, field: str) -> float:
+def kernel_field(name: str, field: str) -> float:
+    """An SI field of an AccelWattch kernel (``measured_power``, ``sm_cycles``, ...)."""
     return tech.value(GROUP, _group(name), name, field)
 
 
 def _seconds(name: str) -> float:
-    return _kernel(name, "sm_cycles") / tech.value(GROUP, "gv100_clock")
+    return kernel_field(name, "sm_cycles") / tech.value(GROUP, "gv100_clock")
 
 
 def mac_rate(name: str) -> float:
     """MACs (tensor kernels) or FMAs (SIMT kernels) per second of an AccelWattch kernel
     on the GV100 at its clock."""
     count = "macs" if _group(name) == "kernels" else "fmas"
-    return _kernel(name, count) / _seconds(name)
+    return kernel_field(name, count) / _seconds(name)
 
 
 def outside_power_w(name: str) -> float:
     """The kernel's power AccelWattch puts outside the SMs' per-MAC work."""
-    return sum(_kernel(name, f) for f in OUTSIDE)
+    return sum(kernel_field(name, f) for f in OUTSIDE)
 
 
 def datapath_j_per_mac(tile: tuple, node: int) -> float:
@@ -84,7 +85,7 @@ def _gv100_node() -> int:
 
 
 def _fit() -> float:
-    sm_w = _kernel(FIT_KERNEL, "measured_power") - outside_power_w(FIT_KERNEL)
+    sm_w = kernel_field(FIT_KERNEL, "measured_power") - outside_power_w(FIT_KERNEL)
     return sm_w / mac_rate(FIT_KERNEL) - datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
 
 
@@ -94,7 +95,7 @@ def fp32_fma_j(node: int) -> float:
 
 
 def _simt_fit() -> float:
-    sm_w = _kernel(SIMT_FIT_KERNEL, "measured_power") - outside_power_w(SIMT_FIT_KERNEL)
+    sm_w = kernel_field(SIMT_FIT_KERNEL, "measured_power") - outside_power_w(SIMT_FIT_KERNEL)
     return sm_w / mac_rate(SIMT_FIT_KERNEL) - fp32_fma_j(_gv100_node())
 
 

@@ -160,9 +160,9 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
                  "modelled")
     if spec.template == "gpu":
         lines.append(f"SMs: {gpu.sm_energy_per_mac(node) * 1e12:.3g} pJ per FP16 tensor-core "
-                     f"MAC ({sm_slot_step_j(spec) * 1e12:.4g} pJ per busy slot step, whatever "
-                     "units sit in the slot) and "
-                     f"{gpu.simt_energy_per_flop(node) * 1e12:.3g} pJ per FP16 CUDA-core FLOP "
+                     f"MAC ({per_event['sm_slot_steps'].value * 1e12:.4g} pJ per busy slot "
+                     "step, whatever units sit in the slot) and "
+                     f"{per_event['sm_simt_flops'].value * 1e12:.3g} pJ per FP16 CUDA-core FLOP "
                      "for operand delivery, issue and clocking (energy_by_level_j.sm): "
                      "AccelWattch's measured GV100, scaled to the node (cost_models.gpu)")
         lines.append("static power: the A100's idle draw (platforms.json, [W])")

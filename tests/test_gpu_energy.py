@@ -7,8 +7,7 @@ from tokenfab.errors import UsageError
 
 
 def _measured(kernel):
-    group = "kernels" if kernel in gpu.kernels() else "simt_kernels"
-    return tech.value("gpu_sm", group, kernel, "measured_power")
+    return gpu.kernel_field(kernel, "measured_power")
 
 
 @pytest.mark.parametrize("kernel", [gpu.FIT_KERNEL, gpu.SIMT_FIT_KERNEL])

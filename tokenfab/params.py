@@ -150,9 +150,11 @@ def check_field(cls, f: dataclasses.Field, value):
         if not isinstance(value, bool):
             raise UsageError(f"{f.name} must be a boolean, not {value!r}")
     elif isinstance(f.default, int):
-        check_int(f.name, value, declared_bound(meta["lo"], cls), declared_bound(meta["hi"], cls))
+        check_int(f.name, value, declared_bound(meta["lo"], cls),
+                  declared_bound(meta["hi"], cls))
     elif isinstance(f.default, float):
-        check_number(f.name, value, declared_bound(meta["lo"], cls), declared_bound(meta["hi"], cls))
+        check_number(f.name, value, declared_bound(meta["lo"], cls),
+                     declared_bound(meta["hi"], cls))
     elif isinstance(f.default, str) and not isinstance(value, str):
         raise UsageError(f"{f.name} must be a string, not {value!r}")
     return value
@@ -277,7 +279,8 @@ def describe(params_cls) -> list[dict]:
         if meta.get("choices") is not None:
             allowed = ", ".join(str(c) for c in meta["choices"])
         elif meta.get("lo") is not None or meta.get("hi") is not None:
-            lo, hi = declared_bound(meta.get("lo"), params_cls), declared_bound(meta.get("hi"), params_cls)
+            lo = declared_bound(meta.get("lo"), params_cls)
+            hi = declared_bound(meta.get("hi"), params_cls)
             allowed = f"{'' if lo is None else lo} – {'' if hi is None else hi}".strip()
         else:
             allowed = "any"

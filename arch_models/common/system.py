@@ -295,9 +295,9 @@ def op_cost(spec: SystemSpec, op, spill: float = 0.0) -> OpCost:
         if on_gpu(spec) and spec.attention_on == "matrix":
             ev["sm_slot_steps"] = (op.macs * spec.cycles_per_tile / spec.tile_macs
                                    / spec.scale)
-        if on_gpu(spec):
-            ev["sm_simt_flops"] = softmax_flops + (2 * op.macs if spec.attention_on == "vector"
-                                                   else 0)
+            ev["sm_simt_flops"] = softmax_flops
+        elif on_gpu(spec):
+            ev["sm_simt_flops"] = softmax_flops + 2 * op.macs
         if spec.attention_on == "matrix" and spec.gemm_cycles is not None:
             # QK^T and PV of every sequence and head as GEMMs on the engine (no causal
             # skipping: the folds cover the whole score block)
