@@ -17,7 +17,10 @@ from collections.abc import Callable
 
 from tokenfab.cost_models import tech
 
-HEADLINES = ("tokens_per_j", "chip_power_w", "area_mm2", "usd_per_mtoken")
+# prefill_tokens_per_j where a cost reports it (TeLLMe: its decode is the calibration
+# point, its prefill a prediction)
+HEADLINES = ("tokens_per_j", "prefill_tokens_per_j", "chip_power_w", "area_mm2",
+             "usd_per_mtoken")
 UNRANGED = (0.5, 2.0)       # a W datum without a sourced range: half and twice its value
 
 
@@ -108,6 +111,7 @@ def text(result: dict) -> str:
     each headline's value at both ends."""
     from tokenfab.display import cell
     base = result["baseline"]
+    width = max(map(len, base), default=0)
     lines = ["baseline: " + ", ".join(f"{k} {cell(k, v)}" for k, v in base.items()), ""]
     for r in result["weak_data"]:
         unit = "" if r["unit"] == "1" else f" {r['unit']}"
@@ -116,7 +120,7 @@ def text(result: dict) -> str:
         for k in base:
             lo, hi = r[f"{k}_at_low"], r[f"{k}_at_high"]
             if r[f"{k}_move"] > 5e-4:
-                lines.append(f"    {k:<16} {cell(k, lo)} .. {cell(k, hi)}  "
+                lines.append(f"    {k:<{width}} {cell(k, lo)} .. {cell(k, hi)}  "
                              f"(at most {100 * r[f'{k}_move']:.1f}% from the baseline)")
         if all(r[f"{k}_move"] <= 5e-4 for k in base):
             lines.append("    no headline moves")

@@ -11,6 +11,7 @@ from tokenfab.arch_models.tellme import golden, timing
 from tokenfab.arch_models.tellme.system import (Kv260System, run_phase, uram_blocks, uram_peak,
                                                 weight_pieces)
 from tokenfab.arch_models.workloads import load_model
+from tokenfab.cost_models import tech
 from tokenfab.cost_models import tellme as tc
 from tokenfab.hw.common.arith import ternary_table_coeffs
 from tokenfab.hw.tellme.params import Params
@@ -128,6 +129,58 @@ def test_ttft_at_64_tokens_is_the_clock_calibration(runs):
 def test_ttft_at_128_tokens_predicted(runs):
     """0.96 s at 128 tokens within the issue's 15% (observed -6.4%)."""
     assert within(runs[128]["ttft_s"], 0.96, 0.15)
+
+
+@pytest.mark.calibration
+def test_static_power_is_fitted_again_at_the_calibration_point(monkeypatch):
+    """tellme_static_w records the fit at the data as shipped; static_w() fits it again
+    from the data in force. With the Arm cores' power (a W datum) halved the decode still
+    draws 4.8 W, and the static draw takes up the difference: the cores' share of the
+    decode time (the LM head's) times the change."""
+    assert tc.static_w() == pytest.approx(tc.STATIC_W, abs=5e-4)
+    dec = tc._calibration_run().decode
+    arm_share = sum(r.events.get("arm_core_s", 0.0) for r in dec.rows) / dec.seconds
+    assert 0.5 < arm_share < 0.9
+    arm = tech.leaf("fpga", "arm_cluster_active_power")
+    monkeypatch.setitem(arm, "value", arm["value"] / 2)
+    assert tc.static_w() == pytest.approx(tc.STATIC_W + arm["value"] * arm_share, abs=5e-4)
+    r = tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=64,
+                                           gen=128).to_dict()
+    assert r["system_power_w"] == pytest.approx(4.8, rel=1e-9)
+
+
+def test_sensitivity_holds_the_calibration_point_and_moves_the_prefill_prediction():
+    """`cost tellme --sensitivity`: the Arm cores' power (W, tried at half and twice)
+    leaves the decode's tokens/J, the calibration point, where it is and moves the
+    prefill's, a prediction: less power on the cores at the decode means more static
+    draw in the prefill."""
+    r = tokenfab.design("tellme").sensitivity()
+    rows = {row["datum"]: row for row in r["weak_data"]}
+    arm = rows["tech.json:fpga.arm_cluster_active_power"]
+    assert arm["tokens_per_j_move"] < 1e-9
+    base = r["baseline"]["prefill_tokens_per_j"]
+    assert arm["prefill_tokens_per_j_at_low"] < base < arm["prefill_tokens_per_j_at_high"]
+
+
+# TeLLMe v2, Table 2 [P]: Intelligence/J = tokens/s / (PPL x W), WikiText-2 PPL 12.79;
+# prefill 2.330 -> 29.8 tokens/J. At Table 1's 4.8 W that is 143 tokens/s, the rate of
+# the 64-token TTFT (0.45 s), so the figure tests the board's power while prefilling.
+PREFILL_TOKENS_PER_J = 2.330 * 12.79
+
+
+@pytest.mark.prediction
+@pytest.mark.xfail(strict=True, reason=(
+    "41.2 tokens/J, +38%. The rate matches (142 tokens/s against the 143 the figure "
+    "implies), the power does not: 3.45 W against the 4.8 W the paper gives the board. "
+    "The static draw is fitted at the decode, where the Arm cores (1.2 W, a W datum) run "
+    "the LM head 75% of the time; in the prefill they idle, and on the fabric only the "
+    "TLMM's lookups are priced (0.1 W at full rate). The vector, attention and DMA units' "
+    "and the routing's activity is not: per-resource FPGA energies for the XCK26 are not "
+    "public (issue 27)"))
+def test_prefill_tokens_per_j_predicted(runs):
+    """Prefill tokens/J of BitNet 0.73B after a 64-token prompt against Table 2's 29.8,
+    within the issue's 15%. Known miss (strict xfail)."""
+    assert within(runs[64]["prefill_tokens_per_j"], PREFILL_TOKENS_PER_J, 0.15)
 
 
 def test_decode_is_not_ddr_bound_on_weights_alone(bitnet):

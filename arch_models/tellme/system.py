@@ -37,7 +37,7 @@ from tokenfab.results import Phase
 LM_HEAD_BYTES_PER_S = calibrated(
     "tellme_lm_head_bytes_per_s", 3.297e9,
     fitted_to="BitNet 0.73B decoding at 25 tokens/s after a 64-token prompt (TeLLMe v2, "
-              "FPGA '26, Table 2)",
+              "FPGA '26, Table 1)",
     drives="TeLLMe decode time (the LM head is ~74% of a token) and decode tokens/J")
 # Q is not published; the paper's resources narrow it. Eq. 9 with Q read per cycle from
 # dual-ported URAMs (ceil(Q / 2) cyclic partitions) gives, for BitNet 0.73B's up/gate
