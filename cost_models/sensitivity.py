@@ -5,7 +5,9 @@ estimate, a forum reading, background knowledge). :func:`sensitivity` costs a de
 as it stands, recording which data the run reads, then once with each W datum it read
 at the low and at the high end of its range: the range its sources give (``low`` and
 ``high``), or half and twice the value where they give none. A row per datum says how far
-each headline moves, so a reader sees which weak numbers a conclusion rests on.
+each headline moves, so a reader sees which weak numbers a conclusion rests on. An end
+at which the design does not fit (a die past the reticle, say) is reported with its
+refusal instead of figures.
 
 Constants a module computes from the data when it is imported (none of them W today) do
 not move; everything read while costing does.
@@ -16,6 +18,7 @@ import contextlib
 from collections.abc import Callable
 
 from tokenfab.cost_models import tech
+from tokenfab.errors import UsageError
 
 # prefill_tokens_per_j where a cost reports it (TeLLMe: its decode is the calibration
 # point, its prefill a prediction)
@@ -86,21 +89,27 @@ def sensitivity(run: Callable[[], object], progress=None) -> list[dict]:
         if node.get("unit") == "1" and 0 < value <= 1:      # a fraction stays one
             ends = (ends[0], min(ends[1], 1.0))
         say(f"sensitivity: {i}/{len(weak)} {file}:{'.'.join(path)}")
-        moved = []
+        moved, refused = [], []
         for end in ends:
             with _set(file, path, end):
-                moved.append(_figures(run()))
+                try:
+                    moved.append(_figures(run()))
+                    refused.append(None)
+                except UsageError as e:     # the design does not fit at this end
+                    moved.append({})
+                    refused.append(str(e))
         row = {"datum": f"{file.removesuffix('.json')}.json:{'.'.join(path)}",
                "value": value, "unit": node.get("unit", ""),
                "low": ends[0], "high": ends[1],
                "range": "the sources' range" if ranged else "half and twice: no range given",
-               "source": node.get("source", "")}
+               "source": node.get("source", ""),
+               "refused_at_low": refused[0], "refused_at_high": refused[1]}
         for key, b in base.items():
             lo, hi = moved[0].get(key), moved[1].get(key)
             row[f"{key}_at_low"] = lo
             row[f"{key}_at_high"] = hi
-            row[f"{key}_move"] = (max(abs(lo / b - 1), abs(hi / b - 1))
-                                  if b and lo is not None and hi is not None else 0.0)
+            row[f"{key}_move"] = max([abs(v / b - 1) for v in (lo, hi)
+                                      if b and v is not None], default=0.0)
         rows.append(row)
     rows.sort(key=lambda r: -max(r.get(f"{k}_move", 0.0) for k in base))
     return {"baseline": base, "weak_data": rows}
@@ -117,10 +126,14 @@ def text(result: dict) -> str:
         unit = "" if r["unit"] == "1" else f" {r['unit']}"
         lines.append(f"{r['datum']}  {r['value']:g}{unit}, tried {r['low']:g} and "
                      f"{r['high']:g} ({r['range']})")
+        for end in ("low", "high"):
+            if r[f"refused_at_{end}"]:
+                lines.append(f"    at {r[end]:g}{unit}: refused: {r[f'refused_at_{end}']}")
         for k in base:
             lo, hi = r[f"{k}_at_low"], r[f"{k}_at_high"]
             if r[f"{k}_move"] > 5e-4:
-                lines.append(f"    {k:<{width}} {cell(k, lo)} .. {cell(k, hi)}  "
+                lines.append(f"    {k:<{width}} {cell(k, lo) if lo is not None else '-'} .. "
+                             f"{cell(k, hi) if hi is not None else '-'}  "
                              f"(at most {100 * r[f'{k}_move']:.1f}% from the baseline)")
         if all(r[f"{k}_move"] <= 5e-4 for k in base):
             lines.append("    no headline moves")

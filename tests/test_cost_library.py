@@ -398,6 +398,35 @@ def test_numpy_numbers_are_numbers_to_the_cost_library():
     assert nre.amortized_unit_cost(1e6, 10.0, np.int64(1000)) == pytest.approx(1010.0)
 
 
+def test_sensitivity_reports_an_end_the_design_does_not_fit_at_and_goes_on():
+    """A weak datum at one end of its range can make the design impossible (HNLPU's chip
+    past the reticle with twice the two-port SRAM cell): that end's row says the
+    refusal, the other end still moves the headlines, and the table goes on."""
+    from tokenfab.cost_models.sensitivity import sensitivity, text
+
+    class Cost:
+        def __init__(self, w):
+            self.w = w
+
+        def to_dict(self):
+            return {"chip_power_w": self.w}
+
+    def run():
+        w = tech.value("fpga", "arm_cluster_active_power")
+        if w > 2:
+            raise UsageError(f"the chip must draw at most 2 W, not {w} W")
+        return Cost(w)
+
+    r = sensitivity(run)
+    row, = r["weak_data"]
+    assert row["refused_at_low"] is None
+    assert row["refused_at_high"] == "the chip must draw at most 2 W, not 2.4 W"
+    assert row["chip_power_w_at_low"] == 0.6 and row["chip_power_w_at_high"] is None
+    assert row["chip_power_w_move"] == pytest.approx(0.5)
+    assert "at 2.4 W: refused: the chip must draw at most 2 W" in text(r)
+    assert tech.value("fpga", "arm_cluster_active_power") == 1.2
+
+
 def test_sensitivity_moves_each_weak_datum_the_cost_reads_and_restores_it():
     """Every row is a W datum this cost read, tried at both ends; the baseline is the
     cost as it stands and stays so afterwards; a W datum the run never reads (the WSE-3's
