@@ -11,7 +11,6 @@ from amaranth.sim import Simulator
 
 import tokenfab
 from tokenfab.arch_models.mixpe import golden, timing
-from tokenfab.arch_models.systolic_array import timing as systolic
 from tokenfab.cli import main
 from tokenfab.cost_models import mixpe as mixpe_cost
 from tokenfab.cost_models import systolic_array as systolic_cost
