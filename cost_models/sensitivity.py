@@ -95,7 +95,7 @@ def sensitivity(run: Callable[[], object], progress=None) -> list[dict]:
                 try:
                     moved.append(_figures(run()))
                     refused.append(None)
-                except UsageError as e:     # the design does not fit at this end
+                except UsageError as e:     # refused at this end (a die past the reticle)
                     moved.append({})
                     refused.append(str(e))
         row = {"datum": f"{file.removesuffix('.json')}.json:{'.'.join(path)}",
