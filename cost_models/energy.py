@@ -78,6 +78,22 @@ def sram_energy_per_bit(size_bytes: float, node, write: bool = False) -> float:
     return e * tech.value("sram_28nm", "write_to_read") if write else e
 
 
+def level_prices(levels, node) -> dict:
+    """J per byte read and written at each on-chip level of a system file
+    (``<name>_read_bytes``, ``<name>_write_bytes``): the file's own sourced figure, or
+    CACTI's per-bit energy for one instance's size at ``node`` (a register file, an
+    FPGA's BRAM or URAM as an SRAM macro of its size)."""
+    out = {}
+    for lv in levels:
+        read = (lv.read_energy if lv.read_energy is not None
+                else 8 * sram_energy_per_bit(lv.capacity, node))
+        write = (lv.write_energy if lv.write_energy is not None
+                 else 8 * sram_energy_per_bit(lv.capacity, node, write=True))
+        out[f"{lv.name}_read_bytes"] = Price("sram", read, True, level=lv.name)
+        out[f"{lv.name}_write_bytes"] = Price("sram", write, True, level=lv.name)
+    return out
+
+
 @checked(size_bytes=number(0))
 def sram_leakage_w(size_bytes: float, node) -> float:
     """Leakage of ``size_bytes`` of SRAM: the CACTI run's per-bit leakage of its 8 KB macro

@@ -129,7 +129,7 @@ def pricing(p, run, unit_components, unit: UnitPrice | None = None) -> Pricing:
         "sram_bytes": Price("sram", 8 * energy.sram_energy_per_bit(8192, node), True),
         "dram_bytes": dataclasses.replace(energy.dram_price(dram_kind), level="dram"),
         "host_bytes": energy.offchip_price("pcie", category="interconnect"),
-        **level_prices(spec),
+        **energy.level_prices(spec.platform.levels, spec.node_nm),
     }
     if spec.table_precompute:       # one add at the table entry's width per operation
         per_event["precompute_ops"] = Price("compute", energy.op_energy(
@@ -274,21 +274,6 @@ def sm_slot_step_j(spec) -> float:
     """J the SMs of a ``gpu`` system spend per busy tensor-core slot step: an FP16 tensor
     core's MACs per step (the slot's width) at ``gpu.sm_energy_per_mac``."""
     return gpu.sm_energy_per_mac(spec.node_nm) * math.prod(A100_FP16_TC_TILE)
-
-
-def level_prices(spec) -> dict:
-    """J per byte read and written at each on-chip level of ``spec``: the file's own
-    sourced figure, or CACTI's per-bit energy for one instance's size at the node
-    (``energy.sram_energy_per_bit``; a register file as a small SRAM)."""
-    out = {}
-    for lv in spec.platform.levels:
-        read = (lv.read_energy if lv.read_energy is not None
-                else 8 * energy.sram_energy_per_bit(lv.capacity, spec.node_nm))
-        write = (lv.write_energy if lv.write_energy is not None
-                 else 8 * energy.sram_energy_per_bit(lv.capacity, spec.node_nm, write=True))
-        out[f"{lv.name}_read_bytes"] = Price("sram", read, True, level=lv.name)
-        out[f"{lv.name}_write_bytes"] = Price("sram", write, True, level=lv.name)
-    return out
 
 
 def onchip_leakage_w(spec) -> float:

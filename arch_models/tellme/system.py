@@ -81,6 +81,12 @@ class Kv260System:
     uram_depth: int = 4096             # ... and its depth
     bram_bytes: float = 144 * 4608     # 144 RAMB36 for the attention buffers and FIFOs
     static_w: float = 0.0              # set by the cost package (energy model)
+    # the system file's on-chip levels (their accesses are priced per byte: the file's
+    # own figure or the SRAM model) and the names of those holding the weights (URAM)
+    # and the attention buffers (BRAM); empty: no on-chip events
+    levels: tuple = dataclasses.field(default=(), compare=False)
+    weight_level: str = ""
+    act_level: str = ""
     description: str = ""
 
     @property
@@ -218,8 +224,11 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
                 yield loaded.put(1)
 
     def attention(layer):
-        """Seconds, DDR bytes and MACs of the attention of one layer (a sliding-window
-        layer reads and attends to its window only)."""
+        """Seconds, DDR bytes, MACs and the attention buffers' bytes written and read
+        (BRAM) of the attention of one layer (a sliding-window layer reads and attends to
+        its window only). Prefill: each token's K and V are written to the buffers once
+        and streamed to the ``n_pe`` query PEs once per pass, a pass serving ``n_pe``
+        queries; decode: the cached K and V stream from DDR through the buffers."""
         d = cfg.heads * cfg.head_dim
         kv = 2 * cfg.kv_heads * cfg.head_dim
         window = cfg.window(layer)
@@ -228,12 +237,18 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
                               window=window).scores
             macs = 2 * pairs * d
             write = tokens * kv * sys.kv_bytes
-            return max(macs / (sys.attn_lanes * f), write / sys.ddr_bytes_per_s), write, macs
+            return (max(macs / (sys.attn_lanes * f), write / sys.ddr_bytes_per_s), write,
+                    macs, write, pairs / sys.n_pe * kv * sys.kv_bytes)
         span = min(context, window) if window else context
         read = span * kv * sys.kv_bytes
         macs = 2 * span * d
         return (max(read / sys.ddr_bytes_per_s, macs / (sys.attn_lanes * f)),
-                read + kv * sys.kv_bytes, macs)
+                read + kv * sys.kv_bytes, macs, read, read)
+
+    def onchip(level, written, read):
+        """The events of ``written`` and ``read`` bytes at ``level`` (none without one)."""
+        return ({f"{level}_write_bytes": written, f"{level}_read_bytes": read}
+                if level else {})
 
     def vector_time(n_elems):
         return n_elems / (sys.lanes * f)
@@ -255,16 +270,21 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
                     cycles += c
                 wbytes = weight_bytes(sys, n, k)
                 dma_s = wbytes / sys.ddr_bytes_per_s
+                # the DMA writes the matrix's indices into the URAMs once; the TLMM reads
+                # all of them for every token
                 row(layer, op, "tlmm", cycles / f,
                     "memory" if dma_s > cycles / f else "compute", macs=tokens * n * k,
                     dram_bytes=wbytes, events={"tlmm_lookups": cycles * sys.q * sys.t,
-                                               "ddr_bytes": wbytes})
+                                               "ddr_bytes": wbytes,
+                                               **onchip(sys.weight_level, wbytes,
+                                                        tokens * wbytes)})
                 if op == "qkv":
-                    t, moved, macs = attention(layer)
+                    t, moved, macs, written, read = attention(layer)
                     yield work("attention", t, f"attention L{layer}")
                     bound = "memory" if moved / sys.ddr_bytes_per_s >= t else "compute"
                     row(layer, "attention", "attention", t, bound, macs=macs,
-                        dram_bytes=moved, events={"ddr_bytes": moved})
+                        dram_bytes=moved, events={"ddr_bytes": moved,
+                                                  **onchip(sys.act_level, written, read)})
                 # dequantize + residual / SiLU x up on the stream
                 t = tokens * vector_time(k)
                 yield work("vector", t, "vector")

@@ -126,7 +126,7 @@ def yosys_resources(design, work_dir="build/fpga-model") -> dict:
 PAPER_DECODE_W = 4.8
 CALIBRATION_POINT = {"model": "bitnet-b1.58-large", "prompt": 64, "gen": 128}
 STATIC_W = calibrated(
-    "tellme_static_w", 3.227,
+    "tellme_static_w", 3.224,
     fitted_to="4.8 W board power decoding BitNet 0.73B after a 64-token prompt (TeLLMe v2, "
               "FPGA '26, Table 1)",
     drives="every TeLLMe energy and tokens/J figure")
@@ -144,12 +144,21 @@ def _calibration_run():
     return timing.simulate(Params(), request)
 
 
-def static_w() -> float:
+def static_w(sys=None) -> float:
     """The board's static draw fitted at the calibration point with the energy data in
     force: 4.8 W less the decode's modelled events (DDR, the TLMM's lookups, the Arm
-    cores) per second."""
+    cores, the URAM and BRAM bytes) per second. ``sys`` (a run's ``Kv260System``): the
+    point's URAM and BRAM bytes priced as that system's file prices its weights' and its
+    attention buffers' levels."""
     from tokenfab.hw.tellme.params import Params
     run = _calibration_run()
+    if sys is not None:
+        cal = run.spec
+        own = {lv.name: lv for lv in sys.levels}
+        role = {cal.weight_level: sys.weight_level, cal.act_level: sys.act_level}
+        levels = tuple(own[role[lv.name]].model_copy(update={"name": lv.name})
+                       if role.get(lv.name) in own else lv for lv in cal.levels)
+        run = dataclasses.replace(run, spec=dataclasses.replace(cal, levels=levels))
     d = SimulationResult(run, pricing(Params(), run, static=0.0)).to_dict()
     return PAPER_DECODE_W - d["decode_energy_j"] * d["decode_tokens_per_s"] / run.gen
 
@@ -161,8 +170,11 @@ MEMORY = "ddr4"
 def pricing(p, run, static: float | None = None) -> Pricing:
     """Joules per event of a KV260 run: DDR traffic (DDR4), the TLMM's table
     lookups (its component model at 16 nm, one step's energy over the step's ``t x q``
-    lookups, times the FPGA dynamic-power gap), the Arm cores while they run the LM head;
-    the calibrated board static power (``static_w``, or ``static`` W) as a constant draw."""
+    lookups, times the FPGA dynamic-power gap), the Arm cores while they run the LM head,
+    the bytes read and written at the URAMs and BRAMs (the system file's figure, or the
+    SRAM model's for a macro of their size at 16 nm: the arrays, not the fabric's
+    routing to their ports); the calibrated board static power (``static_w``, or
+    ``static`` W) as a constant draw."""
     from tokenfab.calibration import get
     from tokenfab.cost_models import energy
     from tokenfab.hw.tellme.params import Params
@@ -174,24 +186,46 @@ def pricing(p, run, static: float | None = None) -> Pricing:
         "ddr_bytes": energy.dram_price(MEMORY),
         "tlmm_lookups": Price("compute", lookup, True),
         "arm_core_s": Price("compute", tech.value("fpga", "arm_cluster_active_power"), True),
+        **energy.level_prices(sys.levels, 16),
     }
     return Pricing(
         per_event=per_event, power_w={"board_static": Price(
-            "static", static_w() if static is None else static, True)},
+            "static", static_w(sys) if static is None else static, True)},
         fpga_resources=engine_resources(sys, run.config)["total"],
         calibrations=[get("tellme_static_w"), get("gate_activity")],
         memory=energy.memory_summary(MEMORY),
         assumptions=["the calibrated board static power (PS, PL, regulators, idle DDR, FP16 "
-                     "vector and attention units) counts as FPGA (chip) power"])
+                     "vector and attention units) counts as FPGA (chip) power",
+                     "URAM and BRAM bytes: the system file's read_energy / write_energy, or "
+                     "the SRAM model's for a macro of their size at 16 nm (the arrays, not "
+                     "the fabric's routing to their ports)"])
 
 
 def chip_blocks(sim) -> dict:
     """The chip's peak power by block: the calibrated static draw (PS and PL static,
     regulators, idle DDR, the FP16 vector and attention units), the TLMM doing ``t x q``
-    lookups every fabric cycle at the run's energy per lookup, the Arm cores busy. The
-    FPGA's area is not the design's (see ``TellmeCost``), so blocks carry power only."""
+    lookups every fabric cycle at the run's energy per lookup, the Arm cores busy, the
+    URAMs read by the TLMM every cycle (``t x q`` indices) while the DMA fills them at the
+    DDR's rate, the BRAMs read by the attention lanes every cycle (an FP16 K or V element
+    each) while the DDR's rate streams into them. The FPGA's area is not the design's (see
+    ``TellmeCost``), so blocks carry power only."""
     sys, ev, power = sim.run.spec, sim.pricing.per_event, sim.pricing.power_w
-    return {
+    f, ddr = sys.clock_hz, sys.ddr_bytes_per_s
+    memories = {}
+    if sys.weight_level:
+        per_cycle = sys.t * sys.q * sys.idx_bits / 8
+        memories[sys.weight_level] = {
+            "peak_power_w": per_cycle * f * ev[f"{sys.weight_level}_read_bytes"].value
+            + ddr * ev[f"{sys.weight_level}_write_bytes"].value,
+            "source": f"{per_cycle:g} B of indices read a cycle, filled at the DDR's rate"}
+    if sys.act_level:
+        per_cycle = sys.attn_lanes * sys.kv_bytes
+        memories[sys.act_level] = {
+            "peak_power_w": per_cycle * f * ev[f"{sys.act_level}_read_bytes"].value
+            + ddr * ev[f"{sys.act_level}_write_bytes"].value,
+            "source": f"{per_cycle:g} B of K or V read a cycle by the attention lanes, "
+                      "filled at the DDR's rate"}
+    return memories | {
         "static": {"peak_power_w": power["board_static"].value,
                    "source": "calibrated board static draw (tellme_static_w)"},
         "tlmm": {"peak_power_w": sys.t * sys.q * sys.clock_hz * ev["tlmm_lookups"].value,
