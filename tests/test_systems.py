@@ -489,3 +489,45 @@ def test_a_smaller_buffer_reads_the_kv_cache_more_often():
         a = b[(b.op == "attention") & (b.phase == "prefill")].iloc[0]
         moved.append(a["dram_bytes"])
     assert moved[1] > 5 * moved[0]
+
+
+@pytest.mark.parametrize("design", ["hnlpu", "tellme", "sail", "mac-array"])
+def test_cost_takes_the_systems_overrides_on_every_design(design):
+    """`cost D --set ...` reaches the run: HNLPU, TeLLMe and SAIL, whose cost packages
+    build their own result, dropped the overrides before (the same tokens/J either way)."""
+    d = tokenfab.design(design)
+    assert d.cost(overrides=["clock=0.5GHz"]).tokens_per_j != d.cost().tokens_per_j
+
+
+def test_the_level_figures_a_file_gives_are_used_or_refused():
+    """A level's read_energy, write_energy and area are the file's own figures: HNLPU's
+    attention buffer takes all three (and its bank size from the file, not a constant),
+    SAIL's LLC slice its read energy, TeLLMe's URAM and BRAM their energies; a figure a
+    model would not read is refused naming the level, rather than ignored."""
+    kw = dict(model="gpt-oss-120b", batch=216, prompt=2048, gen=1)
+    hnlpu = tokenfab.design("hnlpu")
+    r = hnlpu.simulate(**kw, overrides=["levels.attention_buffer.read_energy=1pJ",
+                                        "levels.attention_buffer.write_energy=3pJ"])
+    assert r.pricing.per_event["kv_buffer_read_bits"].value == pytest.approx(1e-12 / 8)
+    assert r.pricing.per_event["kv_buffer_write_bits"].value == pytest.approx(3e-12 / 8)
+    from tokenfab.cost_models import energy
+    half = hnlpu.simulate(**kw, overrides=["levels.attention_buffer.capacity=8KB",
+                                           "levels.attention_buffer.instances=40000"])
+    assert half.pricing.per_event["kv_buffer_read_bits"].value == pytest.approx(
+        energy.sram_energy_per_bit(8e3, 5), rel=1e-12)
+    c = hnlpu.cost(overrides=["levels.attention_buffer.area=2000um2"])
+    assert c.area_breakdown_mm2["attention_buffer"] == pytest.approx(20000 * 2000e-6)
+    sail = tokenfab.design("sail").simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                            overrides=["levels.llc.read_energy=3pJ"])
+    line = sail.pricing.per_event["slice_line_accesses"].value
+    from tokenfab.cost_models.sail import LINE_BITS
+    assert line == pytest.approx(LINE_BITS / 8 * 3e-12)
+    for design, figure in [("sail", "levels.llc.area=1mm2"),
+                           ("sail", "levels.llc.write_energy=1pJ"),
+                           ("tellme", "levels.uram.area=1mm2"),
+                           ("tellme", "levels.bram.area=1mm2")]:
+        level, name = figure.split("=")[0].split(".")[1:]
+        with pytest.raises(UsageError, match=f"level {level}'s {name} is not used by the "
+                                             f"{design} model"):
+            tokenfab.design(design).simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                             overrides=[figure])

@@ -219,7 +219,7 @@ class Design:
                     f"`tokenfab asic {self.name} --liberty ...` synthesises its unit")
             return self.entry.cost.design_cost(self, node=node, model=model,
                                                system=system, volume=volume,
-                                               rtl_area=rtl_area)
+                                               rtl_area=rtl_area, overrides=overrides)
         from tokenfab.cost_models.tile_arrays import design_cost
         return design_cost(self, node=node, model=model, system=system, volume=volume,
                            rtl_area=rtl_area, overrides=overrides,

@@ -474,6 +474,21 @@ def load_design_platform(system, overrides, templates: tuple, presets: tuple, de
     return platform
 
 
+LEVEL_FIGURES = ("read_energy", "write_energy", "area")
+
+
+def refuse_unused_figures(platform, design: str, used: dict, why: str) -> None:
+    """Refuse a sourced figure (``read_energy``, ``write_energy``, ``area``) that the file
+    gives a level and ``design``'s model would not read, rather than ignore it: ``used``
+    maps a level's name to the figures the model reads (other levels: none); ``why``
+    says what the model takes instead."""
+    for lv in platform.levels:
+        for figure in LEVEL_FIGURES:
+            if getattr(lv, figure) is not None and figure not in used.get(lv.name, ()):
+                raise UsageError(f"system {platform.name}: level {lv.name}'s {figure} is not "
+                                 f"used by the {design} model ({why}); remove it")
+
+
 def check_fit(request, spec: SystemSpec) -> tuple[float, list[str]]:
     """Weights, KV cache for batch x context and the largest live activation must fit the
     off-chip memory. Returns the fraction of the weights spilled behind the host link

@@ -126,6 +126,12 @@ class HnlpuSystem:
     vex_flops_per_cycle: int = 2048           # element-wise lanes (assumption)
     buffer_bytes: float = 320e6               # paper: 320 MB attention buffer per chip
     buffer_bytes_per_s: float = 80e12         # paper: 80 TB/s
+    buffer_bank_bytes: float = 16e3           # paper: 20,000 banks of 16 KB
+    # the system file's own figures for the buffer (J per byte read / written, m2 per
+    # bank); None: the cost library's SRAM model
+    buffer_read_energy: float | None = None
+    buffer_write_energy: float | None = None
+    buffer_bank_area: float | None = None
     hbm_bytes_per_s: float = 6.4e12           # 8 HBM stacks per module (zjk0/HNLPU sim, W)
     hbm_bytes: float = HBM_BYTES_PER_CHIP
     max_inflight_per_layer: int = 6           # paper: 6-stage pipeline per layer

@@ -37,7 +37,7 @@ def system(p, name="hnlpu", node: int | None = None, overrides=()):
 
 def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dict:
     """The :class:`HnlpuSystem` fields the system file and ``Params`` set."""
-    from tokenfab.arch_models.common.system import load_design_platform
+    from tokenfab.arch_models.common.system import load_design_platform, refuse_unused_figures
     platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "hnlpu", node)
     if int(round(platform.node)) != 5:
         raise UsageError(f"system {platform.name}: the HNLPU is modelled at 5nm only (its "
@@ -47,6 +47,8 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
         raise UsageError(f"system {platform.name}: the HNLPU keeps its KV cache in an "
                          "attention buffer; the file needs a level that holds kv_cache")
     buf, net = buffers[-1], platform.network
+    refuse_unused_figures(platform, "hnlpu", {buf.name: ("read_energy", "write_energy", "area")},
+                          "the attention buffer is its one on-chip level")
     return dict(
         name=platform.name, input_bits=p.input_bits, clock_hz=platform.clock,
         vector_cycles=unit_cycles(p, 2) - unit_cycles(p, 1),    # the RTL's, per vector
@@ -56,6 +58,8 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
         link_efficiency=net.efficiency, max_links=net.links_per_chip,
         vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle),
         buffer_bytes=buf.total_bytes, buffer_bytes_per_s=buf.bytes_per_cycle * platform.clock,
+        buffer_bank_bytes=buf.capacity, buffer_read_energy=buf.read_energy,
+        buffer_write_energy=buf.write_energy, buffer_bank_area=buf.area,
         hbm_bytes=platform.memory.capacity, hbm_bytes_per_s=platform.memory.bandwidth)
 
 

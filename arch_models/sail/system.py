@@ -68,6 +68,7 @@ class CpuSystem:
     llc_slice_bytes: float
     sail: bool = True
     csram_hz_ratio: float = 0.5
+    llc_read_energy: float | None = None    # the system file's J per byte read at a slice
 
     @property
     def slices(self) -> int:

@@ -30,7 +30,7 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
     """The board from a system file (``kv260`` by default): clock, DDR, the URAMs and
     BRAMs, the FP16 lanes and the LM head's rate; the design's ``clock_mhz``, ``ddr_gbps``
     and ``lm_head_gbps``, when set, replace the file's."""
-    from tokenfab.arch_models.common.system import load_design_platform
+    from tokenfab.arch_models.common.system import load_design_platform, refuse_unused_figures
     from tokenfab.arch_models.tellme.system import Kv260System
     platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "tellme", node)
     weights = platform.holders("weights")
@@ -39,6 +39,11 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
                          "file needs a level of kind uram that holds weights")
     uram = weights[0]
     acts = platform.holders("activations")
+    energies = ("read_energy", "write_energy")
+    refuse_unused_figures(platform, "tellme", {uram.name: energies, acts[-1].name: energies}
+                          if acts else {uram.name: energies},
+                          "an FPGA's die is not the design's, so no level has an area; the "
+                          "bytes of the weights' and the attention buffers' levels are priced")
     lanes = platform.vector_unit.flops_per_cycle / 2
     return Kv260System(
         name=platform.name, description=platform.description,

@@ -54,8 +54,10 @@ def chip_area(cfg, sys, weight_format: str = "fp4") -> dict:
         "hn_array": group_weights_per_chip(cfg, sys) * hn_area_per_weight(),
         "vex": paper("chip_table", "vex_area"),
         "control": paper("chip_table", "control_area"),
-        # 1W1R banks: two-port (8T) cells
-        "attention_buffer": (energy.sram_macro_area_m2(8 * sys.buffer_bytes, NODE)
+        # 1W1R banks: two-port (8T) cells (or the system file's area per bank)
+        "attention_buffer": (sys.buffer_bank_area * sys.buffer_bytes / sys.buffer_bank_bytes
+                             if sys.buffer_bank_area is not None else
+                             energy.sram_macro_area_m2(8 * sys.buffer_bytes, NODE)
                              * tech.value("sram_28nm", "two_port_cell_factor")),
         "interconnect": links * 16 * tech.value("phy", "pcie_lane_phy_area"),
         "hbm_phy": paper("system", "hbm_stacks") * tech.value("phy", "hbm_stack_phy_area"),
@@ -193,6 +195,14 @@ def hbm_core_price() -> Price:
     return energy.offchip_price(MEMORY, 1, minus_j_per_bit=tech.value("offchip_io", MEMORY))
 
 
+def buffer_energy_per_bit(sys, write: bool = False) -> float:
+    """J per bit read (written) at the attention buffer: the system file's figure, or the
+    SRAM model's for one bank."""
+    own = sys.buffer_write_energy if write else sys.buffer_read_energy
+    return (own / 8 if own is not None
+            else energy.sram_energy_per_bit(sys.buffer_bank_bytes, NODE, write=write))
+
+
 def pricing(p, run) -> Pricing:
     """Joules per event and constant draws of an HNLPU run (all chips): HN switching per
     weight-bit; attention-buffer reads and writes (every KV byte passes the buffer: read
@@ -206,9 +216,8 @@ def pricing(p, run) -> Pricing:
     n = sys.chips
     per_event = {
         "hn_weight_bits": Price("compute", _fa_switch_j(), True),
-        "kv_buffer_read_bits": Price("sram", energy.sram_energy_per_bit(16 * 1024, NODE), True),
-        "kv_buffer_write_bits": Price("sram", energy.sram_energy_per_bit(
-            16 * 1024, NODE, write=True), True),
+        "kv_buffer_read_bits": Price("sram", buffer_energy_per_bit(sys), True),
+        "kv_buffer_write_bits": Price("sram", buffer_energy_per_bit(sys, write=True), True),
         "hbm_bits": hbm_core_price(),
         "link_bits": Price("interconnect", CXL_J_PER_BIT, True),
     }
@@ -332,7 +341,7 @@ def block_table(area_mm2: dict, power_w: dict, peak_w: dict) -> dict:
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 1,
-                rtl_area: bool = False) -> HnlpuCost:
+                rtl_area: bool = False, overrides=()) -> HnlpuCost:
     """``tokenfab cost hnlpu --model M``: chips, chip table, NRE, re-spin and 3-year TCO
     of one HNLPU hardwiring ``M`` (default gpt-oss-120b)."""
     from tokenfab.arch_models.hnlpu import system as hs
@@ -348,7 +357,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     # The paper's operating point: the pipeline full (6 tokens per layer) at 2K context.
     batch = hs.HnlpuSystem().max_inflight_per_layer * cfg.layers
     sim = design.simulate(model=model or REFERENCE_MODEL, batch=batch, prompt=2048, gen=1,
-                          system=system)
+                          system=system, overrides=overrides)
     out = sim.to_dict()
     sys = sim.run.spec
     chips = sys.chips                      # a full grid (spare HN area on some chips)
@@ -356,7 +365,7 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
     blocks = block_power_w(sim)
     peaks = block_peak_w(sim)
     # the die its package needs: its HBM stacks around it, the bumps of its peak current
-    memory = systems.load(system or "hnlpu").memory.technology
+    memory = systems.load(system or "hnlpu", overrides).memory.technology
     floor = die.package_floor(memory, int(paper("system", "hbm_stacks")) * 1024,
                               sum(peaks.values()), NODE)
     area_mm2 = max(out["area_mm2"], floor["area_mm2"])

@@ -102,8 +102,10 @@ def pricing(p, run) -> Pricing:
             ARRAY_BYTES, NODE), True),
         "csram_row_writes": Price("sram", BITLINES * energy.sram_energy_per_bit(
             ARRAY_BYTES, NODE, write=True), True),
-        "slice_line_accesses": Price("sram", LINE_BITS * energy.sram_energy_per_bit(
-            sys.llc_slice_bytes, NODE), True),
+        "slice_line_accesses": Price("sram", LINE_BITS / 8 * sys.llc_read_energy
+                                     if sys.llc_read_energy is not None
+                                     else LINE_BITS * energy.sram_energy_per_bit(
+                                         sys.llc_slice_bytes, NODE), True),
         "acc_updates": Price("compute", energy.op_energy("int_add", p.acc_bits, NODE), True),
         "prt_lookups": Price("compute", _prt_energy(p), True),
         "bank_row_accesses": Price("sram", p.outputs * p.acc_bits * energy.sram_energy_per_bit(
@@ -225,7 +227,7 @@ def chip_blocks(p, sim) -> dict:
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 1,
-                rtl_area: bool = False) -> SailCost:
+                rtl_area: bool = False, overrides=()) -> SailCost:
     """``tokenfab cost sail``: the block's area from its components, the overhead on the
     Graviton2 die, instance prices and, for ``model`` (batch 8, prompt 128, gen 64), the
     comparisons with the N1 baseline and the V100."""
@@ -239,13 +241,13 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
                          "(and `tokenfab fpga sail`)")
     p = design.params
     sim = design.simulate(model=model or "llama-2-7b", batch=p.slots, prompt=128, gen=64,
-                          system=system)
+                          system=system, overrides=overrides)
     out = sim.to_dict()
     sys = sim.run.spec
     blk = block_area_m2(p)
     blocks = chip_blocks(p, sim)
     peak = sum(b["peak_power_w"] for b in blocks.values())
-    memory = systems.load(system or sys.name).memory
+    memory = systems.load(system or sys.name, overrides).memory
     floor = die.package_floor(memory.technology, memory.bus_bits, peak, NODE)
     return SailCost(
         design=design.name, model=sim.run.config.name, node="7nm", params=p.to_dict(),

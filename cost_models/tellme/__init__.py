@@ -301,7 +301,7 @@ PAPER_TOTALS = {"luts": 98_000, "ffs": 137_000, "dsps": 610, "brams": 98.5, "ura
 
 
 def design_cost(design, node=None, model=None, system=None, volume: int = 1,
-                rtl_area: bool = False) -> TellmeCost:
+                rtl_area: bool = False, overrides=()) -> TellmeCost:
     """``tokenfab cost tellme``: FPGA resources, board power, tokens/J and $ per million
     tokens on the KV260 (the board's price, its electricity and upkeep over the service
     life; no facility overhead)."""
@@ -314,7 +314,8 @@ def design_cost(design, node=None, model=None, system=None, volume: int = 1,
                          "designs; for TeLLMe run `tokenfab fpga tellme --target kv260`")
     p = design.params.replace(unit="tlmm")
     sim = design.__class__(design.name, **p.to_dict()).simulate(
-        model=model or "bitnet-b1.58-large", prompt=64, gen=128, system=system)
+        model=model or "bitnet-b1.58-large", prompt=64, gen=128, system=system,
+        overrides=overrides)
     out = sim.to_dict()
     sys = sim.run.spec
     cfg = sim.run.config
