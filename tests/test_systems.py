@@ -531,3 +531,37 @@ def test_the_level_figures_a_file_gives_are_used_or_refused():
                                              f"{design} model"):
             tokenfab.design(design).simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
                                              overrides=[figure])
+
+
+@pytest.mark.parametrize("design,override,fragment", [
+    ("tellme", "mapper.objective=energy", "mapper.objective is 'energy', which the tellme "
+                                          "model does not read"),
+    ("tellme", "memory.efficiency=0.5", "memory.efficiency is 0.5, which the tellme model"),
+    ("tellme", "engines.count=2", "engines.count is 2, which the tellme model"),
+    ("sail", "kernels.efficiency=0.5", "kernels.efficiency is 0.5, which the sail model"),
+    ("sail", "memory.latency=100ns", "memory.latency is 1e-07, which the sail model"),
+    ("hnlpu", "vector_unit.efficiency=0.5", "vector_unit.efficiency is 0.5, which the hnlpu"),
+    ("hnlpu", "memory.technology=lpddr5", "the HNLPU model prices HBM3-class stacks"),
+])
+def test_a_field_a_design_does_not_read_is_refused(design, override, fragment):
+    """TeLLMe, SAIL and HNLPU time their work with their own models: the mapper's and the
+    kernels' settings and the fields they do not use are refused, not ignored (each ran
+    unchanged with them before)."""
+    with pytest.raises(UsageError, match=fragment):
+        tokenfab.design(design).simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                         overrides=[override])
+
+
+def test_tellme_and_sail_price_the_memory_their_file_names():
+    """memory.technology is read (both priced DDR4 whatever the file said): TeLLMe's DDR
+    bytes and SAIL's DRAM bytes take LPDDR5's energy, and TeLLMe's static draw is fitted
+    again so its decode still draws 4.8 W."""
+    from tokenfab.cost_models import energy
+    lp = energy.dram_price("lpddr5").value
+    t = tokenfab.design("tellme").simulate(model="bitnet-b1.58-large", prompt=64, gen=128,
+                                           overrides=["memory.technology=lpddr5"])
+    assert t.pricing.per_event["ddr_bytes"].value == lp != energy.dram_price("ddr4").value
+    assert t.to_dict()["system_power_w"] == pytest.approx(4.8, rel=1e-9)
+    s = tokenfab.design("sail").simulate(model="bitnet-b1.58-large", prompt=8, gen=2,
+                                         overrides=["memory.technology=lpddr5"])
+    assert s.pricing.per_event["dram_bytes"].value == lp

@@ -489,6 +489,29 @@ def refuse_unused_figures(platform, design: str, used: dict, why: str) -> None:
                                  f"used by the {design} model ({why}); remove it")
 
 
+def refuse_unread_fields(platform, design: str, paths: tuple, why: str,
+                         allowed: dict | None = None) -> None:
+    """Refuse a field that the file (or an override) sets away from its default when
+    ``design``'s model does not read it, rather than ignore it: ``paths`` dotted
+    (``kernels.efficiency``); ``allowed`` other values a path may take."""
+    from tokenfab.arch_models.systems import schema
+    for path in paths:
+        section, field = path.split(".")
+        default = schema.Spec.model_fields[section].annotation.model_fields[field].default
+        value = getattr(getattr(platform, section), field)
+        if value != default and value not in (allowed or {}).get(path, ()):
+            shown = f"{value:g}" if isinstance(value, float) else repr(value)
+            raise UsageError(f"system {platform.name}: {path} is {shown}, which the "
+                             f"{design} model does not read ({why}); leave it out")
+
+
+# what a design with its own timing model (TeLLMe, SAIL, HNLPU) does not read: the
+# mapper and the kernels' settings drive the tile designs' mapped GEMMs
+TILE_ONLY_FIELDS = ("kernels.activations_in_dram", "kernels.materialize_scores",
+                    "kernels.efficiency", "mapper.objective", "engines.partial_sum_bits",
+                    "vector_unit.efficiency", "memory.latency")
+
+
 def check_fit(request, spec: SystemSpec) -> tuple[float, list[str]]:
     """Weights, KV cache for batch x context and the largest live activation must fit the
     off-chip memory. Returns the fraction of the weights spilled behind the host link

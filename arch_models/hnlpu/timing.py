@@ -24,6 +24,8 @@ def gemm(p, M: int, K: int, N: int) -> dict:
     return tile_gemm(M, K, N, (1, p.cols, p.rows), p.cycles_per_tile)
 
 
+# the stacks the cost model prices (tech.json: the same energy per bit, one I/O share)
+HBM3 = ("hbm3", "hbm3e")
 TEMPLATES = ("chip-grid",)
 
 
@@ -37,7 +39,9 @@ def system(p, name="hnlpu", node: int | None = None, overrides=()):
 
 def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dict:
     """The :class:`HnlpuSystem` fields the system file and ``Params`` set."""
-    from tokenfab.arch_models.common.system import load_design_platform, refuse_unused_figures
+    from tokenfab.arch_models.common.system import (TILE_ONLY_FIELDS, load_design_platform,
+                                                    refuse_unread_fields,
+                                                    refuse_unused_figures)
     platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "hnlpu", node)
     if int(round(platform.node)) != 5:
         raise UsageError(f"system {platform.name}: the HNLPU is modelled at 5nm only (its "
@@ -49,6 +53,14 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
     buf, net = buffers[-1], platform.network
     refuse_unused_figures(platform, "hnlpu", {buf.name: ("read_energy", "write_energy", "area")},
                           "the attention buffer is its one on-chip level")
+    refuse_unread_fields(platform, "hnlpu", TILE_ONLY_FIELDS + ("memory.efficiency",
+                                                                "engines.count"),
+                         "its chips follow from the model's weights, its stages from the "
+                         "RTL's, the HBM at memory.bandwidth")
+    if platform.memory.technology not in HBM3:
+        raise UsageError(f"system {platform.name}: memory.technology is "
+                         f"{platform.memory.technology!r}; the HNLPU model prices HBM3-class "
+                         f"stacks behind the paper's HBM-PHY power ({' or '.join(HBM3)})")
     return dict(
         name=platform.name, input_bits=p.input_bits, clock_hz=platform.clock,
         vector_cycles=unit_cycles(p, 2) - unit_cycles(p, 1),    # the RTL's, per vector

@@ -69,6 +69,7 @@ class CpuSystem:
     sail: bool = True
     csram_hz_ratio: float = 0.5
     llc_read_energy: float | None = None    # the system file's J per byte read at a slice
+    memory: str = "ddr4"                      # the DRAM's technology: tech.json's row
 
     @property
     def slices(self) -> int:

@@ -91,7 +91,9 @@ def system(p: Params, name="graviton2", node: int | None = None, *, sail: bool =
            overrides=()):
     """A CPU from a system file (``graviton2`` by default) with a SAIL block per LLC slice
     (``sail=False``: the plain CPU)."""
-    from tokenfab.arch_models.common.system import load_design_platform, refuse_unused_figures
+    from tokenfab.arch_models.common.system import (TILE_ONLY_FIELDS, load_design_platform,
+                                                    refuse_unread_fields,
+                                                    refuse_unused_figures)
     from tokenfab.arch_models.sail.system import CpuSystem
     from tokenfab.errors import UsageError
     if isinstance(name, CpuSystem):              # a run's own system again
@@ -105,6 +107,9 @@ def system(p: Params, name="graviton2", node: int | None = None, *, sail: bool =
     refuse_unused_figures(platform, "sail", {llc.name: ("read_energy",)},
                           "SAIL reads the slice's lines; the CPU's die, its LLC included, is "
                           "Graviton2's datasheet figure")
+    refuse_unread_fields(platform, "sail", TILE_ONLY_FIELDS,
+                         "its cores and blocks are timed by their own model, the DRAM at "
+                         "memory.bandwidth x memory.efficiency")
     cores = platform.engines.count or llc.instances
     if llc.instances != cores:
         raise UsageError(f"system {platform.name}: one LLC slice per core, but the file has "
@@ -114,7 +119,8 @@ def system(p: Params, name="graviton2", node: int | None = None, *, sail: bool =
         dram_bytes_per_s=platform.memory.bandwidth,
         dram_efficiency=platform.memory.efficiency, memory_bytes=platform.memory.capacity,
         fp16_fma_per_cycle=max(1, round(platform.vector_unit.flops_per_cycle / 2 / cores)),
-        llc_slice_bytes=llc.capacity, sail=sail, llc_read_energy=llc.read_energy)
+        llc_slice_bytes=llc.capacity, sail=sail, llc_read_energy=llc.read_energy,
+        memory=platform.memory.technology)
 
 
 def simulate(p: Params, request, system_name="graviton2", *, node=None,

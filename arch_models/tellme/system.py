@@ -85,6 +85,7 @@ class Kv260System:
     # own figure or the SRAM model) and the names of those holding the weights (URAM)
     # and the attention buffers (BRAM); empty: no on-chip events
     levels: tuple = dataclasses.field(default=(), compare=False)
+    memory: str = "ddr4"               # the K26 SOM's DDR4 (AMD DS987 [S]): tech.json's row
     weight_level: str = ""
     act_level: str = ""
     description: str = ""

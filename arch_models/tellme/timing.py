@@ -30,7 +30,9 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
     """The board from a system file (``kv260`` by default): clock, DDR, the URAMs and
     BRAMs, the FP16 lanes and the LM head's rate; the design's ``clock_mhz``, ``ddr_gbps``
     and ``lm_head_gbps``, when set, replace the file's."""
-    from tokenfab.arch_models.common.system import load_design_platform, refuse_unused_figures
+    from tokenfab.arch_models.common.system import (TILE_ONLY_FIELDS, load_design_platform,
+                                                    refuse_unread_fields,
+                                                    refuse_unused_figures)
     from tokenfab.arch_models.tellme.system import Kv260System
     platform = load_design_platform(name, overrides, TEMPLATES, SYSTEMS, "tellme", node)
     weights = platform.holders("weights")
@@ -44,6 +46,10 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
                           if acts else {uram.name: energies},
                           "an FPGA's die is not the design's, so no level has an area; the "
                           "bytes of the weights' and the attention buffers' levels are priced")
+    refuse_unread_fields(platform, "tellme", TILE_ONLY_FIELDS + ("memory.efficiency",
+                                                                 "engines.count"),
+                         "its timing is the paper's dataflow on one engine, the DDR at "
+                         "memory.bandwidth", allowed={"engines.count": (1,)})
     lanes = platform.vector_unit.flops_per_cycle / 2
     return Kv260System(
         name=platform.name, description=platform.description,
@@ -57,7 +63,7 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
         uram_depth=int(uram.capacity * 8 // uram.width_bits),
         bram_bytes=acts[-1].total_bytes if acts else 0.0,
         levels=tuple(platform.levels), weight_level=uram.name,
-        act_level=acts[-1].name if acts else "")
+        act_level=acts[-1].name if acts else "", memory=platform.memory.technology)
 
 
 def calibrations(p, sys) -> list:

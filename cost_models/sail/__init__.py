@@ -86,17 +86,13 @@ def instance_price_per_s(p, sys) -> float:
     return base * (1 + overhead(p, sys.slices)) if sys.sail else base
 
 
-# Graviton2's eight DDR4-3200 channels (platforms.json); priced by tech.json's DDR4 row.
-MEMORY = "ddr4"
-
-
 def pricing(p, run) -> Pricing:
     sys = run.spec
     tdp = tech.value("graviton2", "power", file="platforms")
     leak = tech.value("gates_28nm", "leakage_fraction")
     core_w = tdp * (1 - leak) / sys.cores
     per_event = {
-        "dram_bytes": energy.dram_price(MEMORY),
+        "dram_bytes": energy.dram_price(sys.memory),
         "core_s": Price("compute", core_w, True),
         "csram_row_reads": Price("sram", BITLINES * energy.sram_energy_per_bit(
             ARRAY_BYTES, NODE), True),
@@ -122,10 +118,10 @@ def pricing(p, run) -> Pricing:
     return Pricing(per_event=per_event, power_w=power, area_mm2=area * 1e6, calibrations=cals,
                    assumptions=[
         f"Graviton2 package power {tdp:.0f} W [W]: {leak:.0%} static (tech.json's leakage "
-        "share), the rest spread over busy core-seconds; DDR4 at "
-        f"{energy.offchip_energy_per_bit(MEMORY) * 1e12:.1f} pJ/bit",
+        f"share), the rest spread over busy core-seconds; {sys.memory.upper()} at "
+        f"{energy.offchip_energy_per_bit(sys.memory) * 1e12:.1f} pJ/bit",
         "die area estimated from Graviton2's transistor count at N7 logic density"],
-        memory=energy.memory_summary(MEMORY))
+        memory=energy.memory_summary(sys.memory))
 
 
 def _prt_energy(p) -> float:

@@ -148,8 +148,8 @@ def static_w(sys=None) -> float:
     """The board's static draw fitted at the calibration point with the energy data in
     force: 4.8 W less the decode's modelled events (DDR, the TLMM's lookups, the Arm
     cores, the URAM and BRAM bytes) per second. ``sys`` (a run's ``Kv260System``): the
-    point's URAM and BRAM bytes priced as that system's file prices its weights' and its
-    attention buffers' levels."""
+    point's DDR, URAM and BRAM bytes priced as that system's file prices its memory, its
+    weights' and its attention buffers' levels."""
     from tokenfab.hw.tellme.params import Params
     run = _calibration_run()
     if sys is not None:
@@ -158,13 +158,10 @@ def static_w(sys=None) -> float:
         role = {cal.weight_level: sys.weight_level, cal.act_level: sys.act_level}
         levels = tuple(own[role[lv.name]].model_copy(update={"name": lv.name})
                        if role.get(lv.name) in own else lv for lv in cal.levels)
-        run = dataclasses.replace(run, spec=dataclasses.replace(cal, levels=levels))
+        run = dataclasses.replace(run, spec=dataclasses.replace(cal, levels=levels,
+                                                                memory=sys.memory))
     d = SimulationResult(run, pricing(Params(), run, static=0.0)).to_dict()
     return PAPER_DECODE_W - d["decode_energy_j"] * d["decode_tokens_per_s"] / run.gen
-
-
-# The K26 SOM's 64-bit DDR4 (AMD DS987 [S]); priced by tech.json's DDR4 row.
-MEMORY = "ddr4"
 
 
 def pricing(p, run, static: float | None = None) -> Pricing:
@@ -183,7 +180,7 @@ def pricing(p, run, static: float | None = None) -> Pricing:
     tlmm = unit_components(Params(g=sys.g, t=sys.t, q=sys.q))
     lookup = tlmm.energy_per_step_j(16) / (sys.t * sys.q) * gap
     per_event = {
-        "ddr_bytes": energy.dram_price(MEMORY),
+        "ddr_bytes": energy.dram_price(sys.memory),
         "tlmm_lookups": Price("compute", lookup, True),
         "arm_core_s": Price("compute", tech.value("fpga", "arm_cluster_active_power"), True),
         **energy.level_prices(sys.levels, 16),
@@ -193,7 +190,7 @@ def pricing(p, run, static: float | None = None) -> Pricing:
             "static", static_w(sys) if static is None else static, True)},
         fpga_resources=engine_resources(sys, run.config)["total"],
         calibrations=[get("tellme_static_w"), get("gate_activity")],
-        memory=energy.memory_summary(MEMORY),
+        memory=energy.memory_summary(sys.memory),
         assumptions=["the calibrated board static power (PS, PL, regulators, idle DDR, FP16 "
                      "vector and attention units) counts as FPGA (chip) power",
                      "URAM and BRAM bytes: the system file's read_energy / write_energy, or "
