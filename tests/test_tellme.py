@@ -289,6 +289,16 @@ def test_engine_resources_and_uram_equation(bitnet):
     assert eng["total"]["luts"] < 117_120 and eng["total"]["urams"] == 60
 
 
+def test_eq9_takes_the_files_uram_ports():
+    """Eq. 9's ceil(Q / 2) partitions are the URAM's two ports: the file's ``ports``
+    (read before, then ignored) gives ceil(Q / ports), so single-ported URAMs need twice
+    the partitions at Q = 4 (up/gate 80 URAMs, more than the KV260's 64 at once)."""
+    from tokenfab.arch_models import systems
+    one = timing.system(Params(), overrides=systems.parse_overrides(["levels.uram.ports=1"]))
+    assert one.uram_ports == 1 and timing.system(Params()).uram_ports == 2
+    assert uram_blocks(one, 1536, 8192) == 2 * uram_blocks(Kv260System(), 1536, 8192) == 80
+
+
 @pytest.mark.parametrize("q,pair", [(2, 38 + 20), (4, 40 + 20), (5, 48 + 24), (8, 40 + 24),
                                     (10, 40 + 20)])
 def test_eq9_up_gate_and_down_together(q, pair):

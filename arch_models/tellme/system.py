@@ -78,7 +78,8 @@ class Kv260System:
     kv_bytes: float = 2.0              # FP16 KV cache
     urams: int = 64                    # URAM288 blocks holding the weight indices
     uram_bits: int = 72                # width of one URAM288 ...
-    uram_depth: int = 4096             # ... and its depth
+    uram_depth: int = 4096             # ... its depth
+    uram_ports: int = 2                # ... and its ports (Eq. 9's ceil(Q / 2) partitions)
     bram_bytes: float = 144 * 4608     # 144 RAMB36 for the attention buffers and FIFOs
     static_w: float = 0.0              # set by the cost package (energy model)
     # the system file's on-chip levels (their accesses are priced per byte: the file's
@@ -114,10 +115,11 @@ def uram_blocks(sys: Kv260System, n: int, k: int) -> int:
     (X = n, Y = k): ``ceil((Y / Q) ceil(X / (G T)) / 4096) * c_URAM * ceil(Q / 2)``. An
     index vector of ``T B_idx`` bits spans ``c_URAM = ceil(T B_idx / 72)`` URAMs side by
     side; the vectors are partitioned cyclically so that Q are read per cycle from
-    dual-ported URAMs, which takes ``ceil(Q / 2)`` partitions."""
+    dual-ported URAMs, which takes ``ceil(Q / 2)`` partitions (``ceil(Q / ports)`` for the
+    file's port count)."""
     c = math.ceil(sys.t * sys.idx_bits / sys.uram_bits)
     depth = math.ceil((k / sys.q) * math.ceil(n / (sys.g * sys.t)) / sys.uram_depth)
-    return depth * c * math.ceil(sys.q / 2)
+    return depth * c * math.ceil(sys.q / sys.uram_ports)
 
 
 def weight_pieces(sys: Kv260System, n: int, k: int) -> list[tuple[int, int]]:
