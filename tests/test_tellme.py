@@ -299,6 +299,23 @@ def test_eq9_takes_the_files_uram_ports():
     assert uram_blocks(one, 1536, 8192) == 2 * uram_blocks(Kv260System(), 1536, 8192) == 80
 
 
+def test_a_single_buffered_weight_level_loads_each_matrix_after_the_last_computes(bitnet):
+    """The file's double_buffered (read for nothing before): without it a matrix loads
+    only once the previous one has computed, so the URAMs hold one matrix at a time (the
+    largest, up/gate's 40, not a pair's 60) and a decode token takes longer, by at most
+    the TLMM's compute the overlap hid; the work itself is the same."""
+    from tokenfab.arch_models import systems
+    single = timing.system(Params(), overrides=systems.parse_overrides(
+        ["levels.uram.double_buffered=false"]))
+    double = timing.system(Params())
+    assert not single.double_buffered and double.double_buffered
+    assert uram_peak(single, bitnet) == 40 and uram_peak(double, bitnet) == 60
+    a = run_phase(bitnet, double, 1, 128, prefill=False)
+    b = run_phase(bitnet, single, 1, 128, prefill=False)
+    assert b.busy_s == pytest.approx(a.busy_s, rel=1e-12)
+    assert a.seconds < b.seconds <= a.seconds + b.busy_s["tlmm"] * (1 + 1e-9)
+
+
 @pytest.mark.parametrize("q,pair", [(2, 38 + 20), (4, 40 + 20), (5, 48 + 24), (8, 40 + 24),
                                     (10, 40 + 20)])
 def test_eq9_up_gate_and_down_together(q, pair):

@@ -80,6 +80,7 @@ class Kv260System:
     uram_bits: int = 72                # width of one URAM288 ...
     uram_depth: int = 4096             # ... its depth
     uram_ports: int = 2                # ... and its ports (Eq. 9's ceil(Q / 2) partitions)
+    double_buffered: bool = True       # the next matrix loads while this one computes
     bram_bytes: float = 144 * 4608     # 144 RAMB36 for the attention buffers and FIFOs
     static_w: float = 0.0              # set by the cost package (energy model)
     # the system file's on-chip levels (their accesses are priced per byte: the file's
@@ -125,15 +126,18 @@ def uram_blocks(sys: Kv260System, n: int, k: int) -> int:
 def weight_pieces(sys: Kv260System, n: int, k: int) -> list[tuple[int, int]]:
     """(outputs, URAMs) of the pieces one matrix is loaded in: whole when it fits the
     URAMs, else in slices of its outputs that two at a time do (one loads while the
-    other computes). Refused when a slice of Q outputs does not fit half the URAMs."""
+    other computes; one at a time without double buffering). Refused when a slice of Q
+    outputs does not fit its share of the URAMs."""
     if uram_blocks(sys, n, k) <= sys.urams:
         return [(k, uram_blocks(sys, n, k))]
-    if uram_blocks(sys, n, sys.q) > sys.urams // 2:
+    room = sys.urams // 2 if sys.double_buffered else sys.urams
+    if uram_blocks(sys, n, sys.q) > room:
         raise UsageError(
-            f"the {sys.urams} URAMs cannot double-buffer even {sys.q} outputs of a "
-            f"{n}-input matrix (Eq. 9: {uram_blocks(sys, n, sys.q)} URAMs each)")
+            f"the {sys.urams} URAMs cannot {'double-buffer' if sys.double_buffered else 'hold'}"
+            f" even {sys.q} outputs of a {n}-input matrix (Eq. 9: "
+            f"{uram_blocks(sys, n, sys.q)} URAMs each)")
     pieces = 2
-    while uram_blocks(sys, n, math.ceil(k / pieces)) > sys.urams // 2:
+    while uram_blocks(sys, n, math.ceil(k / pieces)) > room:
         pieces += 1
     size = math.ceil(k / pieces)
     out = []
@@ -144,9 +148,12 @@ def weight_pieces(sys: Kv260System, n: int, k: int) -> list[tuple[int, int]]:
 
 
 def uram_peak(sys: Kv260System, cfg) -> int:
-    """URAMs the weight buffer occupies at most: a piece and, when they fit beside it,
-    the next piece loading (over one layer and into the next)."""
+    """URAMs the weight buffer occupies at most: a piece and, when they fit beside it
+    and the buffer is double, the next piece loading (over one layer and into the
+    next)."""
     seq = [u for _, n, k in layer_matrices(cfg) for _, u in weight_pieces(sys, n, k)]
+    if not sys.double_buffered:
+        return max(seq)
     seq = seq + seq[:1]
     return max(a + b if a + b <= sys.urams else a for a, b in zip(seq, seq[1:]))
 
@@ -191,11 +198,13 @@ def check_capacity(cfg, sys: Kv260System, context: int) -> list[str]:
             f"({fmt_bytes(sys.bram_bytes)})")
     split = [(op, len(weight_pieces(sys, n, k))) for op, n, k in layer_matrices(cfg)]
     split = [f"{op} in {p} slices" for op, p in split if p > 1]
+    overlap = ("one computing while the next loads" if sys.double_buffered
+               else "each loading after the last has computed")
     return [f"DDR {fmt_bytes(sys.ddr_bytes)}: ternary weights {fmt_bytes(weights)} + FP16 "
             f"LM head and embeddings {fmt_bytes(fp16)} + KV cache {fmt_bytes(kv)}",
             f"URAM weight buffer (Eq. 9): at most {uram_peak(sys, cfg)} of {sys.urams} "
             f"URAMs" + (f"; {', '.join(split)} (a matrix larger than the URAMs loads in "
-                        "slices, one computing while the next loads)" if split else "")
+                        f"slices, {overlap})" if split else "")
             + f"; BRAM buffers {fmt_bytes(bits / 8)} of {fmt_bytes(sys.bram_bytes)}"]
 
 
@@ -208,8 +217,10 @@ def run_phase(cfg, sys: Kv260System, tokens: int, context: int, prefill: bool,
     name = "prefill" if prefill else "decode"
     env = simpy.Environment()
     # the weight buffer: two pieces in flight (one computing, one loading) when their
-    # URAMs fit together; otherwise the load waits for the computing piece's URAMs
-    slots = simpy.Container(env, capacity=2, init=2)
+    # URAMs fit together; otherwise the load waits for the computing piece's URAMs.
+    # Single-buffered, each load waits for the previous piece's compute.
+    depth = 2 if sys.double_buffered else 1
+    slots = simpy.Container(env, capacity=depth, init=depth)
     urams = simpy.Container(env, capacity=sys.urams, init=sys.urams)
     loaded = simpy.Store(env)
     log = PhaseLog(env, name, ["tlmm", "dma", "attention", "vector", "lm_head"], trace)

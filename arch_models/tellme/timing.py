@@ -61,6 +61,7 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
                              else platform.host_link.bandwidth),
         lanes=max(1, int(lanes)), urams=uram.instances, uram_bits=uram.width_bits,
         uram_depth=int(uram.capacity * 8 // uram.width_bits), uram_ports=uram.ports,
+        double_buffered=uram.double_buffered,
         bram_bytes=acts[-1].total_bytes if acts else 0.0,
         levels=tuple(platform.levels), weight_level=uram.name,
         act_level=acts[-1].name if acts else "", memory=platform.memory.technology)
