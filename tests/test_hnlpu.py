@@ -578,3 +578,27 @@ def test_the_pipelines_servers_start_holders_as_a_simpy_resource_grants_them():
     got = run(lambda env: hs._Server(), server_hold)
     assert got == want
     assert len({s for (i, u), s in want.items() if u == 0}) == len(arrivals)   # no overlap
+
+
+def test_a_single_buffered_attention_buffer_stalls_on_every_kv_read():
+    """The file's double_buffered on the attention buffer (read for nothing before): with
+    it the KV read overlaps the VEX (the stage takes the longer of the two); without it
+    the read adds to the VEX time and all of it is a stall. At the paper's operating
+    point the throughput drops."""
+    from tokenfab.arch_models import systems
+    cfg = load_model("gpt-oss-120b")
+    double = timing.system(Params())
+    single = timing.system(Params(), overrides=systems.parse_overrides(
+        ["levels.attention_buffer.double_buffered=false"]))
+    assert double.kv_read_ahead and not single.kv_read_ahead
+    for resident in (1.0, 0.4):
+        a = hs.layer_costs(cfg, double, 2048, resident)["attention"]
+        b = hs.layer_costs(cfg, single, 2048, resident)["attention"]
+        read, vex = b.kv_stall_s, b.vex_s - b.kv_stall_s
+        assert read > 0 and vex > 0
+        assert a.vex_s == pytest.approx(max(vex, read), rel=1e-12)
+        assert a.kv_stall_s == pytest.approx(max(0.0, read - vex), abs=1e-18)
+    kw = dict(model="gpt-oss-120b", batch=216, prompt=2048, gen=1)
+    d = tokenfab.design("hnlpu")
+    assert (d.simulate(**kw, overrides=["levels.attention_buffer.double_buffered=false"])
+            .decode_tokens_per_s < d.simulate(**kw).decode_tokens_per_s)

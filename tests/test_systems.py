@@ -542,6 +542,8 @@ def test_the_level_figures_a_file_gives_are_used_or_refused():
     ("sail", "memory.latency=100ns", "memory.latency is 1e-07, which the sail model"),
     ("hnlpu", "vector_unit.efficiency=0.5", "vector_unit.efficiency is 0.5, which the hnlpu"),
     ("hnlpu", "memory.technology=lpddr5", "the HNLPU model prices HBM3-class stacks"),
+    ("sail", "levels.llc.double_buffered=false", "level llc's double_buffered is false, "
+                                                 "which the sail model does not read"),
 ])
 def test_a_field_a_design_does_not_read_is_refused(design, override, fragment):
     """TeLLMe, SAIL and HNLPU time their work with their own models: the mapper's and the

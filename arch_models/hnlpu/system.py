@@ -50,7 +50,8 @@ What the model charges, per token and layer (representative chip, all chips symm
   per cycle, whichever takes longer (for gpt-oss both bind equally); element-wise work
   (norm, SwiGLU) at ``vex_flops_per_cycle``; one VEX per chip, shared by its layers;
 - KV reads from the 320 MB attention buffer at 80 TB/s; what does not fit spills to HBM,
-  read ahead under double buffering (a stall only when the read outlasts the compute);
+  read ahead under double buffering (a stall only when the read outlasts the compute;
+  without it, as the system file's ``double_buffered: false`` says, every read stalls);
 - links: a collective over the row (column) holds that chip's row (column) links for its
   bytes / (link bandwidth x ``link_efficiency``), plus the link latency that is not
   occupancy. Activations travel as ``act_bytes`` per element. A reduction is one direct
@@ -127,6 +128,7 @@ class HnlpuSystem:
     buffer_bytes: float = 320e6               # paper: 320 MB attention buffer per chip
     buffer_bytes_per_s: float = 80e12         # paper: 80 TB/s
     buffer_bank_bytes: float = 16e3           # paper: 20,000 banks of 16 KB
+    kv_read_ahead: bool = True                # KV reads overlap the VEX (double-buffered)
     # the system file's own figures for the buffer (J per byte read / written, m2 per
     # bank); None: the cost library's SRAM model
     buffer_read_energy: float | None = None
@@ -425,8 +427,11 @@ def layer_costs(cfg, sys: HnlpuSystem, context: int, resident: float,
     down_col, down_col_hops = reduction(sys, cfg.hidden * a, col_peers)
     return {
         "hn_qkv": StageCost(**qkv, col_bytes=qkv_col, col_hops=qkv_hops),
-        "attention": StageCost(**att, vex_s=max(vex_s, read_s),
-                               kv_stall_s=max(0.0, read_s - vex_s),
+        # double-buffered, the next KV block reads while the VEX works on this one
+        "attention": StageCost(**att, vex_s=(max(vex_s, read_s) if sys.kv_read_ahead
+                                             else vex_s + read_s),
+                               kv_stall_s=(max(0.0, read_s - vex_s) if sys.kv_read_ahead
+                                           else read_s),
                                col_bytes=att_col, col_hops=att_hops),
         # the Wo slices' row reduction, then a column all-gather of the row's share
         "hn_xo": StageCost(**hn, row_bytes=xo_row, col_bytes=cfg.hidden / R * a,

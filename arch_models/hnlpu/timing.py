@@ -70,7 +70,8 @@ def system_fields(p, name="hnlpu", node: int | None = None, overrides=()) -> dic
         link_efficiency=net.efficiency, max_links=net.links_per_chip,
         vex_flops_per_cycle=int(platform.vector_unit.flops_per_cycle),
         buffer_bytes=buf.total_bytes, buffer_bytes_per_s=buf.bytes_per_cycle * platform.clock,
-        buffer_bank_bytes=buf.capacity, buffer_read_energy=buf.read_energy,
+        buffer_bank_bytes=buf.capacity, kv_read_ahead=buf.double_buffered,
+        buffer_read_energy=buf.read_energy,
         buffer_write_energy=buf.write_energy, buffer_bank_area=buf.area,
         hbm_bytes=platform.memory.capacity, hbm_bytes_per_s=platform.memory.bandwidth)
 

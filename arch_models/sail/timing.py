@@ -107,6 +107,11 @@ def system(p: Params, name="graviton2", node: int | None = None, *, sail: bool =
     refuse_unused_figures(platform, "sail", {llc.name: ("read_energy",)},
                           "SAIL reads the slice's lines; the CPU's die, its LLC included, is "
                           "Graviton2's datasheet figure")
+    if not llc.double_buffered:
+        raise UsageError(f"system {platform.name}: level {llc.name}'s double_buffered is "
+                         "false, which the sail model does not read (its DMA streams the "
+                         "weights ahead into the slices as far as their free bytes allow); "
+                         "leave it out")
     refuse_unread_fields(platform, "sail", TILE_ONLY_FIELDS,
                          "its cores and blocks are timed by their own model, the DRAM at "
                          "memory.bandwidth x memory.efficiency")
