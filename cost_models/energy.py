@@ -78,17 +78,22 @@ def sram_energy_per_bit(size_bytes: float, node, write: bool = False) -> float:
     return e * tech.value("sram_28nm", "write_to_read") if write else e
 
 
+def access_energy_per_byte(size_bytes: float, node, own: float | None = None,
+                           write: bool = False) -> float:
+    """J per byte read (written) at an on-chip memory of ``size_bytes`` per instance:
+    ``own``, a system file's sourced figure, or CACTI's per-bit energy for a macro of that
+    size at ``node`` (a register file, an FPGA's BRAM or URAM, an LLC slice alike)."""
+    return own if own is not None else 8 * sram_energy_per_bit(size_bytes, node, write)
+
+
 def level_prices(levels, node) -> dict:
     """J per byte read and written at each on-chip level of a system file
-    (``<name>_read_bytes``, ``<name>_write_bytes``): the file's own sourced figure, or
-    CACTI's per-bit energy for one instance's size at ``node`` (a register file, an
-    FPGA's BRAM or URAM as an SRAM macro of its size)."""
+    (``<name>_read_bytes``, ``<name>_write_bytes``): ``access_energy_per_byte`` of one
+    instance."""
     out = {}
     for lv in levels:
-        read = (lv.read_energy if lv.read_energy is not None
-                else 8 * sram_energy_per_bit(lv.capacity, node))
-        write = (lv.write_energy if lv.write_energy is not None
-                 else 8 * sram_energy_per_bit(lv.capacity, node, write=True))
+        read = access_energy_per_byte(lv.capacity, node, lv.read_energy)
+        write = access_energy_per_byte(lv.capacity, node, lv.write_energy, write=True)
         out[f"{lv.name}_read_bytes"] = Price("sram", read, True, level=lv.name)
         out[f"{lv.name}_write_bytes"] = Price("sram", write, True, level=lv.name)
     return out

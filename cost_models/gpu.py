@@ -84,23 +84,28 @@ def _gv100_node() -> int:
     return int(tech.value(GROUP, "gv100_node"))
 
 
-def _fit() -> float:
-    sm_w = kernel_field(FIT_KERNEL, "measured_power") - outside_power_w(FIT_KERNEL)
-    return sm_w / mac_rate(FIT_KERNEL) - datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
-
-
 def fp32_fma_j(node: int) -> float:
     """An FP32 multiply and add at ``node`` (Horowitz, scaled): an FMA's arithmetic."""
     return energy.op_energy("fp_mult", 32, node) + energy.op_energy("fp_add", 32, node)
 
 
-def _simt_fit() -> float:
-    sm_w = kernel_field(SIMT_FIT_KERNEL, "measured_power") - outside_power_w(SIMT_FIT_KERNEL)
-    return sm_w / mac_rate(SIMT_FIT_KERNEL) - fp32_fma_j(_gv100_node())
+def _arithmetic_j(name: str) -> float:
+    """The arithmetic of one of the kernel's MACs (FMAs) as a system prices its units: a
+    tensor core's datapath per MAC, or an FP32 multiply and add."""
+    if _group(name) == "kernels":
+        return datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
+    return fp32_fma_j(_gv100_node())
+
+
+def _fit(name: str) -> float:
+    """J per MAC (FMA) the SMs spend around the arithmetic of ``name``: its measured power
+    less the parts outside the SMs, over its MAC rate, less the arithmetic."""
+    sm_w = kernel_field(name, "measured_power") - outside_power_w(name)
+    return sm_w / mac_rate(name) - _arithmetic_j(name)
 
 
 GV100_SIMT_J_PER_FMA = calibrated(
-    "gpu_simt_energy_per_fma", _simt_fit(),
+    "gpu_simt_energy_per_fma", _fit(SIMT_FIT_KERNEL),
     fitted_to="AccelWattch's measured 217.5 W of Parboil sgemm (medium, 1024 x 992 x 1056 "
               "FP32 FMAs on the CUDA cores) on a Quadro GV100 at 1132 MHz, less its modelled "
               "constant, static, idle-SM, L2 and DRAM power and an FP32 multiply and add "
@@ -109,7 +114,7 @@ GV100_SIMT_J_PER_FMA = calibrated(
 
 
 GV100_SM_J_PER_MAC = calibrated(
-    "gpu_sm_energy_per_mac", _fit(),
+    "gpu_sm_energy_per_mac", _fit(FIT_KERNEL),
     fitted_to="AccelWattch's measured 182.0 W of cudaTensorCoreGemm (4096^3 FP16 MACs) on a "
               "Quadro GV100 at 1132 MHz, less its modelled constant, static, idle-SM, L2 and "
               "DRAM power (AccelWattch_graphs.xlsx, Volta_SASS_SIM) and the tensor cores' "
@@ -122,12 +127,9 @@ def kernel_power_w(name: str, j_per_mac: float | None = None) -> float:
     """Board power of an AccelWattch kernel on the GV100 as this model puts it: its MAC
     (FMA) rate at ``j_per_mac`` (default: the fitted figure of its kind) and the
     datapath, plus the parts outside the SMs' per-MAC work."""
-    if _group(name) == "kernels":
-        fitted, datapath = GV100_SM_J_PER_MAC, datapath_j_per_mac(GV100_TC_TILE, _gv100_node())
-    else:
-        fitted, datapath = GV100_SIMT_J_PER_FMA, fp32_fma_j(_gv100_node())
-    per_mac = (fitted if j_per_mac is None else j_per_mac) + datapath
-    return per_mac * mac_rate(name) + outside_power_w(name)
+    if j_per_mac is None:
+        j_per_mac = GV100_SM_J_PER_MAC if _group(name) == "kernels" else GV100_SIMT_J_PER_FMA
+    return (j_per_mac + _arithmetic_j(name)) * mac_rate(name) + outside_power_w(name)
 
 
 def sm_energy_per_mac(node) -> float:

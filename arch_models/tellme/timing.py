@@ -42,8 +42,7 @@ def system(p, name="kv260", node: int | None = None, overrides=()):
     uram = weights[0]
     acts = platform.holders("activations")
     energies = ("read_energy", "write_energy")
-    refuse_unused_figures(platform, "tellme", {uram.name: energies, acts[-1].name: energies}
-                          if acts else {uram.name: energies},
+    refuse_unused_figures(platform, "tellme", {lv.name: energies for lv in [uram, *acts[-1:]]},
                           "an FPGA's die is not the design's, so no level has an area; the "
                           "bytes of the weights' and the attention buffers' levels are priced")
     refuse_unread_fields(platform, "tellme", TILE_ONLY_FIELDS + ("memory.efficiency",

@@ -195,14 +195,6 @@ def hbm_core_price() -> Price:
     return energy.offchip_price(MEMORY, 1, minus_j_per_bit=tech.value("offchip_io", MEMORY))
 
 
-def buffer_energy_per_bit(sys, write: bool = False) -> float:
-    """J per bit read (written) at the attention buffer: the system file's figure, or the
-    SRAM model's for one bank."""
-    own = sys.buffer_write_energy if write else sys.buffer_read_energy
-    return (own / 8 if own is not None
-            else energy.sram_energy_per_bit(sys.buffer_bank_bytes, NODE, write=write))
-
-
 def pricing(p, run) -> Pricing:
     """Joules per event and constant draws of an HNLPU run (all chips): HN switching per
     weight-bit; attention-buffer reads and writes (every KV byte passes the buffer: read
@@ -216,8 +208,11 @@ def pricing(p, run) -> Pricing:
     n = sys.chips
     per_event = {
         "hn_weight_bits": Price("compute", _fa_switch_j(), True),
-        "kv_buffer_read_bits": Price("sram", buffer_energy_per_bit(sys), True),
-        "kv_buffer_write_bits": Price("sram", buffer_energy_per_bit(sys, write=True), True),
+        # one bank of the attention buffer: the system file's figure or the SRAM model's
+        "kv_buffer_read_bits": Price("sram", energy.access_energy_per_byte(
+            sys.buffer_bank_bytes, NODE, sys.buffer_read_energy) / 8, True),
+        "kv_buffer_write_bits": Price("sram", energy.access_energy_per_byte(
+            sys.buffer_bank_bytes, NODE, sys.buffer_write_energy, write=True) / 8, True),
         "hbm_bits": hbm_core_price(),
         "link_bits": Price("interconnect", CXL_J_PER_BIT, True),
     }

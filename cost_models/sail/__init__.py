@@ -98,10 +98,8 @@ def pricing(p, run) -> Pricing:
             ARRAY_BYTES, NODE), True),
         "csram_row_writes": Price("sram", BITLINES * energy.sram_energy_per_bit(
             ARRAY_BYTES, NODE, write=True), True),
-        "slice_line_accesses": Price("sram", LINE_BITS / 8 * sys.llc_read_energy
-                                     if sys.llc_read_energy is not None
-                                     else LINE_BITS * energy.sram_energy_per_bit(
-                                         sys.llc_slice_bytes, NODE), True),
+        "slice_line_accesses": Price("sram", LINE_BITS / 8 * energy.access_energy_per_byte(
+            sys.llc_slice_bytes, NODE, sys.llc_read_energy), True),
         "acc_updates": Price("compute", energy.op_energy("int_add", p.acc_bits, NODE), True),
         "prt_lookups": Price("compute", _prt_energy(p), True),
         "bank_row_accesses": Price("sram", p.outputs * p.acc_bits * energy.sram_energy_per_bit(

@@ -28,7 +28,7 @@ from tokenfab.calibration import calibrated
 from tokenfab.cost_models import tech
 from tokenfab.cost_models.components import Components, adder, mux_tree, register, times
 from tokenfab.errors import UsageError, option
-from tokenfab.results import Frameable, Price, Pricing, SimulationResult
+from tokenfab.results import Frameable, Price, Pricing
 
 
 def _tree_luts(p) -> int:
@@ -144,50 +144,63 @@ def _calibration_run():
     return timing.simulate(Params(), request)
 
 
+@functools.lru_cache(maxsize=1)
+def _calibration_rates() -> dict:
+    """Each event of the calibration point's decode per second (timing only)."""
+    dec = _calibration_run().decode
+    rates: dict = {}
+    for row in dec.rows:
+        for k, v in row.events.items():
+            rates[k] = rates.get(k, 0.0) + v / dec.seconds
+    return rates
+
+
 def static_w(sys=None) -> float:
     """The board's static draw fitted at the calibration point with the energy data in
     force: 4.8 W less the decode's modelled events (DDR, the TLMM's lookups, the Arm
     cores, the URAM and BRAM bytes) per second. ``sys`` (a run's ``Kv260System``): the
     point's DDR, URAM and BRAM bytes priced as that system's file prices its memory, its
     weights' and its attention buffers' levels."""
-    from tokenfab.hw.tellme.params import Params
-    run = _calibration_run()
+    cal = _calibration_run().spec
     if sys is not None:
-        cal = run.spec
         own = {lv.name: lv for lv in sys.levels}
         role = {cal.weight_level: sys.weight_level, cal.act_level: sys.act_level}
         levels = tuple(own[role[lv.name]].model_copy(update={"name": lv.name})
                        if role.get(lv.name) in own else lv for lv in cal.levels)
-        run = dataclasses.replace(run, spec=dataclasses.replace(cal, levels=levels,
-                                                                memory=sys.memory))
-    d = SimulationResult(run, pricing(Params(), run, static=0.0)).to_dict()
-    return PAPER_DECODE_W - d["decode_energy_j"] * d["decode_tokens_per_s"] / run.gen
+        cal = dataclasses.replace(cal, levels=levels, memory=sys.memory)
+    prices = event_prices(cal)
+    return PAPER_DECODE_W - sum(r * prices[k].value for k, r in _calibration_rates().items())
 
 
-def pricing(p, run, static: float | None = None) -> Pricing:
-    """Joules per event of a KV260 run: DDR traffic (DDR4), the TLMM's table
-    lookups (its component model at 16 nm, one step's energy over the step's ``t x q``
-    lookups, times the FPGA dynamic-power gap), the Arm cores while they run the LM head,
-    the bytes read and written at the URAMs and BRAMs (the system file's figure, or the
-    SRAM model's for a macro of their size at 16 nm: the arrays, not the fabric's
-    routing to their ports); the calibrated board static power (``static_w``, or
-    ``static`` W) as a constant draw."""
-    from tokenfab.calibration import get
+def event_prices(sys) -> dict:
+    """Joules per event on ``sys`` (a ``Kv260System``): DDR traffic (the file's memory),
+    the TLMM's table lookups (its component model at 16 nm, one step's energy over the
+    step's ``t x q`` lookups, times the FPGA dynamic-power gap), the Arm cores while they
+    run the LM head, the bytes read and written at the URAMs and BRAMs (the system file's
+    figure, or the SRAM model's for a macro of their size at 16 nm: the arrays, not the
+    fabric's routing to their ports)."""
     from tokenfab.cost_models import energy
     from tokenfab.hw.tellme.params import Params
-    sys = run.spec
     gap = tech.value("fpga", "asic_dynamic_power_gap")
     tlmm = unit_components(Params(g=sys.g, t=sys.t, q=sys.q))
     lookup = tlmm.energy_per_step_j(16) / (sys.t * sys.q) * gap
-    per_event = {
+    return {
         "ddr_bytes": energy.dram_price(sys.memory),
         "tlmm_lookups": Price("compute", lookup, True),
         "arm_core_s": Price("compute", tech.value("fpga", "arm_cluster_active_power"), True),
         **energy.level_prices(sys.levels, 16),
     }
+
+
+def pricing(p, run) -> Pricing:
+    """The prices of a KV260 run (``event_prices``) and the calibrated board static power
+    (``static_w``) as a constant draw."""
+    from tokenfab.calibration import get
+    from tokenfab.cost_models import energy
+    sys = run.spec
     return Pricing(
-        per_event=per_event, power_w={"board_static": Price(
-            "static", static_w(sys) if static is None else static, True)},
+        per_event=event_prices(sys),
+        power_w={"board_static": Price("static", static_w(sys), True)},
         fpga_resources=engine_resources(sys, run.config)["total"],
         calibrations=[get("tellme_static_w"), get("gate_activity")],
         memory=energy.memory_summary(sys.memory),
